@@ -1,0 +1,218 @@
+//! The safe Rust API: `Runtime`, `ObjectType`, `Object`.
+//!
+//! An [`Object`] owns one handle (one counted reference) and releases it when dropped. Objects may
+//! be sent between threads — every access is checked at run time: a mutable object works only on
+//! its owner thread, a frozen one anywhere. Dropping an `Object` that refers to a mutable object on
+//! a thread that does not own it cannot release it (that would touch another thread's object): the
+//! handle stays live and shows in [`Runtime::stats`].
+
+use super::error::{Error, Result, Status};
+use super::stats::{self, Stats};
+use super::value::{Kind, Value};
+use super::{cycles, object, thread, types};
+
+/// The runtime as a whole: initialisation, counters, collection.
+pub struct Runtime;
+
+impl Runtime {
+    /// Makes the calling thread the main thread. Without it, the first thread that makes any floe
+    /// call is the main thread. Calling it again on the main thread is fine; on another thread it
+    /// fails with `ErrAlreadyInitialized`, naming the main thread.
+    pub fn init() -> Result<()> {
+        thread::claim_main().map_err(|main| {
+            Error::new(
+                Status::ErrAlreadyInitialized,
+                format!(
+                    "cannot make thread {} the main thread: the runtime was initialised by thread {main}, which is main",
+                    thread::current_name()
+                ),
+            )
+        })
+    }
+
+    /// Whether the calling thread is the runtime's main thread.
+    pub fn is_main_thread() -> bool {
+        thread::is_main()
+    }
+
+    /// Live objects and handles, for leak checks.
+    pub fn stats() -> Stats {
+        stats::snapshot()
+    }
+
+    /// Runs the cycle collector over the calling thread's mutable objects; returns how many objects
+    /// were freed. It also runs by itself when enough candidates accumulate.
+    pub fn collect_cycles() -> usize {
+        cycles::collect()
+    }
+}
+
+/// An object type: a name and named, kinded fields. Copyable; types live as long as the process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ObjectType(u32);
+
+impl ObjectType {
+    /// The built-in growable list of values of any kind.
+    pub const LIST: ObjectType = ObjectType(types::LIST_TYPE);
+
+    /// Defines a type. The name and field names must be non-empty, field names distinct.
+    pub fn define(name: &str, fields: &[(&str, Kind)]) -> Result<ObjectType> {
+        types::define(name, fields).map(ObjectType)
+    }
+
+    /// The type with id `id`, as the C ABI numbers it.
+    pub fn from_id(id: u32) -> Result<ObjectType> {
+        types::get(id).map(|_| ObjectType(id))
+    }
+
+    pub fn id(self) -> u32 {
+        self.0
+    }
+
+    pub fn name(self) -> String {
+        types::get(self.0).map(|t| t.name.to_string()).unwrap_or_default()
+    }
+
+    /// The index of the field called `name`.
+    pub fn field(self, name: &str) -> Result<usize> {
+        let def = types::get(self.0)?;
+        def.field_index(name).ok_or_else(|| {
+            let known: Vec<&str> = def.fields.iter().map(|(f, _)| &**f).collect();
+            Error::new(Status::ErrUnknownField, format!("type {} has no field {name:?} (fields: {})", def.name, known.join(", ")))
+        })
+    }
+}
+
+/// A counted reference to an object; see the module documentation for the thread rules.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Object {
+    handle: u64,
+}
+
+macro_rules! scalar_accessors {
+    ($($get:ident, $set:ident, $push:ident: $t:ty => $kind:ident, $as:ident;)*) => {$(
+        #[doc = concat!("Reads a `", stringify!($kind), "` field or list element.")]
+        pub fn $get(&self, slot: usize) -> Result<$t> {
+            object::read(self.handle, slot, Kind::$kind, Value::$as)
+        }
+
+        #[doc = concat!("Writes a `", stringify!($kind), "` field or list element.")]
+        pub fn $set(&self, slot: usize, value: $t) -> Result<()> {
+            object::set(self.handle, slot, Value::$kind(value))
+        }
+
+        #[doc = concat!("Appends a `", stringify!($kind), "` to a list.")]
+        pub fn $push(&self, value: $t) -> Result<()> {
+            object::push(self.handle, Value::$kind(value))
+        }
+    )*};
+}
+
+impl Object {
+    /// A new object of type `ty`, owned by the calling thread, fields at zero / empty / null.
+    pub fn new(ty: ObjectType) -> Result<Object> {
+        object::new_object(ty.0).map(Object::from_handle)
+    }
+
+    /// A new empty list owned by the calling thread.
+    pub fn new_list() -> Result<Object> {
+        object::new_list().map(Object::from_handle)
+    }
+
+    pub(crate) fn from_handle(handle: u64) -> Object {
+        Object { handle }
+    }
+
+    /// The handle, as the C ABI sees it. It stays owned by this `Object`.
+    pub fn handle(&self) -> u64 {
+        self.handle
+    }
+
+    /// A second reference to the same object (a new handle).
+    pub fn try_clone(&self) -> Result<Object> {
+        object::retain(self.handle).map(Object::from_handle)
+    }
+
+    scalar_accessors! {
+        get_int, set_int, push_int: i64 => Int, as_int;
+        get_double, set_double, push_double: f64 => Double, as_double;
+        get_bool, set_bool, push_bool: bool => Bool, as_bool;
+    }
+
+    /// Reads a string field or list element.
+    pub fn get_string(&self, slot: usize) -> Result<String> {
+        object::read(self.handle, slot, Kind::String, |v| v.as_str().to_owned())
+    }
+
+    /// Writes a string field or list element (copied).
+    pub fn set_string(&self, slot: usize, value: &str) -> Result<()> {
+        object::set(self.handle, slot, Value::Str(value.into()))
+    }
+
+    /// Appends a string to a list.
+    pub fn push_string(&self, value: &str) -> Result<()> {
+        object::push(self.handle, Value::Str(value.into()))
+    }
+
+    /// The object a reference field or element points to, as a new reference; `None` for null.
+    pub fn get_ref(&self, slot: usize) -> Result<Option<Object>> {
+        Ok(object::get_ref(self.handle, slot)?.map(Object::from_handle))
+    }
+
+    /// Points a reference field or element at `target` (or null). The target must be owned by
+    /// the same thread as this object, or frozen.
+    pub fn set_ref(&self, slot: usize, target: Option<&Object>) -> Result<()> {
+        object::set_ref(self.handle, slot, target.map(|t| t.handle))
+    }
+
+    /// Appends a reference to a list.
+    pub fn push_ref(&self, target: Option<&Object>) -> Result<()> {
+        object::push_ref(self.handle, target.map(|t| t.handle))
+    }
+
+    /// The kind of the value in a field or list element.
+    pub fn kind_at(&self, slot: usize) -> Result<Kind> {
+        object::kind_at(self.handle, slot)
+    }
+
+    /// The number of fields, or of list elements.
+    pub fn len(&self) -> Result<usize> {
+        object::len(self.handle)
+    }
+
+    /// Whether the object has no fields or elements.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    pub fn object_type(&self) -> Result<ObjectType> {
+        object::type_of(self.handle).map(ObjectType)
+    }
+
+    /// The number messages show after `#` (`Job#12`).
+    pub fn id(&self) -> Result<u32> {
+        object::id_of(self.handle)
+    }
+
+    /// Freezes everything reachable from this object, all or nothing. `label` is shown in the
+    /// messages about objects this call froze.
+    pub fn freeze(&self, label: Option<&str>) -> Result<()> {
+        object::freeze(self.handle, label)
+    }
+
+    pub fn is_frozen(&self) -> Result<bool> {
+        object::is_frozen(self.handle)
+    }
+
+    /// Makes any later freeze that reaches this object fail with `ErrFreezeBlocked`.
+    pub fn ensure_never_frozen(&self) -> Result<()> {
+        object::ensure_never_frozen(self.handle)
+    }
+}
+
+impl Drop for Object {
+    fn drop(&mut self) {
+        // A refusal (another thread's mutable object) leaves the handle live and counted.
+        let _ = object::release(self.handle);
+    }
+}

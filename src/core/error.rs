@@ -1,0 +1,140 @@
+//! Statuses and errors.
+//!
+//! `Status` is the one list of outcomes, shared by the Rust API and the C ABI (where it is
+//! `floe_status`, constants `FLOE_OK`, `FLOE_ERR_*`). Numbers are stable and never reused; a retired
+//! status keeps its number in a comment.
+
+use std::ffi::{CStr, CString};
+use std::fmt;
+use std::sync::OnceLock;
+
+/// The outcome of a floe operation. `FLOE_OK` is zero; every error is positive.
+#[repr(i32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Success.
+    Ok = 0,
+    /// A required pointer argument, or the handle, was NULL / zero.
+    ErrNull = 1,
+    /// The handle was never issued by this runtime (garbage, or from another process).
+    ErrInvalidHandle = 2,
+    /// The handle was released; using it again is a use-after-release.
+    ErrReleasedHandle = 3,
+    /// The handle was already released; this is the second release.
+    ErrDoubleRelease = 4,
+    /// The object is mutable and owned by another thread (Kotlin's IncorrectDereferenceException).
+    ErrWrongThread = 5,
+    /// The object is frozen and cannot be changed (Kotlin's InvalidMutabilityException).
+    ErrFrozen = 6,
+    /// A freeze reached an object marked never-frozen; nothing was frozen.
+    ErrFreezeBlocked = 7,
+    /// The value's kind does not match the field's kind.
+    ErrWrongKind = 8,
+    /// A field or element index is out of range.
+    ErrOutOfRange = 9,
+    /// An argument is malformed (bad UTF-8, empty or duplicate name, unknown kind).
+    ErrInvalidArgument = 10,
+    /// The caller's buffer is too small; the message says how many bytes are needed.
+    ErrBufferTooSmall = 11,
+    /// The runtime was already initialised, by another thread that is now the main thread.
+    ErrAlreadyInitialized = 12,
+    /// The type has no field with that name.
+    ErrUnknownField = 13,
+    /// The type id was never returned by `floe_type_define`.
+    ErrUnknownType = 14,
+    /// A runtime limit was reached (objects, handles, types).
+    ErrLimit = 15,
+    /// The operation is a list operation and the object is not a list.
+    ErrNotAList = 16,
+    /// floe panicked; the message holds the panic text. Nothing unwound into the caller.
+    ErrPanic = 100,
+}
+
+impl Status {
+    const ALL: [Status; 18] = [
+        Status::Ok,
+        Status::ErrNull,
+        Status::ErrInvalidHandle,
+        Status::ErrReleasedHandle,
+        Status::ErrDoubleRelease,
+        Status::ErrWrongThread,
+        Status::ErrFrozen,
+        Status::ErrFreezeBlocked,
+        Status::ErrWrongKind,
+        Status::ErrOutOfRange,
+        Status::ErrInvalidArgument,
+        Status::ErrBufferTooSmall,
+        Status::ErrAlreadyInitialized,
+        Status::ErrUnknownField,
+        Status::ErrUnknownType,
+        Status::ErrLimit,
+        Status::ErrNotAList,
+        Status::ErrPanic,
+    ];
+
+    /// The status numbered `code`, if there is one.
+    pub fn from_code(code: i32) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| *s as i32 == code)
+    }
+
+    /// The constant's name as the C header spells it: `ErrWrongThread` is `FLOE_ERR_WRONG_THREAD`.
+    pub fn c_name(self) -> &'static CStr {
+        static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+        let names = NAMES.get_or_init(|| {
+            Status::ALL.iter().map(|s| CString::new(screaming_name(&format!("{s:?}"))).expect("no NUL")).collect()
+        });
+        let position = Status::ALL.iter().position(|s| *s == self).expect("ALL lists every status");
+        &names[position]
+    }
+
+    pub fn name(self) -> &'static str {
+        self.c_name().to_str().expect("ASCII")
+    }
+}
+
+/// `ErrWrongThread` → `FLOE_ERR_WRONG_THREAD`.
+fn screaming_name(variant: &str) -> String {
+    let mut name = String::from("FLOE");
+    for c in variant.chars() {
+        if c.is_ascii_uppercase() {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    name
+}
+
+/// A failed operation: its status and a message naming the operation, the object, its owner and the
+/// calling thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    status: Status,
+    message: String,
+}
+
+impl Error {
+    pub(crate) fn new(status: Status, message: impl Into<String>) -> Error {
+        Error { status, message: message.into() }
+    }
+
+    /// The status, never `Status::Ok`.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The readable message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status.name(), self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Result of a floe operation.
+pub type Result<T> = std::result::Result<T, Error>;

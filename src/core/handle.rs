@@ -1,0 +1,95 @@
+//! The handle table: what C and Rust hosts hold instead of pointers.
+//!
+//! A handle is a `u64`: `generation << 32 | slot index`. A slot's generation is odd while the slot
+//! holds a live handle and even while free; issuing and releasing each add one. So for a handle `h`
+//! whose slot has generation `g`:
+//! - `g == h.gen` (odd): live;
+//! - `h.gen` odd and `h.gen < g`: released earlier;
+//! - anything else (even generation, a generation the slot never reached, an index never
+//!   allocated): never issued by this runtime.
+//!
+//! Each live handle holds one counted reference to its object. Validation is an index, a chunk load
+//! and a generation compare, with no lock. Release is a compare-and-swap on the generation, so of two
+//! racing releases exactly one wins. Generations wrap after 2^31 reuses of one slot; a handle that
+//! old could then validate again.
+
+use super::error::{Error, Result, Status};
+use super::slab::Slab;
+use super::stats::STATS;
+use super::value::ObjIndex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::LazyLock;
+
+#[derive(Default)]
+struct HandleSlot {
+    generation: AtomicU32,
+    target: AtomicU32,
+}
+
+static TABLE: LazyLock<Slab<HandleSlot>> = LazyLock::new(Slab::new);
+
+fn split(handle: u64) -> (u32, u32) {
+    ((handle >> 32) as u32, handle as u32)
+}
+
+/// Issues a handle for `target`, taking over one reference the caller already counted.
+pub(crate) fn issue(target: ObjIndex) -> Result<u64> {
+    let index = TABLE
+        .alloc()
+        .ok_or_else(|| Error::new(Status::ErrLimit, "cannot issue a handle: the handle table is full"))?;
+    let slot = TABLE.at(index);
+    slot.target.store(target, Ordering::Relaxed);
+    let generation = slot.generation.load(Ordering::Relaxed) + 1;
+    slot.generation.store(generation, Ordering::Release);
+    STATS.handles.add(1);
+    Ok((generation as u64) << 32 | index as u64)
+}
+
+#[inline]
+fn lookup(handle: u64) -> Option<ObjIndex> {
+    let (generation, index) = split(handle);
+    let slot = TABLE.get(index)?;
+    (slot.generation.load(Ordering::Acquire) == generation && generation & 1 == 1)
+        .then(|| slot.target.load(Ordering::Relaxed))
+}
+
+/// The object a live handle refers to.
+#[inline]
+pub(crate) fn resolve(handle: u64) -> Result<ObjIndex> {
+    lookup(handle).ok_or_else(|| invalid(handle, false))
+}
+
+/// Ends a live handle and returns its object, whose reference the caller now owns and must drop.
+/// `still_yours` runs before the handle ends and may refuse (the object belongs to another thread).
+pub(crate) fn release(handle: u64, still_yours: impl FnOnce(ObjIndex) -> Result<()>) -> Result<ObjIndex> {
+    let target = lookup(handle).ok_or_else(|| invalid(handle, true))?;
+    still_yours(target)?;
+    let (generation, index) = split(handle);
+    let slot = TABLE.at(index);
+    slot.generation
+        .compare_exchange(generation, generation + 1, Ordering::AcqRel, Ordering::Acquire)
+        .map_err(|_| invalid(handle, true))?;
+    TABLE.free(&[index]);
+    STATS.handles.add(-1);
+    Ok(target)
+}
+
+/// The error for a handle that is not live, telling a released handle from one never issued.
+#[cold]
+fn invalid(handle: u64, releasing: bool) -> Error {
+    if handle == 0 {
+        return Error::new(Status::ErrNull, "the handle is NULL (0)");
+    }
+    let (generation, index) = split(handle);
+    let current = TABLE.get(index).map(|slot| slot.generation.load(Ordering::Acquire));
+    match current {
+        Some(current) if generation & 1 == 1 && generation < current => {
+            if releasing {
+                Error::new(Status::ErrDoubleRelease, format!("handle {handle:#x} was already released; this is a second release"))
+            } else {
+                Error::new(Status::ErrReleasedHandle, format!("handle {handle:#x} was released and cannot be used any more"))
+            }
+        }
+        _ => Error::new(Status::ErrInvalidHandle, format!("{handle:#x} is not a handle this runtime issued")),
+    }
+}

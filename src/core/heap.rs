@@ -1,0 +1,257 @@
+//! The object heap: slots with a 16-byte header, reference counting, and freeing without recursion.
+//!
+//! Header words (all `AtomicU32`):
+//! - `owner`: `0` free; a thread token (mutable, owned by that thread); `FROZEN | provenance id`.
+//! - `refs`: the reference count. For a frozen object it lives on its SCC's leader (see `aux`).
+//! - `meta`: type id in the top 24 bits; flag bits below (collector colour, buffered, never-freeze,
+//!   freeze marks, multi-member SCC).
+//! - `aux`: scratch for the freeze traversal; once frozen, the index of the object's SCC leader.
+//!
+//! Invariants:
+//! - Values of a mutable object are read and written only by its owner thread; values of a frozen
+//!   object are never written again, so any thread may read them. The owner word is published with
+//!   `Release` after the last write, and checked with `Acquire` before any read.
+//! - A mutable object's count is changed only by its owner (plain load/store); a frozen SCC's count
+//!   on its leader with atomic read-modify-write, since any thread may hold a reference.
+//! - An object refers only to objects with the same owner, or to frozen objects; a frozen object only
+//!   to frozen objects. Frees, freeze and the cycle collector rely on it to stay thread-local.
+//! - Freeing walks an explicit worklist: a 10-million-node list is freed without recursion.
+
+use super::cycles;
+use super::ownership::FROZEN_FREES;
+use super::provenance;
+use super::slab::Slab;
+use super::stats::STATS;
+use super::thread;
+use super::value::{ObjIndex, Value};
+use parking_lot::Mutex;
+use std::cell::UnsafeCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::LazyLock;
+
+pub(crate) const FROZEN: u32 = 0x8000_0000;
+
+pub(crate) const COLOR_MASK: u32 = 0b11;
+pub(crate) const GRAY: u32 = 0b01;
+pub(crate) const WHITE: u32 = 0b10;
+pub(crate) const BUFFERED: u32 = 1 << 2;
+pub(crate) const NEVER_FREEZE: u32 = 1 << 3;
+pub(crate) const VISITED: u32 = 1 << 4;
+pub(crate) const ON_STACK: u32 = 1 << 5;
+pub(crate) const SCC_MULTI: u32 = 1 << 6;
+const TYPE_SHIFT: u32 = 8;
+
+#[derive(Default)]
+pub(crate) struct Slot {
+    pub(crate) owner: AtomicU32,
+    refs: AtomicU32,
+    meta: AtomicU32,
+    pub(crate) aux: AtomicU32,
+    values: UnsafeCell<Vec<Value>>,
+}
+
+// SAFETY: `values` is accessed only under the ownership rule in the module invariants: by the owner
+// thread while mutable, read-only once frozen (published with Release/Acquire on `owner`), and by the
+// single thread that dropped the last reference when freed.
+unsafe impl Sync for Slot {}
+
+impl Slot {
+    #[inline]
+    pub(crate) fn owner(&self) -> u32 {
+        self.owner.load(Ordering::Acquire)
+    }
+
+    #[inline]
+    pub(crate) fn is_frozen(&self) -> bool {
+        self.owner() & FROZEN != 0
+    }
+
+    #[inline]
+    pub(crate) fn flags(&self) -> u32 {
+        self.meta.load(Ordering::Relaxed) & ((1 << TYPE_SHIFT) - 1)
+    }
+
+    #[inline]
+    pub(crate) fn type_id(&self) -> u32 {
+        self.meta.load(Ordering::Relaxed) >> TYPE_SHIFT
+    }
+
+    /// Sets or clears flag bits. Only the owner (or the freezing thread) changes flags.
+    #[inline]
+    pub(crate) fn set_flags(&self, set: u32, clear: u32) {
+        let meta = self.meta.load(Ordering::Relaxed);
+        self.meta.store((meta & !clear) | set, Ordering::Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn color(&self) -> u32 {
+        self.flags() & COLOR_MASK
+    }
+
+    #[inline]
+    pub(crate) fn set_color(&self, color: u32) {
+        self.set_flags(color, COLOR_MASK);
+    }
+
+    /// Count of a mutable object, read by its owner.
+    #[inline]
+    pub(crate) fn local_refs(&self) -> u32 {
+        self.refs.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub(crate) fn set_local_refs(&self, refs: u32) {
+        self.refs.store(refs, Ordering::Relaxed);
+    }
+
+    /// The values, for reading.
+    ///
+    /// # Safety
+    /// The caller is the owner of this mutable object, or the object is frozen (owner checked with
+    /// Acquire), or the caller is freeing it; and no `values_mut` borrow of this slot is live.
+    #[inline]
+    pub(crate) unsafe fn values(&self) -> &Vec<Value> {
+        // SAFETY: guaranteed by the caller, per the function contract.
+        unsafe { &*self.values.get() }
+    }
+
+    /// The values, for writing.
+    ///
+    /// # Safety
+    /// The caller is the owner of this mutable object (or is freeing or initialising it) and holds
+    /// no other borrow of this slot's values.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn values_mut(&self) -> &mut Vec<Value> {
+        // SAFETY: guaranteed by the caller, per the function contract.
+        unsafe { &mut *self.values.get() }
+    }
+}
+
+pub(crate) struct Heap {
+    slots: Slab<Slot>,
+    /// Members of frozen SCCs with more than one object, keyed by leader.
+    scc_members: Mutex<HashMap<ObjIndex, Vec<ObjIndex>>>,
+}
+
+pub(crate) static HEAP: LazyLock<Heap> =
+    LazyLock::new(|| Heap { slots: Slab::new(), scc_members: Mutex::new(HashMap::new()) });
+
+impl Heap {
+    #[inline]
+    pub(crate) fn slot(&self, index: ObjIndex) -> &Slot {
+        self.slots.at(index)
+    }
+
+    /// Allocates an object owned by the calling thread with a count of zero.
+    pub(crate) fn alloc(&self, type_id: u32, values: Vec<Value>) -> Option<ObjIndex> {
+        let index = self.slots.alloc()?;
+        let slot = self.slot(index);
+        // SAFETY: the slot is free (owner 0), so no other thread reads it; we initialise it before
+        // publishing the owner.
+        unsafe { *slot.values_mut() = values };
+        slot.refs.store(0, Ordering::Relaxed);
+        slot.meta.store(type_id << TYPE_SHIFT, Ordering::Relaxed);
+        slot.aux.store(0, Ordering::Relaxed);
+        slot.owner.store(thread::current(), Ordering::Release);
+        STATS.objects.add(1);
+        Some(index)
+    }
+
+    /// The object whose header holds the count for `index`: its SCC leader when frozen.
+    #[inline]
+    pub(crate) fn leader(&self, index: ObjIndex) -> ObjIndex {
+        let slot = self.slot(index);
+        if slot.is_frozen() {
+            slot.aux.load(Ordering::Relaxed)
+        } else {
+            index
+        }
+    }
+
+    /// Adds a reference. The caller holds a reference already, or is the owner storing a new one.
+    #[inline]
+    pub(crate) fn retain(&self, index: ObjIndex) {
+        let slot = self.slot(index);
+        if slot.is_frozen() {
+            self.slot(slot.aux.load(Ordering::Relaxed)).refs.fetch_add(1, Ordering::Relaxed);
+        } else {
+            slot.set_local_refs(slot.local_refs() + 1);
+        }
+    }
+
+    /// Drops a reference; frees whatever becomes unreachable, and may run the cycle collector.
+    pub(crate) fn release(&self, index: ObjIndex) {
+        let mut work = Vec::new();
+        self.release_into(index, &mut work);
+        while let Some(next) = work.pop() {
+            self.release_into(next, &mut work);
+        }
+        cycles::collect_if_due();
+    }
+
+    /// Drops one reference; an object that dies pushes its outgoing references onto `work`.
+    pub(crate) fn release_into(&self, index: ObjIndex, work: &mut Vec<ObjIndex>) {
+        let slot = self.slot(index);
+        if slot.is_frozen() {
+            let leader = slot.aux.load(Ordering::Relaxed);
+            if self.slot(leader).refs.fetch_sub(1, Ordering::Release) == 1 {
+                std::sync::atomic::fence(Ordering::Acquire);
+                self.free_frozen_scc(leader, work);
+            }
+            return;
+        }
+        let refs = slot.local_refs() - 1;
+        slot.set_local_refs(refs);
+        if refs > 0 {
+            cycles::buffer_candidate(index, slot);
+        } else {
+            // SAFETY: the count reached zero on the owner thread: nothing else refers to it.
+            let values = std::mem::take(unsafe { slot.values_mut() });
+            work.extend(values.iter().filter_map(Value::as_ref_target));
+            self.free_slots(&[index]);
+        }
+    }
+
+    fn free_frozen_scc(&self, leader: ObjIndex, work: &mut Vec<ObjIndex>) {
+        let _frees = FROZEN_FREES.read();
+        let members = if self.slot(leader).flags() & SCC_MULTI != 0 {
+            self.scc_members.lock().remove(&leader).expect("floe: multi-member SCC without a member list")
+        } else {
+            vec![leader]
+        };
+        for &member in &members {
+            // SAFETY: the SCC's count reached zero: no handle or object outside it refers to it, so
+            // this thread is the only one that can reach these frozen slots.
+            let values = std::mem::take(unsafe { self.slot(member).values_mut() });
+            work.extend(values.iter().filter_map(Value::as_ref_target).filter(|&t| self.leader(t) != leader));
+        }
+        provenance::release_objects(self.slot(leader).owner() & !FROZEN, members.len() as u32);
+        STATS.frozen.add(-(members.len() as i64));
+        self.free_slots(&members);
+    }
+
+    /// Returns dead objects' slots (values already taken) to the slab.
+    pub(crate) fn free_slots(&self, indices: &[ObjIndex]) {
+        for &index in indices {
+            let slot = self.slot(index);
+            slot.meta.store(0, Ordering::Relaxed);
+            slot.owner.store(0, Ordering::Release);
+        }
+        STATS.objects.add(-(indices.len() as i64));
+        self.slots.free(indices);
+    }
+
+    /// Records the members of a frozen multi-member SCC so that the last release frees them all.
+    pub(crate) fn set_scc_members(&self, leader: ObjIndex, members: Vec<ObjIndex>, refs: u32) {
+        self.slot(leader).refs.store(refs, Ordering::Relaxed);
+        self.slot(leader).set_flags(SCC_MULTI, 0);
+        self.scc_members.lock().insert(leader, members);
+    }
+
+    /// Publishes an object as frozen. Counts and `aux` must be final before this store.
+    pub(crate) fn publish_frozen(&self, index: ObjIndex, provenance: u32) {
+        self.slot(index).owner.store(FROZEN | provenance, Ordering::Release);
+    }
+}

@@ -1,0 +1,17 @@
+//! The runtime in plain Rust: heap and handles, ownership, freeze, cycle collection.
+//! `api` is the safe Rust surface; the C ABI in `crate::ffi` calls the same functions.
+
+pub mod api;
+mod cycles;
+pub mod error;
+mod freeze;
+mod handle;
+mod heap;
+pub(crate) mod object;
+mod ownership;
+mod provenance;
+mod slab;
+pub mod stats;
+pub mod thread;
+pub mod types;
+pub mod value;

@@ -1,0 +1,207 @@
+//! Operations on objects through handles: the one implementation behind both the Rust API and the
+//! C ABI. Each validates the handle, checks ownership, then touches the object.
+
+use super::error::{Error, Result, Status};
+use super::freeze;
+use super::handle;
+use super::heap::{FROZEN, HEAP, NEVER_FREEZE};
+use super::ownership::{self, check_read, check_write, name, step_name};
+use super::thread;
+use super::types::{self, LIST_TYPE};
+use super::value::{Kind, ObjIndex, Value};
+
+fn allocated(type_id: u32, values: Vec<Value>) -> Result<u64> {
+    let index = HEAP
+        .alloc(type_id, values)
+        .ok_or_else(|| Error::new(Status::ErrLimit, "cannot allocate an object: the heap is full"))?;
+    HEAP.retain(index);
+    handle::issue(index).inspect_err(|_| HEAP.release(index))
+}
+
+/// A new object of `type_id`, fields at their kind's zero value, owned by the calling thread.
+pub(crate) fn new_object(type_id: u32) -> Result<u64> {
+    let def = types::get(type_id)?;
+    if type_id == LIST_TYPE {
+        return new_list();
+    }
+    allocated(type_id, def.fields.iter().map(|(_, kind)| kind.default_value()).collect())
+}
+
+/// A new empty list owned by the calling thread.
+pub(crate) fn new_list() -> Result<u64> {
+    allocated(LIST_TYPE, Vec::new())
+}
+
+/// A second handle to the same object (one more reference).
+pub(crate) fn retain(handle: u64) -> Result<u64> {
+    let index = handle::resolve(handle)?;
+    check_read(index, || format!("retain {}", name(index)))?;
+    HEAP.retain(index);
+    handle::issue(index).inspect_err(|_| HEAP.release(index))
+}
+
+/// Ends a handle and drops its reference. A handle to a mutable object is released by its owner.
+pub(crate) fn release(handle: u64) -> Result<()> {
+    let index = handle::release(handle, |index| check_read(index, || format!("release a handle to {}", name(index))))?;
+    HEAP.release(index);
+    Ok(())
+}
+
+/// `what` for messages: `set Job#12.state`.
+fn describe_slot(verb: &str, index: ObjIndex, slot: usize) -> String {
+    format!("{verb} {}{}", name(index), step_name(index, slot))
+}
+
+#[cold]
+fn out_of_range(verb: &str, index: ObjIndex, slot: usize, len: usize) -> Error {
+    let what = if HEAP.slot(index).type_id() == LIST_TYPE {
+        format!("{} has {len} elements", name(index))
+    } else {
+        format!("{} has {len} fields", name(index))
+    };
+    Error::new(Status::ErrOutOfRange, format!("cannot {verb} {}[{slot}]: index out of range; {what}", name(index)))
+}
+
+#[cold]
+fn wrong_kind(verb: &str, index: ObjIndex, slot: usize, stored: Kind, wanted: Kind) -> Error {
+    Error::new(
+        Status::ErrWrongKind,
+        format!("cannot {}: it holds a {}, not a {}", describe_slot(verb, index, slot), stored.name(), wanted.name()),
+    )
+}
+
+/// Reads slot `slot` of the object, which must hold a value of `kind`.
+#[inline]
+pub(crate) fn read<R>(handle: u64, slot: usize, kind: Kind, f: impl FnOnce(&Value) -> R) -> Result<R> {
+    let index = handle::resolve(handle)?;
+    check_read(index, || describe_slot("get", index, slot))?;
+    // SAFETY: the calling thread owns the object or it is frozen (checked just above).
+    let values = unsafe { HEAP.slot(index).values() };
+    let value = values.get(slot).ok_or_else(|| out_of_range("get", index, slot, values.len()))?;
+    if value.kind() != kind {
+        return Err(wrong_kind("get", index, slot, value.kind(), kind));
+    }
+    Ok(f(value))
+}
+
+/// The kind of the value in slot `slot`.
+pub(crate) fn kind_at(handle: u64, slot: usize) -> Result<Kind> {
+    let index = handle::resolve(handle)?;
+    check_read(index, || describe_slot("inspect", index, slot))?;
+    // SAFETY: the calling thread owns the object or it is frozen (checked just above).
+    let values = unsafe { HEAP.slot(index).values() };
+    values.get(slot).map(Value::kind).ok_or_else(|| out_of_range("inspect", index, slot, values.len()))
+}
+
+/// A new handle to the object that slot `slot` refers to, or `None` for a null reference.
+pub(crate) fn get_ref(handle: u64, slot: usize) -> Result<Option<u64>> {
+    let Some(target) = read(handle, slot, Kind::Ref, Value::as_ref_target)? else { return Ok(None) };
+    HEAP.retain(target);
+    handle::issue(target).map(Some).inspect_err(|_| HEAP.release(target))
+}
+
+/// Resolves the handle a reference is to be set to, checking that the container may refer to it.
+fn ref_value(verb: &str, container: ObjIndex, slot: usize, target: Option<u64>) -> Result<Value> {
+    let Some(target) = target else { return Ok(Value::Ref(None)) };
+    let target = handle::resolve(target)?;
+    let owner = HEAP.slot(target).owner();
+    if owner != thread::current() && owner & FROZEN == 0 {
+        let what = format!("{} to {}", describe_slot(verb, container, slot), name(target));
+        return Err(ownership::wrong_thread(target, owner, what));
+    }
+    Ok(Value::Ref(Some(target)))
+}
+
+/// Stores `value` in slot `slot`. Struct fields keep their kind; list elements take any kind.
+pub(crate) fn set(handle: u64, slot: usize, value: Value) -> Result<()> {
+    let index = handle::resolve(handle)?;
+    check_write(index, || describe_slot("set", index, slot))?;
+    // SAFETY: the calling thread owns this mutable object (checked just above); no other borrow.
+    let values = unsafe { HEAP.slot(index).values_mut() };
+    let len = values.len();
+    let stored = values.get_mut(slot).ok_or_else(|| out_of_range("set", index, slot, len))?;
+    if stored.kind() != value.kind() && HEAP.slot(index).type_id() != LIST_TYPE {
+        return Err(wrong_kind("set", index, slot, stored.kind(), value.kind()));
+    }
+    if let Some(target) = value.as_ref_target() {
+        HEAP.retain(target);
+    }
+    let old = std::mem::replace(stored, value);
+    if let Some(old_target) = old.as_ref_target() {
+        HEAP.release(old_target);
+    }
+    Ok(())
+}
+
+/// Sets a reference slot to the object of `target` (`None` for null).
+pub(crate) fn set_ref(handle: u64, slot: usize, target: Option<u64>) -> Result<()> {
+    let index = handle::resolve(handle)?;
+    set(handle, slot, ref_value("set", index, slot, target)?)
+}
+
+fn list_index(handle: u64, verb: &str) -> Result<ObjIndex> {
+    let index = handle::resolve(handle)?;
+    if HEAP.slot(index).type_id() != LIST_TYPE {
+        return Err(Error::new(Status::ErrNotAList, format!("cannot {verb} {}: it is not a list", name(index))));
+    }
+    Ok(index)
+}
+
+/// Appends `value` to a list.
+pub(crate) fn push(handle: u64, value: Value) -> Result<()> {
+    let index = list_index(handle, "push onto")?;
+    check_write(index, || format!("push onto {}", name(index)))?;
+    if let Some(target) = value.as_ref_target() {
+        HEAP.retain(target);
+    }
+    // SAFETY: the calling thread owns this mutable object (checked just above); no other borrow.
+    unsafe { HEAP.slot(index).values_mut() }.push(value);
+    Ok(())
+}
+
+/// Appends a reference to `target` (`None` for null) to a list.
+pub(crate) fn push_ref(handle: u64, target: Option<u64>) -> Result<()> {
+    let index = list_index(handle, "push onto")?;
+    let len = {
+        check_read(index, || format!("push onto {}", name(index)))?;
+        // SAFETY: the calling thread owns the object or it is frozen (checked just above).
+        unsafe { HEAP.slot(index).values() }.len()
+    };
+    push(handle, ref_value("push onto", index, len, target)?)
+}
+
+/// The number of fields, or of list elements.
+pub(crate) fn len(handle: u64) -> Result<usize> {
+    let index = handle::resolve(handle)?;
+    check_read(index, || format!("get the length of {}", name(index)))?;
+    // SAFETY: the calling thread owns the object or it is frozen (checked just above).
+    Ok(unsafe { HEAP.slot(index).values() }.len())
+}
+
+/// The object's type id. Any thread may ask: a type never changes.
+pub(crate) fn type_of(handle: u64) -> Result<u32> {
+    Ok(HEAP.slot(handle::resolve(handle)?).type_id())
+}
+
+/// The object's slot index, the number in `Type#n` messages. Any thread may ask.
+pub(crate) fn id_of(handle: u64) -> Result<u32> {
+    handle::resolve(handle)
+}
+
+/// Freezes everything reachable from the object.
+pub(crate) fn freeze(handle: u64, label: Option<&str>) -> Result<()> {
+    freeze::freeze(handle::resolve(handle)?, label)
+}
+
+/// Whether the object is frozen. Any thread may ask.
+pub(crate) fn is_frozen(handle: u64) -> Result<bool> {
+    Ok(HEAP.slot(handle::resolve(handle)?).is_frozen())
+}
+
+/// Marks the object so that any freeze reaching it fails.
+pub(crate) fn ensure_never_frozen(handle: u64) -> Result<()> {
+    let index = handle::resolve(handle)?;
+    check_write(index, || format!("mark {} never-frozen", name(index)))?;
+    HEAP.slot(index).set_flags(NEVER_FREEZE, 0);
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! The access check and the messages it gives.
+//!
+//! Reading needs the object owned by the calling thread or frozen; writing needs it owned by the
+//! calling thread. The check is one Acquire load of the owner word and a compare with the caller's
+//! token; messages are built only on failure.
+
+use super::error::{Error, Result, Status};
+use super::heap::{FROZEN, HEAP};
+use super::provenance;
+use super::thread;
+use super::types::{self, LIST_TYPE};
+use super::value::ObjIndex;
+use parking_lot::RwLock;
+use std::collections::{HashMap, VecDeque};
+
+/// Held for reading while frozen objects are freed, and for writing while a message walks frozen
+/// objects that no handle of the caller keeps alive.
+pub(crate) static FROZEN_FREES: RwLock<()> = RwLock::new(());
+
+/// `Type#index`, the name messages give an object.
+pub(crate) fn name(index: ObjIndex) -> String {
+    let type_id = HEAP.slot(index).type_id();
+    let type_name = types::get(type_id).map_or_else(|_| format!("type{type_id}"), |t| t.name.to_string());
+    format!("{type_name}#{index}")
+}
+
+/// `.field` or `[i]`: how a path names slot `slot` of `index`.
+pub(crate) fn step_name(index: ObjIndex, slot: usize) -> String {
+    let type_id = HEAP.slot(index).type_id();
+    match types::get(type_id) {
+        Ok(def) if type_id != LIST_TYPE => def.fields.get(slot).map_or_else(|| format!("[{slot}]"), |f| format!(".{}", f.0)),
+        _ => format!("[{slot}]"),
+    }
+}
+
+/// The type name alone, the first element of a path.
+pub(crate) fn type_name(index: ObjIndex) -> String {
+    types::get(HEAP.slot(index).type_id()).map_or_else(|_| "?".into(), |t| t.name.to_string())
+}
+
+/// Checks that the calling thread may read `index`. `what` describes the operation for messages.
+#[inline]
+pub(crate) fn check_read(index: ObjIndex, what: impl FnOnce() -> String) -> Result<()> {
+    let owner = HEAP.slot(index).owner();
+    if owner == thread::current() || owner & FROZEN != 0 {
+        Ok(())
+    } else {
+        Err(wrong_thread(index, owner, what()))
+    }
+}
+
+/// Checks that the calling thread may write `index`.
+#[inline]
+pub(crate) fn check_write(index: ObjIndex, what: impl FnOnce() -> String) -> Result<()> {
+    let owner = HEAP.slot(index).owner();
+    if owner == thread::current() {
+        Ok(())
+    } else if owner & FROZEN != 0 {
+        Err(frozen(index, owner & !FROZEN, what()))
+    } else {
+        Err(wrong_thread(index, owner, what()))
+    }
+}
+
+#[cold]
+pub(crate) fn wrong_thread(index: ObjIndex, owner: u32, what: String) -> Error {
+    Error::new(
+        Status::ErrWrongThread,
+        format!(
+            "cannot {what}: {obj} is mutable and owned by thread {owner}, but the calling thread is {me}; \
+             only frozen objects may be shared — freeze it, or let {owner} do this",
+            obj = name(index),
+            owner = thread::name_of(owner),
+            me = thread::current_name(),
+        ),
+    )
+}
+
+#[cold]
+fn frozen(index: ObjIndex, provenance_id: u32, what: String) -> Error {
+    Error::new(
+        Status::ErrFrozen,
+        format!(
+            "cannot {what}: {obj} is frozen — {by} (calling thread: {me}); frozen objects never change: \
+             copy it into a new object, or keep it out of the freeze with ensure_never_frozen",
+            obj = name(index),
+            by = frozen_by(index, provenance_id),
+            me = thread::current_name(),
+        ),
+    )
+}
+
+/// "frozen by freeze(Scope#7, "launch") on thread main, reached via Scope.job".
+pub(crate) fn frozen_by(index: ObjIndex, provenance_id: u32) -> String {
+    let Some(record) = provenance::lookup(provenance_id) else {
+        return "frozen by an unknown freeze".into();
+    };
+    let label = record.label.as_deref().map(|l| format!(", {l:?}")).unwrap_or_default();
+    let place = if record.root == index {
+        "as the root".to_string()
+    } else {
+        match path_within_freeze(record.root, index, FROZEN | provenance_id) {
+            Some(path) => format!("reached via {path}"),
+            None => format!("reached from {} (no longer reachable from it)", record.root_name),
+        }
+    };
+    format!("frozen by freeze({}{label}) on thread {}, {place}", record.root_name, record.thread)
+}
+
+/// The path from `root` to `target` through objects frozen by the same freeze (owner word `frozen`).
+fn path_within_freeze(root: ObjIndex, target: ObjIndex, frozen: u32) -> Option<String> {
+    let _no_frees = FROZEN_FREES.write();
+    if HEAP.slot(root).owner() != frozen {
+        return None;
+    }
+    let mut parent: HashMap<ObjIndex, (ObjIndex, usize)> = HashMap::new();
+    let mut queue = VecDeque::from([root]);
+    while let Some(node) = queue.pop_front() {
+        // SAFETY: `node` is frozen (owner word checked) and frozen objects are not freed while
+        // `FROZEN_FREES` is held for writing.
+        let values = unsafe { HEAP.slot(node).values() };
+        for (slot, child) in values.iter().enumerate() {
+            let Some(child) = child.as_ref_target() else { continue };
+            if child == root || parent.contains_key(&child) || HEAP.slot(child).owner() != frozen {
+                continue;
+            }
+            parent.insert(child, (node, slot));
+            if child == target {
+                return Some(render_path(root, target, &parent));
+            }
+            queue.push_back(child);
+        }
+    }
+    None
+}
+
+fn render_path(root: ObjIndex, target: ObjIndex, parent: &HashMap<ObjIndex, (ObjIndex, usize)>) -> String {
+    let mut steps = Vec::new();
+    let mut node = target;
+    while node != root {
+        let step = parent[&node];
+        steps.push(step);
+        node = step.0;
+    }
+    render_steps(root, steps.into_iter().rev())
+}
+
+/// Renders a path given as (object, slot) steps from a root, as `Scope.job.children[3]`.
+pub(crate) fn render_steps(root: ObjIndex, steps: impl Iterator<Item = (ObjIndex, usize)>) -> String {
+    let mut path = type_name(root);
+    for (node, slot) in steps {
+        path.push_str(&step_name(node, slot));
+    }
+    path
+}

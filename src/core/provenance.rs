@@ -1,0 +1,53 @@
+//! Freeze provenance: which freeze call froze an object (root, thread, label).
+//!
+//! Each freeze call gets an id, stored in the low 31 bits of its objects' owner word, and an entry
+//! counting its live objects. The count is set once per freeze (not once per object) and dropped
+//! as objects are freed; the entry is recycled when it reaches zero, so ids never outlive the
+//! objects that name them.
+
+use super::slab::Slab;
+use super::value::ObjIndex;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, LazyLock};
+
+/// What a freeze call was.
+#[derive(Debug)]
+pub(crate) struct Provenance {
+    pub(crate) root: ObjIndex,
+    /// `Type#id` of the root, kept for messages after the root is gone.
+    pub(crate) root_name: String,
+    pub(crate) thread: Arc<str>,
+    pub(crate) label: Option<Box<str>>,
+}
+
+#[derive(Default)]
+struct Entry {
+    live: AtomicU32,
+    record: Mutex<Option<Arc<Provenance>>>,
+}
+
+static TABLE: LazyLock<Slab<Entry>> = LazyLock::new(Slab::new);
+
+/// Registers a freeze that is about to freeze `objects` objects; returns its id.
+pub(crate) fn register(record: Provenance, objects: u32) -> Option<u32> {
+    let id = TABLE.alloc()?;
+    let entry = TABLE.at(id);
+    *entry.record.lock() = Some(Arc::new(record));
+    entry.live.store(objects, Ordering::Release);
+    Some(id)
+}
+
+/// Notes that `count` objects frozen by freeze `id` were freed.
+pub(crate) fn release_objects(id: u32, count: u32) {
+    let entry = TABLE.at(id);
+    if entry.live.fetch_sub(count, Ordering::AcqRel) == count {
+        entry.record.lock().take();
+        TABLE.free(&[id]);
+    }
+}
+
+/// The record of freeze `id`, while any object it froze lives.
+pub(crate) fn lookup(id: u32) -> Option<Arc<Provenance>> {
+    TABLE.get(id)?.record.lock().clone()
+}

@@ -1,0 +1,117 @@
+//! Thread identity: tokens, readable names and the runtime's main thread.
+//!
+//! Invariants:
+//! - Every thread that touches floe gets a token, a `u32` in `1..=MAX_TOKEN`, handed out once and never
+//!   reused, so an owner recorded in an object can never be mistaken for a later thread.
+//! - The token is cached in a const-initialised thread local: the ownership check on the hot path is
+//!   one thread-local read and one compare.
+//! - The main thread is the thread that initialised the runtime: the first caller of
+//!   [`crate::Runtime::init`], or else the first thread to make any floe call.
+//! - Names are fixed when a thread first meets floe: the Rust thread name, else the OS name when it
+//!   differs from the process name (what a never-named pthread inherits), else `thread-<n>`.
+
+use parking_lot::RwLock;
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// Largest thread token; the object header keeps its top bit for the frozen state.
+pub(crate) const MAX_TOKEN: u32 = 0x7FFF_FFFE;
+
+static NEXT_TOKEN: AtomicU32 = AtomicU32::new(1);
+static MAIN_TOKEN: AtomicU32 = AtomicU32::new(0);
+static NAMES: OnceLock<RwLock<HashMap<u32, Arc<str>>>> = OnceLock::new();
+
+thread_local! {
+    static TOKEN: Cell<u32> = const { Cell::new(0) };
+}
+
+fn names() -> &'static RwLock<HashMap<u32, Arc<str>>> {
+    NAMES.get_or_init(|| RwLock::new(HashMap::new()))
+}
+
+/// The calling thread's token, registering the thread on its first call.
+#[inline]
+pub fn current() -> u32 {
+    let token = TOKEN.with(Cell::get);
+    if token != 0 {
+        token
+    } else {
+        register()
+    }
+}
+
+#[cold]
+fn register() -> u32 {
+    let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+    assert!(token <= MAX_TOKEN, "floe: more than {MAX_TOKEN} threads have used the runtime");
+    // The first registered thread becomes main unless the runtime was initialised explicitly.
+    let _ = MAIN_TOKEN.compare_exchange(0, token, Ordering::AcqRel, Ordering::Acquire);
+    let name: Arc<str> = if MAIN_TOKEN.load(Ordering::Acquire) == token {
+        Arc::from("main")
+    } else {
+        host_name().map_or_else(|| Arc::from(format!("thread-{token}")), Arc::from)
+    };
+    names().write().insert(token, name);
+    TOKEN.with(|cell| cell.set(token));
+    token
+}
+
+/// The name a host gave the calling thread, if any.
+fn host_name() -> Option<String> {
+    if let Some(name) = std::thread::current().name() {
+        if name != "main" {
+            return Some(name.to_owned());
+        }
+    }
+    let os = os_thread_name()?;
+    let process = std::fs::read_to_string("/proc/self/comm").ok()?;
+    (os != process.trim_end()).then_some(os)
+}
+
+#[cfg(target_os = "linux")]
+fn os_thread_name() -> Option<String> {
+    let mut buf = [0 as libc::c_char; 64];
+    // SAFETY: `buf` is a writable buffer of the length passed; glibc NUL-terminates on success.
+    let rc = unsafe { libc::pthread_getname_np(libc::pthread_self(), buf.as_mut_ptr(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: on success the buffer holds a NUL-terminated string within its bounds.
+    let name = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    let name = name.to_string_lossy().into_owned();
+    (!name.is_empty()).then_some(name)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn os_thread_name() -> Option<String> {
+    None
+}
+
+/// Makes the calling thread the main thread. Fails with the main thread's name when another thread
+/// already holds that role.
+pub fn claim_main() -> Result<(), Arc<str>> {
+    let me = current();
+    let main = MAIN_TOKEN.load(Ordering::Acquire);
+    if main == me {
+        Ok(())
+    } else {
+        Err(name_of(main))
+    }
+}
+
+/// Whether the calling thread is the runtime's main thread.
+pub fn is_main() -> bool {
+    current() == MAIN_TOKEN.load(Ordering::Acquire)
+}
+
+/// The readable name of a thread token.
+pub fn name_of(token: u32) -> Arc<str> {
+    names().read().get(&token).cloned().unwrap_or_else(|| Arc::from(format!("thread-{token}")))
+}
+
+/// The calling thread's readable name.
+pub fn current_name() -> Arc<str> {
+    name_of(current())
+}

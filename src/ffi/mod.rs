@@ -1,0 +1,157 @@
+//! The C ABI: a thin layer over `crate::core`, one module per C noun.
+//!
+//! Every exported function is written out literally (so cbindgen sees it) and wraps its body in
+//! [`boundary`], which catches panics (`FLOE_ERR_PANIC`), records the failure's message for
+//! `floe_last_error_message`, prefixed with the function's name, and maps the result to a status.
+//! Pointer arguments go through [`c_str`] and [`out`], the only places that dereference them.
+//! Out-parameters are written only on success.
+
+pub mod list;
+pub mod object;
+pub mod reference;
+pub mod runtime;
+pub mod types;
+
+use crate::core::error::{Error, Result, Status};
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// A handle to an object: an opaque 64-bit value, validated on every use; 0 is NULL.
+#[allow(non_camel_case_types)]
+pub type floe_ref = u64;
+
+/// An object type id, as returned by `floe_type_define`.
+#[allow(non_camel_case_types)]
+pub type floe_type = u32;
+
+thread_local! {
+    static LAST_ERROR: RefCell<(Status, CString)> = RefCell::new((Status::Ok, CString::default()));
+}
+
+/// Runs an exported function's body: no panic crosses into C; a failure is recorded for
+/// `floe_last_error_message` with the function's name in front.
+pub(crate) fn boundary(function: &'static str, body: impl FnOnce() -> Result<()>) -> Status {
+    let error = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => return Status::Ok,
+        Ok(Err(error)) => error,
+        Err(payload) => {
+            let text = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".into());
+            Error::new(Status::ErrPanic, format!("floe panicked: {text}; the call was abandoned"))
+        }
+    };
+    record(function, &error);
+    error.status()
+}
+
+fn record(function: &str, error: &Error) {
+    let text = format!("{function}: {}", error.message()).replace('\0', "\\0");
+    let text = CString::new(text).unwrap_or_default();
+    // A thread being torn down has no last-error slot left; the status still reaches the caller.
+    let _ = LAST_ERROR.try_with(|last| *last.borrow_mut() = (error.status(), text));
+}
+
+/// The last failure's status on this thread.
+pub(crate) fn last_status() -> Status {
+    LAST_ERROR.with(|last| last.borrow().0)
+}
+
+/// The last failure's message on this thread; valid until the next failure on this thread.
+pub(crate) fn last_message() -> *const c_char {
+    LAST_ERROR.with(|last| last.borrow().1.as_ptr())
+}
+
+fn null_argument(name: &str) -> Error {
+    Error::new(Status::ErrNull, format!("argument `{name}` is NULL"))
+}
+
+/// Borrows a NUL-terminated UTF-8 string argument.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that outlives the call.
+pub(crate) unsafe fn c_str<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
+    if ptr.is_null() {
+        return Err(null_argument(name));
+    }
+    // SAFETY: non-null, and the caller promises a NUL-terminated string valid for the call.
+    let bytes = unsafe { CStr::from_ptr(ptr) };
+    bytes
+        .to_str()
+        .map_err(|e| Error::new(Status::ErrInvalidArgument, format!("argument `{name}` is not valid UTF-8: {e}")))
+}
+
+/// Like [`c_str`], with NULL meaning "absent".
+///
+/// # Safety
+/// As for [`c_str`].
+pub(crate) unsafe fn optional_c_str<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>> {
+    // SAFETY: forwarded contract.
+    (!ptr.is_null()).then(|| unsafe { c_str(ptr, name) }).transpose()
+}
+
+/// An out-parameter checked to be non-NULL before the operation runs, written on success.
+pub(crate) struct Out<T>(*mut T);
+
+/// Checks an out-parameter.
+pub(crate) fn out<T>(ptr: *mut T, name: &str) -> Result<Out<T>> {
+    if ptr.is_null() {
+        Err(null_argument(name))
+    } else {
+        Ok(Out(ptr))
+    }
+}
+
+impl<T> Out<T> {
+    /// Writes the result.
+    ///
+    /// # Safety
+    /// The caller of the exported function promised that the pointer is valid for writing a `T`.
+    pub(crate) unsafe fn write(self, value: T) {
+        // SAFETY: non-null (checked in `out`) and writable (the function's documented contract).
+        unsafe { self.0.write(value) }
+    }
+}
+
+impl Out<c_char> {
+    /// Writes bytes to a character buffer.
+    ///
+    /// # Safety
+    /// The buffer is writable for `bytes.len()` bytes.
+    pub(crate) unsafe fn write_bytes(self, bytes: &[u8]) {
+        // SAFETY: forwarded contract; `u8` and `c_char` have the same layout.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.0.cast::<u8>(), bytes.len()) }
+    }
+}
+
+/// A handle argument that may be 0 for "null reference".
+fn optional_ref(handle: floe_ref) -> Option<u64> {
+    (handle != 0).then_some(handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_a_status_and_a_message() {
+        let status = boundary("floe_test", || panic!("boom"));
+        assert_eq!(status, Status::ErrPanic);
+        assert_eq!(last_status(), Status::ErrPanic);
+        // SAFETY: the message pointer is valid until the next failure on this thread.
+        let message = unsafe { CStr::from_ptr(last_message()) }.to_str().unwrap();
+        assert!(message.starts_with("floe_test: floe panicked: boom"), "{message}");
+    }
+
+    #[test]
+    fn null_arguments_are_reported_by_name() {
+        // SAFETY: NULL is an allowed input.
+        let error = unsafe { c_str(std::ptr::null(), "label") }.unwrap_err();
+        assert_eq!(error.status(), Status::ErrNull);
+        assert!(error.message().contains("`label`"));
+        assert!(out::<u64>(std::ptr::null_mut(), "out_len").is_err());
+    }
+}

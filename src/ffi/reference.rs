@@ -1,0 +1,34 @@
+//! `floe_ref_*`: handle lifetime.
+
+use super::{boundary, floe_ref, out};
+use crate::core::error::Status;
+use crate::core::object;
+
+/// Writes a new handle to the same object as `object` to `*out_ref`: one more reference.
+///
+/// The caller owns the new handle and must release it with `floe_ref_release`. A mutable object can
+/// be retained only on its owner thread; a frozen one on any thread (this is how a thread gets its
+/// own handle to a shared frozen graph).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_ref_retain(object: floe_ref, out_ref: *mut floe_ref) -> Status {
+    boundary("floe_ref_retain", || {
+        let target = out(out_ref, "out_ref")?;
+        let handle = object::retain(object)?;
+        // SAFETY: documented contract: `out_ref` points to a writable floe_ref.
+        unsafe { target.write(handle) };
+        Ok(())
+    })
+}
+
+/// Releases a handle: its reference is dropped, and objects nothing refers to any more are freed
+/// (cycles included).
+///
+/// After this call the handle is dead: using it gives `FLOE_ERR_RELEASED_HANDLE`, releasing it
+/// again `FLOE_ERR_DOUBLE_RELEASE` — reported, never fatal. A handle to a mutable object must be
+/// released on the object's owner thread (`FLOE_ERR_WRONG_THREAD` otherwise, and the handle stays
+/// live); a handle to a frozen object on any thread. Do not release a handle while another thread
+/// is using that same handle value: give each thread its own handle (`floe_ref_retain`).
+#[unsafe(no_mangle)]
+pub extern "C" fn floe_ref_release(object: floe_ref) -> Status {
+    boundary("floe_ref_release", || object::release(object))
+}

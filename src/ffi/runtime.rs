@@ -1,0 +1,66 @@
+//! `floe_runtime_*`, the last-error functions and status names.
+
+use super::{boundary, last_message, last_status, out};
+use crate::core::api::Runtime;
+use crate::core::error::Status;
+use crate::core::stats::Stats;
+use std::ffi::c_char;
+
+/// Makes the calling thread the runtime's main thread.
+///
+/// Without this call, the first thread that makes any floe call becomes the main thread. Calling it
+/// again on the main thread returns `FLOE_OK`; on any other thread it returns
+/// `FLOE_ERR_ALREADY_INITIALIZED` and the message names the main thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn floe_runtime_init() -> Status {
+    boundary("floe_runtime_init", Runtime::init)
+}
+
+/// Writes the runtime's live counters (objects, frozen objects, handles) to `*out`.
+///
+/// `out` must point to a writable `floe_stats`. Tests end by checking every counter is zero.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_runtime_stats(out_stats: *mut Stats) -> Status {
+    boundary("floe_runtime_stats", || {
+        let target = out(out_stats, "out_stats")?;
+        // SAFETY: documented contract: `out_stats` points to a writable floe_stats.
+        unsafe { target.write(Runtime::stats()) };
+        Ok(())
+    })
+}
+
+/// Runs the cycle collector over the calling thread's mutable objects and writes how many objects
+/// it freed to `*out_freed`. It also runs by itself when enough candidates accumulate.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_runtime_collect_cycles(out_freed: *mut usize) -> Status {
+    boundary("floe_runtime_collect_cycles", || {
+        let target = out(out_freed, "out_freed")?;
+        // SAFETY: documented contract: `out_freed` points to a writable size_t.
+        unsafe { target.write(Runtime::collect_cycles()) };
+        Ok(())
+    })
+}
+
+/// The message of the last failed floe call on the calling thread: the function, the operation,
+/// the object (`Type#id`), its owner (thread, or frozen and by which freeze) and the calling thread.
+///
+/// The string is owned by floe and stays valid until the next failing floe call on this thread;
+/// copy it to keep it. It is empty when no call has failed on this thread. Never NULL.
+#[unsafe(no_mangle)]
+pub extern "C" fn floe_last_error_message() -> *const c_char {
+    last_message()
+}
+
+/// The status of the last failed floe call on the calling thread (`FLOE_OK` if none failed).
+#[unsafe(no_mangle)]
+pub extern "C" fn floe_last_error_status() -> Status {
+    last_status()
+}
+
+/// The name of a status constant, such as `"FLOE_ERR_FROZEN"`; `"FLOE_UNKNOWN_STATUS"` for a
+/// number that is not a status. The string is static: never free it.
+#[unsafe(no_mangle)]
+pub extern "C" fn floe_status_name(status: i32) -> *const c_char {
+    let name = Status::from_code(status).map_or(c"FLOE_UNKNOWN_STATUS", Status::c_name);
+    name.as_ptr()
+}
