@@ -111,16 +111,23 @@ macro_rules! scalar_accessors {
 impl Object {
     /// A new object of type `ty`, owned by the calling thread, fields at zero / empty / null.
     pub fn new(ty: ObjectType) -> Result<Object> {
-        object::new_object(ty.0).map(Object::from_handle)
+        object::new_object(ty.0).map(Object::from_raw)
     }
 
     /// A new empty list owned by the calling thread.
     pub fn new_list() -> Result<Object> {
-        object::new_list().map(Object::from_handle)
+        object::new_list().map(Object::from_raw)
     }
 
-    pub(crate) fn from_handle(handle: u64) -> Object {
+    /// Takes over a handle obtained from the C ABI. Any value is accepted: a handle that is not
+    /// live makes every call fail with its status (`ErrInvalidHandle`, `ErrReleasedHandle`, ...).
+    pub fn from_raw(handle: u64) -> Object {
         Object { handle }
+    }
+
+    /// Gives up the handle without releasing it, for a C caller that will.
+    pub fn into_raw(self) -> u64 {
+        std::mem::ManuallyDrop::new(self).handle
     }
 
     /// The handle, as the C ABI sees it. It stays owned by this `Object`.
@@ -128,9 +135,15 @@ impl Object {
         self.handle
     }
 
+    /// Releases the handle, reporting what `drop` would ignore (a double release, a mutable object
+    /// of another thread — then the handle stays live).
+    pub fn release(self) -> Result<()> {
+        object::release(self.into_raw())
+    }
+
     /// A second reference to the same object (a new handle).
     pub fn try_clone(&self) -> Result<Object> {
-        object::retain(self.handle).map(Object::from_handle)
+        object::retain(self.handle).map(Object::from_raw)
     }
 
     scalar_accessors! {
@@ -156,7 +169,7 @@ impl Object {
 
     /// The object a reference field or element points to, as a new reference; `None` for null.
     pub fn get_ref(&self, slot: usize) -> Result<Option<Object>> {
-        Ok(object::get_ref(self.handle, slot)?.map(Object::from_handle))
+        Ok(object::get_ref(self.handle, slot)?.map(Object::from_raw))
     }
 
     /// Points a reference field or element at `target` (or null). The target must be owned by
@@ -192,6 +205,11 @@ impl Object {
     /// The number messages show after `#` (`Job#12`).
     pub fn id(&self) -> Result<u32> {
         object::id_of(self.handle)
+    }
+
+    /// How many distinct objects are reachable from this one, itself included (a plain traversal).
+    pub fn reachable_count(&self) -> Result<usize> {
+        object::reachable_count(self.handle)
     }
 
     /// Freezes everything reachable from this object, all or nothing. `label` is shown in the

@@ -144,6 +144,11 @@ impl Heap {
         self.slots.at(index)
     }
 
+    /// One past the highest slot index in use so far.
+    pub(crate) fn capacity(&self) -> u32 {
+        self.slots.len()
+    }
+
     /// Allocates an object owned by the calling thread with a count of zero.
     pub(crate) fn alloc(&self, type_id: u32, values: Vec<Value>) -> Option<ObjIndex> {
         let index = self.slots.alloc()?;

@@ -66,7 +66,7 @@ fn out_of_range(verb: &str, index: ObjIndex, slot: usize, len: usize) -> Error {
 fn wrong_kind(verb: &str, index: ObjIndex, slot: usize, stored: Kind, wanted: Kind) -> Error {
     Error::new(
         Status::ErrWrongKind,
-        format!("cannot {}: it holds a {}, not a {}", describe_slot(verb, index, slot), stored.name(), wanted.name()),
+        format!("cannot {}: it holds {}, not {}", describe_slot(verb, index, slot), stored.with_article(), wanted.with_article()),
     )
 }
 
@@ -204,4 +204,28 @@ pub(crate) fn ensure_never_frozen(handle: u64) -> Result<()> {
     check_write(index, || format!("mark {} never-frozen", name(index)))?;
     HEAP.slot(index).set_flags(NEVER_FREEZE, 0);
     Ok(())
+}
+
+/// How many distinct objects are reachable from the object, itself included: a plain iterative
+/// traversal (a bitmap of visited slots, an explicit stack). Every object reached must be readable
+/// by the caller (owned by it, or frozen).
+pub(crate) fn reachable_count(handle: u64) -> Result<usize> {
+    let root = handle::resolve(handle)?;
+    let mut visited = vec![0u64; (HEAP.capacity() as usize).div_ceil(64)];
+    let mut stack = vec![root];
+    let mut count = 0;
+    visited[root as usize / 64] |= 1 << (root % 64);
+    while let Some(node) = stack.pop() {
+        check_read(node, || format!("traverse the graph of {}", name(root)))?;
+        count += 1;
+        // SAFETY: the calling thread owns the object or it is frozen (checked just above).
+        for child in unsafe { HEAP.slot(node).values() }.iter().filter_map(Value::as_ref_target) {
+            let (word, bit) = (child as usize / 64, 1u64 << (child % 64));
+            if visited[word] & bit == 0 {
+                visited[word] |= bit;
+                stack.push(child);
+            }
+        }
+    }
+    Ok(count)
 }

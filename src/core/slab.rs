@@ -72,6 +72,11 @@ impl<T: Default> Slab<T> {
         Some(index)
     }
 
+    /// One past the highest index ever allocated.
+    pub(crate) fn len(&self) -> u32 {
+        self.alloc.lock().high_water
+    }
+
     /// Returns indices for reuse.
     pub(crate) fn free(&self, indices: &[u32]) {
         self.alloc.lock().free.extend_from_slice(indices);

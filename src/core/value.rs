@@ -35,6 +35,17 @@ impl Kind {
         }
     }
 
+    /// "an int", "a string": the name with its article, for messages.
+    pub fn with_article(self) -> &'static str {
+        match self {
+            Kind::Int => "an int",
+            Kind::Double => "a double",
+            Kind::Bool => "a bool",
+            Kind::String => "a string",
+            Kind::Ref => "a ref",
+        }
+    }
+
     pub(crate) fn default_value(self) -> Value {
         match self {
             Kind::Int => Value::Int(0),

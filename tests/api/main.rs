@@ -1,1 +1,15 @@
-fn main() {}
+//! API tests of the safe Rust surface, each run on the main thread and on a background thread.
+
+mod cycles;
+mod freeze;
+mod handles;
+mod harness;
+mod objects;
+mod ownership;
+mod properties;
+
+fn main() {
+    let tests: Vec<harness::Test> =
+        [objects::TESTS, handles::TESTS, ownership::TESTS, freeze::TESTS, cycles::TESTS, properties::TESTS].concat();
+    harness::main(&tests);
+}
