@@ -1,0 +1,5 @@
+//! `floe demo`: a guided tour (to be written).
+
+pub fn run() -> i32 {
+    1
+}
