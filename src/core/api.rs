@@ -70,7 +70,9 @@ impl ObjectType {
     }
 
     pub fn name(self) -> String {
-        types::get(self.0).map(|t| t.name.to_string()).unwrap_or_default()
+        types::get(self.0)
+            .map(|t| t.name.to_string())
+            .unwrap_or_default()
     }
 
     /// The index of the field called `name`.
@@ -78,7 +80,14 @@ impl ObjectType {
         let def = types::get(self.0)?;
         def.field_index(name).ok_or_else(|| {
             let known: Vec<&str> = def.fields.iter().map(|(f, _)| &**f).collect();
-            Error::new(Status::ErrUnknownField, format!("type {} has no field {name:?} (fields: {})", def.name, known.join(", ")))
+            Error::new(
+                Status::ErrUnknownField,
+                format!(
+                    "type {} has no field {name:?} (fields: {})",
+                    def.name,
+                    known.join(", ")
+                ),
+            )
         })
     }
 }
@@ -123,6 +132,12 @@ impl Object {
     /// live makes every call fail with its status (`ErrInvalidHandle`, `ErrReleasedHandle`, ...).
     pub fn from_raw(handle: u64) -> Object {
         Object { handle }
+    }
+
+    /// A view of a handle owned elsewhere (by C code, or by another `Object`): dropping the view
+    /// does not release the handle.
+    pub fn borrowed(handle: u64) -> std::mem::ManuallyDrop<Object> {
+        std::mem::ManuallyDrop::new(Object { handle })
     }
 
     /// Gives up the handle without releasing it, for a C caller that will.

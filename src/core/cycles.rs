@@ -43,7 +43,10 @@ fn local_children(index: ObjIndex, me: u32) -> impl Iterator<Item = ObjIndex> {
     let heap = &*HEAP;
     // SAFETY: `index` is a mutable object owned by the calling thread (checked by every caller).
     let values = unsafe { heap.slot(index).values() };
-    values.iter().filter_map(Value::as_ref_target).filter(move |&c| heap.slot(c).owner() == me)
+    values
+        .iter()
+        .filter_map(Value::as_ref_target)
+        .filter(move |&c| heap.slot(c).owner() == me)
 }
 
 /// Collects the calling thread's unreachable mutable cycles; returns how many objects were freed.
@@ -151,7 +154,12 @@ fn free_garbage(garbage: &[ObjIndex], me: u32) {
     for &node in garbage {
         // SAFETY: white objects are unreachable from any handle or live object, and owned by `me`.
         let values = std::mem::take(unsafe { heap.slot(node).values_mut() });
-        frozen_targets.extend(values.iter().filter_map(Value::as_ref_target).filter(|&t| heap.slot(t).owner() != me));
+        frozen_targets.extend(
+            values
+                .iter()
+                .filter_map(Value::as_ref_target)
+                .filter(|&t| heap.slot(t).owner() != me),
+        );
     }
     heap.free_slots(garbage);
     let mut work = Vec::new();

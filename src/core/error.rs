@@ -81,9 +81,15 @@ impl Status {
     pub fn c_name(self) -> &'static CStr {
         static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
         let names = NAMES.get_or_init(|| {
-            Status::ALL.iter().map(|s| CString::new(screaming_name(&format!("{s:?}"))).expect("no NUL")).collect()
+            Status::ALL
+                .iter()
+                .map(|s| CString::new(screaming_name(&format!("{s:?}"))).expect("no NUL"))
+                .collect()
         });
-        let position = Status::ALL.iter().position(|s| *s == self).expect("ALL lists every status");
+        let position = Status::ALL
+            .iter()
+            .position(|s| *s == self)
+            .expect("ALL lists every status");
         &names[position]
     }
 
@@ -114,7 +120,10 @@ pub struct Error {
 
 impl Error {
     pub(crate) fn new(status: Status, message: impl Into<String>) -> Error {
-        Error { status, message: message.into() }
+        Error {
+            status,
+            message: message.into(),
+        }
     }
 
     /// The status, never `Status::Ok`.

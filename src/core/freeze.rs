@@ -49,7 +49,11 @@ pub(crate) fn freeze(root: ObjIndex, label: Option<&str>) -> Result<()> {
         return Ok(());
     }
     if owner != me {
-        return Err(ownership::wrong_thread(root, owner, format!("freeze {}", name(root))));
+        return Err(ownership::wrong_thread(
+            root,
+            owner,
+            format!("freeze {}", name(root)),
+        ));
     }
     let mut t = Traversal::default();
     if let Err(error) = t.run(root, me) {
@@ -73,7 +77,9 @@ impl Traversal {
             let mut descend = None;
             while let Some(value) = values.get(frame.next) {
                 frame.next += 1;
-                let Some(child) = value.as_ref_target() else { continue };
+                let Some(child) = value.as_ref_target() else {
+                    continue;
+                };
                 let child_slot = heap.slot(child);
                 let child_owner = child_slot.owner();
                 if child_owner & FROZEN != 0 {
@@ -111,7 +117,11 @@ impl Traversal {
         slot.set_flags(VISITED | ON_STACK, 0);
         self.visited.push(node);
         self.tarjan.push(node);
-        self.frames.push(Frame { node, next: 0, low: position });
+        self.frames.push(Frame {
+            node,
+            next: 0,
+            low: position,
+        });
         Ok(())
     }
 
@@ -120,7 +130,10 @@ impl Traversal {
         let Frame { node, low, .. } = self.frames.pop().expect("a frame to finish");
         if low == heap.slot(node).aux.load(Ordering::Relaxed) {
             loop {
-                let member = self.tarjan.pop().expect("the SCC root is on Tarjan's stack");
+                let member = self
+                    .tarjan
+                    .pop()
+                    .expect("the SCC root is on Tarjan's stack");
                 let slot = heap.slot(member);
                 slot.set_flags(0, ON_STACK);
                 slot.aux.store(node, Ordering::Relaxed);
@@ -162,7 +175,10 @@ impl Traversal {
             for &node in &self.visited {
                 heap.slot(node).set_flags(0, VISITED | ON_STACK);
             }
-            return Err(Error::new(Status::ErrLimit, "cannot freeze: too many freezes are alive"));
+            return Err(Error::new(
+                Status::ErrLimit,
+                "cannot freeze: too many freezes are alive",
+            ));
         };
         if self.cyclic {
             let mut start = 0;
@@ -184,15 +200,21 @@ impl Traversal {
 fn merge_scc_counts(members: &[ObjIndex]) {
     let heap = &*HEAP;
     let leader = heap.slot(members[0]).aux.load(Ordering::Relaxed);
-    let is_member = |slot: &Slot| slot.flags() & VISITED != 0 && slot.aux.load(Ordering::Relaxed) == leader;
+    let is_member =
+        |slot: &Slot| slot.flags() & VISITED != 0 && slot.aux.load(Ordering::Relaxed) == leader;
     let mut total = 0i64;
     for &member in members {
         // SAFETY: members are still mutable and owned by the freezing (calling) thread.
         let values = unsafe { heap.slot(member).values() };
-        let internal = values.iter().filter_map(Value::as_ref_target).filter(|&t| is_member(heap.slot(t))).count();
+        let internal = values
+            .iter()
+            .filter_map(Value::as_ref_target)
+            .filter(|&t| is_member(heap.slot(t)))
+            .count();
         total += i64::from(heap.slot(member).local_refs()) - internal as i64;
     }
-    let total = u32::try_from(total).expect("an SCC never has more internal references than counts");
+    let total =
+        u32::try_from(total).expect("an SCC never has more internal references than counts");
     if members.len() > 1 {
         heap.set_scc_members(leader, members.to_vec(), total);
     } else {

@@ -135,8 +135,10 @@ pub(crate) struct Heap {
     scc_members: Mutex<HashMap<ObjIndex, Vec<ObjIndex>>>,
 }
 
-pub(crate) static HEAP: LazyLock<Heap> =
-    LazyLock::new(|| Heap { slots: Slab::new(), scc_members: Mutex::new(HashMap::new()) });
+pub(crate) static HEAP: LazyLock<Heap> = LazyLock::new(|| Heap {
+    slots: Slab::new(),
+    scc_members: Mutex::new(HashMap::new()),
+});
 
 impl Heap {
     #[inline]
@@ -180,7 +182,9 @@ impl Heap {
     pub(crate) fn retain(&self, index: ObjIndex) {
         let slot = self.slot(index);
         if slot.is_frozen() {
-            self.slot(slot.aux.load(Ordering::Relaxed)).refs.fetch_add(1, Ordering::Relaxed);
+            self.slot(slot.aux.load(Ordering::Relaxed))
+                .refs
+                .fetch_add(1, Ordering::Relaxed);
         } else {
             slot.set_local_refs(slot.local_refs() + 1);
         }
@@ -222,7 +226,10 @@ impl Heap {
     fn free_frozen_scc(&self, leader: ObjIndex, work: &mut Vec<ObjIndex>) {
         let _frees = FROZEN_FREES.read();
         let members = if self.slot(leader).flags() & SCC_MULTI != 0 {
-            self.scc_members.lock().remove(&leader).expect("floe: multi-member SCC without a member list")
+            self.scc_members
+                .lock()
+                .remove(&leader)
+                .expect("floe: multi-member SCC without a member list")
         } else {
             vec![leader]
         };
@@ -230,7 +237,12 @@ impl Heap {
             // SAFETY: the SCC's count reached zero: no handle or object outside it refers to it, so
             // this thread is the only one that can reach these frozen slots.
             let values = std::mem::take(unsafe { self.slot(member).values_mut() });
-            work.extend(values.iter().filter_map(Value::as_ref_target).filter(|&t| self.leader(t) != leader));
+            work.extend(
+                values
+                    .iter()
+                    .filter_map(Value::as_ref_target)
+                    .filter(|&t| self.leader(t) != leader),
+            );
         }
         provenance::release_objects(self.slot(leader).owner() & !FROZEN, members.len() as u32);
         STATS.frozen.add(-(members.len() as i64));
@@ -257,6 +269,8 @@ impl Heap {
 
     /// Publishes an object as frozen. Counts and `aux` must be final before this store.
     pub(crate) fn publish_frozen(&self, index: ObjIndex, provenance: u32) {
-        self.slot(index).owner.store(FROZEN | provenance, Ordering::Release);
+        self.slot(index)
+            .owner
+            .store(FROZEN | provenance, Ordering::Release);
     }
 }

@@ -11,9 +11,12 @@ use super::types::{self, LIST_TYPE};
 use super::value::{Kind, ObjIndex, Value};
 
 fn allocated(type_id: u32, values: Vec<Value>) -> Result<u64> {
-    let index = HEAP
-        .alloc(type_id, values)
-        .ok_or_else(|| Error::new(Status::ErrLimit, "cannot allocate an object: the heap is full"))?;
+    let index = HEAP.alloc(type_id, values).ok_or_else(|| {
+        Error::new(
+            Status::ErrLimit,
+            "cannot allocate an object: the heap is full",
+        )
+    })?;
     HEAP.retain(index);
     handle::issue(index).inspect_err(|_| HEAP.release(index))
 }
@@ -24,7 +27,13 @@ pub(crate) fn new_object(type_id: u32) -> Result<u64> {
     if type_id == LIST_TYPE {
         return new_list();
     }
-    allocated(type_id, def.fields.iter().map(|(_, kind)| kind.default_value()).collect())
+    allocated(
+        type_id,
+        def.fields
+            .iter()
+            .map(|(_, kind)| kind.default_value())
+            .collect(),
+    )
 }
 
 /// A new empty list owned by the calling thread.
@@ -42,7 +51,9 @@ pub(crate) fn retain(handle: u64) -> Result<u64> {
 
 /// Ends a handle and drops its reference. A handle to a mutable object is released by its owner.
 pub(crate) fn release(handle: u64) -> Result<()> {
-    let index = handle::release(handle, |index| check_read(index, || format!("release a handle to {}", name(index))))?;
+    let index = handle::release(handle, |index| {
+        check_read(index, || format!("release a handle to {}", name(index)))
+    })?;
     HEAP.release(index);
     Ok(())
 }
@@ -59,25 +70,43 @@ fn out_of_range(verb: &str, index: ObjIndex, slot: usize, len: usize) -> Error {
     } else {
         format!("{} has {len} fields", name(index))
     };
-    Error::new(Status::ErrOutOfRange, format!("cannot {verb} {}[{slot}]: index out of range; {what}", name(index)))
+    Error::new(
+        Status::ErrOutOfRange,
+        format!(
+            "cannot {verb} {}[{slot}]: index out of range; {what}",
+            name(index)
+        ),
+    )
 }
 
 #[cold]
 fn wrong_kind(verb: &str, index: ObjIndex, slot: usize, stored: Kind, wanted: Kind) -> Error {
     Error::new(
         Status::ErrWrongKind,
-        format!("cannot {}: it holds {}, not {}", describe_slot(verb, index, slot), stored.with_article(), wanted.with_article()),
+        format!(
+            "cannot {}: it holds {}, not {}",
+            describe_slot(verb, index, slot),
+            stored.with_article(),
+            wanted.with_article()
+        ),
     )
 }
 
 /// Reads slot `slot` of the object, which must hold a value of `kind`.
 #[inline]
-pub(crate) fn read<R>(handle: u64, slot: usize, kind: Kind, f: impl FnOnce(&Value) -> R) -> Result<R> {
+pub(crate) fn read<R>(
+    handle: u64,
+    slot: usize,
+    kind: Kind,
+    f: impl FnOnce(&Value) -> R,
+) -> Result<R> {
     let index = handle::resolve(handle)?;
     check_read(index, || describe_slot("get", index, slot))?;
     // SAFETY: the calling thread owns the object or it is frozen (checked just above).
     let values = unsafe { HEAP.slot(index).values() };
-    let value = values.get(slot).ok_or_else(|| out_of_range("get", index, slot, values.len()))?;
+    let value = values
+        .get(slot)
+        .ok_or_else(|| out_of_range("get", index, slot, values.len()))?;
     if value.kind() != kind {
         return Err(wrong_kind("get", index, slot, value.kind(), kind));
     }
@@ -90,23 +119,36 @@ pub(crate) fn kind_at(handle: u64, slot: usize) -> Result<Kind> {
     check_read(index, || describe_slot("inspect", index, slot))?;
     // SAFETY: the calling thread owns the object or it is frozen (checked just above).
     let values = unsafe { HEAP.slot(index).values() };
-    values.get(slot).map(Value::kind).ok_or_else(|| out_of_range("inspect", index, slot, values.len()))
+    values
+        .get(slot)
+        .map(Value::kind)
+        .ok_or_else(|| out_of_range("inspect", index, slot, values.len()))
 }
 
 /// A new handle to the object that slot `slot` refers to, or `None` for a null reference.
 pub(crate) fn get_ref(handle: u64, slot: usize) -> Result<Option<u64>> {
-    let Some(target) = read(handle, slot, Kind::Ref, Value::as_ref_target)? else { return Ok(None) };
+    let Some(target) = read(handle, slot, Kind::Ref, Value::as_ref_target)? else {
+        return Ok(None);
+    };
     HEAP.retain(target);
-    handle::issue(target).map(Some).inspect_err(|_| HEAP.release(target))
+    handle::issue(target)
+        .map(Some)
+        .inspect_err(|_| HEAP.release(target))
 }
 
 /// Resolves the handle a reference is to be set to, checking that the container may refer to it.
 fn ref_value(verb: &str, container: ObjIndex, slot: usize, target: Option<u64>) -> Result<Value> {
-    let Some(target) = target else { return Ok(Value::Ref(None)) };
+    let Some(target) = target else {
+        return Ok(Value::Ref(None));
+    };
     let target = handle::resolve(target)?;
     let owner = HEAP.slot(target).owner();
     if owner != thread::current() && owner & FROZEN == 0 {
-        let what = format!("{} to {}", describe_slot(verb, container, slot), name(target));
+        let what = format!(
+            "{} to {}",
+            describe_slot(verb, container, slot),
+            name(target)
+        );
         return Err(ownership::wrong_thread(target, owner, what));
     }
     Ok(Value::Ref(Some(target)))
@@ -119,7 +161,9 @@ pub(crate) fn set(handle: u64, slot: usize, value: Value) -> Result<()> {
     // SAFETY: the calling thread owns this mutable object (checked just above); no other borrow.
     let values = unsafe { HEAP.slot(index).values_mut() };
     let len = values.len();
-    let stored = values.get_mut(slot).ok_or_else(|| out_of_range("set", index, slot, len))?;
+    let stored = values
+        .get_mut(slot)
+        .ok_or_else(|| out_of_range("set", index, slot, len))?;
     if stored.kind() != value.kind() && HEAP.slot(index).type_id() != LIST_TYPE {
         return Err(wrong_kind("set", index, slot, stored.kind(), value.kind()));
     }
@@ -142,7 +186,10 @@ pub(crate) fn set_ref(handle: u64, slot: usize, target: Option<u64>) -> Result<(
 fn list_index(handle: u64, verb: &str) -> Result<ObjIndex> {
     let index = handle::resolve(handle)?;
     if HEAP.slot(index).type_id() != LIST_TYPE {
-        return Err(Error::new(Status::ErrNotAList, format!("cannot {verb} {}: it is not a list", name(index))));
+        return Err(Error::new(
+            Status::ErrNotAList,
+            format!("cannot {verb} {}: it is not a list", name(index)),
+        ));
     }
     Ok(index)
 }
@@ -219,7 +266,10 @@ pub(crate) fn reachable_count(handle: u64) -> Result<usize> {
         check_read(node, || format!("traverse the graph of {}", name(root)))?;
         count += 1;
         // SAFETY: the calling thread owns the object or it is frozen (checked just above).
-        for child in unsafe { HEAP.slot(node).values() }.iter().filter_map(Value::as_ref_target) {
+        for child in unsafe { HEAP.slot(node).values() }
+            .iter()
+            .filter_map(Value::as_ref_target)
+        {
             let (word, bit) = (child as usize / 64, 1u64 << (child % 64));
             if visited[word] & bit == 0 {
                 visited[word] |= bit;
@@ -228,4 +278,87 @@ pub(crate) fn reachable_count(handle: u64) -> Result<usize> {
         }
     }
     Ok(count)
+}
+
+/// Small scenarios over every `unsafe` path (slab, values, frozen sharing, frees, collector), sized
+/// for Miri. They check their own objects only: other tests run in parallel in this process.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::cycles;
+
+    fn list_with(items: &[i64]) -> u64 {
+        let list = new_list().unwrap();
+        for &i in items {
+            push(list, Value::Int(i)).unwrap();
+        }
+        list
+    }
+
+    #[test]
+    fn frozen_cycles_are_shared_across_threads_and_freed_by_the_last_release() {
+        let a = list_with(&[1]);
+        let b = list_with(&[2]);
+        push_ref(a, Some(b)).unwrap();
+        push_ref(b, Some(a)).unwrap();
+        push_ref(b, Some(b)).unwrap();
+        release(b).unwrap();
+        freeze(a, Some("miri")).unwrap();
+        let a_index = handle::resolve(a).unwrap();
+        let shared = retain(a).unwrap();
+        let total = std::thread::spawn(move || {
+            let b = get_ref(shared, 1).unwrap().unwrap();
+            let sum = read(shared, 0, Kind::Int, Value::as_int).unwrap()
+                + read(b, 0, Kind::Int, Value::as_int).unwrap();
+            release(b).unwrap();
+            release(shared).unwrap();
+            sum
+        })
+        .join()
+        .unwrap();
+        assert_eq!(total, 3);
+        assert!(HEAP.slot(a_index).is_frozen());
+        release(a).unwrap();
+        assert_eq!(
+            HEAP.slot(a_index).owner(),
+            0,
+            "the cycle was freed by counting"
+        );
+    }
+
+    #[test]
+    fn mutable_cycles_are_collected_and_strings_freed() {
+        let a = list_with(&[]);
+        let b = list_with(&[]);
+        push(a, Value::Str("owned text".into())).unwrap();
+        push_ref(a, Some(b)).unwrap();
+        push_ref(b, Some(a)).unwrap();
+        let (ai, bi) = (handle::resolve(a).unwrap(), handle::resolve(b).unwrap());
+        release(a).unwrap();
+        release(b).unwrap();
+        assert_ne!(HEAP.slot(ai).owner(), 0, "a cycle survives counting");
+        assert!(cycles::collect() >= 2);
+        assert_eq!((HEAP.slot(ai).owner(), HEAP.slot(bi).owner()), (0, 0));
+    }
+
+    #[test]
+    fn a_blocked_freeze_leaves_no_marks() {
+        let root = list_with(&[]);
+        let blocker = list_with(&[]);
+        push_ref(root, Some(blocker)).unwrap();
+        ensure_never_frozen(blocker).unwrap();
+        assert_eq!(
+            freeze(root, None).unwrap_err().status(),
+            Status::ErrFreezeBlocked
+        );
+        let slot = HEAP.slot(handle::resolve(root).unwrap());
+        assert_eq!(
+            slot.flags() & (crate::core::heap::VISITED | crate::core::heap::ON_STACK),
+            0
+        );
+        set(root, 0, Value::Ref(None)).unwrap();
+        freeze(root, None).unwrap();
+        release(root).unwrap();
+        release(blocker).unwrap();
+    }
 }

@@ -20,7 +20,8 @@ pub(crate) static FROZEN_FREES: RwLock<()> = RwLock::new(());
 /// `Type#index`, the name messages give an object.
 pub(crate) fn name(index: ObjIndex) -> String {
     let type_id = HEAP.slot(index).type_id();
-    let type_name = types::get(type_id).map_or_else(|_| format!("type{type_id}"), |t| t.name.to_string());
+    let type_name =
+        types::get(type_id).map_or_else(|_| format!("type{type_id}"), |t| t.name.to_string());
     format!("{type_name}#{index}")
 }
 
@@ -28,7 +29,10 @@ pub(crate) fn name(index: ObjIndex) -> String {
 pub(crate) fn step_name(index: ObjIndex, slot: usize) -> String {
     let type_id = HEAP.slot(index).type_id();
     match types::get(type_id) {
-        Ok(def) if type_id != LIST_TYPE => def.fields.get(slot).map_or_else(|| format!("[{slot}]"), |f| format!(".{}", f.0)),
+        Ok(def) if type_id != LIST_TYPE => def
+            .fields
+            .get(slot)
+            .map_or_else(|| format!("[{slot}]"), |f| format!(".{}", f.0)),
         _ => format!("[{slot}]"),
     }
 }
@@ -95,16 +99,26 @@ pub(crate) fn frozen_by(index: ObjIndex, provenance_id: u32) -> String {
     let Some(record) = provenance::lookup(provenance_id) else {
         return "frozen by an unknown freeze".into();
     };
-    let label = record.label.as_deref().map(|l| format!(", {l:?}")).unwrap_or_default();
+    let label = record
+        .label
+        .as_deref()
+        .map(|l| format!(", {l:?}"))
+        .unwrap_or_default();
     let place = if record.root == index {
         "as the root".to_string()
     } else {
         match path_within_freeze(record.root, index, FROZEN | provenance_id) {
             Some(path) => format!("reached via {path}"),
-            None => format!("reached from {} (no longer reachable from it)", record.root_name),
+            None => format!(
+                "reached from {} (no longer reachable from it)",
+                record.root_name
+            ),
         }
     };
-    format!("frozen by freeze({}{label}) on thread {}, {place}", record.root_name, record.thread)
+    format!(
+        "frozen by freeze({}{label}) on thread {}, {place}",
+        record.root_name, record.thread
+    )
 }
 
 /// The path from `root` to `target` through objects frozen by the same freeze (owner word `frozen`).
@@ -120,7 +134,9 @@ fn path_within_freeze(root: ObjIndex, target: ObjIndex, frozen: u32) -> Option<S
         // `FROZEN_FREES` is held for writing.
         let values = unsafe { HEAP.slot(node).values() };
         for (slot, child) in values.iter().enumerate() {
-            let Some(child) = child.as_ref_target() else { continue };
+            let Some(child) = child.as_ref_target() else {
+                continue;
+            };
             if child == root || parent.contains_key(&child) || HEAP.slot(child).owner() != frozen {
                 continue;
             }
@@ -134,7 +150,11 @@ fn path_within_freeze(root: ObjIndex, target: ObjIndex, frozen: u32) -> Option<S
     None
 }
 
-fn render_path(root: ObjIndex, target: ObjIndex, parent: &HashMap<ObjIndex, (ObjIndex, usize)>) -> String {
+fn render_path(
+    root: ObjIndex,
+    target: ObjIndex,
+    parent: &HashMap<ObjIndex, (ObjIndex, usize)>,
+) -> String {
     let mut steps = Vec::new();
     let mut node = target;
     while node != root {
@@ -146,7 +166,10 @@ fn render_path(root: ObjIndex, target: ObjIndex, parent: &HashMap<ObjIndex, (Obj
 }
 
 /// Renders a path given as (object, slot) steps from a root, as `Scope.job.children[3]`.
-pub(crate) fn render_steps(root: ObjIndex, steps: impl Iterator<Item = (ObjIndex, usize)>) -> String {
+pub(crate) fn render_steps(
+    root: ObjIndex,
+    steps: impl Iterator<Item = (ObjIndex, usize)>,
+) -> String {
     let mut path = type_name(root);
     for (node, slot) in steps {
         path.push_str(&step_name(node, slot));

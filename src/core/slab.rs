@@ -30,15 +30,23 @@ struct Allocator {
 impl<T: Default> Slab<T> {
     pub(crate) fn new() -> Slab<T> {
         Slab {
-            chunks: (0..MAX_CHUNKS).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect(),
-            alloc: Mutex::new(Allocator { high_water: 0, free: Vec::new() }),
+            chunks: (0..MAX_CHUNKS)
+                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+                .collect(),
+            alloc: Mutex::new(Allocator {
+                high_water: 0,
+                free: Vec::new(),
+            }),
         }
     }
 
     /// The slot at `index`, or `None` when no slot with that index was ever allocated.
     #[inline]
     pub(crate) fn get(&self, index: u32) -> Option<&T> {
-        let chunk = self.chunks.get((index >> CHUNK_BITS) as usize)?.load(Ordering::Acquire);
+        let chunk = self
+            .chunks
+            .get((index >> CHUNK_BITS) as usize)?
+            .load(Ordering::Acquire);
         if chunk.is_null() {
             return None;
         }
@@ -50,7 +58,8 @@ impl<T: Default> Slab<T> {
     /// The slot at an index the caller knows was allocated (an object reference it holds).
     #[inline]
     pub(crate) fn at(&self, index: u32) -> &T {
-        self.get(index).expect("floe: internal reference to an unallocated slot")
+        self.get(index)
+            .expect("floe: internal reference to an unallocated slot")
     }
 
     /// A free index; its slot holds whatever the previous user left (callers reset on free).
@@ -90,7 +99,9 @@ impl<T> Drop for Slab<T> {
             if !chunk.is_null() {
                 // SAFETY: the pointer came from `Box::<[T]>::into_raw` of CHUNK_LEN slots and is freed
                 // once, here, when no `&T` handed out by `get` can outlive `&mut self`.
-                drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(chunk, CHUNK_LEN)) });
+                drop(unsafe {
+                    Box::from_raw(std::ptr::slice_from_raw_parts_mut(chunk, CHUNK_LEN))
+                });
             }
         }
     }
@@ -127,6 +138,8 @@ mod tests {
                 }
             });
         });
-        assert!(indices.iter().all(|&i| slab.at(i).load(Ordering::Acquire) == i));
+        assert!(indices
+            .iter()
+            .all(|&i| slab.at(i).load(Ordering::Acquire) == i));
     }
 }

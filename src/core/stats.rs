@@ -25,7 +25,11 @@ pub(crate) struct Counters {
     pub(crate) handles: Counter,
 }
 
-pub(crate) static STATS: Counters = Counters { objects: Counter::new(), frozen: Counter::new(), handles: Counter::new() };
+pub(crate) static STATS: Counters = Counters {
+    objects: Counter::new(),
+    frozen: Counter::new(),
+    handles: Counter::new(),
+};
 
 /// A snapshot of the runtime's live counters.
 #[repr(C)]
@@ -41,5 +45,9 @@ pub struct Stats {
 
 /// The current counters.
 pub fn snapshot() -> Stats {
-    Stats { live_objects: STATS.objects.get(), frozen_objects: STATS.frozen.get(), live_handles: STATS.handles.get() }
+    Stats {
+        live_objects: STATS.objects.get(),
+        frozen_objects: STATS.frozen.get(),
+        live_handles: STATS.handles.get(),
+    }
 }

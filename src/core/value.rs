@@ -22,7 +22,9 @@ pub enum Kind {
 impl Kind {
     /// The kind with the C number `code`, if there is one.
     pub fn from_code(code: u32) -> Option<Kind> {
-        [Kind::Int, Kind::Double, Kind::Bool, Kind::String, Kind::Ref].into_iter().find(|k| *k as u32 == code)
+        [Kind::Int, Kind::Double, Kind::Bool, Kind::String, Kind::Ref]
+            .into_iter()
+            .find(|k| *k as u32 == code)
     }
 
     pub fn name(self) -> &'static str {
@@ -83,12 +85,20 @@ impl Value {
 
     /// The int; 0 for another kind (callers check kinds first).
     pub(crate) fn as_int(&self) -> i64 {
-        if let Value::Int(x) = self { *x } else { 0 }
+        if let Value::Int(x) = self {
+            *x
+        } else {
+            0
+        }
     }
 
     /// The double; 0.0 for another kind.
     pub(crate) fn as_double(&self) -> f64 {
-        if let Value::Double(x) = self { *x } else { 0.0 }
+        if let Value::Double(x) = self {
+            *x
+        } else {
+            0.0
+        }
     }
 
     /// The bool; false for another kind.
@@ -98,7 +108,11 @@ impl Value {
 
     /// The string; empty for another kind.
     pub(crate) fn as_str(&self) -> &str {
-        if let Value::Str(s) = self { s } else { "" }
+        if let Value::Str(s) = self {
+            s
+        } else {
+            ""
+        }
     }
 
     pub(crate) fn as_ref_target(&self) -> Option<ObjIndex> {

@@ -41,7 +41,10 @@ pub(crate) fn boundary(function: &'static str, body: impl FnOnce() -> Result<()>
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "a panic without a message".into());
-            Error::new(Status::ErrPanic, format!("floe panicked: {text}; the call was abandoned"))
+            Error::new(
+                Status::ErrPanic,
+                format!("floe panicked: {text}; the call was abandoned"),
+            )
         }
     };
     record(function, &error);
@@ -79,9 +82,12 @@ pub(crate) unsafe fn c_str<'a>(ptr: *const c_char, name: &str) -> Result<&'a str
     }
     // SAFETY: non-null, and the caller promises a NUL-terminated string valid for the call.
     let bytes = unsafe { CStr::from_ptr(ptr) };
-    bytes
-        .to_str()
-        .map_err(|e| Error::new(Status::ErrInvalidArgument, format!("argument `{name}` is not valid UTF-8: {e}")))
+    bytes.to_str().map_err(|e| {
+        Error::new(
+            Status::ErrInvalidArgument,
+            format!("argument `{name}` is not valid UTF-8: {e}"),
+        )
+    })
 }
 
 /// Like [`c_str`], with NULL meaning "absent".
@@ -90,7 +96,9 @@ pub(crate) unsafe fn c_str<'a>(ptr: *const c_char, name: &str) -> Result<&'a str
 /// As for [`c_str`].
 pub(crate) unsafe fn optional_c_str<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>> {
     // SAFETY: forwarded contract.
-    (!ptr.is_null()).then(|| unsafe { c_str(ptr, name) }).transpose()
+    (!ptr.is_null())
+        .then(|| unsafe { c_str(ptr, name) })
+        .transpose()
 }
 
 /// An out-parameter checked to be non-NULL before the operation runs, written on success.
@@ -143,7 +151,10 @@ mod tests {
         assert_eq!(last_status(), Status::ErrPanic);
         // SAFETY: the message pointer is valid until the next failure on this thread.
         let message = unsafe { CStr::from_ptr(last_message()) }.to_str().unwrap();
-        assert!(message.starts_with("floe_test: floe panicked: boom"), "{message}");
+        assert!(
+            message.starts_with("floe_test: floe panicked: boom"),
+            "{message}"
+        );
     }
 
     #[test]

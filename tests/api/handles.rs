@@ -11,17 +11,16 @@ crate::tests![
     each_retain_is_one_reference,
 ];
 
-/// An `Object` over any handle value, never released by drop.
-fn raw(handle: u64) -> std::mem::ManuallyDrop<Object> {
-    std::mem::ManuallyDrop::new(Object::from_raw(handle))
-}
-
 fn released_handles_are_reported_not_dereferenced() {
     let list = Object::new_list().unwrap();
     let handle = list.handle();
     drop(list);
-    let stale = raw(handle);
-    assert_error(stale.get_int(0), Status::ErrReleasedHandle, &["was released"]);
+    let stale = Object::borrowed(handle);
+    assert_error(
+        stale.get_int(0),
+        Status::ErrReleasedHandle,
+        &["was released"],
+    );
     assert_error(stale.push_int(1), Status::ErrReleasedHandle, &[]);
     // The slot is reused by a new handle; the stale one still fails, by generation.
     let fresh = Object::new_list().unwrap();
@@ -33,17 +32,33 @@ fn double_release_is_reported_and_harmless() {
     let list = Object::new_list().unwrap();
     let handle = list.handle();
     drop(list);
-    assert_error(Object::from_raw(handle).release(), Status::ErrDoubleRelease, &["already released"]);
+    assert_error(
+        Object::from_Object::borrowed(handle).release(),
+        Status::ErrDoubleRelease,
+        &["already released"],
+    );
     assert_eq!(Runtime::stats().live_handles, 0);
 }
 
 fn null_and_made_up_handles_are_invalid() {
-    assert_error(raw(0).len(), Status::ErrNull, &["NULL"]);
-    assert_error(raw(0xdead_beef_dead_beef).len(), Status::ErrInvalidHandle, &["not a handle this runtime issued"]);
+    assert_error(Object::borrowed(0).len(), Status::ErrNull, &["NULL"]);
+    assert_error(
+        Object::borrowed(0xdead_beef_dead_beef).len(),
+        Status::ErrInvalidHandle,
+        &["not a handle this runtime issued"],
+    );
     let list = Object::new_list().unwrap();
     // Right slot, a generation never issued (even = free, or beyond the slot's current one).
-    assert_error(raw(list.handle() + (1 << 32)).len(), Status::ErrInvalidHandle, &[]);
-    assert_error(raw(list.handle() + (2 << 32)).len(), Status::ErrInvalidHandle, &[]);
+    assert_error(
+        Object::borrowed(list.handle() + (1 << 32)).len(),
+        Status::ErrInvalidHandle,
+        &[],
+    );
+    assert_error(
+        Object::borrowed(list.handle() + (2 << 32)).len(),
+        Status::ErrInvalidHandle,
+        &[],
+    );
 }
 
 fn random_64_bit_handles_never_crash() {
@@ -53,10 +68,18 @@ fn random_64_bit_handles_never_crash() {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        let result = raw(state).len();
+        let result = Object::borrowed(state).len();
         if live.iter().all(|o| o.handle() != state) {
-            let status = result.expect_err("a random value is not a live handle").status();
-            assert!(matches!(status, Status::ErrInvalidHandle | Status::ErrReleasedHandle | Status::ErrNull), "{status:?}");
+            let status = result
+                .expect_err("a random value is not a live handle")
+                .status();
+            assert!(
+                matches!(
+                    status,
+                    Status::ErrInvalidHandle | Status::ErrReleasedHandle | Status::ErrNull
+                ),
+                "{status:?}"
+            );
         }
     }
 }

@@ -9,7 +9,14 @@ mod ownership;
 mod properties;
 
 fn main() {
-    let tests: Vec<harness::Test> =
-        [objects::TESTS, handles::TESTS, ownership::TESTS, freeze::TESTS, cycles::TESTS, properties::TESTS].concat();
+    let tests: Vec<harness::Test> = [
+        objects::TESTS,
+        handles::TESTS,
+        ownership::TESTS,
+        freeze::TESTS,
+        cycles::TESTS,
+        properties::TESTS,
+    ]
+    .concat();
     harness::main(&tests);
 }

@@ -11,7 +11,14 @@ crate::tests![
 
 /// Runs `f` on a fresh named thread and returns its result.
 pub fn on_thread<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| std::thread::Builder::new().name(name.into()).spawn_scoped(s, f).unwrap().join().unwrap())
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn_scoped(s, f)
+            .unwrap()
+            .join()
+            .unwrap()
+    })
 }
 
 fn another_thread_cannot_touch_a_mutable_object() {
@@ -24,16 +31,36 @@ fn another_thread_cannot_touch_a_mutable_object() {
     };
     let handle = list.handle();
     let messages = on_thread("intruder", move || {
-        let foreign = std::mem::ManuallyDrop::new(Object::from_raw(handle));
-        let read = assert_error(foreign.get_int(0), Status::ErrWrongThread, &[&format!("List#{id}"), "owned by thread", "calling thread is intruder"]);
+        let foreign = Object::borrowed(handle);
+        let read = assert_error(
+            foreign.get_int(0),
+            Status::ErrWrongThread,
+            &[
+                &format!("List#{id}"),
+                "owned by thread",
+                "calling thread is intruder",
+            ],
+        );
         assert_error(foreign.push_int(2), Status::ErrWrongThread, &[]);
         assert_error(foreign.freeze(None), Status::ErrWrongThread, &[]);
         assert_error(foreign.try_clone(), Status::ErrWrongThread, &[]);
-        let release = assert_error(Object::from_raw(handle).release(), Status::ErrWrongThread, &["release a handle"]);
+        let release = assert_error(
+            Object::from_raw(handle).release(),
+            Status::ErrWrongThread,
+            &["release a handle"],
+        );
         (read, release)
     });
-    assert!(messages.0.contains(&format!("owned by thread {me}")), "{}", messages.0);
-    assert_eq!(list.len().unwrap(), 1, "the intruder changed nothing and released nothing");
+    assert!(
+        messages.0.contains(&format!("owned by thread {me}")),
+        "{}",
+        messages.0
+    );
+    assert_eq!(
+        list.len().unwrap(),
+        1,
+        "the intruder changed nothing and released nothing"
+    );
 }
 
 fn references_to_another_threads_objects_are_refused() {
@@ -41,9 +68,13 @@ fn references_to_another_threads_objects_are_refused() {
     let handle = mine.handle();
     on_thread("other-owner", move || {
         let theirs = Object::new_list().unwrap();
-        let mine = std::mem::ManuallyDrop::new(Object::from_raw(handle));
+        let mine = Object::borrowed(handle);
         // Storing a reference to another thread's object would make it shared and mutable.
-        assert_error(theirs.push_ref(Some(&mine)), Status::ErrWrongThread, &["push onto List#", "owned by thread"]);
+        assert_error(
+            theirs.push_ref(Some(&mine)),
+            Status::ErrWrongThread,
+            &["push onto List#", "owned by thread"],
+        );
         assert!(theirs.is_empty().unwrap());
     });
     assert!(mine.is_empty().unwrap());
@@ -51,7 +82,16 @@ fn references_to_another_threads_objects_are_refused() {
 
 fn only_the_first_thread_is_main() {
     assert_eq!(Runtime::is_main_thread(), place() == Place::Main);
-    let message = on_thread("late-initialiser", || assert_error(Runtime::init(), Status::ErrAlreadyInitialized, &["late-initialiser", "thread main, which is main"]));
+    let message = on_thread("late-initialiser", || {
+        assert_error(
+            Runtime::init(),
+            Status::ErrAlreadyInitialized,
+            &["late-initialiser", "thread main, which is main"],
+        )
+    });
     assert!(!message.is_empty());
-    Runtime::init().map_or_else(|e| assert_eq!(place(), Place::Background, "{e}"), |()| assert_eq!(place(), Place::Main));
+    Runtime::init().map_or_else(
+        |e| assert_eq!(place(), Place::Background, "{e}"),
+        |()| assert_eq!(place(), Place::Main),
+    );
 }

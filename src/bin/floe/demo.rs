@@ -1,5 +1,132 @@
-//! `floe demo`: a guided tour (to be written).
+//! `floe demo`: builds a graph, freezes it, reads it from another thread, and shows one diagnostic
+//! of each kind — what a host meets when it breaks the rules.
+
+use floe::{Error, Kind, Object, ObjectType, Result, Runtime};
+
+fn show(what: &str, result: Result<impl std::fmt::Debug>) {
+    match result {
+        Ok(value) => println!("  {what}: unexpectedly succeeded ({value:?})"),
+        Err(error) => println!("  {what}:\n    {error}"),
+    }
+}
+
+fn tour() -> std::result::Result<(), Error> {
+    Runtime::init()?;
+    println!("floe demo — objects are owned by one thread, or frozen and shared\n");
+
+    let scope_type = ObjectType::define("Scope", &[("name", Kind::String), ("job", Kind::Ref)])?;
+    let job_type = ObjectType::define("Job", &[("state", Kind::String), ("children", Kind::Ref)])?;
+    let (name, job_field) = (scope_type.field("name")?, scope_type.field("job")?);
+    let (state, children_field) = (job_type.field("state")?, job_type.field("children")?);
+
+    println!("1. Build a graph on the main thread: Scope → Job → children[0..4]");
+    let scope = Object::new(scope_type)?;
+    scope.set_string(name, "io")?;
+    let job = Object::new(job_type)?;
+    job.set_string(state, "active")?;
+    scope.set_ref(job_field, Some(&job))?;
+    let children = Object::new_list()?;
+    job.set_ref(children_field, Some(&children))?;
+    for i in 0..4 {
+        let child = Object::new(job_type)?;
+        child.set_string(state, &format!("child {i}"))?;
+        children.push_ref(Some(&child))?;
+    }
+    println!(
+        "   {} objects reachable from Scope#{}",
+        scope.reachable_count()?,
+        scope.id()?
+    );
+
+    println!("\n2. A worker thread may not touch it while it is mutable:");
+    let scope_handle = scope.handle();
+    let job_handle = job.handle();
+    std::thread::Builder::new()
+        .name("worker-1".into())
+        .spawn(move || {
+            let scope = Object::borrowed(scope_handle);
+            show("worker-1 reads Scope.name", scope.get_string(name));
+        })
+        .expect("spawn")
+        .join()
+        .expect("join");
+
+    println!("\n3. Freeze it (label \"launch\"): deep, one way, O(N)");
+    scope.freeze(Some("launch"))?;
+    println!(
+        "   frozen: scope={} job={} children={}",
+        scope.is_frozen()?,
+        job.is_frozen()?,
+        children.is_frozen()?
+    );
+
+    println!("\n4. Now any thread can read it:");
+    let shared = scope.try_clone()?;
+    std::thread::Builder::new()
+        .name("worker-1".into())
+        .spawn(move || -> Result<()> {
+            let job = shared.get_ref(job_field)?.expect("a job");
+            let children = job.get_ref(children_field)?.expect("children");
+            let last = children.get_ref(3)?.expect("child 3");
+            println!(
+                "   worker-1 read Scope.name={:?}, Job.state={:?}, children[3].state={:?}",
+                shared.get_string(name)?,
+                job.get_string(state)?,
+                last.get_string(state)?
+            );
+            Ok(())
+        })
+        .expect("spawn")
+        .join()
+        .expect("join")?;
+
+    println!("\n5. But nobody can change it — and the error says who froze it:");
+    let job_again = Object::borrowed(job_handle);
+    show("main sets Job.state", job_again.set_string(state, "done"));
+
+    println!("\n6. A freeze that reaches a never-frozen object freezes nothing:");
+    let session = Object::new(scope_type)?;
+    let connection = Object::new(job_type)?;
+    connection.ensure_never_frozen()?;
+    session.set_ref(job_field, Some(&connection))?;
+    show(
+        "freeze a second Scope that holds a connection",
+        session.freeze(Some("cache")),
+    );
+    println!("   session still mutable: {}", !session.is_frozen()?);
+
+    println!("\n7. Handles are checked, never trusted:");
+    let temporary = Object::new_list()?;
+    let stale = temporary.handle();
+    temporary.release()?;
+    show("use after release", Object::borrowed(stale).len());
+    show("second release", Object::from_raw(stale).release());
+    show(
+        "made-up handle",
+        Object::borrowed(0x1234_5678_9abc_def0).len(),
+    );
+    show("wrong kind", scope.get_int(name));
+
+    drop((scope, job, children, session, connection));
+    Runtime::collect_cycles();
+    let stats = Runtime::stats();
+    println!(
+        "\n8. Everything released: {} live objects, {} live handles",
+        stats.live_objects, stats.live_handles
+    );
+    Ok(())
+}
 
 pub fn run() -> i32 {
-    1
+    match tour() {
+        Ok(()) if Runtime::stats() == floe::Stats::default() => 0,
+        Ok(()) => {
+            eprintln!("floe demo: something leaked: {:?}", Runtime::stats());
+            1
+        }
+        Err(error) => {
+            eprintln!("floe demo failed: {error}");
+            1
+        }
+    }
 }
