@@ -7,7 +7,8 @@
  * are written only on success. After a failure, floe_last_error_message() explains it: the
  * function, the object (Type#id), its owner and the calling thread. Handles (floe_ref) are opaque
  * 64-bit values checked on every use: a NULL, stale, released or made-up handle is an error, never
- * a crash.
+ * a crash. Pointer arguments must be NULL (reported as FLOE_ERR_NULL unless documented as allowed) or
+ * valid for the access the function's comment states, for the duration of the call.
  */
 
 #ifndef FLOE_H

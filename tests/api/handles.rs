@@ -33,7 +33,7 @@ fn double_release_is_reported_and_harmless() {
     let handle = list.handle();
     drop(list);
     assert_error(
-        Object::from_Object::borrowed(handle).release(),
+        Object::from_raw(handle).release(),
         Status::ErrDoubleRelease,
         &["already released"],
     );
