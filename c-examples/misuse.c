@@ -1,0 +1,469 @@
+/*
+ * misuse.c — every way a C host can misuse floe gives its own status and a message, never a crash.
+ *
+ * One line per check ("ok: ..." or "FAIL: ..."), then a summary line
+ * "misuse: N checks passed, M failed"; the exit status is non-zero when any check failed.
+ * Meant to run under AddressSanitizer and UBSan as well as plain.
+ */
+
+#define _GNU_SOURCE /* pthread_setname_np */
+
+#include "floe.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+static int passed, failed;
+
+/* A copy of the message of the last failure checked by `expect` on this thread. */
+static _Thread_local char message[4096];
+
+static bool check(bool ok, const char *what, const char *condition)
+{
+    if (ok) {
+        passed++;
+        printf("ok: %s\n", what);
+    } else {
+        failed++;
+        printf("FAIL: %s (%s)\n", what, condition);
+    }
+    return ok;
+}
+
+#define CHECK(condition, what) check((condition), (what), #condition)
+
+/* Whether the last checked message contains `part`. */
+static bool said(const char *part)
+{
+    return strstr(message, part) != NULL;
+}
+
+/*
+ * Checks that a call failed with `want`, that floe_last_error_status agrees, and that the message
+ * is not empty; the message is copied to `message` for further checks.
+ */
+static bool expect(floe_status got, floe_status want, const char *what)
+{
+    snprintf(message, sizeof message, "%s", floe_last_error_message());
+    bool ok = got == want && floe_last_error_status() == want && message[0] != '\0';
+    if (ok) {
+        passed++;
+        printf("ok: %s -> %s\n", what, floe_status_name(want));
+    } else {
+        failed++;
+        printf("FAIL: %s -> %s, expected %s; message: \"%s\"\n", what, floe_status_name(got), floe_status_name(want),
+               message);
+    }
+    return ok;
+}
+
+/* Setup calls are not checks, but a failing one still fails the run. */
+#define SETUP(call) setup((call), #call)
+
+static void setup(floe_status status, const char *call)
+{
+    if (status != FLOE_OK) {
+        failed++;
+        printf("FAIL: setup %s -> %s: %s\n", call, floe_status_name(status), floe_last_error_message());
+    }
+}
+
+static floe_stats stats(void)
+{
+    floe_stats s = {0, 0, 0};
+    SETUP(floe_runtime_stats(&s));
+    return s;
+}
+
+static bool frozen(floe_ref object)
+{
+    bool is = true; /* a failing call reads as "frozen", which every caller here treats as wrong */
+    SETUP(floe_object_is_frozen(object, &is));
+    return is;
+}
+
+/* Node {name: string, count: int, next: ref, items: ref}, with its field indices. */
+static floe_type node_type;
+enum { NAME, COUNT, NEXT, ITEMS };
+
+static floe_ref new_node(const char *name)
+{
+    floe_ref node = 0;
+    SETUP(floe_object_new(node_type, &node));
+    SETUP(floe_object_set_string(node, NAME, name));
+    return node;
+}
+
+static void status_names(void)
+{
+    CHECK(strcmp(floe_status_name(FLOE_OK), "FLOE_OK") == 0, "floe_status_name(FLOE_OK) is \"FLOE_OK\"");
+    CHECK(strcmp(floe_status_name(FLOE_ERR_FROZEN), "FLOE_ERR_FROZEN") == 0,
+          "floe_status_name(FLOE_ERR_FROZEN) is \"FLOE_ERR_FROZEN\"");
+    CHECK(strcmp(floe_status_name(FLOE_ERR_PANIC), "FLOE_ERR_PANIC") == 0,
+          "floe_status_name(FLOE_ERR_PANIC) is \"FLOE_ERR_PANIC\"");
+    CHECK(strcmp(floe_status_name(-1), "FLOE_UNKNOWN_STATUS") == 0 &&
+              strcmp(floe_status_name(17), "FLOE_UNKNOWN_STATUS") == 0 &&
+              strcmp(floe_status_name(INT32_MAX), "FLOE_UNKNOWN_STATUS") == 0,
+          "floe_status_name of -1, 17, INT32_MAX is \"FLOE_UNKNOWN_STATUS\"");
+    CHECK(floe_last_error_message() != NULL && floe_last_error_message()[0] == '\0' &&
+              floe_last_error_status() == FLOE_OK,
+          "before any failure: empty message, status FLOE_OK");
+}
+
+static void types(void)
+{
+    const floe_field_def fields[] = {
+        {"name", FLOE_KIND_STRING}, {"count", FLOE_KIND_INT}, {"next", FLOE_KIND_REF}, {"items", FLOE_KIND_REF}};
+    SETUP(floe_type_define("Node", fields, 4, &node_type));
+    /* The enum above mirrors the declaration order; make sure floe agrees. */
+    const char *names[] = {"name", "count", "next", "items"};
+    size_t index = 99;
+    bool in_order = true;
+    for (size_t i = 0; i < 4; i++) {
+        SETUP(floe_type_field_index(node_type, names[i], &index));
+        in_order &= index == i;
+    }
+    CHECK(in_order, "floe_type_field_index gives Node's fields in declaration order");
+
+    floe_type ty = 0;
+    const floe_field_def twice[] = {{"a", FLOE_KIND_INT}, {"a", FLOE_KIND_BOOL}};
+    const floe_field_def odd_kind[] = {{"a", 42}};
+    const floe_field_def no_name[] = {{NULL, FLOE_KIND_INT}};
+    if (expect(floe_type_define("Twice", twice, 2, &ty), FLOE_ERR_INVALID_ARGUMENT, "type with two fields named a"))
+        CHECK(said("two fields named a"), "the message names the duplicate field");
+    expect(floe_type_define("Odd", odd_kind, 1, &ty), FLOE_ERR_INVALID_ARGUMENT, "field kind 42");
+    expect(floe_type_define("", NULL, 0, &ty), FLOE_ERR_INVALID_ARGUMENT, "empty type name");
+    expect(floe_type_define("\xff\xfe", NULL, 0, &ty), FLOE_ERR_INVALID_ARGUMENT, "type name that is bad UTF-8");
+    if (expect(floe_type_define("NoName", no_name, 1, &ty), FLOE_ERR_NULL, "NULL field name"))
+        CHECK(said("fields[0].name"), "the message names fields[0].name");
+    expect(floe_type_define("NoFields", NULL, 2, &ty), FLOE_ERR_NULL, "NULL fields with field_count 2");
+    CHECK(ty == 0, "failed floe_type_define calls never wrote *out_type");
+
+    if (expect(floe_type_field_index(node_type, "colour", &index), FLOE_ERR_UNKNOWN_FIELD, "unknown field name"))
+        CHECK(said("colour") && said("items"), "the message names the field asked for and the fields there are");
+    floe_ref object = 0;
+    expect(floe_object_new(0, &object), FLOE_ERR_UNKNOWN_TYPE, "floe_object_new(type 0)");
+    if (expect(floe_object_new(123456, &object), FLOE_ERR_UNKNOWN_TYPE, "floe_object_new(type 123456)"))
+        CHECK(said("123456"), "the message names the unknown type id");
+    expect(floe_type_field_index(UINT32_MAX, "name", &index), FLOE_ERR_UNKNOWN_TYPE,
+           "floe_type_field_index(type UINT32_MAX)");
+    CHECK(object == 0, "failed floe_object_new calls never wrote *out_object");
+}
+
+static void null_arguments(void)
+{
+    size_t len;
+    floe_ref ref;
+    if (expect(floe_object_len(0, &len), FLOE_ERR_NULL, "NULL handle: floe_object_len(0)"))
+        CHECK(said("NULL"), "the message says NULL");
+    expect(floe_object_set_int(0, 0, 1), FLOE_ERR_NULL, "NULL handle: floe_object_set_int(0)");
+    expect(floe_object_freeze(0, "x"), FLOE_ERR_NULL, "NULL handle: floe_object_freeze(0)");
+    expect(floe_ref_retain(0, &ref), FLOE_ERR_NULL, "NULL handle: floe_ref_retain(0)");
+    expect(floe_ref_release(0), FLOE_ERR_NULL, "NULL handle: floe_ref_release(0)");
+
+    floe_ref node = new_node("n");
+    expect(floe_list_new(NULL), FLOE_ERR_NULL, "NULL out-pointer: floe_list_new");
+    expect(floe_object_new(node_type, NULL), FLOE_ERR_NULL, "NULL out-pointer: floe_object_new");
+    if (expect(floe_object_get_int(node, COUNT, NULL), FLOE_ERR_NULL, "NULL out-pointer: floe_object_get_int"))
+        CHECK(said("out_value"), "the message names the argument out_value");
+    expect(floe_object_get_string(node, NAME, NULL, 8, &len), FLOE_ERR_NULL, "NULL buffer: floe_object_get_string");
+    expect(floe_object_get_string_len(node, NAME, NULL), FLOE_ERR_NULL, "NULL out-pointer: floe_object_get_string_len");
+    expect(floe_object_get_ref(node, NEXT, NULL), FLOE_ERR_NULL, "NULL out-pointer: floe_object_get_ref");
+    expect(floe_object_is_frozen(node, NULL), FLOE_ERR_NULL, "NULL out-pointer: floe_object_is_frozen");
+    expect(floe_ref_retain(node, NULL), FLOE_ERR_NULL, "NULL out-pointer: floe_ref_retain");
+    expect(floe_runtime_stats(NULL), FLOE_ERR_NULL, "NULL out-pointer: floe_runtime_stats");
+    expect(floe_object_set_string(node, NAME, NULL), FLOE_ERR_NULL, "NULL string: floe_object_set_string");
+    expect(floe_type_field_index(node_type, NULL, &len), FLOE_ERR_NULL, "NULL name: floe_type_field_index");
+    SETUP(floe_object_len(node, &len));
+    CHECK(len == 4, "the object is intact after the NULL arguments");
+    SETUP(floe_ref_release(node));
+}
+
+static uint64_t xorshift(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
+static void made_up_handles(void)
+{
+    enum { LIVE = 64, ROUNDS = 100000 };
+    floe_ref live[LIVE];
+    for (int i = 0; i < LIVE; i++)
+        SETUP(floe_list_new(&live[i]));
+    floe_stats before = stats();
+
+    /* Each random value goes through a read, a write and a release; none may be taken as live. */
+    uint64_t state = 0x9e3779b97f4a7c15u;
+    int wrong = 0, silent = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        floe_ref h = xorshift(&state);
+        bool is_live = false;
+        for (int i = 0; i < LIVE; i++)
+            is_live |= live[i] == h;
+        if (is_live)
+            continue;
+        size_t len;
+        floe_status read = floe_object_len(h, &len);
+        silent += floe_last_error_message()[0] == '\0';
+        floe_status write = floe_object_set_int(h, 0, 1);
+        floe_status release = floe_ref_release(h);
+        wrong += read != FLOE_ERR_INVALID_HANDLE && read != FLOE_ERR_RELEASED_HANDLE;
+        wrong += write != FLOE_ERR_INVALID_HANDLE && write != FLOE_ERR_RELEASED_HANDLE;
+        wrong += release != FLOE_ERR_INVALID_HANDLE && release != FLOE_ERR_DOUBLE_RELEASE;
+    }
+    CHECK(wrong == 0 && silent == 0,
+          "100000 random 64-bit handles -> FLOE_ERR_INVALID_HANDLE (or RELEASED/DOUBLE_RELEASE), each with a message");
+    floe_stats after = stats();
+    CHECK(after.live_handles == before.live_handles && after.live_objects == before.live_objects,
+          "the random handles released nothing and created nothing");
+
+    /* A live handle's slot with a generation it never had, and a slot far beyond any allocated. */
+    size_t len;
+    if (expect(floe_object_len(live[0] + (UINT64_C(2) << 32), &len), FLOE_ERR_INVALID_HANDLE,
+               "live slot, generation never issued"))
+        CHECK(said("not a handle this runtime issued"), "the message says the handle was never issued");
+    expect(floe_object_len(UINT64_C(0x7fffffff00000001), &len), FLOE_ERR_INVALID_HANDLE, "slot far beyond the table");
+
+    for (int i = 0; i < LIVE; i++)
+        SETUP(floe_ref_release(live[i]));
+}
+
+static void released_handles(void)
+{
+    floe_ref list;
+    SETUP(floe_list_new(&list));
+    SETUP(floe_list_push_int(list, 7));
+    SETUP(floe_ref_release(list));
+    floe_stats before = stats();
+
+    int64_t value = -1;
+    if (expect(floe_object_get_int(list, 0, &value), FLOE_ERR_RELEASED_HANDLE, "use after release: floe_object_get_int"))
+        CHECK(said("was released"), "the message says the handle was released");
+    CHECK(value == -1, "use after release never wrote *out_value");
+    expect(floe_list_push_int(list, 8), FLOE_ERR_RELEASED_HANDLE, "use after release: floe_list_push_int");
+    if (expect(floe_ref_release(list), FLOE_ERR_DOUBLE_RELEASE, "double release"))
+        CHECK(said("already released"), "the message says already released");
+
+    /* The slot is reused by the next handle; the old handle stays dead (its generation differs). */
+    floe_ref fresh;
+    SETUP(floe_list_new(&fresh));
+    size_t len = 99;
+    expect(floe_object_len(list, &len), FLOE_ERR_RELEASED_HANDLE, "stale handle after its slot is reused");
+    expect(floe_ref_release(list), FLOE_ERR_DOUBLE_RELEASE, "double release after its slot is reused");
+    SETUP(floe_object_len(fresh, &len));
+    CHECK(len == 0, "the new handle in the reused slot works");
+    SETUP(floe_ref_release(fresh));
+    floe_stats after = stats();
+    CHECK(after.live_handles == before.live_handles && after.live_objects == before.live_objects,
+          "released and double-released handles changed no counter");
+}
+
+/* The second thread: every use of the main thread's mutable list `arg` must be refused. */
+static void *intruder(void *arg)
+{
+    /* floe names a thread when it first sees it: set the OS name before any floe call. */
+    pthread_setname_np(pthread_self(), "intruder");
+    const floe_ref theirs = *(const floe_ref *)arg;
+
+    CHECK(floe_last_error_message()[0] == '\0' && floe_last_error_status() == FLOE_OK,
+          "second thread: its own last error starts empty");
+    int64_t value = -1;
+    if (expect(floe_object_get_int(theirs, 0, &value), FLOE_ERR_WRONG_THREAD, "second thread reads main's mutable list")) {
+        CHECK(said("owned by thread main") && said("calling thread is intruder"),
+              "the message names both threads (main, intruder)");
+    }
+    CHECK(value == -1, "the refused read never wrote *out_value");
+    expect(floe_list_push_int(theirs, 2), FLOE_ERR_WRONG_THREAD, "second thread pushes onto main's list");
+    expect(floe_object_set_int(theirs, 0, 2), FLOE_ERR_WRONG_THREAD, "second thread sets main's list element");
+    expect(floe_object_freeze(theirs, "steal"), FLOE_ERR_WRONG_THREAD, "second thread freezes main's list");
+    floe_ref copy = 0;
+    expect(floe_ref_retain(theirs, &copy), FLOE_ERR_WRONG_THREAD, "second thread retains main's list");
+    if (expect(floe_ref_release(theirs), FLOE_ERR_WRONG_THREAD, "second thread releases main's handle"))
+        CHECK(said("release a handle") && said("intruder"), "the message says release and names the caller");
+
+    /* Storing a reference to main's object would make a mutable object reachable from two threads. */
+    floe_ref mine;
+    SETUP(floe_list_new(&mine));
+    if (expect(floe_list_push_ref(mine, theirs), FLOE_ERR_WRONG_THREAD, "second thread stores a ref to main's list"))
+        CHECK(said("owned by thread main"), "the message names the owner");
+    SETUP(floe_ref_release(mine));
+
+    if (expect(floe_runtime_init(), FLOE_ERR_ALREADY_INITIALIZED, "floe_runtime_init on a second thread"))
+        CHECK(said("thread intruder") && said("thread main, which is main"), "the message names both threads");
+    return NULL;
+}
+
+static void wrong_thread(void)
+{
+    floe_ref list;
+    SETUP(floe_list_new(&list));
+    SETUP(floe_list_push_int(list, 1));
+    floe_stats before = stats();
+
+    pthread_t thread;
+    if (!CHECK(pthread_create(&thread, NULL, intruder, &list) == 0 && pthread_join(thread, NULL) == 0,
+               "the second thread ran"))
+        return;
+
+    /* The refused release left the handle live; nothing changed. */
+    size_t len = 0;
+    int64_t value = 0;
+    SETUP(floe_object_len(list, &len));
+    SETUP(floe_object_get_int(list, 0, &value));
+    CHECK(len == 1 && value == 1 && !frozen(list), "main's list is unchanged and its handle still live");
+    floe_stats after = stats();
+    CHECK(after.live_handles == before.live_handles && after.live_objects == before.live_objects,
+          "the second thread leaked nothing and released nothing");
+    SETUP(floe_ref_release(list));
+}
+
+/* root -> next -> items list of 5 Nodes; the caller gets all of them. */
+struct graph {
+    floe_ref root, next, items, item[5];
+};
+
+static struct graph build_graph(void)
+{
+    struct graph g;
+    g.root = new_node("root");
+    g.next = new_node("next");
+    SETUP(floe_list_new(&g.items));
+    SETUP(floe_object_set_ref(g.root, NEXT, g.next));
+    SETUP(floe_object_set_ref(g.next, ITEMS, g.items));
+    for (int i = 0; i < 5; i++) {
+        g.item[i] = new_node("item");
+        SETUP(floe_list_push_ref(g.items, g.item[i]));
+    }
+    return g;
+}
+
+static void release_graph(struct graph *g)
+{
+    floe_ref all[] = {g->root, g->next, g->items, g->item[0], g->item[1], g->item[2], g->item[3], g->item[4]};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        SETUP(floe_ref_release(all[i]));
+}
+
+static void freeze_blocked(void)
+{
+    struct graph g = build_graph();
+    SETUP(floe_object_ensure_never_frozen(g.item[2]));
+    uint64_t frozen_before = stats().frozen_objects;
+
+    if (expect(floe_object_freeze(g.root, "blocked"), FLOE_ERR_FREEZE_BLOCKED, "freeze reaching a never-frozen object")) {
+        CHECK(said("at Node.next.items[2]"), "the message gives the path Node.next.items[2]");
+        CHECK(said("nothing was frozen"), "the message says nothing was frozen");
+    }
+    bool any = frozen(g.root) || frozen(g.next) || frozen(g.items);
+    for (int i = 0; i < 5; i++)
+        any |= frozen(g.item[i]);
+    CHECK(!any && stats().frozen_objects == frozen_before, "nothing was frozen: floe_object_is_frozen false everywhere");
+    CHECK(floe_object_set_int(g.next, COUNT, 3) == FLOE_OK, "the graph is still writable after the blocked freeze");
+
+    /* Freezing the blocker itself, or from inside the graph through it, is blocked the same way. */
+    if (expect(floe_object_freeze(g.item[2], NULL), FLOE_ERR_FREEZE_BLOCKED, "freezing the never-frozen object itself"))
+        CHECK(!frozen(g.item[2]), "the never-frozen object stays mutable");
+    release_graph(&g);
+}
+
+static void frozen_writes(void)
+{
+    struct graph g = build_graph();
+    if (expect(floe_object_freeze(g.root, "\xc3\x28"), FLOE_ERR_INVALID_ARGUMENT, "freeze label that is bad UTF-8"))
+        CHECK(!frozen(g.root) && !frozen(g.item[4]), "a bad label froze nothing");
+    SETUP(floe_object_freeze(g.root, "misuse-freeze"));
+
+    if (expect(floe_object_set_string(g.item[1], NAME, "x"), FLOE_ERR_FROZEN, "write to a frozen object")) {
+        CHECK(said("frozen by freeze(") && said("\"misuse-freeze\""), "the message names the freeze and its label");
+        CHECK(said("reached via Node.next.items[1]"), "the message gives the path from the freeze root");
+        CHECK(said("on thread main") && said("calling thread: main"), "the message names the freezing and calling threads");
+    }
+    if (expect(floe_object_set_ref(g.root, NEXT, 0), FLOE_ERR_FROZEN, "clearing a ref of the frozen root"))
+        CHECK(said("as the root"), "the message says the object was the freeze's root");
+    expect(floe_list_push_int(g.items, 1), FLOE_ERR_FROZEN, "push onto a frozen list");
+    expect(floe_object_ensure_never_frozen(g.next), FLOE_ERR_FROZEN, "ensure_never_frozen on a frozen object");
+
+    /* Positive controls: a mutable object may point at a frozen one; a second freeze is a no-op. */
+    floe_ref holder = new_node("holder");
+    SETUP(floe_object_set_ref(holder, NEXT, g.next));
+    CHECK(!frozen(holder), "a mutable object may refer to a frozen one and stays mutable");
+    SETUP(floe_ref_release(holder));
+    CHECK(floe_object_freeze(g.root, "again") == FLOE_OK, "freezing a frozen graph again is a no-op");
+    release_graph(&g);
+}
+
+static void kinds_ranges_buffers(void)
+{
+    floe_ref node = new_node("hello");
+    floe_ref list;
+    SETUP(floe_list_new(&list));
+    SETUP(floe_list_push_int(list, 5));
+
+    int64_t value = -1;
+    if (expect(floe_object_set_int(node, NAME, 1), FLOE_ERR_WRONG_KIND, "set_int on a string field"))
+        CHECK(said("Node") && said(".name") && said("a string") && said("an int"), "the message names field and both kinds");
+    if (expect(floe_object_get_int(node, NAME, &value), FLOE_ERR_WRONG_KIND, "get_int of a string field"))
+        CHECK(value == -1, "the wrong-kind read never wrote *out_value");
+    expect(floe_object_set_ref(node, COUNT, list), FLOE_ERR_WRONG_KIND, "set_ref on an int field");
+    size_t len = 0;
+    expect(floe_object_get_string_len(list, 0, &len), FLOE_ERR_WRONG_KIND, "string length of an int list element");
+    if (expect(floe_list_push_int(node, 1), FLOE_ERR_NOT_A_LIST, "push onto a Node"))
+        CHECK(said("not a list"), "the message says it is not a list");
+
+    if (expect(floe_object_get_int(list, 1, &value), FLOE_ERR_OUT_OF_RANGE, "list element 1 of 1"))
+        CHECK(said("[1]") && said("has 1"), "the message gives the index and the length");
+    expect(floe_object_set_int(node, 4, 1), FLOE_ERR_OUT_OF_RANGE, "field 4 of a 4-field type");
+    expect(floe_object_get_int(list, SIZE_MAX, &value), FLOE_ERR_OUT_OF_RANGE, "index SIZE_MAX");
+    uint32_t kind = 0;
+    expect(floe_object_kind_at(node, 100, &kind), FLOE_ERR_OUT_OF_RANGE, "floe_object_kind_at(100)");
+    CHECK(value == -1 && kind == 0, "out-of-range reads never wrote their out-values");
+
+    if (expect(floe_object_set_string(node, NAME, "bad \xff utf-8"), FLOE_ERR_INVALID_ARGUMENT, "set_string with bad UTF-8"))
+        CHECK(said("UTF-8"), "the message says UTF-8");
+    expect(floe_list_push_string(list, "\xed\xa0\x80"), FLOE_ERR_INVALID_ARGUMENT, "push_string of a UTF-16 surrogate");
+
+    /* "hello" needs 6 bytes with its NUL: 5 is too small, and nothing is written. */
+    char buf[8];
+    memset(buf, '#', sizeof buf);
+    len = 99;
+    if (expect(floe_object_get_string(node, NAME, buf, 5, &len), FLOE_ERR_BUFFER_TOO_SMALL, "5-byte buffer for \"hello\""))
+        CHECK(said("6 bytes"), "the message says 6 bytes are needed");
+    CHECK(buf[0] == '#' && buf[4] == '#' && len == 99, "the short buffer and *out_len are untouched");
+    expect(floe_object_get_string(node, NAME, buf, 0, &len), FLOE_ERR_BUFFER_TOO_SMALL, "0-byte buffer");
+    SETUP(floe_object_get_string(node, NAME, buf, 6, &len));
+    CHECK(len == 5 && strcmp(buf, "hello") == 0, "a 6-byte buffer holds \"hello\"");
+
+    size_t n = 0;
+    SETUP(floe_object_len(list, &n));
+    CHECK(n == 1, "the refused writes left the list as it was");
+    SETUP(floe_ref_release(list));
+    SETUP(floe_ref_release(node));
+}
+
+int main(void)
+{
+    if (floe_runtime_init() != FLOE_OK) {
+        printf("FAIL: floe_runtime_init: %s\n", floe_last_error_message());
+        return 1;
+    }
+    status_names();
+    types();
+    null_arguments();
+    made_up_handles();
+    released_handles();
+    wrong_thread();
+    freeze_blocked();
+    frozen_writes();
+    kinds_ranges_buffers();
+
+    floe_stats left = stats();
+    CHECK(left.live_objects == 0 && left.frozen_objects == 0 && left.live_handles == 0,
+          "floe_runtime_stats are all zero at the end");
+    printf("misuse: %d checks passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
