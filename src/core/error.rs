@@ -126,6 +126,14 @@ impl Error {
         }
     }
 
+    /// The same error with `what` said first: `the target handle: handle 0x… was released`.
+    pub(crate) fn context(self, what: &str) -> Error {
+        Error {
+            status: self.status,
+            message: format!("{what}: {}", self.message),
+        }
+    }
+
     /// The status, never `Status::Ok`.
     pub fn status(&self) -> Status {
         self.status

@@ -151,14 +151,20 @@ impl Traversal {
 
     #[cold]
     fn blocked(&self, root: ObjIndex, blocker: ObjIndex) -> Error {
-        let path = render_steps(root, self.frames.iter().map(|f| (f.node, f.next - 1)));
+        let place = if blocker == root {
+            "it is itself marked never-frozen".to_string()
+        } else {
+            let path = render_steps(root, self.frames.iter().map(|f| (f.node, f.next - 1)));
+            format!(
+                "it reaches {} at {path}, which is marked never-frozen",
+                name(blocker)
+            )
+        };
         Error::new(
             Status::ErrFreezeBlocked,
             format!(
-                "cannot freeze {}: it reaches {} at {path}, which is marked never-frozen (ensure_never_frozen); \
-                 nothing was frozen — break that reference or drop the mark first",
-                name(root),
-                name(blocker)
+                "cannot freeze {}: {place} (ensure_never_frozen); nothing was frozen — break that reference or drop the mark first",
+                name(root)
             ),
         )
     }

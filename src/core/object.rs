@@ -65,11 +65,16 @@ fn describe_slot(verb: &str, index: ObjIndex, slot: usize) -> String {
 
 #[cold]
 fn out_of_range(verb: &str, index: ObjIndex, slot: usize, len: usize) -> Error {
-    let what = if HEAP.slot(index).type_id() == LIST_TYPE {
-        format!("{} has {len} elements", name(index))
+    let noun = if HEAP.slot(index).type_id() == LIST_TYPE {
+        "element"
     } else {
-        format!("{} has {len} fields", name(index))
+        "field"
     };
+    let what = format!(
+        "{} has {len} {noun}{}",
+        name(index),
+        if len == 1 { "" } else { "s" }
+    );
     Error::new(
         Status::ErrOutOfRange,
         format!(
@@ -137,19 +142,14 @@ pub(crate) fn get_ref(handle: u64, slot: usize) -> Result<Option<u64>> {
 }
 
 /// Resolves the handle a reference is to be set to, checking that the container may refer to it.
-fn ref_value(verb: &str, container: ObjIndex, slot: usize, target: Option<u64>) -> Result<Value> {
+fn ref_value(what: impl FnOnce(ObjIndex) -> String, target: Option<u64>) -> Result<Value> {
     let Some(target) = target else {
         return Ok(Value::Ref(None));
     };
-    let target = handle::resolve(target)?;
+    let target = handle::resolve(target).map_err(|e| e.context("the target handle"))?;
     let owner = HEAP.slot(target).owner();
     if owner != thread::current() && owner & FROZEN == 0 {
-        let what = format!(
-            "{} to {}",
-            describe_slot(verb, container, slot),
-            name(target)
-        );
-        return Err(ownership::wrong_thread(target, owner, what));
+        return Err(ownership::wrong_thread(target, owner, what(target)));
     }
     Ok(Value::Ref(Some(target)))
 }
@@ -180,7 +180,8 @@ pub(crate) fn set(handle: u64, slot: usize, value: Value) -> Result<()> {
 /// Sets a reference slot to the object of `target` (`None` for null).
 pub(crate) fn set_ref(handle: u64, slot: usize, target: Option<u64>) -> Result<()> {
     let index = handle::resolve(handle)?;
-    set(handle, slot, ref_value("set", index, slot, target)?)
+    let what = |t| format!("{} to {}", describe_slot("set", index, slot), name(t));
+    set(handle, slot, ref_value(what, target)?)
 }
 
 fn list_index(handle: u64, verb: &str) -> Result<ObjIndex> {
@@ -209,12 +210,8 @@ pub(crate) fn push(handle: u64, value: Value) -> Result<()> {
 /// Appends a reference to `target` (`None` for null) to a list.
 pub(crate) fn push_ref(handle: u64, target: Option<u64>) -> Result<()> {
     let index = list_index(handle, "push onto")?;
-    let len = {
-        check_read(index, || format!("push onto {}", name(index)))?;
-        // SAFETY: the calling thread owns the object or it is frozen (checked just above).
-        unsafe { HEAP.slot(index).values() }.len()
-    };
-    push(handle, ref_value("push onto", index, len, target)?)
+    let what = |t| format!("push a reference to {} onto {}", name(t), name(index));
+    push(handle, ref_value(what, target)?)
 }
 
 /// The number of fields, or of list elements.
@@ -360,5 +357,37 @@ mod tests {
         freeze(root, None).unwrap();
         release(root).unwrap();
         release(blocker).unwrap();
+    }
+
+    #[test]
+    fn objects_of_an_exited_thread_say_their_owner_exited() {
+        let handle = std::thread::Builder::new()
+            .name("short-lived".into())
+            .spawn(|| list_with(&[1]))
+            .unwrap()
+            .join()
+            .unwrap();
+        let error = len(handle).unwrap_err();
+        assert_eq!(error.status(), Status::ErrWrongThread);
+        assert!(
+            error
+                .message()
+                .contains("owned by thread short-lived (exited)"),
+            "{}",
+            error.message()
+        );
+    }
+
+    #[test]
+    fn a_bad_target_handle_is_named_as_the_target() {
+        let list = list_with(&[]);
+        let error = push_ref(list, Some(0xdead_beef)).unwrap_err();
+        assert_eq!(error.status(), Status::ErrInvalidHandle);
+        assert!(
+            error.message().starts_with("the target handle: "),
+            "{}",
+            error.message()
+        );
+        release(list).unwrap();
     }
 }

@@ -25,6 +25,7 @@ static NAMES: OnceLock<RwLock<HashMap<u32, Arc<str>>>> = OnceLock::new();
 
 thread_local! {
     static TOKEN: Cell<u32> = const { Cell::new(0) };
+    static EXIT_MARK: ExitMark = const { ExitMark };
 }
 
 fn names() -> &'static RwLock<HashMap<u32, Arc<str>>> {
@@ -58,7 +59,21 @@ fn register() -> u32 {
     };
     names().write().insert(token, name);
     TOKEN.with(|cell| cell.set(token));
+    EXIT_MARK.with(|_| ());
     token
+}
+
+/// Renames a thread "name (exited)" when it ends, so that messages about objects it still owns
+/// (which nobody else may touch, or free) say why nobody can act on them.
+struct ExitMark;
+
+impl Drop for ExitMark {
+    fn drop(&mut self) {
+        let token = TOKEN.try_with(Cell::get).unwrap_or(0);
+        if let Some(name) = names().write().get_mut(&token) {
+            *name = Arc::from(format!("{name} (exited)"));
+        }
+    }
 }
 
 /// The name a host gave the calling thread, if any.

@@ -73,7 +73,7 @@ fn references_to_another_threads_objects_are_refused() {
         assert_error(
             theirs.push_ref(Some(&mine)),
             Status::ErrWrongThread,
-            &["push onto List#", "owned by thread"],
+            &["push a reference to List#", "owned by thread"],
         );
         assert!(theirs.is_empty().unwrap());
     });
