@@ -11,7 +11,7 @@
 //! Counts are final before any object is published as frozen (Release on the owner word).
 
 use super::error::{Error, Result, Status};
-use super::heap::{Slot, BUFFERED, FROZEN, HEAP, NEVER_FREEZE, ON_STACK, VISITED};
+use super::heap::{Slot, FROZEN, HEAP, NEVER_FREEZE, ON_STACK, VISITED};
 use super::ownership::{self, name, render_steps};
 use super::provenance::{self, Provenance};
 use super::stats::STATS;
@@ -33,6 +33,8 @@ struct Traversal {
     frames: Vec<Frame>,
     tarjan: Vec<ObjIndex>,
     /// Members of completed SCCs, grouped; `scc_ends` closes each group. `aux` now names the leader.
+    /// Recorded only once a cycle was seen: SCCs completed before are acyclic singletons, whose
+    /// counts need no merging.
     sccs: Vec<ObjIndex>,
     scc_ends: Vec<usize>,
     /// Whether any reference closed a cycle (only then can an SCC have internal references).
@@ -137,12 +139,16 @@ impl Traversal {
                 let slot = heap.slot(member);
                 slot.set_flags(0, ON_STACK);
                 slot.aux.store(node, Ordering::Relaxed);
-                self.sccs.push(member);
+                if self.cyclic {
+                    self.sccs.push(member);
+                }
                 if member == node {
                     break;
                 }
             }
-            self.scc_ends.push(self.sccs.len());
+            if self.cyclic {
+                self.scc_ends.push(self.sccs.len());
+            }
         }
         if let Some(parent) = self.frames.last_mut() {
             parent.low = parent.low.min(low);
@@ -194,8 +200,9 @@ impl Traversal {
             }
         }
         STATS.frozen.add(self.visited.len() as i64);
+        // VISITED and BUFFERED stay set: both mean nothing on a frozen object, and clearing them
+        // would cost a write per object.
         for &node in &self.visited {
-            heap.slot(node).set_flags(0, VISITED | BUFFERED);
             heap.publish_frozen(node, provenance);
         }
         Ok(())

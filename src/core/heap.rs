@@ -4,7 +4,8 @@
 //! - `owner`: `0` free; a thread token (mutable, owned by that thread); `FROZEN | provenance id`.
 //! - `refs`: the reference count. For a frozen object it lives on its SCC's leader (see `aux`).
 //! - `meta`: type id in the top 24 bits; flag bits below (collector colour, buffered, never-freeze,
-//!   freeze marks, multi-member SCC).
+//!   freeze marks, multi-member SCC). Only the owner changes flags; those left on a frozen object
+//!   (visited, buffered) mean nothing and are cleared when the slot is freed.
 //! - `aux`: scratch for the freeze traversal; once frozen, the index of the object's SCC leader.
 //!
 //! Invariants:
