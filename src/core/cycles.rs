@@ -3,19 +3,25 @@
 //! A mutable object whose count drops to a non-zero value may be the last handle into a cycle; it
 //! is buffered (flag `BUFFERED`) in its owner's candidate list. A collection, run when the list
 //! reaches `THRESHOLD` or on demand, does on the owner's objects only:
-//! 1. mark gray: from each candidate, subtract every internal reference (edge from a gray object);
-//! 2. scan: a gray object whose count stays above zero is referenced from outside (a handle or a
-//!    live object): it and everything it reaches turn black again, counts restored; the rest turn white;
-//! 3. collect white: white objects are garbage; their references to frozen objects are released.
+//! 1. mark gray: from each candidate, copy each object's count into a trial count (`aux`) and
+//!    subtract every internal reference (edge from a gray object) from it;
+//! 2. scan: a gray object whose trial count stays above zero is referenced from outside (a handle or
+//!    a live object): it and everything it reaches turn black again; the rest turn white;
+//! 3. collect white: white objects are garbage; their references to survivors (black or frozen
+//!    objects) are released.
+//!
+//! Real counts are never changed by a collection, so a reference dropped meanwhile by another thread
+//! (one left behind by an UNSAFE transfer) cannot see a count lowered by trial deletion.
 //!
 //! Only mutable objects owned by the calling thread are visited: by the heap invariant they refer
 //! only to each other and to frozen objects, and frozen cycles are freed by SCC counting instead.
 //! Every walk uses an explicit stack.
 
-use super::heap::{Slot, BUFFERED, GRAY, HEAP, WHITE};
+use super::heap::{Slot, BUFFERED, GRAY, HEAP, VISITED, WHITE};
 use super::thread;
 use super::value::{ObjIndex, Value};
 use std::cell::RefCell;
+use std::sync::atomic::Ordering;
 
 const THRESHOLD: usize = 10_000;
 const BLACK: u32 = 0;
@@ -82,19 +88,23 @@ pub fn collect() -> usize {
 
 fn mark_gray(root: ObjIndex, me: u32, stack: &mut Vec<ObjIndex>) {
     let heap = &*HEAP;
+    let gray = |slot: &Slot| {
+        slot.set_color(GRAY);
+        slot.aux.store(slot.local_refs(), Ordering::Relaxed);
+    };
     if heap.slot(root).color() == GRAY {
         return;
     }
-    heap.slot(root).set_color(GRAY);
+    gray(heap.slot(root));
     stack.push(root);
     while let Some(node) = stack.pop() {
         for child in local_children(node, me) {
             let slot = heap.slot(child);
-            slot.set_local_refs(slot.local_refs() - 1);
             if slot.color() != GRAY {
-                slot.set_color(GRAY);
+                gray(slot);
                 stack.push(child);
             }
+            slot.aux.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
@@ -107,7 +117,7 @@ fn scan(root: ObjIndex, me: u32, stack: &mut Vec<ObjIndex>) {
         if slot.color() != GRAY {
             continue;
         }
-        if slot.local_refs() > 0 {
+        if slot.aux.load(Ordering::Relaxed) > 0 {
             scan_black(node, me);
         } else {
             slot.set_color(WHITE);
@@ -123,7 +133,6 @@ fn scan_black(root: ObjIndex, me: u32) {
     while let Some(node) = stack.pop() {
         for child in local_children(node, me) {
             let slot = heap.slot(child);
-            slot.set_local_refs(slot.local_refs() + 1);
             if slot.color() != BLACK {
                 slot.set_color(BLACK);
                 stack.push(child);
@@ -132,6 +141,7 @@ fn scan_black(root: ObjIndex, me: u32) {
     }
 }
 
+/// Gathers the white objects reachable from `root`, marking them `VISITED` (garbage) and black.
 fn collect_white(root: ObjIndex, me: u32, stack: &mut Vec<ObjIndex>, garbage: &mut Vec<ObjIndex>) {
     let heap = &*HEAP;
     stack.push(root);
@@ -141,29 +151,28 @@ fn collect_white(root: ObjIndex, me: u32, stack: &mut Vec<ObjIndex>, garbage: &m
             continue;
         }
         slot.set_color(BLACK);
+        slot.set_flags(VISITED, 0);
         garbage.push(node);
         stack.extend(local_children(node, me));
     }
 }
 
-/// Frees white objects. Their references to each other and to live black objects were already
-/// subtracted by mark-gray; only references to frozen objects still need releasing.
+/// Frees white objects and releases their references to survivors; references between garbage
+/// objects (marked `VISITED`) die with them.
 fn free_garbage(garbage: &[ObjIndex], me: u32) {
     let heap = &*HEAP;
-    let mut frozen_targets = Vec::new();
+    let mut survivors = Vec::new();
     for &node in garbage {
         // SAFETY: white objects are unreachable from any handle or live object, and owned by `me`.
         let values = std::mem::take(unsafe { heap.slot(node).values_mut() });
-        frozen_targets.extend(
-            values
-                .iter()
-                .filter_map(Value::as_ref_target)
-                .filter(|&t| heap.slot(t).owner() != me),
-        );
+        survivors.extend(values.iter().filter_map(Value::as_ref_target).filter(|&t| {
+            let slot = heap.slot(t);
+            !(slot.owner() == me && slot.flags() & VISITED != 0)
+        }));
     }
     heap.free_slots(garbage);
     let mut work = Vec::new();
-    for target in frozen_targets {
+    for target in survivors {
         heap.release_into(target, &mut work);
         while let Some(next) = work.pop() {
             heap.release_into(next, &mut work);

@@ -231,6 +231,6 @@ fn merge_scc_counts(members: &[ObjIndex]) {
     if members.len() > 1 {
         heap.set_scc_members(leader, members.to_vec(), total);
     } else {
-        heap.slot(leader).set_local_refs(total);
+        heap.set_refs(leader, total);
     }
 }

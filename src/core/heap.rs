@@ -12,8 +12,11 @@
 //! - Values of a mutable object are read and written only by its owner thread; values of a frozen
 //!   object are never written again, so any thread may read them. The owner word is published with
 //!   `Release` after the last write, and checked with `Acquire` before any read.
-//! - A mutable object's count is changed only by its owner (plain load/store); a frozen SCC's count
-//!   on its leader with atomic read-modify-write, since any thread may hold a reference.
+//! - Counts change by atomic read-modify-write: a frozen SCC's count (on its leader) because any
+//!   thread may hold a reference, a mutable object's because a reference left behind by an UNSAFE
+//!   transfer may be dropped by the old owner. Whoever drops the last reference frees: nothing can
+//!   reach the object any more. The cycle collector never changes counts (its trial counts live in
+//!   `aux`), so a concurrent drop never sees a count lowered by a collection in progress.
 //! - An object refers only to objects with the same owner, or to frozen objects; a frozen object only
 //!   to frozen objects. Frees, freeze and the cycle collector rely on it to stay thread-local.
 //! - Freeing walks an explicit worklist: a 10-million-node list is freed without recursion.
@@ -95,15 +98,10 @@ impl Slot {
         self.set_flags(color, COLOR_MASK);
     }
 
-    /// Count of a mutable object, read by its owner.
+    /// Count of a mutable object (a frozen one's lives on its leader).
     #[inline]
     pub(crate) fn local_refs(&self) -> u32 {
-        self.refs.load(Ordering::Relaxed)
-    }
-
-    #[inline]
-    pub(crate) fn set_local_refs(&self, refs: u32) {
-        self.refs.store(refs, Ordering::Relaxed);
+        self.refs.load(Ordering::Acquire)
     }
 
     /// The values, for reading.
@@ -181,14 +179,9 @@ impl Heap {
     /// Adds a reference. The caller holds a reference already, or is the owner storing a new one.
     #[inline]
     pub(crate) fn retain(&self, index: ObjIndex) {
-        let slot = self.slot(index);
-        if slot.is_frozen() {
-            self.slot(slot.aux.load(Ordering::Relaxed))
-                .refs
-                .fetch_add(1, Ordering::Relaxed);
-        } else {
-            slot.set_local_refs(slot.local_refs() + 1);
-        }
+        self.slot(self.leader(index))
+            .refs
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// Drops a reference; frees whatever becomes unreachable, and may run the cycle collector.
@@ -204,20 +197,24 @@ impl Heap {
     /// Drops one reference; an object that dies pushes its outgoing references onto `work`.
     pub(crate) fn release_into(&self, index: ObjIndex, work: &mut Vec<ObjIndex>) {
         let slot = self.slot(index);
-        if slot.is_frozen() {
-            let leader = slot.aux.load(Ordering::Relaxed);
-            if self.slot(leader).refs.fetch_sub(1, Ordering::Release) == 1 {
-                std::sync::atomic::fence(Ordering::Acquire);
-                self.free_frozen_scc(leader, work);
+        let owner = slot.owner();
+        let leader = if owner & FROZEN != 0 {
+            slot.aux.load(Ordering::Relaxed)
+        } else {
+            index
+        };
+        if self.slot(leader).refs.fetch_sub(1, Ordering::Release) != 1 {
+            if owner == thread::current() {
+                cycles::buffer_candidate(index, slot);
             }
             return;
         }
-        let refs = slot.local_refs() - 1;
-        slot.set_local_refs(refs);
-        if refs > 0 {
-            cycles::buffer_candidate(index, slot);
+        std::sync::atomic::fence(Ordering::Acquire);
+        if owner & FROZEN != 0 {
+            self.free_frozen_scc(leader, work);
         } else {
-            // SAFETY: the count reached zero on the owner thread: nothing else refers to it.
+            // SAFETY: the count reached zero: nothing refers to the object any more, so no other
+            // thread can reach it, its owner included.
             let values = std::mem::take(unsafe { slot.values_mut() });
             work.extend(values.iter().filter_map(Value::as_ref_target));
             self.free_slots(&[index]);
@@ -263,9 +260,14 @@ impl Heap {
 
     /// Records the members of a frozen multi-member SCC so that the last release frees them all.
     pub(crate) fn set_scc_members(&self, leader: ObjIndex, members: Vec<ObjIndex>, refs: u32) {
-        self.slot(leader).refs.store(refs, Ordering::Relaxed);
+        self.set_refs(leader, refs);
         self.slot(leader).set_flags(SCC_MULTI, 0);
         self.scc_members.lock().insert(leader, members);
+    }
+
+    /// Sets the count of an object being frozen (its SCC's merged count).
+    pub(crate) fn set_refs(&self, index: ObjIndex, refs: u32) {
+        self.slot(index).refs.store(refs, Ordering::Release);
     }
 
     /// Publishes an object as frozen. Counts and `aux` must be final before this store.
