@@ -6,50 +6,63 @@
 //! `Scope.job.children[3]`. Nothing is published until the traversal is complete: a blocker leaves
 //! the graph exactly as it was.
 //!
-//! Commit: every SCC gets one count, on its leader: the sum of its members' counts minus the
-//! references between members. A frozen cycle then dies by plain decrements, with no collector.
-//! Counts are final before any object is published as frozen (Release on the owner word).
+//! Counting: every SCC gets one count, on its leader: the sum of its members' counts minus the
+//! references between members. It is computed during the walk, with no second pass: an edge to a
+//! node still on Tarjan's stack stays inside the SCC, and so does a tree edge to a child that does
+//! not become an SCC root; a finished non-root's excess (count minus internal edges) flows to its
+//! parent, which is in the same SCC. Counts are final before any object is published as frozen
+//! (Release on the owner word). The scratch vectors are kept per thread between freezes.
 
 use super::error::{Error, Result, Status};
-use super::heap::{Slot, FROZEN, HEAP, NEVER_FREEZE, ON_STACK, VISITED};
+use super::heap::{FROZEN, HEAP, NEVER_FREEZE, ON_STACK, VISITED};
 use super::ownership::{self, name, render_steps};
 use super::provenance::{self, Provenance};
 use super::stats::STATS;
 use super::thread;
-use super::value::{ObjIndex, Value};
+use super::value::ObjIndex;
+use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 
 struct Frame {
     node: ObjIndex,
     /// The next slot of `node` to look at; `next - 1` is the slot that led to the frame above.
-    next: usize,
+    next: u32,
     low: u32,
+    /// Counts of this node and of its finished same-SCC descendants, minus their internal edges.
+    excess: i64,
+}
+
+/// An SCC whose count differs from its single member's own: several members, or a self-reference.
+struct Merge {
+    leader: ObjIndex,
+    refs: u32,
+    /// Range of `Traversal::members` holding the members when there are several.
+    members: std::ops::Range<usize>,
 }
 
 #[derive(Default)]
 struct Traversal {
-    /// Objects in discovery order; an object's `aux` holds its position until its SCC is complete.
+    /// Objects in discovery order; an object's `aux` holds its position until its SCC is complete,
+    /// then its leader.
     visited: Vec<ObjIndex>,
     frames: Vec<Frame>,
     tarjan: Vec<ObjIndex>,
-    /// Members of completed SCCs, grouped; `scc_ends` closes each group. `aux` now names the leader.
-    /// Recorded only once a cycle was seen: SCCs completed before are acyclic singletons, whose
-    /// counts need no merging.
-    sccs: Vec<ObjIndex>,
-    scc_ends: Vec<usize>,
-    /// Whether any reference closed a cycle (only then can an SCC have internal references).
-    cyclic: bool,
+    merges: Vec<Merge>,
+    members: Vec<ObjIndex>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Traversal> = RefCell::new(Traversal::default());
 }
 
 /// Freezes everything reachable from `root`, which the calling thread must own (or which is
 /// already frozen, a no-op). `label` is remembered for messages about these objects.
 pub(crate) fn freeze(root: ObjIndex, label: Option<&str>) -> Result<()> {
-    let heap = &*HEAP;
-    let me = thread::current();
-    let owner = heap.slot(root).owner();
+    let owner = HEAP.slot(root).owner();
     if owner & FROZEN != 0 {
         return Ok(());
     }
+    let me = thread::current();
     if owner != me {
         return Err(ownership::wrong_thread(
             root,
@@ -57,27 +70,36 @@ pub(crate) fn freeze(root: ObjIndex, label: Option<&str>) -> Result<()> {
             format!("freeze {}", name(root)),
         ));
     }
-    let mut t = Traversal::default();
-    if let Err(error) = t.run(root, me) {
+    let mut t = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    let result = t.run(root, me).and_then(|()| t.commit(root, label));
+    if result.is_err() {
         for &node in &t.visited {
-            heap.slot(node).set_flags(0, VISITED | ON_STACK);
+            HEAP.slot(node).set_flags(0, VISITED | ON_STACK);
         }
-        return Err(error);
     }
-    t.commit(root, label)
+    t.clear();
+    SCRATCH.with(|s| *s.borrow_mut() = t);
+    result
 }
 
 impl Traversal {
+    fn clear(&mut self) {
+        self.visited.clear();
+        self.frames.clear();
+        self.tarjan.clear();
+        self.merges.clear();
+        self.members.clear();
+    }
+
     fn run(&mut self, root: ObjIndex, me: u32) -> Result<()> {
         let heap = &*HEAP;
         self.discover(root, root)?;
         while let Some(top) = self.frames.len().checked_sub(1) {
             let frame = &mut self.frames[top];
-            let slot = heap.slot(frame.node);
             // SAFETY: every object on the traversal stack is mutable and owned by the calling thread.
-            let values = unsafe { slot.values() };
+            let values = unsafe { heap.slot(frame.node).values() };
             let mut descend = None;
-            while let Some(value) = values.get(frame.next) {
+            while let Some(value) = values.get(frame.next as usize) {
                 frame.next += 1;
                 let Some(child) = value.as_ref_target() else {
                     continue;
@@ -97,8 +119,8 @@ impl Traversal {
                     break;
                 }
                 if flags & ON_STACK != 0 {
-                    self.cyclic = true;
                     frame.low = frame.low.min(child_slot.aux.load(Ordering::Relaxed));
+                    frame.excess -= 1;
                 }
             }
             match descend {
@@ -123,35 +145,48 @@ impl Traversal {
             node,
             next: 0,
             low: position,
+            excess: i64::from(slot.local_refs()),
         });
         Ok(())
     }
 
     fn finish_frame(&mut self) {
         let heap = &*HEAP;
-        let Frame { node, low, .. } = self.frames.pop().expect("a frame to finish");
-        if low == heap.slot(node).aux.load(Ordering::Relaxed) {
-            loop {
-                let member = self
-                    .tarjan
-                    .pop()
-                    .expect("the SCC root is on Tarjan's stack");
-                let slot = heap.slot(member);
-                slot.set_flags(0, ON_STACK);
-                slot.aux.store(node, Ordering::Relaxed);
-                if self.cyclic {
-                    self.sccs.push(member);
-                }
-                if member == node {
-                    break;
-                }
-            }
-            if self.cyclic {
-                self.scc_ends.push(self.sccs.len());
-            }
-        }
-        if let Some(parent) = self.frames.last_mut() {
+        let Frame {
+            node, low, excess, ..
+        } = self.frames.pop().expect("a frame to finish");
+        if low != heap.slot(node).aux.load(Ordering::Relaxed) {
+            // Not an SCC root: the parent is in the same SCC, and the edge to here is internal.
+            let parent = self.frames.last_mut().expect("a non-root has a parent");
             parent.low = parent.low.min(low);
+            parent.excess += excess - 1;
+            return;
+        }
+        let refs =
+            u32::try_from(excess).expect("an SCC never has more internal references than counts");
+        let start = self.members.len();
+        loop {
+            let member = self
+                .tarjan
+                .pop()
+                .expect("the SCC root is on Tarjan's stack");
+            let slot = heap.slot(member);
+            slot.set_flags(0, ON_STACK);
+            slot.aux.store(node, Ordering::Relaxed);
+            if member == node {
+                break;
+            }
+            self.members.push(member);
+        }
+        if self.members.len() > start {
+            self.members.push(node);
+        }
+        if self.members.len() > start || refs != heap.slot(node).local_refs() {
+            self.merges.push(Merge {
+                leader: node,
+                refs,
+                members: start..self.members.len(),
+            });
         }
     }
 
@@ -160,7 +195,10 @@ impl Traversal {
         let place = if blocker == root {
             "it is itself marked never-frozen".to_string()
         } else {
-            let path = render_steps(root, self.frames.iter().map(|f| (f.node, f.next - 1)));
+            let path = render_steps(
+                root,
+                self.frames.iter().map(|f| (f.node, f.next as usize - 1)),
+            );
             format!(
                 "it reaches {} at {path}, which is marked never-frozen",
                 name(blocker)
@@ -175,7 +213,7 @@ impl Traversal {
         )
     }
 
-    fn commit(self, root: ObjIndex, label: Option<&str>) -> Result<()> {
+    fn commit(&self, root: ObjIndex, label: Option<&str>) -> Result<()> {
         let heap = &*HEAP;
         let record = Provenance {
             root,
@@ -183,20 +221,22 @@ impl Traversal {
             thread: thread::current_name(),
             label: label.map(Box::from),
         };
-        let Some(provenance) = provenance::register(record, self.visited.len() as u32) else {
-            for &node in &self.visited {
-                heap.slot(node).set_flags(0, VISITED | ON_STACK);
-            }
-            return Err(Error::new(
-                Status::ErrLimit,
-                "cannot freeze: too many freezes are alive",
-            ));
-        };
-        if self.cyclic {
-            let mut start = 0;
-            for &end in &self.scc_ends {
-                merge_scc_counts(&self.sccs[start..end]);
-                start = end;
+        let provenance =
+            provenance::register(record, self.visited.len() as u32).ok_or_else(|| {
+                Error::new(
+                    Status::ErrLimit,
+                    "cannot freeze: too many freezes are alive",
+                )
+            })?;
+        for merge in &self.merges {
+            if merge.members.is_empty() {
+                heap.set_refs(merge.leader, merge.refs);
+            } else {
+                heap.set_scc_members(
+                    merge.leader,
+                    self.members[merge.members.clone()].to_vec(),
+                    merge.refs,
+                );
             }
         }
         STATS.frozen.add(self.visited.len() as i64);
@@ -206,31 +246,5 @@ impl Traversal {
             heap.publish_frozen(node, provenance);
         }
         Ok(())
-    }
-}
-
-/// Gives an SCC one count on its leader: its members' counts minus references between members.
-fn merge_scc_counts(members: &[ObjIndex]) {
-    let heap = &*HEAP;
-    let leader = heap.slot(members[0]).aux.load(Ordering::Relaxed);
-    let is_member =
-        |slot: &Slot| slot.flags() & VISITED != 0 && slot.aux.load(Ordering::Relaxed) == leader;
-    let mut total = 0i64;
-    for &member in members {
-        // SAFETY: members are still mutable and owned by the freezing (calling) thread.
-        let values = unsafe { heap.slot(member).values() };
-        let internal = values
-            .iter()
-            .filter_map(Value::as_ref_target)
-            .filter(|&t| is_member(heap.slot(t)))
-            .count();
-        total += i64::from(heap.slot(member).local_refs()) - internal as i64;
-    }
-    let total =
-        u32::try_from(total).expect("an SCC never has more internal references than counts");
-    if members.len() > 1 {
-        heap.set_scc_members(leader, members.to_vec(), total);
-    } else {
-        heap.set_refs(leader, total);
     }
 }

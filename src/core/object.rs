@@ -263,10 +263,9 @@ pub(crate) fn reachable_count(handle: u64) -> Result<usize> {
         check_read(node, || format!("traverse the graph of {}", name(root)))?;
         count += 1;
         // SAFETY: the calling thread owns the object or it is frozen (checked just above).
-        for child in unsafe { HEAP.slot(node).values() }
-            .iter()
-            .filter_map(Value::as_ref_target)
-        {
+        let values = unsafe { HEAP.slot(node).values() };
+        // Children are pushed last-first so that the walk follows field 0 first, as freeze does.
+        for child in values.iter().rev().filter_map(Value::as_ref_target) {
             let (word, bit) = (child as usize / 64, 1u64 << (child % 64));
             if visited[word] & bit == 0 {
                 visited[word] |= bit;

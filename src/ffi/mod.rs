@@ -37,10 +37,22 @@ thread_local! {
 
 /// Runs an exported function's body: no panic crosses into C; a failure is recorded for
 /// `floe_last_error_message` with the function's name in front.
+#[inline(always)]
 pub(crate) fn boundary(function: &'static str, body: impl FnOnce() -> Result<()>) -> Status {
-    let error = match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(Ok(())) => return Status::Ok,
-        Ok(Err(error)) => error,
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => Status::Ok,
+        failed => fail(
+            function,
+            failed.map(|r| r.expect_err("only failures reach here")),
+        ),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn fail(function: &'static str, failed: std::thread::Result<Error>) -> Status {
+    let error = match failed {
+        Ok(error) => error,
         Err(payload) => {
             let text = payload
                 .downcast_ref::<&str>()

@@ -30,12 +30,13 @@ pub unsafe extern "C" fn floe_object_new(ty: floe_type, out_object: *mut floe_re
 ///
 /// # Safety
 /// `out_value` is NULL or writable.
+#[inline(always)]
 unsafe fn get<T>(
     function: &'static str,
     handle: floe_ref,
     index: usize,
     kind: Kind,
-    extract: fn(&Value) -> T,
+    extract: impl FnOnce(&Value) -> T,
     out_value: *mut T,
 ) -> Status {
     boundary(function, || {
