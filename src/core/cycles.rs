@@ -46,7 +46,7 @@ pub(crate) fn collect_if_due() {
 
 /// Children of `index` that belong to this collection: mutable and owned by `me`.
 fn local_children(index: ObjIndex, me: u32) -> impl Iterator<Item = ObjIndex> {
-    let heap = &*HEAP;
+    let heap = &HEAP;
     // SAFETY: `index` is a mutable object owned by the calling thread (checked by every caller).
     let values = unsafe { heap.slot(index).values() };
     values
@@ -57,7 +57,7 @@ fn local_children(index: ObjIndex, me: u32) -> impl Iterator<Item = ObjIndex> {
 
 /// Collects the calling thread's unreachable mutable cycles; returns how many objects were freed.
 pub fn collect() -> usize {
-    let heap = &*HEAP;
+    let heap = &HEAP;
     let me = thread::current();
     let roots: Vec<ObjIndex> = CANDIDATES.with(|c| std::mem::take(&mut *c.borrow_mut()));
     let roots: Vec<ObjIndex> = roots
@@ -87,7 +87,7 @@ pub fn collect() -> usize {
 }
 
 fn mark_gray(root: ObjIndex, me: u32, stack: &mut Vec<ObjIndex>) {
-    let heap = &*HEAP;
+    let heap = &HEAP;
     let gray = |slot: &Slot| {
         slot.set_color(GRAY);
         slot.aux.store(slot.local_refs(), Ordering::Relaxed);
@@ -110,7 +110,7 @@ fn mark_gray(root: ObjIndex, me: u32, stack: &mut Vec<ObjIndex>) {
 }
 
 fn scan(root: ObjIndex, me: u32, stack: &mut Vec<ObjIndex>) {
-    let heap = &*HEAP;
+    let heap = &HEAP;
     stack.push(root);
     while let Some(node) = stack.pop() {
         let slot = heap.slot(node);
@@ -127,7 +127,7 @@ fn scan(root: ObjIndex, me: u32, stack: &mut Vec<ObjIndex>) {
 }
 
 fn scan_black(root: ObjIndex, me: u32) {
-    let heap = &*HEAP;
+    let heap = &HEAP;
     heap.slot(root).set_color(BLACK);
     let mut stack = vec![root];
     while let Some(node) = stack.pop() {
@@ -143,7 +143,7 @@ fn scan_black(root: ObjIndex, me: u32) {
 
 /// Gathers the white objects reachable from `root`, marking them `VISITED` (garbage) and black.
 fn collect_white(root: ObjIndex, me: u32, stack: &mut Vec<ObjIndex>, garbage: &mut Vec<ObjIndex>) {
-    let heap = &*HEAP;
+    let heap = &HEAP;
     stack.push(root);
     while let Some(node) = stack.pop() {
         let slot = heap.slot(node);
@@ -160,7 +160,7 @@ fn collect_white(root: ObjIndex, me: u32, stack: &mut Vec<ObjIndex>, garbage: &m
 /// Frees white objects and releases their references to survivors; references between garbage
 /// objects (marked `VISITED`) die with them.
 fn free_garbage(garbage: &[ObjIndex], me: u32) {
-    let heap = &*HEAP;
+    let heap = &HEAP;
     let mut survivors = Vec::new();
     for &node in garbage {
         // SAFETY: white objects are unreachable from any handle or live object, and owned by `me`.

@@ -92,7 +92,7 @@ impl Traversal {
     }
 
     fn run(&mut self, root: ObjIndex, me: u32) -> Result<()> {
-        let heap = &*HEAP;
+        let heap = &HEAP;
         self.discover(root, root)?;
         while let Some(top) = self.frames.len().checked_sub(1) {
             let frame = &mut self.frames[top];
@@ -151,7 +151,7 @@ impl Traversal {
     }
 
     fn finish_frame(&mut self) {
-        let heap = &*HEAP;
+        let heap = &HEAP;
         let Frame {
             node, low, excess, ..
         } = self.frames.pop().expect("a frame to finish");
@@ -214,7 +214,7 @@ impl Traversal {
     }
 
     fn commit(&self, root: ObjIndex, label: Option<&str>) -> Result<()> {
-        let heap = &*HEAP;
+        let heap = &HEAP;
         let record = Provenance {
             root,
             root_name: name(root),

@@ -18,7 +18,6 @@ use super::slab::Slab;
 use super::stats::STATS;
 use super::value::ObjIndex;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::LazyLock;
 
 #[derive(Default)]
 struct HandleSlot {
@@ -26,7 +25,7 @@ struct HandleSlot {
     target: AtomicU32,
 }
 
-static TABLE: LazyLock<Slab<HandleSlot>> = LazyLock::new(Slab::new);
+static TABLE: Slab<HandleSlot> = Slab::new();
 
 fn split(handle: u64) -> (u32, u32) {
     ((handle >> 32) as u32, handle as u32)

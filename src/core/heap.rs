@@ -31,8 +31,8 @@ use super::value::{ObjIndex, Value};
 use parking_lot::Mutex;
 use std::cell::UnsafeCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::LazyLock;
 
 pub(crate) const FROZEN: u32 = 0x8000_0000;
 
@@ -131,13 +131,13 @@ impl Slot {
 pub(crate) struct Heap {
     slots: Slab<Slot>,
     /// Members of frozen SCCs with more than one object, keyed by leader.
-    scc_members: Mutex<HashMap<ObjIndex, Vec<ObjIndex>>>,
+    scc_members: Mutex<HashMap<ObjIndex, Vec<ObjIndex>, BuildHasherDefault<DefaultHasher>>>,
 }
 
-pub(crate) static HEAP: LazyLock<Heap> = LazyLock::new(|| Heap {
+pub(crate) static HEAP: Heap = Heap {
     slots: Slab::new(),
-    scc_members: Mutex::new(HashMap::new()),
-});
+    scc_members: Mutex::new(HashMap::with_hasher(BuildHasherDefault::new())),
+};
 
 impl Heap {
     #[inline]

@@ -155,6 +155,7 @@ fn ref_value(what: impl FnOnce(ObjIndex) -> String, target: Option<u64>) -> Resu
 }
 
 /// Stores `value` in slot `slot`. Struct fields keep their kind; list elements take any kind.
+#[inline]
 pub(crate) fn set(handle: u64, slot: usize, value: Value) -> Result<()> {
     let index = handle::resolve(handle)?;
     check_write(index, || describe_slot("set", index, slot))?;
@@ -251,27 +252,26 @@ pub(crate) fn ensure_never_frozen(handle: u64) -> Result<()> {
 }
 
 /// How many distinct objects are reachable from the object, itself included: a plain iterative
-/// traversal (a bitmap of visited slots, an explicit stack). Every object reached must be readable
+/// depth-first traversal (a bitmap of visited slots, an explicit stack). Every object reached must be readable
 /// by the caller (owned by it, or frozen).
 pub(crate) fn reachable_count(handle: u64) -> Result<usize> {
     let root = handle::resolve(handle)?;
     let mut visited = vec![0u64; (HEAP.capacity() as usize).div_ceil(64)];
     let mut stack = vec![root];
     let mut count = 0;
-    visited[root as usize / 64] |= 1 << (root % 64);
     while let Some(node) = stack.pop() {
+        let (word, bit) = (node as usize / 64, 1u64 << (node % 64));
+        if visited[word] & bit != 0 {
+            continue;
+        }
+        visited[word] |= bit;
         check_read(node, || format!("traverse the graph of {}", name(root)))?;
         count += 1;
         // SAFETY: the calling thread owns the object or it is frozen (checked just above).
         let values = unsafe { HEAP.slot(node).values() };
-        // Children are pushed last-first so that the walk follows field 0 first, as freeze does.
-        for child in values.iter().rev().filter_map(Value::as_ref_target) {
-            let (word, bit) = (child as usize / 64, 1u64 << (child % 64));
-            if visited[word] & bit == 0 {
-                visited[word] |= bit;
-                stack.push(child);
-            }
-        }
+        // Marked when popped, children pushed last-first: a depth-first walk in field order, the
+        // order freeze visits objects in.
+        stack.extend(values.iter().rev().filter_map(Value::as_ref_target));
     }
     Ok(count)
 }

@@ -9,7 +9,7 @@ use super::slab::Slab;
 use super::value::ObjIndex;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 /// What a freeze call was.
 #[derive(Debug)]
@@ -27,7 +27,7 @@ struct Entry {
     record: Mutex<Option<Arc<Provenance>>>,
 }
 
-static TABLE: LazyLock<Slab<Entry>> = LazyLock::new(Slab::new);
+static TABLE: Slab<Entry> = Slab::new();
 
 /// Registers a freeze that is about to freeze `objects` objects; returns its id.
 pub(crate) fn register(record: Provenance, objects: u32) -> Option<u32> {

@@ -1,8 +1,8 @@
 //! A slab of slots addressed by `u32` index, readable without a lock.
 //!
 //! Invariants:
-//! - Slots live in fixed-size chunks that are allocated on demand and never moved or freed while the
-//!   slab lives, so a `&T` obtained from [`Slab::get`] stays valid for the slab's lifetime.
+//! - Slots live in fixed-size chunks that are allocated on demand and never moved or freed: slabs
+//!   are statics, so a `&T` obtained from [`Slab::get`] stays valid for the life of the process.
 //! - A chunk pointer is published with `Release` after the chunk is fully initialised; readers load
 //!   it with `Acquire`. An index whose chunk was never allocated reads as `None`.
 //! - Allocation and freeing of indices go through one mutex; freed indices are reused (callers keep
@@ -11,14 +11,16 @@
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-const CHUNK_BITS: u32 = if cfg!(miri) { 6 } else { 14 };
+const CHUNK_BITS: u32 = if cfg!(miri) { 6 } else { 16 };
 const CHUNK_LEN: usize = 1 << CHUNK_BITS;
 /// Indices stay below `2^INDEX_BITS`; the object header needs the top bit of an owner word.
 const INDEX_BITS: u32 = if cfg!(miri) { 16 } else { 31 };
 const MAX_CHUNKS: usize = 1 << (INDEX_BITS - CHUNK_BITS);
 
+/// A directory of chunks held inline, so a slab can be a `static` with no lazy initialisation on
+/// the read path.
 pub(crate) struct Slab<T> {
-    chunks: Box<[AtomicPtr<T>]>,
+    chunks: [AtomicPtr<T>; MAX_CHUNKS],
     alloc: Mutex<Allocator>,
 }
 
@@ -27,19 +29,19 @@ struct Allocator {
     free: Vec<u32>,
 }
 
-impl<T: Default> Slab<T> {
-    pub(crate) fn new() -> Slab<T> {
+impl<T> Slab<T> {
+    pub(crate) const fn new() -> Slab<T> {
         Slab {
-            chunks: (0..MAX_CHUNKS)
-                .map(|_| AtomicPtr::new(std::ptr::null_mut()))
-                .collect(),
+            chunks: [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_CHUNKS],
             alloc: Mutex::new(Allocator {
                 high_water: 0,
                 free: Vec::new(),
             }),
         }
     }
+}
 
+impl<T: Default> Slab<T> {
     /// The slot at `index`, or `None` when no slot with that index was ever allocated.
     #[inline]
     pub(crate) fn get(&self, index: u32) -> Option<&T> {
@@ -51,7 +53,7 @@ impl<T: Default> Slab<T> {
             return None;
         }
         // SAFETY: a non-null chunk pointer was published after its CHUNK_LEN slots were initialised
-        // and is never freed before the slab; the offset is masked below CHUNK_LEN.
+        // and is never freed; the offset is masked below CHUNK_LEN.
         Some(unsafe { &*chunk.add(index as usize & (CHUNK_LEN - 1)) })
     }
 
@@ -92,21 +94,6 @@ impl<T: Default> Slab<T> {
     }
 }
 
-impl<T> Drop for Slab<T> {
-    fn drop(&mut self) {
-        for chunk in self.chunks.iter() {
-            let chunk = chunk.load(Ordering::Acquire);
-            if !chunk.is_null() {
-                // SAFETY: the pointer came from `Box::<[T]>::into_raw` of CHUNK_LEN slots and is freed
-                // once, here, when no `&T` handed out by `get` can outlive `&mut self`.
-                drop(unsafe {
-                    Box::from_raw(std::ptr::slice_from_raw_parts_mut(chunk, CHUNK_LEN))
-                });
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,7 +101,8 @@ mod tests {
 
     #[test]
     fn unallocated_indices_read_as_none_and_freed_ones_are_reused() {
-        let slab: Slab<AtomicU32> = Slab::new();
+        static SLAB: Slab<AtomicU32> = Slab::new();
+        let slab = &SLAB;
         assert!(slab.get(0).is_none());
         assert!(slab.get(u32::MAX).is_none());
         let a = slab.alloc().unwrap();
@@ -128,7 +116,8 @@ mod tests {
 
     #[test]
     fn slots_span_chunks_and_are_shared_between_threads() {
-        let slab: Slab<AtomicU32> = Slab::new();
+        static SLAB: Slab<AtomicU32> = Slab::new();
+        let slab = &SLAB;
         let n = CHUNK_LEN as u32 * 2 + 3;
         let indices: Vec<u32> = (0..n).map(|_| slab.alloc().unwrap()).collect();
         std::thread::scope(|s| {
