@@ -72,7 +72,8 @@ static void setup(floe_status status, const char *call)
 
 static floe_stats stats(void)
 {
-    floe_stats s = {0, 0, 0};
+    floe_stats s;
+    memset(&s, 0, sizeof s);
     SETUP(floe_runtime_stats(&s));
     return s;
 }
@@ -462,7 +463,7 @@ int main(void)
     kinds_ranges_buffers();
 
     floe_stats left = stats();
-    CHECK(left.live_objects == 0 && left.frozen_objects == 0 && left.live_handles == 0,
+    CHECK(left.live_objects == 0 && left.frozen_objects == 0 && left.live_handles == 0 && left.detached_graphs == 0,
           "floe_runtime_stats are all zero at the end");
     printf("misuse: %d checks passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -97,6 +97,10 @@ enum floe_status
    */
   FLOE_ERR_NOT_A_LIST = 16,
   /**
+   * A SAFE transfer found references into the graph from outside it; nothing moved.
+   */
+  FLOE_ERR_NOT_TRANSFERABLE = 17,
+  /**
    * floe panicked; the message holds the panic text. Nothing unwound into the caller.
    */
   FLOE_ERR_PANIC = 100,
@@ -172,6 +176,10 @@ typedef struct {
    * Handles issued and not yet released.
    */
   uint64_t live_handles;
+  /**
+   * Graphs detached from their thread and not yet attached: in jobs, futures, or C pointers.
+   */
+  uint64_t detached_graphs;
 } floe_stats;
 
 /**

@@ -46,12 +46,14 @@ pub enum Status {
     ErrLimit = 15,
     /// The operation is a list operation and the object is not a list.
     ErrNotAList = 16,
+    /// A SAFE transfer found references into the graph from outside it; nothing moved.
+    ErrNotTransferable = 17,
     /// floe panicked; the message holds the panic text. Nothing unwound into the caller.
     ErrPanic = 100,
 }
 
 impl Status {
-    const ALL: [Status; 18] = [
+    const ALL: [Status; 19] = [
         Status::Ok,
         Status::ErrNull,
         Status::ErrInvalidHandle,
@@ -69,6 +71,7 @@ impl Status {
         Status::ErrUnknownType,
         Status::ErrLimit,
         Status::ErrNotAList,
+        Status::ErrNotTransferable,
         Status::ErrPanic,
     ];
 

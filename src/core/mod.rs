@@ -13,5 +13,6 @@ mod provenance;
 mod slab;
 pub mod stats;
 pub mod thread;
+pub mod transfer;
 pub mod types;
 pub mod value;

@@ -8,6 +8,7 @@ use super::error::{Error, Result, Status};
 use super::heap::{FROZEN, HEAP};
 use super::provenance;
 use super::thread;
+use super::transfer::TRANSIT;
 use super::types::{self, LIST_TYPE};
 use super::value::ObjIndex;
 use parking_lot::RwLock;
@@ -68,6 +69,17 @@ pub(crate) fn check_write(index: ObjIndex, what: impl FnOnce() -> String) -> Res
 
 #[cold]
 pub(crate) fn wrong_thread(index: ObjIndex, owner: u32, what: String) -> Error {
+    if owner == TRANSIT {
+        return Error::new(
+            Status::ErrWrongThread,
+            format!(
+                "cannot {what}: {obj} is in transit (detached, or travelling in a job or a future) and owned by no \
+                 thread until it is attached; the calling thread is {me}",
+                obj = name(index),
+                me = thread::current_name(),
+            ),
+        );
+    }
     Error::new(
         Status::ErrWrongThread,
         format!(
@@ -127,17 +139,22 @@ fn path_within_freeze(root: ObjIndex, target: ObjIndex, frozen: u32) -> Option<S
     if HEAP.slot(root).owner() != frozen {
         return None;
     }
+    path_within(root, target, |o| HEAP.slot(o).owner() == frozen)
+}
+
+/// The shortest path from `root` to `target` through objects for which `inside` holds, such as
+/// `Scope.job.children[3]`. The caller guarantees those objects stay alive and readable.
+pub(crate) fn path_within(root: ObjIndex, target: ObjIndex, inside: impl Fn(ObjIndex) -> bool) -> Option<String> {
     let mut parent: HashMap<ObjIndex, (ObjIndex, usize)> = HashMap::new();
     let mut queue = VecDeque::from([root]);
     while let Some(node) = queue.pop_front() {
-        // SAFETY: `node` is frozen (owner word checked) and frozen objects are not freed while
-        // `FROZEN_FREES` is held for writing.
+        // SAFETY: `node` is `root` or passed `inside`, which the caller guarantees readable and alive.
         let values = unsafe { HEAP.slot(node).values() };
         for (slot, child) in values.iter().enumerate() {
             let Some(child) = child.as_ref_target() else {
                 continue;
             };
-            if child == root || parent.contains_key(&child) || HEAP.slot(child).owner() != frozen {
+            if child == root || parent.contains_key(&child) || !inside(child) {
                 continue;
             }
             parent.insert(child, (node, slot));

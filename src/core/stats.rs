@@ -23,12 +23,14 @@ pub(crate) struct Counters {
     pub(crate) objects: Counter,
     pub(crate) frozen: Counter,
     pub(crate) handles: Counter,
+    pub(crate) transit: Counter,
 }
 
 pub(crate) static STATS: Counters = Counters {
     objects: Counter::new(),
     frozen: Counter::new(),
     handles: Counter::new(),
+    transit: Counter::new(),
 };
 
 /// A snapshot of the runtime's live counters.
@@ -41,6 +43,8 @@ pub struct Stats {
     pub frozen_objects: u64,
     /// Handles issued and not yet released.
     pub live_handles: u64,
+    /// Graphs detached from their thread and not yet attached: in jobs, futures, or C pointers.
+    pub detached_graphs: u64,
 }
 
 /// The current counters.
@@ -49,5 +53,6 @@ pub fn snapshot() -> Stats {
         live_objects: STATS.objects.get(),
         frozen_objects: STATS.frozen.get(),
         live_handles: STATS.handles.get(),
+        detached_graphs: STATS.transit.get(),
     }
 }
