@@ -21,6 +21,11 @@
 #include <stdlib.h>
 
 /**
+ * The id of the main thread's queue.
+ */
+#define MAIN_WORKER 1
+
+/**
  * The outcome of a floe operation. `FLOE_OK` is zero; every error is positive.
  */
 enum floe_status
@@ -101,6 +106,38 @@ enum floe_status
    */
   FLOE_ERR_NOT_TRANSFERABLE = 17,
   /**
+   * The job was cancelled: its worker terminated without processing it.
+   */
+  FLOE_ERR_CANCELLED = 18,
+  /**
+   * The future's result was already taken (each result is consumed once).
+   */
+  FLOE_ERR_CONSUMED = 19,
+  /**
+   * The wait timed out before the job finished.
+   */
+  FLOE_ERR_TIMEOUT = 20,
+  /**
+   * No worker has that id.
+   */
+  FLOE_ERR_UNKNOWN_WORKER = 21,
+  /**
+   * The worker was asked to terminate and takes no new jobs.
+   */
+  FLOE_ERR_WORKER_TERMINATED = 22,
+  /**
+   * The detached graph was already attached (each is attached once).
+   */
+  FLOE_ERR_ALREADY_ATTACHED = 23,
+  /**
+   * The detached graph was disposed.
+   */
+  FLOE_ERR_DISPOSED = 24,
+  /**
+   * The value must be frozen (an AtomicReference's value, a delayed job's input).
+   */
+  FLOE_ERR_NOT_FROZEN = 25,
+  /**
    * floe panicked; the message holds the panic text. Nothing unwound into the caller.
    */
   FLOE_ERR_PANIC = 100,
@@ -151,6 +188,12 @@ typedef uint32_t floe_kind;
 #endif // __cplusplus
 
 /**
+ * A worker: a thread with a job queue, addressed by id from any thread. `Worker::MAIN` is the
+ * main thread's queue, which the host drains with [`MainQueue::drain`].
+ */
+typedef struct Worker Worker;
+
+/**
  * A handle to an object: an opaque 64-bit value, validated on every use; 0 is NULL.
  */
 typedef uint64_t floe_ref;
@@ -195,6 +238,8 @@ typedef struct {
    */
   uint32_t kind;
 } floe_field_def;
+
+
 
 
 

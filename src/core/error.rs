@@ -48,12 +48,28 @@ pub enum Status {
     ErrNotAList = 16,
     /// A SAFE transfer found references into the graph from outside it; nothing moved.
     ErrNotTransferable = 17,
+    /// The job was cancelled: its worker terminated without processing it.
+    ErrCancelled = 18,
+    /// The future's result was already taken (each result is consumed once).
+    ErrConsumed = 19,
+    /// The wait timed out before the job finished.
+    ErrTimeout = 20,
+    /// No worker has that id.
+    ErrUnknownWorker = 21,
+    /// The worker was asked to terminate and takes no new jobs.
+    ErrWorkerTerminated = 22,
+    /// The detached graph was already attached (each is attached once).
+    ErrAlreadyAttached = 23,
+    /// The detached graph was disposed.
+    ErrDisposed = 24,
+    /// The value must be frozen (an AtomicReference's value, a delayed job's input).
+    ErrNotFrozen = 25,
     /// floe panicked; the message holds the panic text. Nothing unwound into the caller.
     ErrPanic = 100,
 }
 
 impl Status {
-    const ALL: [Status; 19] = [
+    const ALL: [Status; 27] = [
         Status::Ok,
         Status::ErrNull,
         Status::ErrInvalidHandle,
@@ -72,6 +88,14 @@ impl Status {
         Status::ErrLimit,
         Status::ErrNotAList,
         Status::ErrNotTransferable,
+        Status::ErrCancelled,
+        Status::ErrConsumed,
+        Status::ErrTimeout,
+        Status::ErrUnknownWorker,
+        Status::ErrWorkerTerminated,
+        Status::ErrAlreadyAttached,
+        Status::ErrDisposed,
+        Status::ErrNotFrozen,
         Status::ErrPanic,
     ];
 
@@ -135,6 +159,16 @@ impl Error {
             status: self.status,
             message: format!("{what}: {}", self.message),
         }
+    }
+
+    /// The error for a caught panic: `ErrPanic` with the panic's text.
+    pub(crate) fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Error {
+        let text = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".into());
+        Error::new(Status::ErrPanic, format!("panicked: {text}"))
     }
 
     /// The status, never `Status::Ok`.

@@ -2,17 +2,21 @@
 //! `api` is the safe Rust surface; the C ABI in `crate::ffi` calls the same functions.
 
 pub mod api;
+pub mod concurrency;
 mod cycles;
 pub mod error;
 mod freeze;
+pub mod future;
 mod handle;
 mod heap;
 pub(crate) mod object;
 mod ownership;
 mod provenance;
+mod registry;
 mod slab;
 pub mod stats;
 pub mod thread;
 pub mod transfer;
 pub mod types;
 pub mod value;
+pub mod worker;

@@ -144,7 +144,11 @@ fn path_within_freeze(root: ObjIndex, target: ObjIndex, frozen: u32) -> Option<S
 
 /// The shortest path from `root` to `target` through objects for which `inside` holds, such as
 /// `Scope.job.children[3]`. The caller guarantees those objects stay alive and readable.
-pub(crate) fn path_within(root: ObjIndex, target: ObjIndex, inside: impl Fn(ObjIndex) -> bool) -> Option<String> {
+pub(crate) fn path_within(
+    root: ObjIndex,
+    target: ObjIndex,
+    inside: impl Fn(ObjIndex) -> bool,
+) -> Option<String> {
     let mut parent: HashMap<ObjIndex, (ObjIndex, usize)> = HashMap::new();
     let mut queue = VecDeque::from([root]);
     while let Some(node) = queue.pop_front() {

@@ -119,6 +119,11 @@ pub fn claim_main() -> Result<(), Arc<str>> {
     }
 }
 
+/// The main thread's token (0 before any thread has used floe).
+pub fn main_token() -> u32 {
+    MAIN_TOKEN.load(Ordering::Acquire)
+}
+
 /// Whether the calling thread is the runtime's main thread.
 pub fn is_main() -> bool {
     current() == MAIN_TOKEN.load(Ordering::Acquire)

@@ -51,20 +51,13 @@ pub(crate) fn boundary(function: &'static str, body: impl FnOnce() -> Result<()>
 #[cold]
 #[inline(never)]
 fn fail(function: &'static str, failed: std::thread::Result<Error>) -> Status {
-    let error = match failed {
-        Ok(error) => error,
-        Err(payload) => {
-            let text = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic without a message".into());
-            Error::new(
-                Status::ErrPanic,
-                format!("floe panicked: {text}; the call was abandoned"),
-            )
-        }
-    };
+    let error = failed.unwrap_or_else(|payload| {
+        let panic = Error::from_panic(payload);
+        Error::new(
+            Status::ErrPanic,
+            format!("floe {}; the call was abandoned", panic.message()),
+        )
+    });
     record(function, &error);
     error.status()
 }

@@ -7,6 +7,8 @@ mod harness;
 mod objects;
 mod ownership;
 mod properties;
+mod transfer;
+mod workers;
 
 fn main() {
     let tests: Vec<harness::Test> = [
@@ -16,6 +18,8 @@ fn main() {
         freeze::TESTS,
         cycles::TESTS,
         properties::TESTS,
+        transfer::TESTS,
+        workers::TESTS,
     ]
     .concat();
     harness::main(&tests);

@@ -1,0 +1,211 @@
+//! The safe Rust API for moving graphs between threads: `DetachedGraph`, `Worker`, `Future`,
+//! `MainQueue`. Jobs are plain `fn` items — no captured state, as in Kotlin/Native: a job that
+//! needs data gets it as its input graph.
+
+use super::api::Object;
+use super::error::{Error, Result, Status};
+use super::future::{self as core_future, FutureState};
+use super::object;
+use super::transfer::{self, TransferMode, Transit};
+use super::worker::{self, JobFn, MAIN_WORKER};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A job: runs on a worker with its input graph (owned by the job), returns a result graph.
+pub type Job = fn(Option<Object>) -> Result<Option<Object>>;
+
+/// A failed detach: the error, and the object, still owned by the caller.
+#[derive(Debug)]
+pub struct TransferError {
+    pub error: Error,
+    pub object: Object,
+}
+
+impl fmt::Display for TransferError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for TransferError {}
+
+impl From<TransferError> for Error {
+    fn from(failed: TransferError) -> Error {
+        failed.error
+    }
+}
+
+/// A graph detached from its thread, owned by no thread until attached — once, on any thread.
+/// Dropped unattached, it is attached to the dropping thread and released.
+#[derive(Debug)]
+pub struct DetachedGraph(Transit);
+
+impl Object {
+    /// Detaches this object's graph from the calling thread. `Safe` refuses, moving nothing, when
+    /// anything outside the graph refers into it; `Unsafe` skips that check (left-behind references
+    /// then fail on use). A frozen object is shared, not moved.
+    pub fn detach(self, mode: TransferMode) -> std::result::Result<DetachedGraph, TransferError> {
+        match transfer::detach(self.handle(), mode) {
+            Ok(transit) => {
+                let _ = self.into_raw();
+                Ok(DetachedGraph(transit))
+            }
+            Err(error) => Err(TransferError {
+                error,
+                object: self,
+            }),
+        }
+    }
+}
+
+impl DetachedGraph {
+    /// Gives the graph to the calling thread.
+    pub fn attach(self) -> Result<Object> {
+        self.0.attach().map(Object::from_raw)
+    }
+}
+
+/// A worker: a thread with a job queue, addressed by id from any thread. `Worker::MAIN` is the
+/// main thread's queue, which the host drains with [`MainQueue::drain`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Worker(u32);
+
+impl Worker {
+    pub const MAIN: Worker = Worker(MAIN_WORKER);
+
+    /// Starts a worker thread with this name (also its thread's name in messages).
+    pub fn start(name: &str) -> Result<Worker> {
+        worker::start(name).map(Worker)
+    }
+
+    /// The worker with this id, if it is running.
+    pub fn from_id(id: u32) -> Result<Worker> {
+        worker::lookup(id).map(|_| Worker(id))
+    }
+
+    /// The worker whose thread is calling (`MAIN` on the main thread), if any.
+    pub fn current() -> Option<Worker> {
+        Some(worker::current()).filter(|&id| id != 0).map(Worker)
+    }
+
+    pub fn id(self) -> u32 {
+        self.0
+    }
+
+    /// Runs `job` on this worker with `input`; the future delivers its result graph.
+    pub fn execute(
+        self,
+        input: Option<DetachedGraph>,
+        result_mode: TransferMode,
+        job: Job,
+    ) -> Result<Future> {
+        let worker = worker::lookup(self.0)?;
+        worker::execute(&worker, input.map(|g| g.0), result_mode, job_fn(job), None).map(Future)
+    }
+
+    /// Runs `job` after `delay`, with a frozen input (shared, not moved) or none.
+    pub fn execute_after(
+        self,
+        delay: Duration,
+        input: Option<&Object>,
+        job: Job,
+    ) -> Result<Future> {
+        let worker = worker::lookup(self.0)?;
+        let input = match input {
+            Some(object) if !object.is_frozen()? => {
+                return Err(Error::new(
+                    Status::ErrNotFrozen,
+                    "execute_after takes a frozen input (shared by every run) or none; freeze it, or use execute",
+                ))
+            }
+            Some(object) => Some(transfer::detach(object::retain(object.handle())?, TransferMode::Safe)?),
+            None => None,
+        };
+        worker::execute(&worker, input, TransferMode::Safe, job_fn(job), Some(delay)).map(Future)
+    }
+
+    /// Asks the worker to stop: with `process_scheduled`, after running every queued job; without,
+    /// cancelling them. The future completes when the worker's thread has exited.
+    pub fn request_termination(self, process_scheduled: bool) -> Result<Future> {
+        worker::lookup(self.0)?
+            .request_termination(process_scheduled)
+            .map(Future)
+    }
+
+    /// Runs the jobs queued for this worker now, on its own thread (inside one of its jobs, or on
+    /// the main thread for `MAIN`); returns how many ran.
+    pub fn process_queue(self) -> Result<usize> {
+        worker::lookup(self.0)?.process_queue(usize::MAX)
+    }
+}
+
+fn job_fn(job: Job) -> JobFn {
+    Box::new(move |input| {
+        job(input.map(Object::from_raw)).map(|result| result.map(Object::into_raw))
+    })
+}
+
+/// The main thread's queue: results and jobs sent to `Worker::MAIN` wait here until the host's own
+/// loop drains them.
+pub struct MainQueue;
+
+impl MainQueue {
+    /// Runs up to `max` ready tasks; main thread only. Returns how many ran.
+    pub fn drain(max: usize) -> Result<usize> {
+        worker::drain_main(max)
+    }
+
+    /// Sets the hook called, from any thread, whenever work is queued for the main thread — to poke
+    /// the host's run loop. `None` removes it.
+    pub fn set_wakeup(hook: Option<Box<dyn Fn() + Send + Sync>>) {
+        worker::set_main_wakeup(hook)
+    }
+}
+
+/// The outcome of a job. Its result graph is consumed once, attached to the consuming thread.
+#[derive(Clone)]
+pub struct Future(pub(crate) Arc<core_future::Future>);
+
+impl fmt::Debug for Future {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Future").field(&self.state()).finish()
+    }
+}
+
+impl Future {
+    pub fn state(&self) -> FutureState {
+        self.0.state()
+    }
+
+    /// Waits (up to `timeout`, or forever) and takes the result: `Ok(None)` for a job that
+    /// returned nothing; the job's own error (status and message) for a failed one.
+    pub fn result(&self, timeout: Option<Duration>) -> Result<Option<Object>> {
+        Ok(self.0.wait(timeout)?.map(Object::from_raw))
+    }
+
+    /// Waits for the result and hands it to `f` on the calling thread (Kotlin's `consume`).
+    pub fn consume<R>(
+        &self,
+        timeout: Option<Duration>,
+        f: impl FnOnce(Option<Object>) -> R,
+    ) -> Result<R> {
+        self.result(timeout).map(f)
+    }
+
+    /// Delivers the outcome to `worker`'s queue: `callback` runs on that worker's thread, where the
+    /// result graph is attached (for `Worker::MAIN`, when the host drains the main queue).
+    pub fn deliver_to(&self, worker: Worker, callback: fn(Result<Option<Object>>)) -> Result<()> {
+        let target = worker::lookup(worker.0)?;
+        self.0.deliver_to(
+            target,
+            Box::new(move |outcome| callback(outcome.map(|r| r.map(Object::from_raw)))),
+        )
+    }
+
+    /// Waits until one of `futures` finishes; returns its index.
+    pub fn wait_any(futures: &[&Future], timeout: Option<Duration>) -> Result<usize> {
+        let inner: Vec<Arc<core_future::Future>> = futures.iter().map(|f| f.0.clone()).collect();
+        core_future::wait_any(&inner, timeout)
+    }
+}

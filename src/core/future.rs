@@ -1,0 +1,220 @@
+//! Futures: the outcome of a job, produced on a worker and consumed on any thread.
+//!
+//! State machine (one mutex and condition variable per future):
+//! `Scheduled → Computed | Failed | Cancelled`, then `Computed → Consumed` when a consumer takes the
+//! result. The result is a graph in transit; consuming attaches it to the consuming thread, so it
+//! is owned there and nowhere else. A failed future keeps the job's status and message (Kotlin/
+//! Native reduced them to "Job has thrown an exception"). A future may instead be asked to deliver
+//! its outcome to a worker's queue (the main queue included): the graph is then attached on that
+//! worker's thread. A global completion counter and condition variable serve "wait for any of these
+//! futures", as in Kotlin/Native.
+
+use super::error::{Error, Result, Status};
+use super::transfer::Transit;
+use super::worker::{Task, Worker};
+use parking_lot::{Condvar, Mutex};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A future's state. Numbers are part of the C ABI (`FLOE_FUTURE_STATE_*`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FutureState {
+    /// The job has not finished.
+    Scheduled = 1,
+    /// The job finished; its result waits for a consumer.
+    Computed = 2,
+    /// The job failed; the future keeps its status and message.
+    Failed = 3,
+    /// The job never ran (its worker terminated without processing it).
+    Cancelled = 4,
+    /// The result was taken by a consumer.
+    Consumed = 5,
+}
+
+/// What a delivery callback receives: the result's handle (owned by the callback) or the failure.
+pub type Outcome = Result<Option<u64>>;
+
+type Delivery = (Arc<Worker>, Box<dyn FnOnce(Outcome) + Send>);
+
+enum Slot {
+    Scheduled(Option<Delivery>),
+    Computed(Option<Transit>),
+    Failed(Error),
+    Cancelled,
+    Consumed,
+}
+
+pub struct Future {
+    slot: Mutex<Slot>,
+    done: Condvar,
+}
+
+static COMPLETIONS: Mutex<u64> = Mutex::new(0);
+static ANY_DONE: Condvar = Condvar::new();
+
+impl Future {
+    pub(crate) fn new() -> Arc<Future> {
+        Arc::new(Future {
+            slot: Mutex::new(Slot::Scheduled(None)),
+            done: Condvar::new(),
+        })
+    }
+
+    pub fn state(&self) -> FutureState {
+        match &*self.slot.lock() {
+            Slot::Scheduled(_) => FutureState::Scheduled,
+            Slot::Computed(_) => FutureState::Computed,
+            Slot::Failed(_) => FutureState::Failed,
+            Slot::Cancelled => FutureState::Cancelled,
+            Slot::Consumed => FutureState::Consumed,
+        }
+    }
+
+    /// Records the job's outcome (or, with `None`, that it was cancelled) and wakes consumers.
+    pub(crate) fn complete(&self, outcome: Option<Result<Option<Transit>>>) {
+        let finished = match outcome {
+            Some(Ok(result)) => Slot::Computed(result),
+            Some(Err(error)) => Slot::Failed(error),
+            None => Slot::Cancelled,
+        };
+        let previous = std::mem::replace(&mut *self.slot.lock(), finished);
+        self.done.notify_all();
+        *COMPLETIONS.lock() += 1;
+        ANY_DONE.notify_all();
+        if let Slot::Scheduled(Some((worker, callback))) = previous {
+            deliver(&worker, self.take(), callback);
+        }
+    }
+
+    /// Takes a finished outcome: the result graph (still in transit) or the failure.
+    fn take(&self) -> Result<Option<Transit>> {
+        let mut slot = self.slot.lock();
+        match std::mem::replace(&mut *slot, Slot::Consumed) {
+            Slot::Computed(result) => Ok(result),
+            other => {
+                let error = match &other {
+                    Slot::Failed(error) => Error::new(
+                        error.status(),
+                        format!("the job failed: {}", error.message()),
+                    ),
+                    Slot::Cancelled => Error::new(
+                        Status::ErrCancelled,
+                        "the job was cancelled: its worker terminated without processing it",
+                    ),
+                    Slot::Consumed => Error::new(
+                        Status::ErrConsumed,
+                        "the future's result was already consumed",
+                    ),
+                    Slot::Scheduled(_) => {
+                        Error::new(Status::ErrTimeout, "the job has not finished")
+                    }
+                    Slot::Computed(_) => unreachable!("handled above"),
+                };
+                // Failures and cancellations stay readable; only a result is taken once.
+                if !matches!(other, Slot::Consumed) {
+                    *slot = other;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Waits up to `timeout` (forever with `None`) and takes the outcome; a result is attached to
+    /// the calling thread and returned as a handle it owns.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<Option<u64>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        {
+            let mut slot = self.slot.lock();
+            while let Slot::Scheduled(_) = &*slot {
+                match deadline {
+                    Some(deadline) => {
+                        if self.done.wait_until(&mut slot, deadline).timed_out() {
+                            break;
+                        }
+                    }
+                    None => self.done.wait(&mut slot),
+                }
+            }
+            if let Slot::Scheduled(_) = &*slot {
+                let waited = timeout.unwrap_or_default();
+                return Err(Error::new(
+                    Status::ErrTimeout,
+                    format!("the job did not finish within {waited:?}"),
+                ));
+            }
+        }
+        self.take()?.map(Transit::attach).transpose()
+    }
+
+    /// Asks for the outcome to be delivered on `worker`'s thread, to `callback`; right away if
+    /// the future is already finished.
+    pub(crate) fn deliver_to(
+        &self,
+        worker: Arc<Worker>,
+        callback: Box<dyn FnOnce(Outcome) + Send>,
+    ) -> Result<()> {
+        let mut slot = self.slot.lock();
+        match &mut *slot {
+            Slot::Scheduled(delivery @ None) => {
+                *delivery = Some((worker, callback));
+                Ok(())
+            }
+            Slot::Scheduled(Some(_)) => Err(Error::new(
+                Status::ErrConsumed,
+                "the future already has a delivery; it is consumed once",
+            )),
+            _ => {
+                drop(slot);
+                deliver(&worker, self.take(), callback);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Queues `callback` on `worker` with the outcome; the result graph is attached on that worker's
+/// thread when the callback runs (or disposed there if the worker never runs it).
+fn deliver(
+    worker: &Worker,
+    outcome: Result<Option<Transit>>,
+    callback: Box<dyn FnOnce(Outcome) + Send>,
+) {
+    worker.enqueue_delivery(Task::new(move |run| {
+        if run {
+            callback(outcome.and_then(|result| result.map(Transit::attach).transpose()))
+        }
+    }));
+}
+
+/// Waits until one of `futures` has finished; returns the index of the first finished one.
+pub fn wait_any(futures: &[Arc<Future>], timeout: Option<Duration>) -> Result<usize> {
+    if futures.is_empty() {
+        return Err(Error::new(
+            Status::ErrInvalidArgument,
+            "wait_any needs at least one future",
+        ));
+    }
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut completions = COMPLETIONS.lock();
+    loop {
+        if let Some(i) = futures
+            .iter()
+            .position(|f| f.state() != FutureState::Scheduled)
+        {
+            return Ok(i);
+        }
+        match deadline {
+            Some(deadline) => {
+                if ANY_DONE.wait_until(&mut completions, deadline).timed_out() {
+                    let waited = timeout.unwrap_or_default();
+                    return Err(Error::new(
+                        Status::ErrTimeout,
+                        format!("none of the futures finished within {waited:?}"),
+                    ));
+                }
+            }
+            None => ANY_DONE.wait(&mut completions),
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! A generation-checked table of shared values (futures, detached graphs): the same `u64` encoding
+//! as object handles, and a clear failure for an id never issued or already ended — with the
+//! reason it ended (released, attached, disposed), each its own status. Not on any hot path: each
+//! entry sits behind a small mutex.
+
+use super::error::{Error, Result, Status};
+use super::slab::Slab;
+use parking_lot::Mutex;
+use std::sync::Arc;
+
+pub(crate) struct Registry<T> {
+    noun: &'static str,
+    slots: Slab<Mutex<Entry<T>>>,
+}
+
+struct Entry<T> {
+    /// Odd while live, even while free (as for handles).
+    generation: u32,
+    value: Option<Arc<T>>,
+    /// Why the last generation ended, and what an id of it gets when used again.
+    ended: Option<(Status, &'static str)>,
+}
+
+impl<T> Default for Entry<T> {
+    fn default() -> Self {
+        Entry {
+            generation: 0,
+            value: None,
+            ended: None,
+        }
+    }
+}
+
+impl<T> Registry<T> {
+    pub(crate) const fn new(noun: &'static str) -> Self {
+        Registry {
+            noun,
+            slots: Slab::new(),
+        }
+    }
+}
+
+fn split(id: u64) -> (u32, u32) {
+    ((id >> 32) as u32, id as u32)
+}
+
+impl<T> Registry<T> {
+    /// Registers `value`; the returned id is live until `remove`.
+    pub(crate) fn insert(&self, value: Arc<T>) -> Result<u64> {
+        let index = self.slots.alloc().ok_or_else(|| {
+            Error::new(
+                Status::ErrLimit,
+                format!("cannot register a {}: the table is full", self.noun),
+            )
+        })?;
+        let mut entry = self.slots.at(index).lock();
+        entry.generation += 1;
+        entry.value = Some(value);
+        Ok((entry.generation as u64) << 32 | index as u64)
+    }
+
+    /// The value of a live id.
+    pub(crate) fn get(&self, id: u64) -> Result<Arc<T>> {
+        let (generation, index) = split(id);
+        if let Some(slot) = self.slots.get(index) {
+            let entry = slot.lock();
+            if entry.generation == generation {
+                if let Some(value) = &entry.value {
+                    return Ok(value.clone());
+                }
+            }
+        }
+        Err(self.invalid(id))
+    }
+
+    /// Ends a live id and returns its value. Later uses of the id fail with `status`, saying it was
+    /// `how` ("released", "attached", "disposed").
+    pub(crate) fn remove(&self, id: u64, status: Status, how: &'static str) -> Result<Arc<T>> {
+        let (generation, index) = split(id);
+        if let Some(slot) = self.slots.get(index) {
+            let mut entry = slot.lock();
+            if entry.generation == generation && entry.value.is_some() {
+                entry.generation += 1;
+                entry.ended = Some((status, how));
+                let value = entry.value.take().expect("checked just above");
+                drop(entry);
+                self.slots.free(&[index]);
+                return Ok(value);
+            }
+        }
+        Err(self.invalid(id))
+    }
+
+    #[cold]
+    fn invalid(&self, id: u64) -> Error {
+        let noun = self.noun;
+        if id == 0 {
+            return Error::new(Status::ErrNull, format!("the {noun} is NULL (0)"));
+        }
+        let (generation, index) = split(id);
+        let current = self.slots.get(index).map(|slot| {
+            let entry = slot.lock();
+            (entry.generation, entry.ended)
+        });
+        match current {
+            Some((current, Some((status, how)))) if generation & 1 == 1 && generation < current => {
+                Error::new(
+                    status,
+                    format!("{noun} {id:#x} was already {how}; it cannot be used again"),
+                )
+            }
+            _ => Error::new(
+                Status::ErrInvalidHandle,
+                format!("{id:#x} is not a {noun} this runtime issued"),
+            ),
+        }
+    }
+}

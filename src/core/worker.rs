@@ -1,0 +1,360 @@
+//! Workers: named threads with a job queue, addressed by integer id from any thread; and the main
+//! thread's queue, which the host drains from its own loop.
+//!
+//! A job receives a graph transferred from the caller (or a frozen one, shared) and returns a
+//! result graph, transferred to whoever consumes its future. Jobs are plain functions, with no
+//! captured state, as in Kotlin/Native.
+//!
+//! Queue invariants (one mutex and condition variable per worker): a job is either run or
+//! cancelled, never lost. Cancelling a job cancels its future and disposes of its input on the
+//! cancelling thread. Termination with `process_scheduled` runs everything queued (delayed jobs when
+//! they come due) before the thread exits; without, it cancels everything not yet started. A worker
+//! that is terminating takes no new jobs (`ErrWorkerTerminated`); deliveries sent to it are disposed.
+
+use super::error::{Error, Result, Status};
+use super::future::Future;
+use super::object;
+use super::thread;
+use super::transfer::{self, TransferMode, Transit};
+use parking_lot::{Condvar, Mutex};
+use std::cell::Cell;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, DefaultHasher};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The id of the main thread's queue.
+pub const MAIN_WORKER: u32 = 1;
+
+/// A unit of work on a queue: called with `true` to run it, or `false` to cancel it.
+pub(crate) struct Task(Box<dyn FnOnce(bool) + Send>);
+
+impl Task {
+    pub(crate) fn new(body: impl FnOnce(bool) + Send + 'static) -> Task {
+        Task(Box::new(body))
+    }
+
+    fn run(self) {
+        (self.0)(true)
+    }
+
+    fn cancel(self) {
+        (self.0)(false)
+    }
+}
+
+/// A job body as the core runs it: the input handle (owned by the job) in, a result handle out.
+pub type JobFn = Box<dyn FnOnce(Option<u64>) -> Result<Option<u64>> + Send>;
+
+/// Called, from any thread, when work is queued for the main thread.
+pub type WakeHook = Box<dyn Fn() + Send + Sync>;
+
+enum Phase {
+    Running,
+    Terminating {
+        process_scheduled: bool,
+        done: Arc<Future>,
+    },
+}
+
+struct Queue {
+    ready: VecDeque<Task>,
+    delayed: BTreeMap<(Instant, u64), Task>,
+    sequence: u64,
+    phase: Phase,
+}
+
+pub struct Worker {
+    id: u32,
+    name: Arc<str>,
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    /// The thread token of the thread that runs this worker's queue.
+    token: AtomicU32,
+}
+
+static WORKERS: Mutex<HashMap<u32, Arc<Worker>, BuildHasherDefault<DefaultHasher>>> =
+    Mutex::new(HashMap::with_hasher(BuildHasherDefault::new()));
+static NEXT_ID: AtomicU32 = AtomicU32::new(MAIN_WORKER + 1);
+static MAIN: OnceLock<Arc<Worker>> = OnceLock::new();
+static MAIN_WAKEUP: Mutex<Option<WakeHook>> = Mutex::new(None);
+
+thread_local! {
+    static CURRENT: Cell<u32> = const { Cell::new(0) };
+}
+
+impl Worker {
+    fn new(id: u32, name: &str) -> Worker {
+        Worker {
+            id,
+            name: name.into(),
+            queue: Mutex::new(Queue {
+                ready: VecDeque::new(),
+                delayed: BTreeMap::new(),
+                sequence: 0,
+                phase: Phase::Running,
+            }),
+            wake: Condvar::new(),
+            token: AtomicU32::new(0),
+        }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn describe(&self) -> String {
+        format!("worker {} ({})", self.id, self.name)
+    }
+
+    /// Queues `task` (after `delay`). A terminating worker refuses it, and the task is cancelled.
+    fn submit(&self, task: Task, delay: Option<Duration>) -> Result<()> {
+        let mut queue = self.queue.lock();
+        if let Phase::Terminating { .. } = queue.phase {
+            drop(queue);
+            task.cancel();
+            return Err(Error::new(
+                Status::ErrWorkerTerminated,
+                format!(
+                    "{} was asked to terminate and takes no new jobs",
+                    self.describe()
+                ),
+            ));
+        }
+        match delay {
+            Some(delay) => {
+                queue.sequence += 1;
+                let key = (Instant::now() + delay, queue.sequence);
+                queue.delayed.insert(key, task);
+            }
+            None => queue.ready.push_back(task),
+        }
+        drop(queue);
+        self.wake.notify_one();
+        if self.id == MAIN_WORKER {
+            if let Some(hook) = &*MAIN_WAKEUP.lock() {
+                hook();
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a future's delivery; a terminating worker disposes of it instead.
+    pub(crate) fn enqueue_delivery(&self, task: Task) {
+        let _ = self.submit(task, None);
+    }
+
+    /// The next task for the worker's thread, waiting for one; `None` once it must exit.
+    fn next(&self) -> Option<Task> {
+        let mut queue = self.queue.lock();
+        loop {
+            if let Some(task) = take_ready(&mut queue) {
+                return Some(task);
+            }
+            if let Phase::Terminating { .. } = queue.phase {
+                if queue.delayed.is_empty() {
+                    return None;
+                }
+            }
+            match queue.delayed.keys().next().map(|&(due, _)| due) {
+                Some(due) => {
+                    self.wake.wait_until(&mut queue, due);
+                }
+                None => self.wake.wait(&mut queue),
+            }
+        }
+    }
+
+    /// Runs the tasks that are ready now, on the worker's own thread; returns how many ran.
+    pub fn process_queue(&self, max: usize) -> Result<usize> {
+        let me = thread::current();
+        let owner = if self.id == MAIN_WORKER {
+            thread::main_token()
+        } else {
+            self.token.load(Ordering::Acquire)
+        };
+        if me != owner {
+            return Err(Error::new(
+                Status::ErrWrongThread,
+                format!(
+                    "cannot process the queue of {}: only its own thread ({}) may, and the calling thread is {}",
+                    self.describe(),
+                    thread::name_of(owner),
+                    thread::current_name()
+                ),
+            ));
+        }
+        let mut ran = 0;
+        while ran < max {
+            let Some(task) = take_ready(&mut self.queue.lock()) else {
+                break;
+            };
+            task.run();
+            ran += 1;
+        }
+        Ok(ran)
+    }
+
+    /// Asks the worker to stop; the returned future completes when its thread has exited.
+    pub fn request_termination(&self, process_scheduled: bool) -> Result<Arc<Future>> {
+        if self.id == MAIN_WORKER {
+            return Err(Error::new(
+                Status::ErrInvalidArgument,
+                "the main queue cannot be terminated",
+            ));
+        }
+        let mut queue = self.queue.lock();
+        let done = match &queue.phase {
+            Phase::Terminating { done, .. } => return Ok(done.clone()),
+            Phase::Running => Future::new(),
+        };
+        queue.phase = Phase::Terminating {
+            process_scheduled,
+            done: done.clone(),
+        };
+        let cancelled: Vec<Task> = if process_scheduled {
+            Vec::new()
+        } else {
+            let delayed = std::mem::take(&mut queue.delayed);
+            queue.ready.drain(..).chain(delayed.into_values()).collect()
+        };
+        drop(queue);
+        self.wake.notify_all();
+        cancelled.into_iter().for_each(Task::cancel);
+        Ok(done)
+    }
+}
+
+/// Moves delayed tasks that are due to the ready queue and takes the first ready task.
+fn take_ready(queue: &mut Queue) -> Option<Task> {
+    let now = Instant::now();
+    while let Some(entry) = queue.delayed.first_entry() {
+        if entry.key().0 > now {
+            break;
+        }
+        let task = entry.remove();
+        queue.ready.push_back(task);
+    }
+    queue.ready.pop_front()
+}
+
+/// The main thread's queue.
+fn main_worker() -> Arc<Worker> {
+    MAIN.get_or_init(|| Arc::new(Worker::new(MAIN_WORKER, "main")))
+        .clone()
+}
+
+/// Starts a worker thread named `name`; returns its id, valid on every thread.
+pub fn start(name: &str) -> Result<u32> {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let worker = Arc::new(Worker::new(id, name));
+    WORKERS.lock().insert(id, worker.clone());
+    let thread_worker = worker.clone();
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || run(thread_worker))
+        .map_err(|e| {
+            WORKERS.lock().remove(&id);
+            Error::new(
+                Status::ErrLimit,
+                format!("cannot start worker {name:?}: {e}"),
+            )
+        })?;
+    Ok(id)
+}
+
+fn run(worker: Arc<Worker>) {
+    worker.token.store(thread::current(), Ordering::Release);
+    CURRENT.with(|c| c.set(worker.id));
+    while let Some(task) = worker.next() {
+        task.run();
+    }
+    WORKERS.lock().remove(&worker.id);
+    let done = match &worker.queue.lock().phase {
+        Phase::Terminating { done, .. } => done.clone(),
+        Phase::Running => unreachable!("a worker's thread exits only when asked to terminate"),
+    };
+    done.complete(Some(Ok(None)));
+}
+
+/// The worker with id `id` (the main queue for `MAIN_WORKER`).
+pub fn lookup(id: u32) -> Result<Arc<Worker>> {
+    if id == MAIN_WORKER {
+        return Ok(main_worker());
+    }
+    WORKERS.lock().get(&id).cloned().ok_or_else(|| {
+        Error::new(
+            Status::ErrUnknownWorker,
+            format!("no worker has id {id} (it never existed, or it has terminated)"),
+        )
+    })
+}
+
+/// The id of the worker running on the calling thread: `MAIN_WORKER` on the main thread, 0 on a
+/// thread that is no worker.
+pub fn current() -> u32 {
+    match CURRENT.with(Cell::get) {
+        0 if thread::is_main() => MAIN_WORKER,
+        id => id,
+    }
+}
+
+/// Workers started and not yet terminated (the main queue excluded).
+pub fn running() -> Vec<Arc<Worker>> {
+    WORKERS.lock().values().cloned().collect()
+}
+
+/// Registers the hook called whenever work is queued for the main thread (replacing any other).
+pub fn set_main_wakeup(hook: Option<WakeHook>) {
+    *MAIN_WAKEUP.lock() = hook;
+}
+
+/// Runs up to `max` ready tasks of the main queue; main thread only.
+pub fn drain_main(max: usize) -> Result<usize> {
+    main_worker().process_queue(max)
+}
+
+/// Schedules `job` on `worker` (after `delay`) with `input` (a graph in transit, or none); its
+/// result leaves the worker's thread by `mode`.
+pub(crate) fn execute(
+    worker: &Worker,
+    input: Option<Transit>,
+    mode: TransferMode,
+    job: JobFn,
+    delay: Option<Duration>,
+) -> Result<Arc<Future>> {
+    let future = Future::new();
+    let outcome = future.clone();
+    worker.submit(
+        Task::new(move |run| {
+            if run {
+                outcome.complete(Some(run_job(input, job, mode)));
+            } else {
+                drop(input);
+                outcome.complete(None);
+            }
+        }),
+        delay,
+    )?;
+    Ok(future)
+}
+
+/// Runs a job on the current thread: attaches the input, calls the job (a panic is a failure),
+/// detaches the result.
+fn run_job(input: Option<Transit>, job: JobFn, mode: TransferMode) -> Result<Option<Transit>> {
+    let input = input.map(Transit::attach).transpose()?;
+    let result = catch_unwind(AssertUnwindSafe(|| job(input))).map_err(Error::from_panic)??;
+    result
+        .map(|handle| {
+            transfer::detach(handle, mode).inspect_err(|_| {
+                let _ = object::release(handle);
+            })
+        })
+        .transpose()
+}

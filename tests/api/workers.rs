@@ -1,0 +1,274 @@
+//! Workers, futures, the main queue.
+
+use crate::harness::{assert_error, place, Place};
+use floe::{FutureState, MainQueue, Object, Result, Runtime, Status, TransferMode, Worker};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+crate::tests![
+    a_job_gets_its_input_and_returns_a_result_owned_by_the_consumer,
+    a_failed_job_keeps_its_status_and_message,
+    a_panicking_job_fails_its_future_and_the_worker_goes_on,
+    termination_runs_or_cancels_every_job,
+    delayed_jobs_take_frozen_input,
+    wait_any_returns_the_first_finished,
+    results_can_be_delivered_to_a_workers_queue,
+    unknown_and_terminated_workers_are_errors,
+];
+
+const WAIT: Option<Duration> = Some(Duration::from_secs(10));
+
+fn append_done(input: Option<Object>) -> Result<Option<Object>> {
+    let list = input.expect("an input list");
+    assert!(
+        Worker::current().is_some_and(|w| w != Worker::MAIN),
+        "jobs run on their worker"
+    );
+    list.push_string("done on a worker")?;
+    Ok(Some(list))
+}
+
+fn stop(worker: Worker) {
+    let done = worker.request_termination(true).unwrap();
+    assert_eq!(done.result(WAIT).unwrap().map(|_| ()), None);
+}
+
+fn a_job_gets_its_input_and_returns_a_result_owned_by_the_consumer() {
+    let worker = Worker::start("echo").unwrap();
+    let list = Object::new_list().unwrap();
+    list.push_int(1).unwrap();
+    let future = worker
+        .execute(
+            Some(list.detach(TransferMode::Safe).unwrap()),
+            TransferMode::Safe,
+            append_done,
+        )
+        .unwrap();
+    let result = future.result(WAIT).unwrap().expect("a result");
+    assert_eq!(result.get_string(1).unwrap(), "done on a worker");
+    result
+        .push_int(3)
+        .expect("the result is owned by the consumer");
+    assert_eq!(future.state(), FutureState::Consumed);
+    assert_error(
+        future.result(WAIT),
+        Status::ErrConsumed,
+        &["already consumed"],
+    );
+    stop(worker);
+}
+
+fn fail(_: Option<Object>) -> Result<Option<Object>> {
+    let list = Object::new_list()?;
+    list.get_int(7)?;
+    Ok(None)
+}
+
+fn a_failed_job_keeps_its_status_and_message() {
+    let worker = Worker::start("failing").unwrap();
+    let future = worker.execute(None, TransferMode::Safe, fail).unwrap();
+    assert_error(
+        future.result(WAIT),
+        Status::ErrOutOfRange,
+        &["the job failed: cannot get List#", "has 0 elements"],
+    );
+    assert_eq!(future.state(), FutureState::Failed);
+    stop(worker);
+}
+
+fn panic_job(_: Option<Object>) -> Result<Option<Object>> {
+    panic!("the job gave up")
+}
+
+fn make_list(_: Option<Object>) -> Result<Option<Object>> {
+    let list = Object::new_list()?;
+    list.push_int(42)?;
+    Ok(Some(list))
+}
+
+fn a_panicking_job_fails_its_future_and_the_worker_goes_on() {
+    let worker = Worker::start("panicky").unwrap();
+    let panicked = worker.execute(None, TransferMode::Safe, panic_job).unwrap();
+    assert_error(
+        panicked.result(WAIT),
+        Status::ErrPanic,
+        &["the job gave up"],
+    );
+    let next = worker.execute(None, TransferMode::Safe, make_list).unwrap();
+    assert_eq!(next.result(WAIT).unwrap().unwrap().get_int(0).unwrap(), 42);
+    stop(worker);
+}
+
+fn slow(input: Option<Object>) -> Result<Option<Object>> {
+    std::thread::sleep(Duration::from_millis(20));
+    Ok(input)
+}
+
+fn termination_runs_or_cancels_every_job() {
+    for process_scheduled in [true, false] {
+        let worker = Worker::start("terminating").unwrap();
+        let futures: Vec<_> = (0..5)
+            .map(|i| {
+                let list = Object::new_list().unwrap();
+                list.push_int(i).unwrap();
+                worker
+                    .execute(
+                        Some(list.detach(TransferMode::Safe).unwrap()),
+                        TransferMode::Safe,
+                        slow,
+                    )
+                    .unwrap()
+            })
+            .collect();
+        let done = worker.request_termination(process_scheduled).unwrap();
+        assert_error(
+            worker.execute(None, TransferMode::Safe, slow),
+            Status::ErrWorkerTerminated,
+            &["takes no new jobs"],
+        );
+        done.result(WAIT).unwrap();
+        for f in &futures {
+            let state = f.state();
+            if process_scheduled {
+                assert_eq!(state, FutureState::Computed);
+            } else {
+                assert!(
+                    matches!(state, FutureState::Computed | FutureState::Cancelled),
+                    "{state:?}"
+                );
+            }
+        }
+        if !process_scheduled {
+            assert!(
+                futures.iter().any(|f| f.state() == FutureState::Cancelled),
+                "most jobs were still queued"
+            );
+        }
+        drop(futures);
+        assert_eq!(
+            Runtime::stats().detached_graphs,
+            0,
+            "cancelled inputs and unconsumed results are disposed"
+        );
+    }
+}
+
+fn read_first(input: Option<Object>) -> Result<Option<Object>> {
+    let frozen = input.expect("the frozen input");
+    assert!(frozen.is_frozen()?);
+    let copy = Object::new_list()?;
+    copy.push_int(frozen.get_int(0)?)?;
+    Ok(Some(copy))
+}
+
+fn delayed_jobs_take_frozen_input() {
+    let worker = Worker::start("timer").unwrap();
+    let config = Object::new_list().unwrap();
+    config.push_int(7).unwrap();
+    assert_error(
+        worker.execute_after(Duration::from_millis(1), Some(&config), read_first),
+        Status::ErrNotFrozen,
+        &["frozen input"],
+    );
+    config.freeze(None).unwrap();
+    let late = worker
+        .execute_after(Duration::from_millis(50), Some(&config), read_first)
+        .unwrap();
+    let early = worker
+        .execute_after(Duration::from_millis(1), Some(&config), read_first)
+        .unwrap();
+    assert_eq!(early.result(WAIT).unwrap().unwrap().get_int(0).unwrap(), 7);
+    assert_eq!(late.state(), FutureState::Scheduled);
+    assert_eq!(late.result(WAIT).unwrap().unwrap().get_int(0).unwrap(), 7);
+    stop(worker);
+}
+
+fn wait_any_returns_the_first_finished() {
+    let (a, b) = (Worker::start("a").unwrap(), Worker::start("b").unwrap());
+    let slow_future = a
+        .execute_after(Duration::from_secs(5), None, make_list)
+        .unwrap();
+    let fast_future = b.execute(None, TransferMode::Safe, make_list).unwrap();
+    assert_eq!(
+        floe::Future::wait_any(&[&slow_future, &fast_future], WAIT).unwrap(),
+        1
+    );
+    fast_future.result(WAIT).unwrap();
+    a.request_termination(false).unwrap().result(WAIT).unwrap();
+    assert_eq!(slow_future.state(), FutureState::Cancelled);
+    stop(b);
+}
+
+static DELIVERED_ON: AtomicUsize = AtomicUsize::new(0);
+
+fn record_delivery(outcome: Result<Option<Object>>) {
+    let list = outcome.unwrap().unwrap();
+    list.push_int(1)
+        .expect("attached to the thread it was delivered to");
+    DELIVERED_ON.store(
+        Worker::current().map_or(0, |w| w.id() as usize),
+        Ordering::SeqCst,
+    );
+}
+
+fn results_can_be_delivered_to_a_workers_queue() {
+    let producer = Worker::start("producer").unwrap();
+    let (target, wakeups) = match place() {
+        Place::Main => {
+            let wakeups = Arc::new(AtomicUsize::new(0));
+            let counter = wakeups.clone();
+            MainQueue::set_wakeup(Some(Box::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            })));
+            (Worker::MAIN, Some(wakeups))
+        }
+        Place::Background => (Worker::start("consumer").unwrap(), None),
+    };
+    DELIVERED_ON.store(0, Ordering::SeqCst);
+    let future = producer
+        .execute(None, TransferMode::Safe, make_list)
+        .unwrap();
+    future.deliver_to(target, record_delivery).unwrap();
+    stop(producer);
+    match wakeups {
+        Some(wakeups) => {
+            assert!(
+                wakeups.load(Ordering::SeqCst) >= 1,
+                "the host's loop was poked"
+            );
+            assert_eq!(MainQueue::drain(usize::MAX).unwrap(), 1);
+            MainQueue::set_wakeup(None);
+        }
+        None => {
+            assert_error(
+                MainQueue::drain(1),
+                Status::ErrWrongThread,
+                &["only its own thread (main)"],
+            );
+            stop(target);
+        }
+    }
+    assert_eq!(DELIVERED_ON.load(Ordering::SeqCst), target.id() as usize);
+}
+
+fn unknown_and_terminated_workers_are_errors() {
+    assert_error(
+        Worker::from_id(999_999),
+        Status::ErrUnknownWorker,
+        &["no worker has id 999999"],
+    );
+    let worker = Worker::start("short").unwrap();
+    stop(worker);
+    assert_error(Worker::from_id(worker.id()), Status::ErrUnknownWorker, &[]);
+    assert_error(
+        worker.execute(None, TransferMode::Safe, make_list),
+        Status::ErrUnknownWorker,
+        &[],
+    );
+    assert_error(
+        Worker::MAIN.request_termination(true),
+        Status::ErrInvalidArgument,
+        &["main queue"],
+    );
+}
