@@ -26,6 +26,11 @@
 #define MAIN_WORKER 1
 
 /**
+ * The id of the main thread's queue, usable wherever a worker id is (`worker::MAIN_WORKER`).
+ */
+#define FLOE_WORKER_MAIN 1
+
+/**
  * The outcome of a floe operation. `FLOE_OK` is zero; every error is positive.
  */
 enum floe_status
@@ -188,15 +193,88 @@ typedef uint32_t floe_kind;
 #endif // __cplusplus
 
 /**
+ * How a graph leaves its owner. Numbers are part of the C ABI (`FLOE_TRANSFER_MODE_*`).
+ */
+enum floe_transfer_mode
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Check in O(N) that nothing outside the graph refers into it; refuse otherwise.
+   */
+  FLOE_TRANSFER_MODE_SAFE = 1,
+  /**
+   * Skip the check; references left behind fail on use instead of being refused up front.
+   */
+  FLOE_TRANSFER_MODE_UNSAFE = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum floe_transfer_mode floe_transfer_mode;
+#else
+typedef uint32_t floe_transfer_mode;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A future's state. Numbers are part of the C ABI (`FLOE_FUTURE_STATE_*`).
+ */
+enum floe_future_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The job has not finished.
+   */
+  FLOE_FUTURE_STATE_SCHEDULED = 1,
+  /**
+   * The job finished; its result waits for a consumer.
+   */
+  FLOE_FUTURE_STATE_COMPUTED = 2,
+  /**
+   * The job failed; the future keeps its status and message.
+   */
+  FLOE_FUTURE_STATE_FAILED = 3,
+  /**
+   * The job never ran (its worker terminated without processing it).
+   */
+  FLOE_FUTURE_STATE_CANCELLED = 4,
+  /**
+   * The result was taken by a consumer.
+   */
+  FLOE_FUTURE_STATE_CONSUMED = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum floe_future_state floe_future_state;
+#else
+typedef uint32_t floe_future_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A worker: a thread with a job queue, addressed by id from any thread. `Worker::MAIN` is the
  * main thread's queue, which the host drains with [`MainQueue::drain`].
  */
 typedef struct Worker Worker;
 
 /**
+ * A future, as returned by `floe_worker_execute`: an opaque 64-bit id, validated on every use.
+ */
+typedef uint64_t floe_future;
+
+/**
  * A handle to an object: an opaque 64-bit value, validated on every use; 0 is NULL.
  */
 typedef uint64_t floe_ref;
+
+/**
+ * Receives a future's outcome: `status` is `FLOE_OK` with `result` (a handle the callback owns,
+ * or 0 for none), or the job's failure (`floe_last_error_message()` explains it, on this thread).
+ */
+typedef void (*floe_outcome_fn)(floe_status status, floe_ref result, void *user_data);
 
 /**
  * An object type id, as returned by `floe_type_define`.
@@ -239,6 +317,24 @@ typedef struct {
   uint32_t kind;
 } floe_field_def;
 
+/**
+ * Makes the root of a job's input graph on the calling thread: writes a handle to `*out_root`
+ * (or 0 for no input), which floe then owns. Returns `FLOE_OK`, or a status that fails the call.
+ */
+typedef floe_status (*floe_producer_fn)(void *producer_arg, floe_ref *out_root);
+
+/**
+ * A job: runs on its worker with `input` (a handle the job owns and must release or return; 0 for
+ * none) and writes its result's root to `*out_result` (0 for none), which floe then owns. A status
+ * other than `FLOE_OK` fails the job's future with that status and the thread's last error message.
+ */
+typedef floe_status (*floe_job_fn)(floe_ref input, floe_ref *out_result);
+
+/**
+ * Called, from any thread, when work is queued for the main thread; `user_data` as registered.
+ */
+typedef void (*floe_wakeup_fn)(void *user_data);
+
 
 
 
@@ -251,6 +347,86 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Writes the future's state (`FLOE_FUTURE_STATE_*`) to `*out_state`. Any thread.
+ */
+floe_status floe_future_get_state(floe_future future, uint32_t *out_state);
+
+/**
+ * Waits up to `timeout_ms` milliseconds (negative: forever) for the job, then takes its result:
+ * the graph is attached to the calling thread and a handle to its root written to `*out_result`
+ * (0 when the job returned none); the caller owns it. A result is taken once
+ * (`FLOE_ERR_CONSUMED` after); a failed job gives its own status and message, prefixed
+ * "the job failed:"; `FLOE_ERR_TIMEOUT` leaves the future as it was.
+ */
+floe_status floe_future_wait(floe_future future, int64_t timeout_ms, floe_ref *out_result);
+
+/**
+ * Kotlin's `consume`: waits like `floe_future_wait`, then calls `callback(status, result,
+ * user_data)` on the calling thread with the outcome — the job's failure included. Returns the
+ * wait's own failures (NULL callback, unknown future, timeout) without calling it.
+ */
+floe_status floe_future_consume(floe_future future,
+                                int64_t timeout_ms,
+                                floe_outcome_fn callback,
+                                void *user_data);
+
+/**
+ * Delivers the future's outcome to `worker`'s queue (`FLOE_WORKER_MAIN` for the main thread's):
+ * `callback(status, result, user_data)` runs on that worker's thread, where the result graph is
+ * attached — for the main queue, when the host drains it. `user_data` must be usable from there.
+ * A future is consumed once: by a wait, a consume or one delivery.
+ */
+floe_status floe_future_deliver(floe_future future,
+                                uint32_t worker,
+                                floe_outcome_fn callback,
+                                void *user_data);
+
+/**
+ * Waits up to `timeout_ms` (negative: forever) until one of the `count` futures in `futures` has
+ * finished (computed, failed or cancelled) and writes its index to `*out_index` (Kotlin's
+ * waitForMultipleFutures). Takes no result.
+ */
+floe_status floe_future_wait_any(const floe_future *futures,
+                                 size_t count,
+                                 int64_t timeout_ms,
+                                 size_t *out_index);
+
+/**
+ * Releases the caller's future. An unconsumed result is freed when the job finishes; the job
+ * itself still runs. Using or releasing it again gives `FLOE_ERR_RELEASED_HANDLE`.
+ */
+floe_status floe_future_release(floe_future future);
+
+/**
+ * Detaches the graph of `object` from the calling thread and writes an opaque pointer to it to
+ * `*out_graph`, to be stored anywhere and attached once, on any thread, with `floe_graph_attach`.
+ *
+ * `mode` is `FLOE_TRANSFER_MODE_SAFE` (refuse with `FLOE_ERR_NOT_TRANSFERABLE`, moving nothing,
+ * when anything outside the graph refers into it; the message names the first such object and its
+ * path) or `FLOE_TRANSFER_MODE_UNSAFE` (skip that check: unlike Kotlin/Native, references left
+ * behind stay memory-safe and fail with `FLOE_ERR_WRONG_THREAD` when used). On success the handle
+ * `object` is consumed: do not release it. A frozen object is shared, not moved. A graph never
+ * attached is counted in `floe_stats.detached_graphs`; dispose of it with `floe_graph_dispose`.
+ */
+floe_status floe_object_detach(floe_ref object, uint32_t mode, void **out_graph);
+
+/**
+ * Attaches a detached graph to the calling thread, which then owns it, and writes a handle to its
+ * root to `*out_root`; the caller owns that handle and releases it with `floe_ref_release`.
+ *
+ * Each graph is attached once: a second attach gives `FLOE_ERR_ALREADY_ATTACHED` (the first
+ * owner's graph stays valid), a disposed graph `FLOE_ERR_DISPOSED`, and a pointer floe never
+ * issued `FLOE_ERR_INVALID_HANDLE`. The pointer is never dereferenced.
+ */
+floe_status floe_graph_attach(void *graph, floe_ref *out_root);
+
+/**
+ * Frees a detached graph without attaching it (on the calling thread). Disposing twice gives
+ * `FLOE_ERR_DISPOSED`; disposing an attached graph `FLOE_ERR_ALREADY_ATTACHED`.
+ */
+floe_status floe_graph_dispose(void *graph);
 
 /**
  * Creates an empty list owned by the calling thread and writes a handle to it to `*out_list`.
@@ -489,6 +665,75 @@ floe_status floe_type_define(const char *name,
  * `floe_object_get_*` / `floe_object_set_*` functions. `FLOE_ERR_UNKNOWN_FIELD` if there is none.
  */
 floe_status floe_type_field_index(floe_type ty, const char *name, size_t *out_index);
+
+/**
+ * Starts a worker thread named `name` (its thread's name in messages too) and writes its id to
+ * `*out_worker`. The id is valid on every thread until the worker terminates.
+ */
+floe_status floe_worker_start(const char *name, uint32_t *out_worker);
+
+/**
+ * Writes the id of the worker whose thread is calling to `*out_worker`: `FLOE_WORKER_MAIN` on the
+ * main thread, 0 on a thread that is no worker.
+ */
+floe_status floe_worker_current(uint32_t *out_worker);
+
+/**
+ * Runs `producer(producer_arg, &root)` on the calling thread, transfers the graph of `root` to
+ * `worker` by `mode`, and schedules `job` there with it; writes the job's future to `*out_future`
+ * (the caller owns it and releases it with `floe_future_release`). The job's result graph is
+ * transferred by SAFE mode to whoever consumes the future.
+ *
+ * `producer` may be NULL (no input). If the transfer is refused (`FLOE_ERR_NOT_TRANSFERABLE`), the
+ * producer's root handle is released and nothing is scheduled. A frozen input is shared, not moved.
+ */
+floe_status floe_worker_execute(uint32_t worker,
+                                uint32_t mode,
+                                floe_producer_fn producer,
+                                void *producer_arg,
+                                floe_job_fn job,
+                                floe_future *out_future);
+
+/**
+ * Schedules `job` on `worker` after `delay_ms` milliseconds, with `input` — a frozen object,
+ * shared (the caller keeps its handle) — or 0 for none; writes its future to `*out_future` (owned
+ * by the caller). A mutable input gives `FLOE_ERR_NOT_FROZEN`.
+ */
+floe_status floe_worker_execute_after(uint32_t worker,
+                                      uint64_t delay_ms,
+                                      floe_ref input,
+                                      floe_job_fn job,
+                                      floe_future *out_future);
+
+/**
+ * Asks `worker` to stop and writes a future that completes when its thread has exited to
+ * `*out_future` (owned by the caller). With `process_scheduled`, every queued job runs first;
+ * without, every job not yet started is cancelled (its future fails with `FLOE_ERR_CANCELLED`, its
+ * input is freed). Either way no job is lost. New jobs get `FLOE_ERR_WORKER_TERMINATED`.
+ */
+floe_status floe_worker_request_termination(uint32_t worker,
+                                            bool process_scheduled,
+                                            floe_future *out_future);
+
+/**
+ * Runs the jobs queued for `worker` now, on the calling thread, which must be that worker's own
+ * (from inside one of its jobs); writes how many ran to `*out_ran`.
+ */
+floe_status floe_worker_process_queue(uint32_t worker, size_t *out_ran);
+
+/**
+ * Runs up to `max` tasks waiting in the main thread's queue (jobs sent to `FLOE_WORKER_MAIN`,
+ * results delivered there); main thread only. Writes how many ran to `*out_ran`. Call it from the
+ * host's own loop, typically after the wake-up hook fired.
+ */
+floe_status floe_main_queue_drain(size_t max, size_t *out_ran);
+
+/**
+ * Registers `hook(user_data)`, called from whichever thread queues work for the main thread, so
+ * the host can poke its run loop (CFRunLoop, DispatchQueue.main, an event fd). NULL removes it.
+ * The hook must be safe to call from any thread, and `user_data` valid until it is replaced.
+ */
+floe_status floe_main_queue_set_wakeup(floe_wakeup_fn hook, void *user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -12,7 +12,7 @@ mod heap;
 pub(crate) mod object;
 mod ownership;
 mod provenance;
-mod registry;
+pub(crate) mod registry;
 mod slab;
 pub mod stats;
 pub mod thread;

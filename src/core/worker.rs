@@ -53,8 +53,8 @@ pub type WakeHook = Box<dyn Fn() + Send + Sync>;
 
 enum Phase {
     Running,
+    /// Asked to stop; `done` completes when the thread has exited.
     Terminating {
-        process_scheduled: bool,
         done: Arc<Future>,
     },
 }
@@ -211,13 +211,10 @@ impl Worker {
         }
         let mut queue = self.queue.lock();
         let done = match &queue.phase {
-            Phase::Terminating { done, .. } => return Ok(done.clone()),
+            Phase::Terminating { done } => return Ok(done.clone()),
             Phase::Running => Future::new(),
         };
-        queue.phase = Phase::Terminating {
-            process_scheduled,
-            done: done.clone(),
-        };
+        queue.phase = Phase::Terminating { done: done.clone() };
         let cancelled: Vec<Task> = if process_scheduled {
             Vec::new()
         } else {
@@ -277,7 +274,7 @@ fn run(worker: Arc<Worker>) {
     }
     WORKERS.lock().remove(&worker.id);
     let done = match &worker.queue.lock().phase {
-        Phase::Terminating { done, .. } => done.clone(),
+        Phase::Terminating { done } => done.clone(),
         Phase::Running => unreachable!("a worker's thread exits only when asked to terminate"),
     };
     done.complete(Some(Ok(None)));

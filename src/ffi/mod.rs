@@ -12,13 +12,17 @@
 //! documentation states, for the duration of the call.
 #![allow(clippy::missing_safety_doc)]
 
+pub mod future;
+pub mod graph;
 pub mod list;
 pub mod object;
 pub mod reference;
 pub mod runtime;
 pub mod types;
+pub mod worker;
 
 use crate::core::error::{Error, Result, Status};
+use crate::core::transfer::TransferMode;
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -26,6 +30,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// A handle to an object: an opaque 64-bit value, validated on every use; 0 is NULL.
 #[allow(non_camel_case_types)]
 pub type floe_ref = u64;
+
+/// A future, as returned by `floe_worker_execute`: an opaque 64-bit id, validated on every use.
+#[allow(non_camel_case_types)]
+pub type floe_future = u64;
 
 /// An object type id, as returned by `floe_type_define`.
 #[allow(non_camel_case_types)]
@@ -58,15 +66,16 @@ fn fail(function: &'static str, failed: std::thread::Result<Error>) -> Status {
             format!("floe {}; the call was abandoned", panic.message()),
         )
     });
-    record(function, &error);
-    error.status()
+    record_failure(function, &error)
 }
 
-fn record(function: &str, error: &Error) {
+/// Records `error` as the calling thread's last failure, in `function`; returns its status.
+pub(crate) fn record_failure(function: &str, error: &Error) -> Status {
     let text = format!("{function}: {}", error.message()).replace('\0', "\\0");
     let text = CString::new(text).unwrap_or_default();
     // A thread being torn down has no last-error slot left; the status still reaches the caller.
     let _ = LAST_ERROR.try_with(|last| *last.borrow_mut() = (error.status(), text));
+    error.status()
 }
 
 /// The last failure's status on this thread.
@@ -146,6 +155,16 @@ impl Out<c_char> {
     }
 }
 
+/// A `FLOE_TRANSFER_MODE_*` argument.
+fn transfer_mode(code: u32) -> Result<TransferMode> {
+    TransferMode::from_code(code).ok_or_else(|| {
+        Error::new(
+            Status::ErrInvalidArgument,
+            format!("mode {code} is no FLOE_TRANSFER_MODE_*"),
+        )
+    })
+}
+
 /// A handle argument that may be 0 for "null reference".
 fn optional_ref(handle: floe_ref) -> Option<u64> {
     (handle != 0).then_some(handle)
@@ -165,6 +184,15 @@ mod tests {
         assert!(
             message.starts_with("floe_test: floe panicked: boom"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn c_constants_match_the_core() {
+        assert_eq!(worker::FLOE_WORKER_MAIN, crate::core::worker::MAIN_WORKER);
+        assert_eq!(
+            types::FLOE_TYPE_LIST,
+            crate::core::api::ObjectType::LIST.id()
         );
     }
 

@@ -1,0 +1,159 @@
+//! `floe_future_*`: the outcome of a job, consumed once, on any thread.
+
+use super::worker::UserData;
+use super::{boundary, floe_future, floe_ref, out};
+use crate::core::error::{Error, Result, Status};
+use crate::core::future::{self as core_future, Future};
+use crate::core::registry::Registry;
+use crate::core::worker;
+use std::ffi::c_void;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Receives a future's outcome: `status` is `FLOE_OK` with `result` (a handle the callback owns,
+/// or 0 for none), or the job's failure (`floe_last_error_message()` explains it, on this thread).
+#[allow(non_camel_case_types)]
+pub type floe_outcome_fn =
+    Option<unsafe extern "C" fn(status: Status, result: floe_ref, user_data: *mut c_void)>;
+
+static FUTURES: Registry<Future> = Registry::new("future");
+
+pub(crate) fn register(future: Arc<Future>) -> Result<floe_future> {
+    FUTURES.insert(future)
+}
+
+fn timeout(ms: i64) -> Option<Duration> {
+    u64::try_from(ms).ok().map(Duration::from_millis)
+}
+
+/// Writes the future's state (`FLOE_FUTURE_STATE_*`) to `*out_state`. Any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_future_get_state(future: floe_future, out_state: *mut u32) -> Status {
+    boundary("floe_future_get_state", || {
+        let target = out(out_state, "out_state")?;
+        let state = FUTURES.get(future)?.state();
+        // SAFETY: documented contract: `out_state` points to a writable uint32_t.
+        unsafe { target.write(state as u32) };
+        Ok(())
+    })
+}
+
+/// Waits up to `timeout_ms` milliseconds (negative: forever) for the job, then takes its result:
+/// the graph is attached to the calling thread and a handle to its root written to `*out_result`
+/// (0 when the job returned none); the caller owns it. A result is taken once
+/// (`FLOE_ERR_CONSUMED` after); a failed job gives its own status and message, prefixed
+/// "the job failed:"; `FLOE_ERR_TIMEOUT` leaves the future as it was.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_future_wait(
+    future: floe_future,
+    timeout_ms: i64,
+    out_result: *mut floe_ref,
+) -> Status {
+    boundary("floe_future_wait", || {
+        let target = out(out_result, "out_result")?;
+        let result = FUTURES.get(future)?.wait(timeout(timeout_ms))?;
+        // SAFETY: documented contract: `out_result` points to a writable floe_ref.
+        unsafe { target.write(result.unwrap_or(0)) };
+        Ok(())
+    })
+}
+
+/// Kotlin's `consume`: waits like `floe_future_wait`, then calls `callback(status, result,
+/// user_data)` on the calling thread with the outcome — the job's failure included. Returns the
+/// wait's own failures (NULL callback, unknown future, timeout) without calling it.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_future_consume(
+    future: floe_future,
+    timeout_ms: i64,
+    callback: floe_outcome_fn,
+    user_data: *mut c_void,
+) -> Status {
+    boundary("floe_future_consume", || {
+        let callback =
+            callback.ok_or_else(|| Error::new(Status::ErrNull, "argument `callback` is NULL"))?;
+        let outcome = FUTURES.get(future)?.wait(timeout(timeout_ms));
+        if let Err(error) = &outcome {
+            if error.status() == Status::ErrTimeout {
+                return outcome.map(drop);
+            }
+        }
+        call(callback, UserData(user_data), outcome);
+        Ok(())
+    })
+}
+
+/// Calls a C outcome callback; a failure is first recorded as this thread's last error.
+fn call(
+    callback: unsafe extern "C" fn(Status, floe_ref, *mut c_void),
+    user_data: UserData,
+    outcome: core_future::Outcome,
+) {
+    let (status, result) = match outcome {
+        Ok(result) => (Status::Ok, result.unwrap_or(0)),
+        Err(error) => (super::record_failure("the future", &error), 0),
+    };
+    // SAFETY: the host's callback with the user data it passed alongside it.
+    unsafe { callback(status, result, user_data.0) }
+}
+
+/// Delivers the future's outcome to `worker`'s queue (`FLOE_WORKER_MAIN` for the main thread's):
+/// `callback(status, result, user_data)` runs on that worker's thread, where the result graph is
+/// attached — for the main queue, when the host drains it. `user_data` must be usable from there.
+/// A future is consumed once: by a wait, a consume or one delivery.
+#[unsafe(no_mangle)]
+pub extern "C" fn floe_future_deliver(
+    future: floe_future,
+    worker: u32,
+    callback: floe_outcome_fn,
+    user_data: *mut c_void,
+) -> Status {
+    boundary("floe_future_deliver", || {
+        let callback =
+            callback.ok_or_else(|| Error::new(Status::ErrNull, "argument `callback` is NULL"))?;
+        let user_data = UserData(user_data);
+        let target = worker::lookup(worker)?;
+        FUTURES.get(future)?.deliver_to(
+            target,
+            Box::new(move |outcome| call(callback, user_data, outcome)),
+        )
+    })
+}
+
+/// Waits up to `timeout_ms` (negative: forever) until one of the `count` futures in `futures` has
+/// finished (computed, failed or cancelled) and writes its index to `*out_index` (Kotlin's
+/// waitForMultipleFutures). Takes no result.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_future_wait_any(
+    futures: *const floe_future,
+    count: usize,
+    timeout_ms: i64,
+    out_index: *mut usize,
+) -> Status {
+    boundary("floe_future_wait_any", || {
+        let target = out(out_index, "out_index")?;
+        if futures.is_null() {
+            return Err(Error::new(Status::ErrNull, "argument `futures` is NULL"));
+        }
+        // SAFETY: documented contract: `futures` points to `count` readable ids.
+        let ids = unsafe { std::slice::from_raw_parts(futures, count) };
+        let futures = ids
+            .iter()
+            .map(|&id| FUTURES.get(id))
+            .collect::<Result<Vec<_>>>()?;
+        let index = core_future::wait_any(&futures, timeout(timeout_ms))?;
+        // SAFETY: documented contract: `out_index` points to a writable size_t.
+        unsafe { target.write(index) };
+        Ok(())
+    })
+}
+
+/// Releases the caller's future. An unconsumed result is freed when the job finishes; the job
+/// itself still runs. Using or releasing it again gives `FLOE_ERR_RELEASED_HANDLE`.
+#[unsafe(no_mangle)]
+pub extern "C" fn floe_future_release(future: floe_future) -> Status {
+    boundary("floe_future_release", || {
+        FUTURES
+            .remove(future, Status::ErrReleasedHandle, "released")
+            .map(drop)
+    })
+}

@@ -1,0 +1,79 @@
+//! Detached object graphs: `floe_object_detach`, `floe_graph_attach`, `floe_graph_dispose`.
+//!
+//! A detached graph travels as a `void *` that C code may store anywhere. The pointer is an opaque
+//! id, never dereferenced: floe looks it up (slot and generation) before anything else, so a
+//! garbage pointer, a second attach and a disposed graph each get their own status.
+
+use super::{boundary, floe_ref, out, transfer_mode};
+use crate::core::error::{Error, Status};
+use crate::core::registry::Registry;
+use crate::core::transfer::{self, Transit};
+use parking_lot::Mutex;
+use std::ffi::c_void;
+use std::sync::Arc;
+
+static GRAPHS: Registry<Mutex<Option<Transit>>> = Registry::new("detached graph");
+
+fn id_of(graph: *mut c_void) -> u64 {
+    graph as usize as u64
+}
+
+fn take(graph: *mut c_void, status: Status, how: &'static str) -> Result<Transit, Error> {
+    let cell = GRAPHS.remove(id_of(graph), status, how)?;
+    let transit = cell
+        .lock()
+        .take()
+        .expect("a registered graph holds its transit until removed");
+    Ok(transit)
+}
+
+/// Detaches the graph of `object` from the calling thread and writes an opaque pointer to it to
+/// `*out_graph`, to be stored anywhere and attached once, on any thread, with `floe_graph_attach`.
+///
+/// `mode` is `FLOE_TRANSFER_MODE_SAFE` (refuse with `FLOE_ERR_NOT_TRANSFERABLE`, moving nothing,
+/// when anything outside the graph refers into it; the message names the first such object and its
+/// path) or `FLOE_TRANSFER_MODE_UNSAFE` (skip that check: unlike Kotlin/Native, references left
+/// behind stay memory-safe and fail with `FLOE_ERR_WRONG_THREAD` when used). On success the handle
+/// `object` is consumed: do not release it. A frozen object is shared, not moved. A graph never
+/// attached is counted in `floe_stats.detached_graphs`; dispose of it with `floe_graph_dispose`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_object_detach(
+    object: floe_ref,
+    mode: u32,
+    out_graph: *mut *mut c_void,
+) -> Status {
+    boundary("floe_object_detach", || {
+        let target = out(out_graph, "out_graph")?;
+        let transit = transfer::detach(object, transfer_mode(mode)?)?;
+        let id = GRAPHS.insert(Arc::new(Mutex::new(Some(transit))))?;
+        // SAFETY: documented contract: `out_graph` points to a writable void pointer.
+        unsafe { target.write(id as usize as *mut c_void) };
+        Ok(())
+    })
+}
+
+/// Attaches a detached graph to the calling thread, which then owns it, and writes a handle to its
+/// root to `*out_root`; the caller owns that handle and releases it with `floe_ref_release`.
+///
+/// Each graph is attached once: a second attach gives `FLOE_ERR_ALREADY_ATTACHED` (the first
+/// owner's graph stays valid), a disposed graph `FLOE_ERR_DISPOSED`, and a pointer floe never
+/// issued `FLOE_ERR_INVALID_HANDLE`. The pointer is never dereferenced.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_graph_attach(graph: *mut c_void, out_root: *mut floe_ref) -> Status {
+    boundary("floe_graph_attach", || {
+        let target = out(out_root, "out_root")?;
+        let root = take(graph, Status::ErrAlreadyAttached, "attached")?.attach()?;
+        // SAFETY: documented contract: `out_root` points to a writable floe_ref.
+        unsafe { target.write(root) };
+        Ok(())
+    })
+}
+
+/// Frees a detached graph without attaching it (on the calling thread). Disposing twice gives
+/// `FLOE_ERR_DISPOSED`; disposing an attached graph `FLOE_ERR_ALREADY_ATTACHED`.
+#[unsafe(no_mangle)]
+pub extern "C" fn floe_graph_dispose(graph: *mut c_void) -> Status {
+    boundary("floe_graph_dispose", || {
+        take(graph, Status::ErrDisposed, "disposed").map(drop)
+    })
+}

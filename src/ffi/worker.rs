@@ -1,0 +1,247 @@
+//! `floe_worker_*` and `floe_main_queue_*`: workers, jobs, and the main thread's queue.
+//!
+//! A job is a plain C function with no user data — as in Kotlin/Native, where the job lambda may
+//! not capture: everything it needs travels in its input graph.
+
+use super::future::register;
+use super::{
+    boundary, c_str, floe_future, floe_ref, last_message, last_status, out, transfer_mode,
+};
+use crate::core::error::{Error, Result, Status};
+use crate::core::transfer::{self, TransferMode};
+use crate::core::worker::{self, JobFn};
+use std::ffi::{c_char, c_void, CStr};
+use std::time::Duration;
+
+/// Makes the root of a job's input graph on the calling thread: writes a handle to `*out_root`
+/// (or 0 for no input), which floe then owns. Returns `FLOE_OK`, or a status that fails the call.
+#[allow(non_camel_case_types)]
+pub type floe_producer_fn =
+    Option<unsafe extern "C" fn(producer_arg: *mut c_void, out_root: *mut floe_ref) -> Status>;
+
+/// A job: runs on its worker with `input` (a handle the job owns and must release or return; 0 for
+/// none) and writes its result's root to `*out_result` (0 for none), which floe then owns. A status
+/// other than `FLOE_OK` fails the job's future with that status and the thread's last error message.
+#[allow(non_camel_case_types)]
+pub type floe_job_fn =
+    Option<unsafe extern "C" fn(input: floe_ref, out_result: *mut floe_ref) -> Status>;
+
+/// Called, from any thread, when work is queued for the main thread; `user_data` as registered.
+#[allow(non_camel_case_types)]
+pub type floe_wakeup_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+/// The id of the main thread's queue, usable wherever a worker id is (`worker::MAIN_WORKER`).
+pub const FLOE_WORKER_MAIN: u32 = 1;
+
+/// A host pointer handed back to a host callback on another thread.
+#[derive(Clone, Copy)]
+pub(crate) struct UserData(pub(crate) *mut c_void);
+
+// SAFETY: floe never dereferences it; the host, which registered it together with the callback,
+// promises (as documented on each function) that the callback may use it from the thread it runs on.
+unsafe impl Send for UserData {}
+// SAFETY: as above; floe only copies the pointer.
+unsafe impl Sync for UserData {}
+
+/// The error a C callback's status stands for, with the thread's last message when it matches.
+pub(crate) fn c_failure(what: &str, status: Status) -> Error {
+    let message = if last_status() == status {
+        // SAFETY: floe's last message is a valid NUL-terminated string until the next failure here.
+        unsafe { CStr::from_ptr(last_message()) }
+            .to_string_lossy()
+            .into_owned()
+    } else {
+        format!("it returned {}", status.name())
+    };
+    Error::new(status, format!("{what} failed: {message}"))
+}
+
+/// Starts a worker thread named `name` (its thread's name in messages too) and writes its id to
+/// `*out_worker`. The id is valid on every thread until the worker terminates.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_worker_start(name: *const c_char, out_worker: *mut u32) -> Status {
+    boundary("floe_worker_start", || {
+        let target = out(out_worker, "out_worker")?;
+        // SAFETY: documented contract: `name` is a NUL-terminated string.
+        let id = worker::start(unsafe { c_str(name, "name") }?)?;
+        // SAFETY: documented contract: `out_worker` points to a writable uint32_t.
+        unsafe { target.write(id) };
+        Ok(())
+    })
+}
+
+/// Writes the id of the worker whose thread is calling to `*out_worker`: `FLOE_WORKER_MAIN` on the
+/// main thread, 0 on a thread that is no worker.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_worker_current(out_worker: *mut u32) -> Status {
+    boundary("floe_worker_current", || {
+        let target = out(out_worker, "out_worker")?;
+        // SAFETY: documented contract: `out_worker` points to a writable uint32_t.
+        unsafe { target.write(worker::current()) };
+        Ok(())
+    })
+}
+
+fn c_job(job: floe_job_fn) -> Result<JobFn> {
+    let job = job.ok_or_else(|| Error::new(Status::ErrNull, "argument `job` is NULL"))?;
+    Ok(Box::new(move |input| {
+        let mut result: floe_ref = 0;
+        // SAFETY: the host's job function, called as documented with a writable out-parameter.
+        let status = unsafe { job(input.unwrap_or(0), &mut result) };
+        if status != Status::Ok {
+            return Err(c_failure("the job", status));
+        }
+        Ok((result != 0).then_some(result))
+    }))
+}
+
+/// Runs `producer(producer_arg, &root)` on the calling thread, transfers the graph of `root` to
+/// `worker` by `mode`, and schedules `job` there with it; writes the job's future to `*out_future`
+/// (the caller owns it and releases it with `floe_future_release`). The job's result graph is
+/// transferred by SAFE mode to whoever consumes the future.
+///
+/// `producer` may be NULL (no input). If the transfer is refused (`FLOE_ERR_NOT_TRANSFERABLE`), the
+/// producer's root handle is released and nothing is scheduled. A frozen input is shared, not moved.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_worker_execute(
+    worker: u32,
+    mode: u32,
+    producer: floe_producer_fn,
+    producer_arg: *mut c_void,
+    job: floe_job_fn,
+    out_future: *mut floe_future,
+) -> Status {
+    boundary("floe_worker_execute", || {
+        let target = out(out_future, "out_future")?;
+        let (worker, mode, job) = (worker::lookup(worker)?, transfer_mode(mode)?, c_job(job)?);
+        let input = match producer {
+            None => None,
+            Some(producer) => {
+                let mut root: floe_ref = 0;
+                // SAFETY: the host's producer, called as documented with a writable out-parameter.
+                let status = unsafe { producer(producer_arg, &mut root) };
+                if status != Status::Ok {
+                    return Err(c_failure("the producer", status));
+                }
+                if root == 0 {
+                    None
+                } else {
+                    Some(transfer::detach(root, mode).inspect_err(|_| {
+                        let _ = crate::core::object::release(root);
+                    })?)
+                }
+            }
+        };
+        let future = worker::execute(&worker, input, TransferMode::Safe, job, None)?;
+        // SAFETY: documented contract: `out_future` points to a writable floe_future.
+        unsafe { target.write(register(future)?) };
+        Ok(())
+    })
+}
+
+/// Schedules `job` on `worker` after `delay_ms` milliseconds, with `input` — a frozen object,
+/// shared (the caller keeps its handle) — or 0 for none; writes its future to `*out_future` (owned
+/// by the caller). A mutable input gives `FLOE_ERR_NOT_FROZEN`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_worker_execute_after(
+    worker: u32,
+    delay_ms: u64,
+    input: floe_ref,
+    job: floe_job_fn,
+    out_future: *mut floe_future,
+) -> Status {
+    boundary("floe_worker_execute_after", || {
+        let target = out(out_future, "out_future")?;
+        let (worker, job) = (worker::lookup(worker)?, c_job(job)?);
+        let input = match input {
+            0 => None,
+            object if !crate::core::object::is_frozen(object)? => {
+                return Err(Error::new(
+                    Status::ErrNotFrozen,
+                    "the input of a delayed job must be frozen (it is shared)",
+                ))
+            }
+            object => Some(transfer::detach(
+                crate::core::object::retain(object)?,
+                TransferMode::Safe,
+            )?),
+        };
+        let future = worker::execute(
+            &worker,
+            input,
+            TransferMode::Safe,
+            job,
+            Some(Duration::from_millis(delay_ms)),
+        )?;
+        // SAFETY: documented contract: `out_future` points to a writable floe_future.
+        unsafe { target.write(register(future)?) };
+        Ok(())
+    })
+}
+
+/// Asks `worker` to stop and writes a future that completes when its thread has exited to
+/// `*out_future` (owned by the caller). With `process_scheduled`, every queued job runs first;
+/// without, every job not yet started is cancelled (its future fails with `FLOE_ERR_CANCELLED`, its
+/// input is freed). Either way no job is lost. New jobs get `FLOE_ERR_WORKER_TERMINATED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_worker_request_termination(
+    worker: u32,
+    process_scheduled: bool,
+    out_future: *mut floe_future,
+) -> Status {
+    boundary("floe_worker_request_termination", || {
+        let target = out(out_future, "out_future")?;
+        let future = worker::lookup(worker)?.request_termination(process_scheduled)?;
+        // SAFETY: documented contract: `out_future` points to a writable floe_future.
+        unsafe { target.write(register(future)?) };
+        Ok(())
+    })
+}
+
+/// Runs the jobs queued for `worker` now, on the calling thread, which must be that worker's own
+/// (from inside one of its jobs); writes how many ran to `*out_ran`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_worker_process_queue(worker: u32, out_ran: *mut usize) -> Status {
+    boundary("floe_worker_process_queue", || {
+        let target = out(out_ran, "out_ran")?;
+        let ran = worker::lookup(worker)?.process_queue(usize::MAX)?;
+        // SAFETY: documented contract: `out_ran` points to a writable size_t.
+        unsafe { target.write(ran) };
+        Ok(())
+    })
+}
+
+/// Runs up to `max` tasks waiting in the main thread's queue (jobs sent to `FLOE_WORKER_MAIN`,
+/// results delivered there); main thread only. Writes how many ran to `*out_ran`. Call it from the
+/// host's own loop, typically after the wake-up hook fired.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_main_queue_drain(max: usize, out_ran: *mut usize) -> Status {
+    boundary("floe_main_queue_drain", || {
+        let target = out(out_ran, "out_ran")?;
+        let ran = worker::drain_main(max)?;
+        // SAFETY: documented contract: `out_ran` points to a writable size_t.
+        unsafe { target.write(ran) };
+        Ok(())
+    })
+}
+
+/// Registers `hook(user_data)`, called from whichever thread queues work for the main thread, so
+/// the host can poke its run loop (CFRunLoop, DispatchQueue.main, an event fd). NULL removes it.
+/// The hook must be safe to call from any thread, and `user_data` valid until it is replaced.
+#[unsafe(no_mangle)]
+pub extern "C" fn floe_main_queue_set_wakeup(
+    hook: floe_wakeup_fn,
+    user_data: *mut c_void,
+) -> Status {
+    boundary("floe_main_queue_set_wakeup", || {
+        let user_data = UserData(user_data);
+        worker::set_main_wakeup(hook.map(|hook| -> worker::WakeHook {
+            Box::new(move || {
+                let data = user_data;
+                // SAFETY: the host's hook, with the user data it registered, callable from any thread.
+                unsafe { hook(data.0) }
+            })
+        }));
+        Ok(())
+    })
+}
