@@ -183,6 +183,19 @@ enum floe_kind
    * A nullable reference to another object.
    */
   FLOE_KIND_REF = 5,
+  /**
+   * A 32-bit atomic integer (Kotlin's AtomicInt): changes atomically even in a frozen object.
+   */
+  FLOE_KIND_ATOMIC_INT = 6,
+  /**
+   * A 64-bit atomic integer (Kotlin's AtomicLong): changes atomically even in a frozen object.
+   */
+  FLOE_KIND_ATOMIC_LONG = 7,
+  /**
+   * An atomic, nullable reference to a frozen object (Kotlin's AtomicReference): changes
+   * atomically even in a frozen object; its value must be frozen.
+   */
+  FLOE_KIND_ATOMIC_REF = 8,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -261,14 +274,14 @@ typedef uint32_t floe_future_state;
 typedef struct Worker Worker;
 
 /**
- * A future, as returned by `floe_worker_execute`: an opaque 64-bit id, validated on every use.
- */
-typedef uint64_t floe_future;
-
-/**
  * A handle to an object: an opaque 64-bit value, validated on every use; 0 is NULL.
  */
 typedef uint64_t floe_ref;
+
+/**
+ * A future, as returned by `floe_worker_execute`: an opaque 64-bit id, validated on every use.
+ */
+typedef uint64_t floe_future;
 
 /**
  * Receives a future's outcome: `status` is `FLOE_OK` with `result` (a handle the callback owns,
@@ -347,6 +360,59 @@ typedef void (*floe_wakeup_fn)(void *user_data);
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Writes the value of atomic int or long field `index` to `*out_value`.
+ */
+floe_status floe_object_atomic_get(floe_ref object, size_t index, int64_t *out_value);
+
+/**
+ * Sets atomic int or long field `index` (an atomic int takes values that fit 32 bits).
+ */
+floe_status floe_object_atomic_set(floe_ref object, size_t index, int64_t value);
+
+/**
+ * Adds `delta` to atomic int or long field `index` (wrapping) and writes the new value to
+ * `*out_value`.
+ */
+floe_status floe_object_atomic_add(floe_ref object,
+                                   size_t index,
+                                   int64_t delta,
+                                   int64_t *out_value);
+
+/**
+ * Sets atomic int or long field `index` to `new` if it holds `expected`; writes whether it did to
+ * `*out_swapped`.
+ */
+floe_status floe_object_atomic_compare_and_set(floe_ref object,
+                                               size_t index,
+                                               int64_t expected,
+                                               int64_t new_value,
+                                               bool *out_swapped);
+
+/**
+ * Writes a new handle to the object atomic reference field `index` points to (0 for none) to
+ * `*out_ref`; the caller owns it and releases it with `floe_ref_release`.
+ */
+floe_status floe_object_atomic_ref_get(floe_ref object, size_t index, floe_ref *out_ref);
+
+/**
+ * Points atomic reference field `index` at the object of `value` — which must be frozen
+ * (`FLOE_ERR_NOT_FROZEN`): every thread may read it — or at nothing when `value` is 0. The field
+ * takes its own reference; the caller keeps `value`. A frozen object may refer to itself, or to
+ * its own cycle, this way without leaking.
+ */
+floe_status floe_object_atomic_ref_set(floe_ref object, size_t index, floe_ref value);
+
+/**
+ * Points atomic reference field `index` at `new_value` (frozen, or 0) if it points at the object
+ * of `expected` (0: at nothing); writes whether it did to `*out_swapped`.
+ */
+floe_status floe_object_atomic_ref_compare_and_set(floe_ref object,
+                                                   size_t index,
+                                                   floe_ref expected,
+                                                   floe_ref new_value,
+                                                   bool *out_swapped);
 
 /**
  * Writes the future's state (`FLOE_FUTURE_STATE_*`) to `*out_state`. Any thread.

@@ -9,7 +9,7 @@
 use super::error::{Error, Result, Status};
 use super::stats::{self, Stats};
 use super::value::{Kind, Value};
-use super::{cycles, object, thread, types};
+use super::{atomic, cycles, object, thread, types};
 
 /// The runtime as a whole: initialisation, counters, collection.
 pub struct Runtime;
@@ -220,6 +220,51 @@ impl Object {
     /// The number messages show after `#` (`Job#12`).
     pub fn id(&self) -> Result<u32> {
         object::id_of(self.handle)
+    }
+
+    /// The value of an atomic int or long field. Works in frozen objects, from any thread.
+    pub fn atomic_get(&self, slot: usize) -> Result<i64> {
+        atomic::get(self.handle, slot)
+    }
+
+    /// Sets an atomic int or long field (an atomic int takes values that fit 32 bits).
+    pub fn atomic_set(&self, slot: usize, value: i64) -> Result<()> {
+        atomic::set(self.handle, slot, value)
+    }
+
+    /// Adds `delta` to an atomic int or long field (wrapping); returns the new value.
+    pub fn atomic_add(&self, slot: usize, delta: i64) -> Result<i64> {
+        atomic::add(self.handle, slot, delta)
+    }
+
+    /// Sets an atomic int or long field to `new` if it holds `expected`; returns whether it did.
+    pub fn atomic_compare_and_set(&self, slot: usize, expected: i64, new: i64) -> Result<bool> {
+        atomic::compare_and_set(self.handle, slot, expected, new)
+    }
+
+    /// The object an atomic reference field points to (a new reference), or `None`.
+    pub fn atomic_ref_get(&self, slot: usize) -> Result<Option<Object>> {
+        Ok(atomic::get_ref(self.handle, slot)?.map(Object::from_raw))
+    }
+
+    /// Points an atomic reference field at a frozen object, or at nothing.
+    pub fn atomic_ref_set(&self, slot: usize, value: Option<&Object>) -> Result<()> {
+        atomic::set_ref(self.handle, slot, value.map(|v| v.handle))
+    }
+
+    /// Points an atomic reference field at `new` if it points at `expected` (by identity).
+    pub fn atomic_ref_compare_and_set(
+        &self,
+        slot: usize,
+        expected: Option<&Object>,
+        new: Option<&Object>,
+    ) -> Result<bool> {
+        atomic::compare_and_set_ref(
+            self.handle,
+            slot,
+            expected.map(|e| e.handle),
+            new.map(|n| n.handle),
+        )
     }
 
     /// How many distinct objects are reachable from this one, itself included (a plain traversal).

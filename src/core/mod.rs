@@ -2,6 +2,7 @@
 //! `api` is the safe Rust surface; the C ABI in `crate::ffi` calls the same functions.
 
 pub mod api;
+pub(crate) mod atomic;
 pub mod concurrency;
 mod cycles;
 pub mod error;

@@ -59,12 +59,12 @@ pub(crate) fn release(handle: u64) -> Result<()> {
 }
 
 /// `what` for messages: `set Job#12.state`.
-fn describe_slot(verb: &str, index: ObjIndex, slot: usize) -> String {
+pub(crate) fn describe_slot(verb: &str, index: ObjIndex, slot: usize) -> String {
     format!("{verb} {}{}", name(index), step_name(index, slot))
 }
 
 #[cold]
-fn out_of_range(verb: &str, index: ObjIndex, slot: usize, len: usize) -> Error {
+pub(crate) fn out_of_range(verb: &str, index: ObjIndex, slot: usize, len: usize) -> Error {
     let noun = if HEAP.slot(index).type_id() == LIST_TYPE {
         "element"
     } else {
@@ -85,7 +85,13 @@ fn out_of_range(verb: &str, index: ObjIndex, slot: usize, len: usize) -> Error {
 }
 
 #[cold]
-fn wrong_kind(verb: &str, index: ObjIndex, slot: usize, stored: Kind, wanted: Kind) -> Error {
+pub(crate) fn wrong_kind(
+    verb: &str,
+    index: ObjIndex,
+    slot: usize,
+    stored: Kind,
+    wanted: Kind,
+) -> Error {
     Error::new(
         Status::ErrWrongKind,
         format!(

@@ -3,6 +3,8 @@
 //! A reference is stored as the referent's slot index, not a pointer, so a frozen graph can later be
 //! written position-independently (offsets in a shared segment) without rewriting the heap.
 
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, Ordering};
+
 /// The kind of a field or list element. Numbers are part of the C ABI (`FLOE_KIND_*`).
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -17,14 +19,30 @@ pub enum Kind {
     String = 4,
     /// A nullable reference to another object.
     Ref = 5,
+    /// A 32-bit atomic integer (Kotlin's AtomicInt): changes atomically even in a frozen object.
+    AtomicInt = 6,
+    /// A 64-bit atomic integer (Kotlin's AtomicLong): changes atomically even in a frozen object.
+    AtomicLong = 7,
+    /// An atomic, nullable reference to a frozen object (Kotlin's AtomicReference): changes
+    /// atomically even in a frozen object; its value must be frozen.
+    AtomicRef = 8,
 }
 
 impl Kind {
     /// The kind with the C number `code`, if there is one.
     pub fn from_code(code: u32) -> Option<Kind> {
-        [Kind::Int, Kind::Double, Kind::Bool, Kind::String, Kind::Ref]
-            .into_iter()
-            .find(|k| *k as u32 == code)
+        [
+            Kind::Int,
+            Kind::Double,
+            Kind::Bool,
+            Kind::String,
+            Kind::Ref,
+            Kind::AtomicInt,
+            Kind::AtomicLong,
+            Kind::AtomicRef,
+        ]
+        .into_iter()
+        .find(|k| *k as u32 == code)
     }
 
     pub fn name(self) -> &'static str {
@@ -34,6 +52,9 @@ impl Kind {
             Kind::Bool => "bool",
             Kind::String => "string",
             Kind::Ref => "ref",
+            Kind::AtomicInt => "atomic int",
+            Kind::AtomicLong => "atomic long",
+            Kind::AtomicRef => "atomic ref",
         }
     }
 
@@ -45,6 +66,9 @@ impl Kind {
             Kind::Bool => "a bool",
             Kind::String => "a string",
             Kind::Ref => "a ref",
+            Kind::AtomicInt => "an atomic int",
+            Kind::AtomicLong => "an atomic long",
+            Kind::AtomicRef => "an atomic ref",
         }
     }
 
@@ -55,6 +79,9 @@ impl Kind {
             Kind::Bool => Value::Bool(false),
             Kind::String => Value::Str(Box::from("")),
             Kind::Ref => Value::Ref(None),
+            Kind::AtomicInt => Value::AtomicInt(AtomicI32::new(0)),
+            Kind::AtomicLong => Value::AtomicLong(AtomicI64::new(0)),
+            Kind::AtomicRef => Value::AtomicRef(AtomicU32::new(NO_TARGET)),
         }
     }
 }
@@ -62,7 +89,11 @@ impl Kind {
 /// An object index inside the heap (a slot number).
 pub(crate) type ObjIndex = u32;
 
-/// A stored value. References hold slot indices and are counted by the heap.
+/// An empty atomic reference.
+pub(crate) const NO_TARGET: u32 = u32::MAX;
+
+/// A stored value. References hold slot indices and are counted by the heap. Atomics change through
+/// shared references, so they stay changeable inside frozen objects.
 #[derive(Debug)]
 pub(crate) enum Value {
     Int(i64),
@@ -70,6 +101,10 @@ pub(crate) enum Value {
     Bool(bool),
     Str(Box<str>),
     Ref(Option<ObjIndex>),
+    AtomicInt(AtomicI32),
+    AtomicLong(AtomicI64),
+    /// The target's index, or `NO_TARGET`.
+    AtomicRef(AtomicU32),
 }
 
 impl Value {
@@ -80,6 +115,9 @@ impl Value {
             Value::Bool(_) => Kind::Bool,
             Value::Str(_) => Kind::String,
             Value::Ref(_) => Kind::Ref,
+            Value::AtomicInt(_) => Kind::AtomicInt,
+            Value::AtomicLong(_) => Kind::AtomicLong,
+            Value::AtomicRef(_) => Kind::AtomicRef,
         }
     }
 
@@ -115,9 +153,13 @@ impl Value {
         }
     }
 
+    /// The object this value refers to, atomic references included.
     pub(crate) fn as_ref_target(&self) -> Option<ObjIndex> {
         match self {
             Value::Ref(target) => *target,
+            Value::AtomicRef(target) => {
+                Some(target.load(Ordering::Acquire)).filter(|&t| t != NO_TARGET)
+            }
             _ => None,
         }
     }

@@ -12,6 +12,7 @@
 //! documentation states, for the duration of the call.
 #![allow(clippy::missing_safety_doc)]
 
+pub mod atomic;
 pub mod future;
 pub mod graph;
 pub mod list;

@@ -1,5 +1,6 @@
 //! API tests of the safe Rust surface, each run on the main thread and on a background thread.
 
+mod atomics;
 mod cycles;
 mod freeze;
 mod handles;
@@ -20,6 +21,7 @@ fn main() {
         properties::TESTS,
         transfer::TESTS,
         workers::TESTS,
+        atomics::TESTS,
     ]
     .concat();
     harness::main(&tests);

@@ -1,0 +1,231 @@
+//! Atomics inside objects: the way to change shared state (Kotlin/Native's "Two Rules").
+//!
+//! `AtomicInt` and `AtomicLong` fields change through shared references, so they stay changeable
+//! in frozen objects, from any thread. An `AtomicRef` holds a counted reference to a frozen object;
+//! its value must be frozen (`ErrNotFrozen` otherwise), because every thread may read it.
+//!
+//! Reading an atomic reference loads the index and retains the object; replacing it releases the
+//! old one, which could free it. A striped lock orders the two, so a reader never retains an
+//! object a writer has just freed. A reference to an object of the container's own frozen SCC is
+//! not counted — the SCC dies as one — so a frozen object pointing at itself, or at its own cycle,
+//! through an AtomicReference does not keep itself alive.
+
+use super::error::{Error, Result, Status};
+use super::handle;
+use super::heap::HEAP;
+use super::object::{describe_slot, out_of_range, wrong_kind};
+use super::ownership::{check_read, name};
+use super::value::{Kind, ObjIndex, Value, NO_TARGET};
+use parking_lot::Mutex;
+use std::sync::atomic::Ordering;
+
+static STRIPES: [Mutex<()>; 64] = [const { Mutex::new(()) }; 64];
+
+fn stripe(container: ObjIndex, slot: usize) -> &'static Mutex<()> {
+    &STRIPES[(container as usize ^ slot.wrapping_mul(31)) % STRIPES.len()]
+}
+
+/// Runs `f` on slot `slot` of a readable object (owned by the caller, or frozen).
+fn with_slot<R>(
+    handle: u64,
+    slot: usize,
+    verb: &str,
+    f: impl FnOnce(ObjIndex, &Value) -> Result<R>,
+) -> Result<R> {
+    let index = handle::resolve(handle)?;
+    check_read(index, || describe_slot(verb, index, slot))?;
+    // SAFETY: the calling thread owns the object or it is frozen (checked just above); atomics
+    // change only through shared references.
+    let values = unsafe { HEAP.slot(index).values() };
+    let value = values
+        .get(slot)
+        .ok_or_else(|| out_of_range(verb, index, slot, values.len()))?;
+    f(index, value)
+}
+
+#[cold]
+fn not_an_atomic_integer(verb: &str, index: ObjIndex, slot: usize, value: &Value) -> Error {
+    wrong_kind(verb, index, slot, value.kind(), Kind::AtomicLong)
+}
+
+fn as_int(verb: &str, index: ObjIndex, slot: usize, value: i64) -> Result<i32> {
+    i32::try_from(value).map_err(|_| {
+        Error::new(
+            Status::ErrInvalidArgument,
+            format!(
+                "cannot {}: {value} does not fit an atomic int (32 bits)",
+                describe_slot(verb, index, slot)
+            ),
+        )
+    })
+}
+
+/// The value of an atomic int or long.
+pub(crate) fn get(handle: u64, slot: usize) -> Result<i64> {
+    with_slot(handle, slot, "get", |index, value| match value {
+        Value::AtomicInt(v) => Ok(i64::from(v.load(Ordering::SeqCst))),
+        Value::AtomicLong(v) => Ok(v.load(Ordering::SeqCst)),
+        other => Err(not_an_atomic_integer("get", index, slot, other)),
+    })
+}
+
+/// Sets an atomic int or long.
+pub(crate) fn set(handle: u64, slot: usize, new: i64) -> Result<()> {
+    with_slot(handle, slot, "set", |index, value| match value {
+        Value::AtomicInt(v) => Ok(v.store(as_int("set", index, slot, new)?, Ordering::SeqCst)),
+        Value::AtomicLong(v) => Ok(v.store(new, Ordering::SeqCst)),
+        other => Err(not_an_atomic_integer("set", index, slot, other)),
+    })
+}
+
+/// Adds `delta` (wrapping) and returns the new value.
+pub(crate) fn add(handle: u64, slot: usize, delta: i64) -> Result<i64> {
+    with_slot(handle, slot, "add to", |index, value| match value {
+        Value::AtomicInt(v) => {
+            let delta = as_int("add to", index, slot, delta)?;
+            Ok(i64::from(
+                v.fetch_add(delta, Ordering::SeqCst).wrapping_add(delta),
+            ))
+        }
+        Value::AtomicLong(v) => Ok(v.fetch_add(delta, Ordering::SeqCst).wrapping_add(delta)),
+        other => Err(not_an_atomic_integer("add to", index, slot, other)),
+    })
+}
+
+/// Sets the value to `new` if it is `expected`; returns whether it did.
+pub(crate) fn compare_and_set(handle: u64, slot: usize, expected: i64, new: i64) -> Result<bool> {
+    let verb = "compare-and-set";
+    with_slot(handle, slot, verb, |index, value| match value {
+        Value::AtomicInt(v) => {
+            let (expected, new) = (
+                as_int(verb, index, slot, expected)?,
+                as_int(verb, index, slot, new)?,
+            );
+            Ok(
+                v.compare_exchange(expected, new, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok(),
+            )
+        }
+        Value::AtomicLong(v) => Ok(v
+            .compare_exchange(expected, new, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()),
+        other => Err(not_an_atomic_integer(verb, index, slot, other)),
+    })
+}
+
+/// Whether a reference from `container` to `target` holds a count: not when both are in the same
+/// frozen SCC.
+fn counted(container: ObjIndex, target: ObjIndex) -> bool {
+    HEAP.leader(container) != HEAP.leader(target)
+}
+
+/// Runs `f` on an atomic reference slot, under its stripe's lock.
+fn with_atomic_ref<R>(
+    handle: u64,
+    slot: usize,
+    verb: &str,
+    f: impl FnOnce(ObjIndex, &std::sync::atomic::AtomicU32) -> Result<R>,
+) -> Result<R> {
+    with_slot(handle, slot, verb, |index, value| match value {
+        Value::AtomicRef(cell) => {
+            let _ordered = stripe(index, slot).lock();
+            f(index, cell)
+        }
+        other => Err(wrong_kind(verb, index, slot, other.kind(), Kind::AtomicRef)),
+    })
+}
+
+/// A new handle to the object an atomic reference points to, or `None`.
+pub(crate) fn get_ref(handle: u64, slot: usize) -> Result<Option<u64>> {
+    let target = with_atomic_ref(handle, slot, "get", |_, cell| {
+        let target = cell.load(Ordering::Acquire);
+        if target != NO_TARGET {
+            HEAP.retain(target);
+        }
+        Ok(Some(target).filter(|&t| t != NO_TARGET))
+    })?;
+    target
+        .map(|t| handle::issue(t).inspect_err(|_| HEAP.release(t)))
+        .transpose()
+}
+
+/// The index of a value for an atomic reference: frozen, or none.
+fn frozen_target(verb: &str, container: u64, slot: usize, target: Option<u64>) -> Result<u32> {
+    let Some(target) = target else {
+        return Ok(NO_TARGET);
+    };
+    let target = handle::resolve(target).map_err(|e| e.context("the value handle"))?;
+    if !HEAP.slot(target).is_frozen() {
+        let container = handle::resolve(container)?;
+        return Err(Error::new(
+            Status::ErrNotFrozen,
+            format!(
+                "cannot {}: {} is not frozen; an atomic reference is shared by every thread, so its value must be frozen",
+                describe_slot(verb, container, slot),
+                name(target)
+            ),
+        ));
+    }
+    Ok(target)
+}
+
+/// Replaces `cell`'s value by `new` if it holds `expected` (any value when `None`); returns whether
+/// it did. Counts: the new value is retained before it is published, the old one released after.
+fn exchange(
+    container: ObjIndex,
+    cell: &std::sync::atomic::AtomicU32,
+    expected: Option<u32>,
+    new: u32,
+) -> (bool, u32) {
+    let old = cell.load(Ordering::Acquire);
+    if expected.is_some_and(|e| e != old) {
+        return (false, NO_TARGET);
+    }
+    if new != NO_TARGET && counted(container, new) {
+        HEAP.retain(new);
+    }
+    cell.store(new, Ordering::Release);
+    let released = if old != NO_TARGET && counted(container, old) {
+        old
+    } else {
+        NO_TARGET
+    };
+    (true, released)
+}
+
+fn release_outside_the_lock(released: u32) {
+    if released != NO_TARGET {
+        HEAP.release(released);
+    }
+}
+
+/// Points an atomic reference at the frozen object of `target`, or at nothing.
+pub(crate) fn set_ref(handle: u64, slot: usize, target: Option<u64>) -> Result<()> {
+    let new = frozen_target("set", handle, slot, target)?;
+    let (_, released) = with_atomic_ref(handle, slot, "set", |index, cell| {
+        Ok(exchange(index, cell, None, new))
+    })?;
+    release_outside_the_lock(released);
+    Ok(())
+}
+
+/// Points an atomic reference at `new` if it points at `expected` (objects compared by identity,
+/// `None` for nothing); returns whether it did.
+pub(crate) fn compare_and_set_ref(
+    handle: u64,
+    slot: usize,
+    expected: Option<u64>,
+    new: Option<u64>,
+) -> Result<bool> {
+    let verb = "compare-and-set";
+    let expected = match expected {
+        Some(e) => handle::resolve(e).map_err(|e| e.context("the expected handle"))?,
+        None => NO_TARGET,
+    };
+    let new = frozen_target(verb, handle, slot, new)?;
+    let (swapped, released) = with_atomic_ref(handle, slot, verb, |index, cell| {
+        Ok(exchange(index, cell, Some(expected), new))
+    })?;
+    release_outside_the_lock(released);
+    Ok(swapped)
+}

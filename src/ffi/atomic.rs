@@ -1,0 +1,124 @@
+//! `floe_object_atomic_*`: atomic fields (`FLOE_KIND_ATOMIC_INT`, `_LONG`, `_REF`), changeable in
+//! frozen objects from any thread — the way to change shared state. In a mutable object they follow
+//! the ownership rule like every field.
+
+use super::{boundary, floe_ref, optional_ref, out};
+use crate::core::atomic;
+use crate::core::error::Status;
+
+/// Writes the value of atomic int or long field `index` to `*out_value`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_object_atomic_get(
+    object: floe_ref,
+    index: usize,
+    out_value: *mut i64,
+) -> Status {
+    boundary("floe_object_atomic_get", || {
+        let target = out(out_value, "out_value")?;
+        let value = atomic::get(object, index)?;
+        // SAFETY: documented contract: `out_value` points to a writable int64_t.
+        unsafe { target.write(value) };
+        Ok(())
+    })
+}
+
+/// Sets atomic int or long field `index` (an atomic int takes values that fit 32 bits).
+#[unsafe(no_mangle)]
+pub extern "C" fn floe_object_atomic_set(object: floe_ref, index: usize, value: i64) -> Status {
+    boundary("floe_object_atomic_set", || {
+        atomic::set(object, index, value)
+    })
+}
+
+/// Adds `delta` to atomic int or long field `index` (wrapping) and writes the new value to
+/// `*out_value`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_object_atomic_add(
+    object: floe_ref,
+    index: usize,
+    delta: i64,
+    out_value: *mut i64,
+) -> Status {
+    boundary("floe_object_atomic_add", || {
+        let target = out(out_value, "out_value")?;
+        let value = atomic::add(object, index, delta)?;
+        // SAFETY: documented contract: `out_value` points to a writable int64_t.
+        unsafe { target.write(value) };
+        Ok(())
+    })
+}
+
+/// Sets atomic int or long field `index` to `new` if it holds `expected`; writes whether it did to
+/// `*out_swapped`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_object_atomic_compare_and_set(
+    object: floe_ref,
+    index: usize,
+    expected: i64,
+    new_value: i64,
+    out_swapped: *mut bool,
+) -> Status {
+    boundary("floe_object_atomic_compare_and_set", || {
+        let target = out(out_swapped, "out_swapped")?;
+        let swapped = atomic::compare_and_set(object, index, expected, new_value)?;
+        // SAFETY: documented contract: `out_swapped` points to a writable bool.
+        unsafe { target.write(swapped) };
+        Ok(())
+    })
+}
+
+/// Writes a new handle to the object atomic reference field `index` points to (0 for none) to
+/// `*out_ref`; the caller owns it and releases it with `floe_ref_release`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_object_atomic_ref_get(
+    object: floe_ref,
+    index: usize,
+    out_ref: *mut floe_ref,
+) -> Status {
+    boundary("floe_object_atomic_ref_get", || {
+        let target = out(out_ref, "out_ref")?;
+        let value = atomic::get_ref(object, index)?;
+        // SAFETY: documented contract: `out_ref` points to a writable floe_ref.
+        unsafe { target.write(value.unwrap_or(0)) };
+        Ok(())
+    })
+}
+
+/// Points atomic reference field `index` at the object of `value` — which must be frozen
+/// (`FLOE_ERR_NOT_FROZEN`): every thread may read it — or at nothing when `value` is 0. The field
+/// takes its own reference; the caller keeps `value`. A frozen object may refer to itself, or to
+/// its own cycle, this way without leaking.
+#[unsafe(no_mangle)]
+pub extern "C" fn floe_object_atomic_ref_set(
+    object: floe_ref,
+    index: usize,
+    value: floe_ref,
+) -> Status {
+    boundary("floe_object_atomic_ref_set", || {
+        atomic::set_ref(object, index, optional_ref(value))
+    })
+}
+
+/// Points atomic reference field `index` at `new_value` (frozen, or 0) if it points at the object
+/// of `expected` (0: at nothing); writes whether it did to `*out_swapped`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_object_atomic_ref_compare_and_set(
+    object: floe_ref,
+    index: usize,
+    expected: floe_ref,
+    new_value: floe_ref,
+    out_swapped: *mut bool,
+) -> Status {
+    boundary("floe_object_atomic_ref_compare_and_set", || {
+        let target = out(out_swapped, "out_swapped")?;
+        let swapped = atomic::compare_and_set_ref(
+            object,
+            index,
+            optional_ref(expected),
+            optional_ref(new_value),
+        )?;
+        // SAFETY: documented contract: `out_swapped` points to a writable bool.
+        unsafe { target.write(swapped) };
+        Ok(())
+    })
+}
