@@ -143,6 +143,10 @@ enum floe_status
    */
   FLOE_ERR_NOT_FROZEN = 25,
   /**
+   * A global's initialiser needs, directly or not, the global itself; the message names the cycle.
+   */
+  FLOE_ERR_CYCLIC_INIT = 26,
+  /**
    * floe panicked; the message holds the panic text. Nothing unwound into the caller.
    */
   FLOE_ERR_PANIC = 100,
@@ -268,6 +272,26 @@ typedef uint32_t floe_future_state;
 #endif // __cplusplus
 
 /**
+ * A global's kind. Numbers are part of the C ABI (`FLOE_GLOBAL_MODE_*`).
+ */
+enum floe_global_mode
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  FLOE_GLOBAL_MODE_MAIN_THREAD_ONLY = 1,
+  FLOE_GLOBAL_MODE_THREAD_LOCAL = 2,
+  FLOE_GLOBAL_MODE_SHARED_IMMUTABLE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum floe_global_mode floe_global_mode;
+#else
+typedef uint32_t floe_global_mode;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A worker: a thread with a job queue, addressed by id from any thread. `Worker::MAIN` is the
  * main thread's queue, which the host drains with [`MainQueue::drain`].
  */
@@ -288,6 +312,12 @@ typedef uint64_t floe_future;
  * or 0 for none), or the job's failure (`floe_last_error_message()` explains it, on this thread).
  */
 typedef void (*floe_outcome_fn)(floe_status status, floe_ref result, void *user_data);
+
+/**
+ * Makes a global's value on the calling thread: writes a handle to `*out_value` (0 for none),
+ * which the global takes over. Returns `FLOE_OK`, or a status that fails the `floe_global_get`.
+ */
+typedef floe_status (*floe_initializer_fn)(floe_ref *out_value);
 
 /**
  * An object type id, as returned by `floe_type_define`.
@@ -464,6 +494,36 @@ floe_status floe_future_wait_any(const floe_future *futures,
  * itself still runs. Using or releasing it again gives `FLOE_ERR_RELEASED_HANDLE`.
  */
 floe_status floe_future_release(floe_future future);
+
+/**
+ * Defines a global named `name` with `mode` (`FLOE_GLOBAL_MODE_*`) and `initializer`, and writes
+ * its id to `*out_global`.
+ *
+ * - `FLOE_GLOBAL_MODE_MAIN_THREAD_ONLY`: only the main thread may read it (`FLOE_ERR_WRONG_THREAD`
+ *   elsewhere), like a plain Kotlin/Native global.
+ * - `FLOE_GLOBAL_MODE_THREAD_LOCAL`: each thread gets its own value, released when it exits.
+ * - `FLOE_GLOBAL_MODE_SHARED_IMMUTABLE`: initialised once, frozen before it is published, the
+ *   same object on every thread (also the way to write a lazy singleton).
+ *
+ * An initialiser that needs, directly or through other globals, the global being initialised gets
+ * `FLOE_ERR_CYCLIC_INIT` naming the cycle, never a deadlock.
+ */
+floe_status floe_global_define(const char *name,
+                               uint32_t mode,
+                               floe_initializer_fn initializer,
+                               uint32_t *out_global);
+
+/**
+ * Writes a new handle to the global's value on the calling thread to `*out_value` (0 when its
+ * initialiser made none), running the initialiser first if needed. The caller owns the handle.
+ */
+floe_status floe_global_get(uint32_t global, floe_ref *out_value);
+
+/**
+ * Drops the global's value (the calling thread's, for a thread-local global) so the next
+ * `floe_global_get` initialises it again; main thread only for a main-thread-only global.
+ */
+floe_status floe_global_reset(uint32_t global);
 
 /**
  * Detaches the graph of `object` from the calling thread and writes an opaque pointer to it to

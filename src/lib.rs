@@ -8,9 +8,12 @@ pub mod core;
 pub mod ffi;
 
 pub use crate::core::api::{Object, ObjectType, Runtime};
-pub use crate::core::concurrency::{DetachedGraph, Future, Job, MainQueue, TransferError, Worker};
+pub use crate::core::concurrency::{
+    DetachedGraph, Future, Global, Job, MainQueue, TransferError, Worker,
+};
 pub use crate::core::error::{Error, Result, Status};
 pub use crate::core::future::FutureState;
+pub use crate::core::global::GlobalMode;
 pub use crate::core::stats::Stats;
 pub use crate::core::transfer::TransferMode;
 pub use crate::core::value::Kind;

@@ -1,10 +1,11 @@
-//! The safe Rust API for moving graphs between threads: `DetachedGraph`, `Worker`, `Future`,
-//! `MainQueue`. Jobs are plain `fn` items — no captured state, as in Kotlin/Native: a job that
+//! The safe Rust API for sharing and moving graphs between threads: `DetachedGraph`, `Worker`,
+//! `Future`, `MainQueue`, `Global`. Jobs are plain `fn` items — no captured state, as in Kotlin/Native: a job that
 //! needs data gets it as its input graph.
 
 use super::api::Object;
 use super::error::{Error, Result, Status};
 use super::future::{self as core_future, FutureState};
+use super::global::{self, GlobalMode};
 use super::object;
 use super::transfer::{self, TransferMode, Transit};
 use super::worker::{self, JobFn, MAIN_WORKER};
@@ -207,5 +208,40 @@ impl Future {
     pub fn wait_any(futures: &[&Future], timeout: Option<Duration>) -> Result<usize> {
         let inner: Vec<Arc<core_future::Future>> = futures.iter().map(|f| f.0.clone()).collect();
         core_future::wait_any(&inner, timeout)
+    }
+}
+
+/// A named global of one of Kotlin/Native's three kinds, made lazily by its initialiser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Global(u32);
+
+impl Global {
+    /// Defines a global. `init` runs on the thread that first needs a value (every thread, for a
+    /// thread-local global); a shared-immutable value is frozen before anyone sees it.
+    pub fn define(
+        name: &str,
+        mode: GlobalMode,
+        init: fn() -> Result<Option<Object>>,
+    ) -> Result<Global> {
+        global::define(
+            name,
+            mode,
+            Box::new(move || init().map(|v| v.map(Object::into_raw))),
+        )
+        .map(Global)
+    }
+
+    pub fn id(self) -> u32 {
+        self.0
+    }
+
+    /// The value on the calling thread (a new reference), initialising it first if needed.
+    pub fn get(self) -> Result<Option<Object>> {
+        Ok(global::get(self.0)?.map(Object::from_raw))
+    }
+
+    /// Drops the value (this thread's, for a thread-local global); the next `get` initialises again.
+    pub fn reset(self) -> Result<()> {
+        global::reset(self.0)
     }
 }

@@ -34,12 +34,16 @@ thread_local! {
 pub(crate) fn buffer_candidate(index: ObjIndex, slot: &Slot) {
     if slot.flags() & BUFFERED == 0 {
         slot.set_flags(BUFFERED, 0);
-        CANDIDATES.with(|c| c.borrow_mut().push(index));
+        // A thread being torn down has no candidate list left; its objects are unreachable anyway.
+        let _ = CANDIDATES.try_with(|c| c.borrow_mut().push(index));
     }
 }
 
 pub(crate) fn collect_if_due() {
-    if CANDIDATES.with(|c| c.borrow().len() >= THRESHOLD) {
+    if CANDIDATES
+        .try_with(|c| c.borrow().len() >= THRESHOLD)
+        .unwrap_or(false)
+    {
         collect();
     }
 }

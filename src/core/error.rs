@@ -64,12 +64,14 @@ pub enum Status {
     ErrDisposed = 24,
     /// The value must be frozen (an AtomicReference's value, a delayed job's input).
     ErrNotFrozen = 25,
+    /// A global's initialiser needs, directly or not, the global itself; the message names the cycle.
+    ErrCyclicInit = 26,
     /// floe panicked; the message holds the panic text. Nothing unwound into the caller.
     ErrPanic = 100,
 }
 
 impl Status {
-    const ALL: [Status; 27] = [
+    const ALL: [Status; 28] = [
         Status::Ok,
         Status::ErrNull,
         Status::ErrInvalidHandle,
@@ -96,6 +98,7 @@ impl Status {
         Status::ErrAlreadyAttached,
         Status::ErrDisposed,
         Status::ErrNotFrozen,
+        Status::ErrCyclicInit,
         Status::ErrPanic,
     ];
 

@@ -8,6 +8,7 @@ mod cycles;
 pub mod error;
 mod freeze;
 pub mod future;
+pub mod global;
 mod handle;
 mod heap;
 pub(crate) mod object;

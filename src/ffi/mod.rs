@@ -14,6 +14,7 @@
 
 pub mod atomic;
 pub mod future;
+pub mod global;
 pub mod graph;
 pub mod list;
 pub mod object;

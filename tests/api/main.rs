@@ -3,6 +3,7 @@
 mod atomics;
 mod cycles;
 mod freeze;
+mod globals;
 mod handles;
 mod harness;
 mod objects;
@@ -22,6 +23,7 @@ fn main() {
         transfer::TESTS,
         workers::TESTS,
         atomics::TESTS,
+        globals::TESTS,
     ]
     .concat();
     harness::main(&tests);

@@ -5,21 +5,34 @@
 //!   (`--quick`: up to 10^5). Target: freeze ≤ 1.5 × traversal.
 //! - A checked field get and set through the C ABI (`floe_object_get_int` / `floe_object_set_int`),
 //!   in ns per call. Target: ≤ 5 ns.
+//! - A SAFE transfer (`Object::detach(TransferMode::Safe)`, then `DetachedGraph::attach`) against
+//!   the traversal of the same graph, same shapes and sizes, the graph holding no handle but its
+//!   root's. Target: detach ≤ 2 × traversal, detach + attach ≤ 2 × traversal.
+//! - Workers against a channel between two threads (`std::sync::mpsc`, crossbeam-channel's algorithm
+//!   since Rust 1.67; `benches/workers.rs` compares with crossbeam-channel itself): an `execute` +
+//!   `Future::result` round trip against a ping-pong (target ≤ 1.25×), and the throughput of 10^6
+//!   tiny jobs (`--quick`: 10^5) against as many messages to a consumer thread (target ≥ 0.8×).
 //! - Memory per object: the 16-byte header, and the resident memory 10^6 two-field objects really
 //!   take (RSS from `/proc/self/statm` before and after).
 //!
 //! Every figure is the best of several repetitions, with the median beside it. Graph construction and
 //! teardown are never timed; each graph is walked once after construction, so freeze and traversal
 //! both meet a graph that was just walked (the traversal is timed on the frozen graph: same objects,
-//! same code path). `benches/freeze.rs` includes this file for its graph builder.
+//! same code path). `benches/freeze.rs` and `benches/workers.rs` include this file for its graph
+//! builder, jobs and channel baselines.
 
 use floe::ffi::object::{floe_object_get_int, floe_object_set_int};
-use floe::{Kind, Object, ObjectType, Runtime};
+use floe::{Kind, Object, ObjectType, Runtime, TransferMode, Worker};
 use std::hint::black_box;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, OnceLock};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const RATIO_TARGET: f64 = 1.5;
+const TRANSFER_TARGET: f64 = 2.0;
+const ROUND_TRIP_TARGET: f64 = 1.25;
+const THROUGHPUT_TARGET: f64 = 0.8;
 const CALL_TARGET_NS: f64 = 5.0;
 const HEADER_TARGET: usize = 16;
 const CALLS: u32 = 10_000_000;
@@ -51,8 +64,11 @@ pub fn run(args: &[String]) -> i32 {
         "floe bench{}: best of N runs (median in parentheses); construction and teardown untimed",
         if quick { " --quick" } else { "" }
     );
-    freeze_report(if quick { 100_000 } else { 1_000_000 }, &mut verdicts);
+    let largest = if quick { 100_000 } else { 1_000_000 };
+    freeze_report(largest, &mut verdicts);
+    transfer_report(largest, &mut verdicts);
     access_report(&mut verdicts);
+    workers_report(quick, &mut verdicts);
     memory_report(resident, &mut verdicts);
     println!("\n{} target(s) missed", verdicts.missed);
     0
@@ -75,6 +91,13 @@ impl Verdicts {
     }
 }
 
+/// The graph sizes up to `largest`, each with its number of repetitions.
+fn sizes(largest: usize) -> impl Iterator<Item = (usize, usize)> {
+    [(1_000, 31), (10_000, 15), (100_000, 7), (1_000_000, 5)]
+        .into_iter()
+        .filter(move |&(n, _)| n <= largest)
+}
+
 /// Freeze against the traversal of the same graph, each shape and size up to `largest`.
 fn freeze_report(largest: usize, verdicts: &mut Verdicts) {
     println!("\nfreeze vs plain traversal (reachable_count) of the same graph, ns per object; target freeze/traversal <= {RATIO_TARGET}x");
@@ -83,16 +106,7 @@ fn freeze_report(largest: usize, verdicts: &mut Verdicts) {
         "shape", "objects", "N", "freeze", "traversal", "ratio"
     );
     for shape in Shape::ALL {
-        for n in [1_000, 10_000, 100_000, 1_000_000]
-            .into_iter()
-            .filter(|&n| n <= largest)
-        {
-            let reps = match n {
-                1_000 => 31,
-                10_000 => 15,
-                100_000 => 7,
-                _ => 5,
-            };
+        for (n, reps) in sizes(largest) {
             let (mut freeze, mut traversal) = (Vec::new(), Vec::new());
             for _ in 0..reps {
                 let graph = Graph::build(shape, n);
@@ -119,6 +133,56 @@ fn freeze_report(largest: usize, verdicts: &mut Verdicts) {
     }
 }
 
+/// A SAFE detach, and the attach that follows, against the traversal of the same graph, each shape
+/// and size up to `largest`. One graph per shape and size, holding only its root's handle, is
+/// detached and attached again by every repetition (the attach gives it back to this thread).
+fn transfer_report(largest: usize, verdicts: &mut Verdicts) {
+    println!("\nSAFE transfer (detach, then attach on the same thread) vs plain traversal of the same graph, ns per object; target <= {TRANSFER_TARGET}x for detach and for detach + attach");
+    println!(
+        "{:<7} {:>9} {:>4}  {:>16}  {:>14}  {:>16}  {:>7}  {:>7}",
+        "shape", "objects", "N", "detach", "attach", "traversal", "detach", "+attach"
+    );
+    for shape in Shape::ALL {
+        for (n, reps) in sizes(largest) {
+            let mut graph = Graph::build(shape, n);
+            graph.release_all_but_root();
+            let (mut detach, mut attach, mut both, mut traversal) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..reps {
+                let (d, a) = graph.detach_attach();
+                let (count, t) = timed(|| graph.root().reachable_count().expect("traverse"));
+                assert_eq!(
+                    count,
+                    n,
+                    "{} graph of {n}: all reachable after the transfer",
+                    shape.name()
+                );
+                let per_object = |d: Duration| d.as_nanos() as f64 / n as f64;
+                detach.push(per_object(d));
+                attach.push(per_object(a));
+                both.push(per_object(d + a));
+                traversal.push(per_object(t));
+            }
+            let [detach, attach, both, traversal] =
+                [detach, attach, both, traversal].map(|mut samples| Summary::of(&mut samples));
+            let (detach_ratio, both_ratio) =
+                (detach.best / traversal.best, both.best / traversal.best);
+            println!(
+                "{:<7} {:>9} {:>4}  {:>16}  {:>14}  {:>16}  {:>6.2}x  {:>6.2}x  {}",
+                shape.name(),
+                n,
+                reps,
+                detach.to_string(),
+                attach.to_string(),
+                traversal.to_string(),
+                detach_ratio,
+                both_ratio,
+                verdicts.check(detach_ratio <= TRANSFER_TARGET && both_ratio <= TRANSFER_TARGET)
+            );
+        }
+    }
+}
+
 /// Checked get and set of an int field through the C ABI, with the Rust API beside for reference.
 fn access_report(verdicts: &mut Verdicts) {
     println!("\nchecked field access on one object, best of 7 runs of {CALLS} calls, ns per call; target <= {CALL_TARGET_NS} ns (C ABI)");
@@ -127,11 +191,13 @@ fn access_report(verdicts: &mut Verdicts) {
     object.set_int(field, 42).expect("set");
     let mut out = 0i64;
     // SAFETY: `out` is a writable i64.
-    let get = per_call(|_| unsafe {
+    let get = per_call(CALLS, |_| unsafe {
         floe_object_get_int(black_box(handle), black_box(field), &raw mut out)
     });
     assert_eq!(out, 42, "the gets happened");
-    let set = per_call(|i| floe_object_set_int(black_box(handle), black_box(field), i64::from(i)));
+    let set = per_call(CALLS, |i| {
+        floe_object_set_int(black_box(handle), black_box(field), i64::from(i))
+    });
     assert_eq!(
         object.get_int(field).expect("read"),
         i64::from(CALLS - 1),
@@ -141,8 +207,10 @@ fn access_report(verdicts: &mut Verdicts) {
         let verdict = verdicts.check(summary.best <= CALL_TARGET_NS);
         println!("{name:<24} {:>16}  {verdict}", summary.to_string());
     }
-    let rust_get = per_call(|_| object.get_int(black_box(field)).expect("get"));
-    let rust_set = per_call(|i| object.set_int(black_box(field), i64::from(i)).expect("set"));
+    let rust_get = per_call(CALLS, |_| object.get_int(black_box(field)).expect("get"));
+    let rust_set = per_call(CALLS, |i| {
+        object.set_int(black_box(field), i64::from(i)).expect("set")
+    });
     for (name, summary) in [
         ("Object::get_int (Rust)", rust_get),
         ("Object::set_int (Rust)", rust_set),
@@ -172,19 +240,100 @@ fn memory_report(resident: Option<f64>, verdicts: &mut Verdicts) {
     }
 }
 
-/// The best and median ns per call of 7 runs of `CALLS` calls of `call`.
-fn per_call<R>(mut call: impl FnMut(u32) -> R) -> Summary {
+/// Workers against a channel between two threads: round trips, then the throughput of tiny jobs.
+fn workers_report(quick: bool, verdicts: &mut Verdicts) {
+    let trips: u32 = if quick { 5_000 } else { 20_000 };
+    let jobs: u64 = if quick { 100_000 } else { 1_000_000 };
+    let worker = Worker::start("bench").expect("start a worker");
+    println!("\nround trip to another thread and back, best of 7 runs of {trips}, ns per round trip; target floe/channel <= {ROUND_TRIP_TARGET}x");
+    println!("(floe: Worker::execute + Future::result; channel: std::sync::mpsc ping-pong, crossbeam-channel's algorithm)");
+    let channel = {
+        let echo = Echo::<Mpsc>::start();
+        per_call(trips, |i| {
+            assert_eq!(echo.ping(u64::from(i)), u64::from(i) + 1)
+        })
+    };
+    let no_input = per_call(trips, |_| {
+        worker
+            .execute(None, TransferMode::Safe, tiny_job)
+            .and_then(|f| f.result(None))
+    });
+    let mut object = Some(Object::new(Graph::node_type()).expect("allocate"));
+    let tiny_input = per_call(trips, |_| {
+        let input = object.take().expect("returned by the previous job");
+        object = round_trip(worker, input);
+    });
+    let value = object.expect("returned").get_int(Graph::VALUE_FIELD);
+    assert_eq!(
+        value.expect("read"),
+        7 * i64::from(trips),
+        "every job ran once"
+    );
+    println!(
+        "{:<40} {:>16}",
+        "channel ping-pong (request, reply)",
+        channel.to_string()
+    );
+    for (name, floe) in [
+        ("execute, no input", no_input),
+        ("execute, 1-object input and result (SAFE)", tiny_input),
+    ] {
+        let ratio = floe.best / channel.best;
+        let verdict = verdicts.check(ratio <= ROUND_TRIP_TARGET);
+        println!(
+            "{name:<40} {:>16}  {ratio:>6.2}x  {verdict}",
+            floe.to_string()
+        );
+    }
+
+    println!("\nthroughput, {jobs} tiny jobs (one relaxed atomic increment each) from this thread to another, best of 5 runs, ns per job (median); target floe/channel >= {THROUGHPUT_TARGET}x in jobs/s");
+    println!("(floe: execute all, keeping the futures, then Future::result of the last; channel: send all, then wait for the consumer's reply to the last)");
+    let channel = Summary::of(
+        &mut (0..5)
+            .map(|_| per_job(channel_stream::<Mpsc>(jobs), jobs))
+            .collect::<Vec<_>>(),
+    );
+    let floe = Summary::of(
+        &mut (0..5)
+            .map(|_| per_job(floe_stream(worker, jobs), jobs))
+            .collect::<Vec<_>>(),
+    );
+    let ratio = channel.best / floe.best;
+    for (name, summary) in [("channel (mpsc)", channel), ("floe worker", floe)] {
+        println!(
+            "{name:<16} {:>16}  {:>6.2} M jobs/s",
+            summary.to_string(),
+            1e3 / summary.best
+        );
+    }
+    println!(
+        "floe/channel jobs/s {ratio:.2}x  {}",
+        verdicts.check(ratio >= THROUGHPUT_TARGET)
+    );
+    worker
+        .request_termination(true)
+        .and_then(|done| done.result(None))
+        .expect("terminate the worker");
+}
+
+/// ns per job of a stream of `jobs` that took `elapsed`.
+fn per_job(elapsed: Duration, jobs: u64) -> f64 {
+    elapsed.as_nanos() as f64 / jobs as f64
+}
+
+/// The best and median ns per call of 7 runs of `calls` calls of `call`.
+fn per_call<R>(calls: u32, mut call: impl FnMut(u32) -> R) -> Summary {
     let mut samples: Vec<f64> = (0..7)
         .map(|_| {
-            let ((), elapsed) = timed(|| (0..CALLS).for_each(|i| drop(black_box(call(i)))));
-            elapsed.as_nanos() as f64 / f64::from(CALLS)
+            let ((), elapsed) = timed(|| (0..calls).for_each(|i| drop(black_box(call(i)))));
+            elapsed.as_nanos() as f64 / f64::from(calls)
         })
         .collect();
     Summary::of(&mut samples)
 }
 
 /// Runs `f` once; its result and how long it took.
-fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
+pub fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
     let start = Instant::now();
     let result = black_box(f());
     (result, start.elapsed())
@@ -342,8 +491,198 @@ impl Graph {
     }
 }
 
+impl Graph {
+    /// Releases the handle to every node but the root, last node first: nothing outside the graph
+    /// then refers into it, as a SAFE transfer requires. Each release leaves a live object whose
+    /// count dropped, a cycle-collector candidate, so this runs the collector every 10^4 nodes
+    /// (untimed; seconds for the 10^6-node list and random graphs).
+    pub fn release_all_but_root(&mut self) {
+        while self.nodes.len() > 1 {
+            self.nodes.pop();
+        }
+    }
+
+    /// One SAFE detach of the graph and the attach that gives it back to the calling thread, timed
+    /// apart. The graph must hold only its root's handle (`release_all_but_root`).
+    pub fn detach_attach(&mut self) -> (Duration, Duration) {
+        assert_eq!(self.nodes.len(), 1, "release_all_but_root first");
+        let root = self.nodes.pop().expect("the root");
+        let (detached, detach) = timed(|| root.detach(TransferMode::Safe));
+        let detached = detached.expect("SAFE detach of a graph with no outside reference");
+        let (root, attach) = timed(|| detached.attach());
+        self.nodes.push(root.expect("attach"));
+        (detach, attach)
+    }
+}
+
 impl Drop for Graph {
     fn drop(&mut self) {
-        let _ = self.root().freeze(None);
+        if let Some(root) = self.nodes.first() {
+            let _ = root.freeze(None);
+        }
     }
+}
+
+/// The tiny work of a throughput job or message: one relaxed increment of a shared counter, which
+/// the benchmarks check afterwards (no job lost, none run twice).
+pub static TINY_WORK: AtomicU64 = AtomicU64::new(0);
+
+pub fn tiny_work() {
+    TINY_WORK.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A job with no input and no result that does the tiny work.
+pub fn tiny_job(_: Option<Object>) -> floe::Result<Option<Object>> {
+    tiny_work();
+    Ok(None)
+}
+
+/// A job that adds 1 to its input's int field (a `BenchNode`) and returns the input.
+pub fn increment_job(input: Option<Object>) -> floe::Result<Option<Object>> {
+    if let Some(object) = &input {
+        let value = object.get_int(Graph::VALUE_FIELD)?;
+        object.set_int(Graph::VALUE_FIELD, value + 1)?;
+    }
+    Ok(input)
+}
+
+/// Sends `object` (a one-object graph) to `worker` for `increment_job` and takes it back.
+pub fn round_trip(worker: Worker, object: Object) -> Option<Object> {
+    let input = object.detach(TransferMode::Safe).expect("detach");
+    worker
+        .execute(Some(input), TransferMode::Safe, increment_job)
+        .and_then(|future| future.result(None))
+        .expect("round trip")
+}
+
+/// Runs `jobs` tiny jobs on `worker`, keeping every future; the time from the first `execute` to
+/// the result of the last job (a worker runs its jobs in order). Untimed: every future is checked.
+pub fn floe_stream(worker: Worker, jobs: u64) -> Duration {
+    let mut futures = Vec::with_capacity(jobs as usize);
+    let before = TINY_WORK.load(Ordering::Relaxed);
+    let (last, elapsed) = timed(|| {
+        for _ in 0..jobs {
+            futures.push(
+                worker
+                    .execute(None, TransferMode::Safe, tiny_job)
+                    .expect("execute"),
+            );
+        }
+        futures.last().expect("at least one job").result(None)
+    });
+    last.expect("the last job");
+    let (last, rest) = futures.split_last().expect("at least one job");
+    assert_eq!(last.state(), floe::FutureState::Consumed);
+    assert!(
+        rest.iter()
+            .all(|f| f.state() == floe::FutureState::Computed),
+        "every job ran"
+    );
+    assert_eq!(
+        TINY_WORK.load(Ordering::Relaxed) - before,
+        jobs,
+        "every job ran once"
+    );
+    elapsed
+}
+
+/// A channel of `u64` messages between two threads, the baseline of the worker benchmarks.
+pub trait Channel: 'static {
+    type Sender: Send + 'static;
+    type Receiver: Send + 'static;
+    fn pair() -> (Self::Sender, Self::Receiver);
+    fn send(sender: &Self::Sender, message: u64);
+    /// The next message, waiting for it; `None` once every sender is gone.
+    fn recv(receiver: &Self::Receiver) -> Option<u64>;
+}
+
+/// `std::sync::mpsc`: since Rust 1.67, crossbeam-channel's implementation (its unbounded "list"
+/// flavour here), spinning briefly before it parks, as crossbeam-channel does.
+pub struct Mpsc;
+
+impl Channel for Mpsc {
+    type Sender = mpsc::Sender<u64>;
+    type Receiver = mpsc::Receiver<u64>;
+
+    fn pair() -> (Self::Sender, Self::Receiver) {
+        mpsc::channel()
+    }
+
+    fn send(sender: &Self::Sender, message: u64) {
+        sender.send(message).expect("the receiving thread is alive");
+    }
+
+    fn recv(receiver: &Self::Receiver) -> Option<u64> {
+        receiver.recv().ok()
+    }
+}
+
+/// A thread that answers every request `x` with `x + 1`: the other end of a ping-pong.
+pub struct Echo<C: Channel> {
+    requests: Option<C::Sender>,
+    replies: C::Receiver,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<C: Channel> Echo<C> {
+    pub fn start() -> Echo<C> {
+        let (requests, inbox) = C::pair();
+        let (outbox, replies) = C::pair();
+        let thread = std::thread::spawn(move || {
+            while let Some(x) = C::recv(&inbox) {
+                C::send(&outbox, x + 1);
+            }
+        });
+        Echo {
+            requests: Some(requests),
+            replies,
+            thread: Some(thread),
+        }
+    }
+
+    /// One round trip: sends `x`, waits for the reply.
+    pub fn ping(&self, x: u64) -> u64 {
+        C::send(self.requests.as_ref().expect("running"), x);
+        C::recv(&self.replies).expect("the echo thread is alive")
+    }
+}
+
+impl<C: Channel> Drop for Echo<C> {
+    fn drop(&mut self) {
+        drop(self.requests.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Sends `messages` messages to a consumer thread that does the tiny work for each; the time from
+/// the first send to the consumer's reply to the last. The thread is started and answering first.
+pub fn channel_stream<C: Channel>(messages: u64) -> Duration {
+    let (requests, inbox) = C::pair();
+    let (outbox, done) = C::pair();
+    let consumer = std::thread::spawn(move || {
+        C::send(&outbox, u64::MAX);
+        while let Some(message) = C::recv(&inbox) {
+            tiny_work();
+            if message + 1 == messages {
+                C::send(&outbox, message);
+            }
+        }
+    });
+    assert_eq!(C::recv(&done), Some(u64::MAX), "the consumer started");
+    let before = TINY_WORK.load(Ordering::Relaxed);
+    let (last, elapsed) = timed(|| {
+        (0..messages).for_each(|message| C::send(&requests, message));
+        C::recv(&done)
+    });
+    assert_eq!(last, Some(messages - 1));
+    assert_eq!(
+        TINY_WORK.load(Ordering::Relaxed) - before,
+        messages,
+        "every message handled once"
+    );
+    drop(requests);
+    consumer.join().expect("the consumer thread");
+    elapsed
 }

@@ -1,0 +1,306 @@
+//! Named globals, in Kotlin/Native's three kinds, created lazily by an initialiser.
+//!
+//! - Main-thread-only (a plain Kotlin/Native global): only the main thread may touch it; any other
+//!   thread gets `ErrWrongThread` (IncorrectDereferenceException). This is what broke libraries
+//!   whose tests only ran on the main thread (the ArrayDeque bug).
+//! - Thread-local (`@ThreadLocal`): each thread lazily gets its own value; a thread's values are
+//!   released when it exits.
+//! - Shared-immutable (`@SharedImmutable`, and lazy singletons): initialised once by the first
+//!   thread to ask, frozen before it is published, the same object on every thread.
+//!
+//! Initialisation runs the initialiser outside any lock. An initialiser that asks, directly or
+//! through other globals, for a global already being initialised on its own thread, or on a thread
+//! waiting (through a chain of initialisations) for this one, is a cycle: `ErrCyclicInit`, naming
+//! it, instead of a deadlock or a half-built value.
+
+use super::error::{Error, Result, Status};
+use super::handle;
+use super::heap::HEAP;
+use super::object;
+use super::thread;
+use super::value::ObjIndex;
+use parking_lot::{Condvar, Mutex};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A global's kind. Numbers are part of the C ABI (`FLOE_GLOBAL_MODE_*`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GlobalMode {
+    MainThreadOnly = 1,
+    ThreadLocal = 2,
+    SharedImmutable = 3,
+}
+
+impl GlobalMode {
+    pub fn from_code(code: u32) -> Option<GlobalMode> {
+        [
+            GlobalMode::MainThreadOnly,
+            GlobalMode::ThreadLocal,
+            GlobalMode::SharedImmutable,
+        ]
+        .into_iter()
+        .find(|m| *m as u32 == code)
+    }
+}
+
+/// Makes a global's value on the calling thread: a handle the global takes over, or `None`.
+pub type Initializer = Box<dyn Fn() -> Result<Option<u64>> + Send + Sync>;
+
+struct Global {
+    name: Box<str>,
+    mode: GlobalMode,
+    init: Initializer,
+    /// The shared value (main-thread-only and shared-immutable modes), once initialised.
+    value: Mutex<Slot>,
+    ready: Condvar,
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Empty,
+    /// Being initialised by the thread with this token.
+    Initializing(u32),
+    Ready(Option<ObjIndex>),
+}
+
+static GLOBALS: Mutex<Vec<Arc<Global>>> = Mutex::new(Vec::new());
+/// For cycle detection across threads: which global each thread is waiting for.
+static WAITING: Mutex<Vec<(u32, usize)>> = Mutex::new(Vec::new());
+
+thread_local! {
+    /// Globals this thread is initialising, innermost last.
+    static INITIALIZING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    /// This thread's values of thread-local globals.
+    static LOCAL: RefCell<LocalValues> = RefCell::new(LocalValues(HashMap::new()));
+}
+
+struct LocalValues(HashMap<usize, Option<ObjIndex>>);
+
+impl Drop for LocalValues {
+    fn drop(&mut self) {
+        for target in self.0.values().flatten() {
+            HEAP.release(*target);
+        }
+    }
+}
+
+/// Defines a global; returns its id.
+pub fn define(name: &str, mode: GlobalMode, init: Initializer) -> Result<u32> {
+    if name.is_empty() {
+        return Err(Error::new(
+            Status::ErrInvalidArgument,
+            "a global needs a name",
+        ));
+    }
+    let mut globals = GLOBALS.lock();
+    globals.push(Arc::new(Global {
+        name: name.into(),
+        mode,
+        init,
+        value: Mutex::new(Slot::Empty),
+        ready: Condvar::new(),
+    }));
+    Ok(globals.len() as u32)
+}
+
+fn lookup(id: u32) -> Result<(usize, Arc<Global>)> {
+    let globals = GLOBALS.lock();
+    let index = (id as usize)
+        .checked_sub(1)
+        .filter(|&i| i < globals.len())
+        .ok_or_else(|| {
+            Error::new(
+                Status::ErrInvalidArgument,
+                format!("no global has id {id} (defined ids: 1..={})", globals.len()),
+            )
+        })?;
+    Ok((index, globals[index].clone()))
+}
+
+fn global_name(index: usize) -> String {
+    GLOBALS
+        .lock()
+        .get(index)
+        .map_or_else(|| format!("#{index}"), |g| g.name.to_string())
+}
+
+/// A new handle to the global's value on the calling thread (`None` when its initialiser made
+/// none), initialising it first if needed.
+pub fn get(id: u32) -> Result<Option<u64>> {
+    let (index, global) = lookup(id)?;
+    let target = match global.mode {
+        GlobalMode::MainThreadOnly => {
+            if !thread::is_main() {
+                return Err(Error::new(
+                    Status::ErrWrongThread,
+                    format!(
+                        "cannot read global {}: it is main-thread-only and the calling thread is {}, not main; \
+                         define it thread-local (each thread its own value) or shared-immutable (frozen, shared)",
+                        global.name,
+                        thread::current_name()
+                    ),
+                ));
+            }
+            shared_value(index, &global)?
+        }
+        GlobalMode::SharedImmutable => shared_value(index, &global)?,
+        GlobalMode::ThreadLocal => {
+            let known = LOCAL.with(|l| l.borrow().0.get(&index).copied());
+            match known {
+                Some(target) => target,
+                None => {
+                    let target = initialize(index, &global)?;
+                    LOCAL.with(|l| l.borrow_mut().0.insert(index, target));
+                    target
+                }
+            }
+        }
+    };
+    target
+        .map(|t| {
+            HEAP.retain(t);
+            handle::issue(t).inspect_err(|_| HEAP.release(t))
+        })
+        .transpose()
+}
+
+/// The value of a main-thread-only or shared global, initialised once.
+fn shared_value(index: usize, global: &Global) -> Result<Option<ObjIndex>> {
+    let me = thread::current();
+    let mut slot = global.value.lock();
+    loop {
+        match *slot {
+            Slot::Ready(target) => return Ok(target),
+            Slot::Empty => {
+                *slot = Slot::Initializing(me);
+                drop(slot);
+                let made = initialize(index, global);
+                let mut slot = global.value.lock();
+                *slot = match &made {
+                    Ok(target) => Slot::Ready(*target),
+                    Err(_) => Slot::Empty,
+                };
+                global.ready.notify_all();
+                return made;
+            }
+            Slot::Initializing(initializer) => {
+                if let Some(cycle) = waits_for_me(index, initializer, me) {
+                    return Err(cyclic(cycle));
+                }
+                WAITING.lock().push((me, index));
+                global.ready.wait(&mut slot);
+                WAITING.lock().retain(|&(t, g)| !(t == me && g == index));
+            }
+        }
+    }
+}
+
+/// If waiting for `index` (being initialised by `initializer`) would close a cycle back to `me`,
+/// the globals on it.
+fn waits_for_me(index: usize, initializer: u32, me: u32) -> Option<Vec<usize>> {
+    if initializer == me {
+        let mut chain = INITIALIZING.with(|i| i.borrow().clone());
+        let start = chain.iter().position(|&g| g == index).unwrap_or(0);
+        chain.drain(..start);
+        chain.push(index);
+        return Some(chain);
+    }
+    // Follow "thread waits for global, global is initialised by thread" until it ends or reaches me.
+    let mut chain = vec![index];
+    let mut thread = initializer;
+    for _ in 0..64 {
+        let waited = WAITING
+            .lock()
+            .iter()
+            .find(|&&(t, _)| t == thread)
+            .map(|&(_, g)| g)?;
+        chain.push(waited);
+        let globals = GLOBALS.lock();
+        let Slot::Initializing(next) = *globals[waited].value.lock() else {
+            return None;
+        };
+        if next == me {
+            chain.push(index);
+            return Some(chain);
+        }
+        thread = next;
+    }
+    None
+}
+
+fn cyclic(cycle: Vec<usize>) -> Error {
+    let names: Vec<String> = cycle.into_iter().map(global_name).collect();
+    Error::new(
+        Status::ErrCyclicInit,
+        format!(
+            "cyclic initialisation of globals: {}; an initialiser needs a global that needs it",
+            names.join(" → ")
+        ),
+    )
+}
+
+/// Runs the initialiser of global `index` on the calling thread; shared-immutable values are frozen.
+fn initialize(index: usize, global: &Global) -> Result<Option<ObjIndex>> {
+    let already = INITIALIZING.with(|i| i.borrow().contains(&index));
+    if already {
+        return Err(cyclic(
+            waits_for_me(index, thread::current(), thread::current()).unwrap_or_default(),
+        ));
+    }
+    INITIALIZING.with(|i| i.borrow_mut().push(index));
+    let made = (global.init)();
+    INITIALIZING.with(|i| i.borrow_mut().pop());
+    let Some(handle) =
+        made.map_err(|e| e.context(&format!("the initialiser of global {}", global.name)))?
+    else {
+        return Ok(None);
+    };
+    if global.mode == GlobalMode::SharedImmutable {
+        if let Err(error) = object::freeze(handle, Some(&format!("global {}", global.name))) {
+            let _ = object::release(handle);
+            return Err(error.context(&format!(
+                "global {} is shared-immutable and its value must freeze",
+                global.name
+            )));
+        }
+    }
+    let target = handle::resolve(handle)?;
+    HEAP.retain(target);
+    object::release(handle)?;
+    Ok(Some(target))
+}
+
+/// Drops the global's value (the calling thread's, for a thread-local one); the next `get` runs
+/// the initialiser again. A main-thread-only global is reset on the main thread.
+pub fn reset(id: u32) -> Result<()> {
+    let (index, global) = lookup(id)?;
+    let target = match global.mode {
+        GlobalMode::ThreadLocal => LOCAL.with(|l| l.borrow_mut().0.remove(&index)).flatten(),
+        GlobalMode::MainThreadOnly if !thread::is_main() => {
+            return Err(Error::new(
+                Status::ErrWrongThread,
+                format!(
+                    "cannot reset global {}: it is main-thread-only and the calling thread is {}",
+                    global.name,
+                    thread::current_name()
+                ),
+            ))
+        }
+        GlobalMode::MainThreadOnly | GlobalMode::SharedImmutable => {
+            let mut slot = global.value.lock();
+            match *slot {
+                Slot::Ready(target) => {
+                    *slot = Slot::Empty;
+                    target
+                }
+                _ => None,
+            }
+        }
+    };
+    if let Some(target) = target {
+        HEAP.release(target);
+    }
+    Ok(())
+}

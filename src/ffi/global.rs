@@ -1,0 +1,81 @@
+//! `floe_global_*`: named globals — main-thread-only, thread-local or shared-immutable.
+
+use super::worker::c_failure;
+use super::{boundary, c_str, floe_ref, out};
+use crate::core::error::{Error, Status};
+use crate::core::global::{self, GlobalMode};
+use std::ffi::c_char;
+
+/// Makes a global's value on the calling thread: writes a handle to `*out_value` (0 for none),
+/// which the global takes over. Returns `FLOE_OK`, or a status that fails the `floe_global_get`.
+#[allow(non_camel_case_types)]
+pub type floe_initializer_fn = Option<unsafe extern "C" fn(out_value: *mut floe_ref) -> Status>;
+
+/// Defines a global named `name` with `mode` (`FLOE_GLOBAL_MODE_*`) and `initializer`, and writes
+/// its id to `*out_global`.
+///
+/// - `FLOE_GLOBAL_MODE_MAIN_THREAD_ONLY`: only the main thread may read it (`FLOE_ERR_WRONG_THREAD`
+///   elsewhere), like a plain Kotlin/Native global.
+/// - `FLOE_GLOBAL_MODE_THREAD_LOCAL`: each thread gets its own value, released when it exits.
+/// - `FLOE_GLOBAL_MODE_SHARED_IMMUTABLE`: initialised once, frozen before it is published, the
+///   same object on every thread (also the way to write a lazy singleton).
+///
+/// An initialiser that needs, directly or through other globals, the global being initialised gets
+/// `FLOE_ERR_CYCLIC_INIT` naming the cycle, never a deadlock.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_global_define(
+    name: *const c_char,
+    mode: u32,
+    initializer: floe_initializer_fn,
+    out_global: *mut u32,
+) -> Status {
+    boundary("floe_global_define", || {
+        let target = out(out_global, "out_global")?;
+        // SAFETY: documented contract: `name` is a NUL-terminated string.
+        let name = unsafe { c_str(name, "name") }?;
+        let mode = GlobalMode::from_code(mode).ok_or_else(|| {
+            Error::new(
+                Status::ErrInvalidArgument,
+                format!("mode {mode} is no FLOE_GLOBAL_MODE_*"),
+            )
+        })?;
+        let initializer = initializer
+            .ok_or_else(|| Error::new(Status::ErrNull, "argument `initializer` is NULL"))?;
+        let id = global::define(
+            name,
+            mode,
+            Box::new(move || {
+                let mut value: floe_ref = 0;
+                // SAFETY: the host's initialiser, called as documented with a writable out-parameter.
+                let status = unsafe { initializer(&mut value) };
+                if status != Status::Ok {
+                    return Err(c_failure("the initialiser", status));
+                }
+                Ok((value != 0).then_some(value))
+            }),
+        )?;
+        // SAFETY: documented contract: `out_global` points to a writable uint32_t.
+        unsafe { target.write(id) };
+        Ok(())
+    })
+}
+
+/// Writes a new handle to the global's value on the calling thread to `*out_value` (0 when its
+/// initialiser made none), running the initialiser first if needed. The caller owns the handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_global_get(global: u32, out_value: *mut floe_ref) -> Status {
+    boundary("floe_global_get", || {
+        let target = out(out_value, "out_value")?;
+        let value = global::get(global)?;
+        // SAFETY: documented contract: `out_value` points to a writable floe_ref.
+        unsafe { target.write(value.unwrap_or(0)) };
+        Ok(())
+    })
+}
+
+/// Drops the global's value (the calling thread's, for a thread-local global) so the next
+/// `floe_global_get` initialises it again; main thread only for a main-thread-only global.
+#[unsafe(no_mangle)]
+pub extern "C" fn floe_global_reset(global: u32) -> Status {
+    boundary("floe_global_reset", || global::reset(global))
+}
