@@ -327,7 +327,7 @@ typedef uint32_t floe_type;
 /**
  * A snapshot of the runtime's live counters.
  */
-typedef struct {
+typedef struct floe_stats {
   /**
    * Objects allocated and not yet freed, frozen ones included.
    */
@@ -347,9 +347,23 @@ typedef struct {
 } floe_stats;
 
 /**
+ * The C struct, `floe_shared_data`. Zeroed means empty.
+ */
+typedef struct floe_shared_data {
+  /**
+   * Bumped by every change (publish, put, take).
+   */
+  int32_t version;
+  /**
+   * Opaque; NULL when empty. Never dereferenced.
+   */
+  void *object;
+} floe_shared_data;
+
+/**
  * One field of a type being defined.
  */
-typedef struct {
+typedef struct floe_field_def {
   /**
    * The field's name: NUL-terminated UTF-8, non-empty, distinct within the type. Copied.
    */
@@ -745,7 +759,7 @@ floe_status floe_runtime_init(void);
  *
  * `out` must point to a writable `floe_stats`. Tests end by checking every counter is zero.
  */
-floe_status floe_runtime_stats(floe_stats *out_stats);
+floe_status floe_runtime_stats(struct floe_stats *out_stats);
 
 /**
  * Runs the cycle collector over the calling thread's mutable objects and writes how many objects
@@ -774,6 +788,36 @@ floe_status floe_last_error_status(void);
 const char *floe_status_name(int32_t status);
 
 /**
+ * Publishes the frozen object of `root` in `*data` (or empties it when `root` is 0) and bumps its
+ * version. Readers that hold the previous value keep it; it is freed once none does. The caller
+ * keeps `root`. A mutable `root` gives `FLOE_ERR_NOT_FROZEN`.
+ */
+floe_status floe_shared_data_publish(struct floe_shared_data *data, floe_ref root);
+
+/**
+ * Reads `*data` from any thread: writes its version to `*out_version` and a new handle to the
+ * published frozen root (0 when empty) to `*out_root`, which the caller owns. The pair is never
+ * torn. A struct holding a graph put for one taker gives `FLOE_ERR_INVALID_ARGUMENT`.
+ */
+floe_status floe_shared_data_read(struct floe_shared_data *data,
+                                  int32_t *out_version,
+                                  floe_ref *out_root);
+
+/**
+ * Detaches the mutable graph of `root` by `mode` (`FLOE_TRANSFER_MODE_*`) and parks it in the
+ * empty `*data` for exactly one taker. The handle is consumed on success; on failure (not empty,
+ * not transferable) it and its graph stay with the caller.
+ */
+floe_status floe_shared_data_put(struct floe_shared_data *data, floe_ref root, uint32_t mode);
+
+/**
+ * Takes the graph parked in `*data`: the calling thread owns it, and a handle to its root is
+ * written to `*out_root` (owned by the caller). Exactly one taker wins; the others get
+ * `FLOE_ERR_CONSUMED`.
+ */
+floe_status floe_shared_data_take(struct floe_shared_data *data, floe_ref *out_root);
+
+/**
  * Defines an object type named `name` with `field_count` fields described by `fields`, and writes
  * its id to `*out_type`.
  *
@@ -782,7 +826,7 @@ const char *floe_status_name(int32_t status);
  * unknown kind.
  */
 floe_status floe_type_define(const char *name,
-                             const floe_field_def *fields,
+                             const struct floe_field_def *fields,
                              size_t field_count,
                              floe_type *out_type);
 

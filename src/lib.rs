@@ -9,7 +9,7 @@ pub mod ffi;
 
 pub use crate::core::api::{Object, ObjectType, Runtime};
 pub use crate::core::concurrency::{
-    DetachedGraph, Future, Global, Job, MainQueue, TransferError, Worker,
+    DetachedGraph, Future, Global, Job, MainQueue, SharedCell, TransferError, Worker,
 };
 pub use crate::core::error::{Error, Result, Status};
 pub use crate::core::future::FutureState;

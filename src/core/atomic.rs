@@ -15,15 +15,9 @@ use super::handle;
 use super::heap::HEAP;
 use super::object::{describe_slot, out_of_range, wrong_kind};
 use super::ownership::{check_read, name};
+use super::stripes;
 use super::value::{Kind, ObjIndex, Value, NO_TARGET};
-use parking_lot::Mutex;
 use std::sync::atomic::Ordering;
-
-static STRIPES: [Mutex<()>; 64] = [const { Mutex::new(()) }; 64];
-
-fn stripe(container: ObjIndex, slot: usize) -> &'static Mutex<()> {
-    &STRIPES[(container as usize ^ slot.wrapping_mul(31)) % STRIPES.len()]
-}
 
 /// Runs `f` on slot `slot` of a readable object (owned by the caller, or frozen).
 fn with_slot<R>(
@@ -128,7 +122,7 @@ fn with_atomic_ref<R>(
 ) -> Result<R> {
     with_slot(handle, slot, verb, |index, value| match value {
         Value::AtomicRef(cell) => {
-            let _ordered = stripe(index, slot).lock();
+            let _ordered = stripes::lock((index as usize) << 16 ^ slot);
             f(index, cell)
         }
         other => Err(wrong_kind(verb, index, slot, other.kind(), Kind::AtomicRef)),

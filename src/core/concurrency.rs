@@ -1,5 +1,5 @@
 //! The safe Rust API for sharing and moving graphs between threads: `DetachedGraph`, `Worker`,
-//! `Future`, `MainQueue`, `Global`. Jobs are plain `fn` items — no captured state, as in Kotlin/Native: a job that
+//! `Future`, `MainQueue`, `Global`, `SharedCell`. Jobs are plain `fn` items — no captured state, as in Kotlin/Native: a job that
 //! needs data gets it as its input graph.
 
 use super::api::Object;
@@ -7,6 +7,7 @@ use super::error::{Error, Result, Status};
 use super::future::{self as core_future, FutureState};
 use super::global::{self, GlobalMode};
 use super::object;
+use super::shared_data::{self, SharedData};
 use super::transfer::{self, TransferMode, Transit};
 use super::worker::{self, JobFn, MAIN_WORKER};
 use std::fmt;
@@ -243,5 +244,64 @@ impl Global {
     /// Drops the value (this thread's, for a thread-local global); the next `get` initialises again.
     pub fn reset(self) -> Result<()> {
         global::reset(self.0)
+    }
+}
+
+/// Kotlin/Native's `SharedData` for Rust statics: `static CONFIG: SharedCell = SharedCell::new();`.
+/// The same struct C code keeps in its globals (`floe_shared_data`).
+pub struct SharedCell(std::cell::UnsafeCell<SharedData>);
+
+// SAFETY: the cell is only accessed through `shared_data`'s functions, which hold the striped lock
+// of its address for every read and write; its `object` pointer is an opaque id, never dereferenced.
+unsafe impl Sync for SharedCell {}
+
+impl Default for SharedCell {
+    fn default() -> Self {
+        SharedCell::new()
+    }
+}
+
+impl SharedCell {
+    /// An empty cell (a zeroed struct).
+    pub const fn new() -> SharedCell {
+        SharedCell(std::cell::UnsafeCell::new(SharedData {
+            version: 0,
+            object: std::ptr::null_mut(),
+        }))
+    }
+
+    /// Publishes a frozen object (bumping the version), or empties the cell with `None`.
+    pub fn publish(&self, root: Option<&Object>) -> Result<()> {
+        // SAFETY: the cell's struct is valid and only touched through `shared_data`.
+        unsafe { shared_data::publish(self.0.get(), root.map(Object::handle)) }
+    }
+
+    /// The version and the published frozen object (a new reference), from any thread.
+    pub fn read(&self) -> Result<(i32, Option<Object>)> {
+        // SAFETY: as above.
+        let (version, root) = unsafe { shared_data::read(self.0.get()) }?;
+        Ok((version, root.map(Object::from_raw)))
+    }
+
+    /// Parks a mutable graph in the empty cell, detached by `mode`, for exactly one taker.
+    pub fn put(&self, root: Object, mode: TransferMode) -> std::result::Result<(), TransferError> {
+        // SAFETY: as above.
+        match unsafe { shared_data::put(self.0.get(), root.handle(), mode) } {
+            Ok(()) => {
+                let _ = root.into_raw();
+                Ok(())
+            }
+            Err(error) => Err(TransferError {
+                error,
+                object: root,
+            }),
+        }
+    }
+
+    /// Takes the parked graph; the calling thread owns it. One taker wins; the others get
+    /// `ErrConsumed`.
+    pub fn take(&self) -> Result<Object> {
+        // SAFETY: as above.
+        unsafe { shared_data::take(self.0.get()) }.map(Object::from_raw)
     }
 }

@@ -20,6 +20,7 @@ pub mod list;
 pub mod object;
 pub mod reference;
 pub mod runtime;
+pub mod shared_data;
 pub mod types;
 pub mod worker;
 

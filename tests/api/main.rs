@@ -9,6 +9,7 @@ mod harness;
 mod objects;
 mod ownership;
 mod properties;
+mod shared_data;
 mod transfer;
 mod workers;
 
@@ -24,6 +25,7 @@ fn main() {
         workers::TESTS,
         atomics::TESTS,
         globals::TESTS,
+        shared_data::TESTS,
     ]
     .concat();
     harness::main(&tests);

@@ -22,7 +22,7 @@
 //! builder, jobs and channel baselines.
 
 use floe::ffi::object::{floe_object_get_int, floe_object_set_int};
-use floe::{Kind, Object, ObjectType, Runtime, TransferMode, Worker};
+use floe::{FutureState, Kind, MainQueue, Object, ObjectType, Runtime, TransferMode, Worker};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, OnceLock};
@@ -240,23 +240,113 @@ fn memory_report(resident: Option<f64>, verdicts: &mut Verdicts) {
     }
 }
 
-/// Workers against a channel between two threads: round trips, then the throughput of tiny jobs.
+/// Workers against crossbeam-channel between two threads: round trips on two placements, then the
+/// throughput of tiny jobs.
 fn workers_report(quick: bool, verdicts: &mut Verdicts) {
-    let trips: u32 = if quick { 5_000 } else { 20_000 };
+    let trips: u32 = if quick { 1_000 } else { 5_000 };
     let jobs: u64 = if quick { 100_000 } else { 1_000_000 };
+    let cpus = cpu_count();
     let worker = Worker::start("bench").expect("start a worker");
-    println!("\nround trip to another thread and back, best of 7 runs of {trips}, ns per round trip; target floe/channel <= {ROUND_TRIP_TARGET}x");
-    println!("(floe: Worker::execute + Future::result; channel: std::sync::mpsc ping-pong, crossbeam-channel's algorithm)");
-    let channel = {
-        let echo = Echo::<Mpsc>::start();
-        per_call(trips, |i| {
-            assert_eq!(echo.ping(u64::from(i)), u64::from(i) + 1)
-        })
+    println!("\nround trip to another thread and back, best of 7 runs of {trips}, ns per round trip; target floe/crossbeam <= {ROUND_TRIP_TARGET}x");
+    println!("(floe: Worker::execute + Future::result; crossbeam and mpsc: ping-pong over two unbounded channels; threads pinned)");
+    println!(
+        "{:<10} {:<42} {:>20}  {:>6}",
+        "placement", "", "ns per round trip", "ratio"
+    );
+    for placement in Placement::ALL {
+        if placement.partner >= cpus {
+            println!("{:<10} skipped: {cpus} CPU(s)", placement.name);
+            continue;
+        }
+        pin_current_thread(Some(0));
+        pin_worker(worker, placement.partner);
+        let rows = round_trips(worker, trips, Some(placement.partner));
+        let crossbeam = rows[0].1;
+        for (i, (name, summary)) in rows.into_iter().enumerate() {
+            let ratio = summary.best / crossbeam.best;
+            let verdict = match i {
+                0 => "",
+                1 => "(reference)",
+                _ => verdicts.check(ratio <= ROUND_TRIP_TARGET),
+            };
+            println!(
+                "{:<10} {name:<42} {:>20}  {ratio:>5.2}x  {verdict}",
+                placement.name,
+                summary.to_string()
+            );
+        }
+    }
+
+    let partner = (cpus > 1).then_some(1);
+    println!("\nthroughput, {jobs} tiny jobs (one relaxed atomic increment each) to another thread, best of 5 runs, ns per job (median); target floe/crossbeam >= {THROUGHPUT_TARGET}x in jobs/s");
+    println!("(floe: execute them all, keeping the futures, then Future::result of the last; channels: send them all, then wait for the consumer's word that it did the last; {})",
+        if partner.is_some() { "pinned on two CPUs" } else { "one CPU" });
+    pin_current_thread(Some(0));
+    if let Some(cpu) = partner {
+        pin_worker(worker, cpu);
+    }
+    let five = |mut stream: Box<dyn FnMut() -> Duration + '_>| {
+        let mut samples: Vec<f64> = (0..5).map(|_| per_job(stream(), jobs)).collect();
+        Summary::of(&mut samples)
     };
+    let crossbeam = five(Box::new(|| channel_stream::<Crossbeam>(jobs, partner)));
+    let rows = [
+        ("crossbeam-channel", crossbeam),
+        ("std::sync::mpsc", five(Box::new(|| channel_stream::<Mpsc>(jobs, partner)))),
+        ("floe worker", five(Box::new(|| floe_stream(worker, jobs)))),
+        ("floe, Worker::MAIN + MainQueue::drain", five(Box::new(|| floe_stream(Worker::MAIN, jobs)))),
+    ];
+    for (i, (name, summary)) in rows.into_iter().enumerate() {
+        let ratio = crossbeam.best / summary.best;
+        let verdict = match i {
+            2 => verdicts.check(ratio >= THROUGHPUT_TARGET),
+            3 => "(reference: one thread, no wake-up)",
+            _ => "",
+        };
+        println!(
+            "{name:<38} {:>16}  {:>7.2} M jobs/s  {ratio:>5.2}x  {verdict}",
+            summary.to_string(),
+            1e3 / summary.best
+        );
+    }
+    pin_current_thread(None);
+    worker
+        .request_termination(true)
+        .and_then(|done| done.result(None))
+        .expect("terminate the worker");
+}
+
+/// Where a round trip's other thread runs while the caller runs on CPU 0.
+#[derive(Clone, Copy)]
+struct Placement {
+    name: &'static str,
+    partner: usize,
+}
+
+impl Placement {
+    const ALL: [Placement; 2] = [
+        Placement {
+            name: "two CPUs",
+            partner: 1,
+        },
+        Placement {
+            name: "one CPU",
+            partner: 0,
+        },
+    ];
+}
+
+/// Round trips, `trips` per run, from this thread to a thread on `partner`: crossbeam-channel and
+/// std::sync::mpsc ping-pongs, then `worker` (already on `partner`) with no input and with a
+/// one-object input and result.
+pub fn round_trips(worker: Worker, trips: u32, partner: Option<usize>) -> [(&'static str, Summary); 4] {
+    let crossbeam = ping_pong(&Echo::<Crossbeam>::start(partner), trips);
+    let mpsc = ping_pong(&Echo::<Mpsc>::start(partner), trips);
     let no_input = per_call(trips, |_| {
         worker
             .execute(None, TransferMode::Safe, tiny_job)
             .and_then(|f| f.result(None))
+            .expect("round trip")
     });
     let mut object = Some(Object::new(Graph::node_type()).expect("allocate"));
     let tiny_input = per_call(trips, |_| {
@@ -264,56 +354,20 @@ fn workers_report(quick: bool, verdicts: &mut Verdicts) {
         object = round_trip(worker, input);
     });
     let value = object.expect("returned").get_int(Graph::VALUE_FIELD);
-    assert_eq!(
-        value.expect("read"),
-        7 * i64::from(trips),
-        "every job ran once"
-    );
-    println!(
-        "{:<40} {:>16}",
-        "channel ping-pong (request, reply)",
-        channel.to_string()
-    );
-    for (name, floe) in [
-        ("execute, no input", no_input),
-        ("execute, 1-object input and result (SAFE)", tiny_input),
-    ] {
-        let ratio = floe.best / channel.best;
-        let verdict = verdicts.check(ratio <= ROUND_TRIP_TARGET);
-        println!(
-            "{name:<40} {:>16}  {ratio:>6.2}x  {verdict}",
-            floe.to_string()
-        );
-    }
+    assert_eq!(value.expect("read"), 7 * i64::from(trips), "every job ran once");
+    [
+        ("crossbeam-channel ping-pong", crossbeam),
+        ("std::sync::mpsc ping-pong", mpsc),
+        ("floe execute, no input", no_input),
+        ("floe execute, 1-object input+result, SAFE", tiny_input),
+    ]
+}
 
-    println!("\nthroughput, {jobs} tiny jobs (one relaxed atomic increment each) from this thread to another, best of 5 runs, ns per job (median); target floe/channel >= {THROUGHPUT_TARGET}x in jobs/s");
-    println!("(floe: execute all, keeping the futures, then Future::result of the last; channel: send all, then wait for the consumer's reply to the last)");
-    let channel = Summary::of(
-        &mut (0..5)
-            .map(|_| per_job(channel_stream::<Mpsc>(jobs), jobs))
-            .collect::<Vec<_>>(),
-    );
-    let floe = Summary::of(
-        &mut (0..5)
-            .map(|_| per_job(floe_stream(worker, jobs), jobs))
-            .collect::<Vec<_>>(),
-    );
-    let ratio = channel.best / floe.best;
-    for (name, summary) in [("channel (mpsc)", channel), ("floe worker", floe)] {
-        println!(
-            "{name:<16} {:>16}  {:>6.2} M jobs/s",
-            summary.to_string(),
-            1e3 / summary.best
-        );
-    }
-    println!(
-        "floe/channel jobs/s {ratio:.2}x  {}",
-        verdicts.check(ratio >= THROUGHPUT_TARGET)
-    );
-    worker
-        .request_termination(true)
-        .and_then(|done| done.result(None))
-        .expect("terminate the worker");
+/// 7 runs of `trips` round trips through `echo`.
+fn ping_pong<C: Channel>(echo: &Echo<C>, trips: u32) -> Summary {
+    per_call(trips, |i| {
+        assert_eq!(echo.ping(u64::from(i)), u64::from(i) + 1, "the echo's reply")
+    })
 }
 
 /// ns per job of a stream of `jobs` that took `elapsed`.
@@ -556,26 +610,25 @@ pub fn round_trip(worker: Worker, object: Object) -> Option<Object> {
 }
 
 /// Runs `jobs` tiny jobs on `worker`, keeping every future; the time from the first `execute` to
-/// the result of the last job (a worker runs its jobs in order). Untimed: every future is checked.
+/// the result of the last job (a worker runs its jobs in order). For `Worker::MAIN`, the calling
+/// (main) thread drains its queue before that. Untimed: every future is checked.
 pub fn floe_stream(worker: Worker, jobs: u64) -> Duration {
     let mut futures = Vec::with_capacity(jobs as usize);
     let before = TINY_WORK.load(Ordering::Relaxed);
     let (last, elapsed) = timed(|| {
         for _ in 0..jobs {
-            futures.push(
-                worker
-                    .execute(None, TransferMode::Safe, tiny_job)
-                    .expect("execute"),
-            );
+            futures.push(worker.execute(None, TransferMode::Safe, tiny_job).expect("execute"));
+        }
+        if worker == Worker::MAIN {
+            assert_eq!(MainQueue::drain(usize::MAX).expect("drain"), jobs as usize);
         }
         futures.last().expect("at least one job").result(None)
     });
     last.expect("the last job");
     let (last, rest) = futures.split_last().expect("at least one job");
-    assert_eq!(last.state(), floe::FutureState::Consumed);
+    assert_eq!(last.state(), FutureState::Consumed);
     assert!(
-        rest.iter()
-            .all(|f| f.state() == floe::FutureState::Computed),
+        rest.iter().all(|f| f.state() == FutureState::Computed),
         "every job ran"
     );
     assert_eq!(
@@ -584,6 +637,51 @@ pub fn floe_stream(worker: Worker, jobs: u64) -> Duration {
         "every job ran once"
     );
     elapsed
+}
+
+/// Pins the calling thread to one CPU, or with `None` lets it run on any (Linux; elsewhere a
+/// no-op). The worker benchmarks pin both threads, so that the placement is known: whether the
+/// other thread runs on another CPU changes a round trip's cost tenfold or more.
+pub fn pin_current_thread(cpu: Option<usize>) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET writes within it; sched_setaffinity
+        // reads `size_of::<cpu_set_t>()` bytes of it.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            let cpus = cpu.map_or(0..cpu_count(), |cpu| cpu..cpu + 1);
+            cpus.for_each(|cpu| libc::CPU_SET(cpu, &mut set));
+            let status = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+            assert_eq!(status, 0, "sched_setaffinity to {cpu:?}");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cpu;
+}
+
+/// The number of CPUs online (not the calling thread's affinity mask, which pinning narrows).
+pub fn cpu_count() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(online).unwrap_or(1).max(1)
+}
+
+/// A job that pins the thread running it to the CPU in its input's int field.
+fn pin_job(input: Option<Object>) -> floe::Result<Option<Object>> {
+    let cpu = input.expect("a CPU number").get_int(Graph::VALUE_FIELD)?;
+    pin_current_thread(Some(cpu as usize));
+    Ok(None)
+}
+
+/// Pins `worker`'s thread to `cpu`, by a job.
+pub fn pin_worker(worker: Worker, cpu: usize) {
+    let object = Object::new(Graph::node_type()).expect("allocate");
+    object.set_int(Graph::VALUE_FIELD, cpu as i64).expect("set");
+    let input = object.detach(TransferMode::Safe).expect("detach");
+    worker
+        .execute(Some(input), TransferMode::Safe, pin_job)
+        .and_then(|future| future.result(None))
+        .expect("pin the worker");
 }
 
 /// A channel of `u64` messages between two threads, the baseline of the worker benchmarks.
@@ -596,8 +694,28 @@ pub trait Channel: 'static {
     fn recv(receiver: &Self::Receiver) -> Option<u64>;
 }
 
-/// `std::sync::mpsc`: since Rust 1.67, crossbeam-channel's implementation (its unbounded "list"
-/// flavour here), spinning briefly before it parks, as crossbeam-channel does.
+/// crossbeam-channel, unbounded: a waiting receiver spins, then yields a few times, then parks.
+pub struct Crossbeam;
+
+impl Channel for Crossbeam {
+    type Sender = crossbeam_channel::Sender<u64>;
+    type Receiver = crossbeam_channel::Receiver<u64>;
+
+    fn pair() -> (Self::Sender, Self::Receiver) {
+        crossbeam_channel::unbounded()
+    }
+
+    fn send(sender: &Self::Sender, message: u64) {
+        sender.send(message).expect("the receiving thread is alive");
+    }
+
+    fn recv(receiver: &Self::Receiver) -> Option<u64> {
+        receiver.recv().ok()
+    }
+}
+
+/// `std::sync::mpsc`: crossbeam-channel's algorithm, ported into std in Rust 1.67, but a waiting
+/// receiver spins less and never yields before it parks.
 pub struct Mpsc;
 
 impl Channel for Mpsc {
@@ -625,10 +743,12 @@ pub struct Echo<C: Channel> {
 }
 
 impl<C: Channel> Echo<C> {
-    pub fn start() -> Echo<C> {
+    /// Starts the thread, pinned to `cpu` if given.
+    pub fn start(cpu: Option<usize>) -> Echo<C> {
         let (requests, inbox) = C::pair();
         let (outbox, replies) = C::pair();
         let thread = std::thread::spawn(move || {
+            pin_current_thread(cpu);
             while let Some(x) = C::recv(&inbox) {
                 C::send(&outbox, x + 1);
             }
@@ -656,12 +776,14 @@ impl<C: Channel> Drop for Echo<C> {
     }
 }
 
-/// Sends `messages` messages to a consumer thread that does the tiny work for each; the time from
-/// the first send to the consumer's reply to the last. The thread is started and answering first.
-pub fn channel_stream<C: Channel>(messages: u64) -> Duration {
+/// Sends `messages` messages to a consumer thread (pinned to `cpu` if given) that does the tiny
+/// work for each; the time from the first send to the consumer's word that it did the last. The
+/// thread is started and answering first.
+pub fn channel_stream<C: Channel>(messages: u64, cpu: Option<usize>) -> Duration {
     let (requests, inbox) = C::pair();
     let (outbox, done) = C::pair();
     let consumer = std::thread::spawn(move || {
+        pin_current_thread(cpu);
         C::send(&outbox, u64::MAX);
         while let Some(message) = C::recv(&inbox) {
             tiny_work();

@@ -1,0 +1,121 @@
+//! SharedData: versioned publication of frozen graphs, and one-taker hand-over of mutable ones.
+
+use crate::harness::assert_error;
+use floe::core::shared_data::SharedData;
+use floe::{Object, Runtime, SharedCell, Status, TransferMode};
+
+crate::tests![
+    a_zeroed_cell_is_empty,
+    readers_never_see_a_torn_pair_while_a_writer_publishes,
+    only_frozen_graphs_are_published,
+    exactly_one_taker_wins_a_parked_graph,
+    a_corrupt_struct_is_an_error_not_a_crash,
+];
+
+fn a_zeroed_cell_is_empty() {
+    let cell = SharedCell::new();
+    let (version, root) = cell.read().unwrap();
+    assert_eq!((version, root.is_none()), (0, true));
+    assert_error(cell.take(), Status::ErrConsumed, &["nothing to take"]);
+}
+
+fn versioned(version: i64) -> Object {
+    let value = Object::new_list().unwrap();
+    value.push_int(version).unwrap();
+    value.freeze(Some("config")).unwrap();
+    value
+}
+
+fn readers_never_see_a_torn_pair_while_a_writer_publishes() {
+    static CELL: SharedCell = SharedCell::new();
+    // The cell is static: a second run starts from the version the first one left.
+    let base = i64::from(CELL.read().unwrap().0);
+    CELL.publish(Some(&versioned(base + 1))).unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for v in base + 2..=base + 300 {
+                CELL.publish(Some(&versioned(v))).unwrap();
+            }
+        });
+        for _ in 0..3 {
+            s.spawn(|| {
+                let mut last = 0;
+                for _ in 0..2000 {
+                    let (version, root) = CELL.read().unwrap();
+                    let root = root.expect("always a value");
+                    assert_eq!(
+                        root.get_int(0).unwrap(),
+                        i64::from(version),
+                        "version and value belong together"
+                    );
+                    assert!(version >= last, "versions never go back");
+                    last = version;
+                }
+            });
+        }
+    });
+    assert_eq!(i64::from(CELL.read().unwrap().0), base + 300);
+    CELL.publish(None).unwrap();
+    assert_eq!(
+        Runtime::stats().live_objects,
+        0,
+        "every replaced value was freed"
+    );
+}
+
+fn only_frozen_graphs_are_published() {
+    let cell = SharedCell::new();
+    let draft = Object::new_list().unwrap();
+    assert_error(
+        cell.publish(Some(&draft)),
+        Status::ErrNotFrozen,
+        &["must be frozen"],
+    );
+    cell.put(draft, TransferMode::Safe).unwrap();
+    assert_error(cell.read(), Status::ErrInvalidArgument, &["for one taker"]);
+    assert_error(
+        cell.publish(None),
+        Status::ErrInvalidArgument,
+        &["take it before publishing"],
+    );
+    cell.take().unwrap().push_int(1).unwrap();
+}
+
+fn exactly_one_taker_wins_a_parked_graph() {
+    static CELL: SharedCell = SharedCell::new();
+    let job = Object::new_list().unwrap();
+    job.push_string("work item").unwrap();
+    CELL.put(job, TransferMode::Safe).unwrap();
+    let winners: usize = std::thread::scope(|s| {
+        let takers: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| match CELL.take() {
+                    Ok(item) => {
+                        item.push_string("taken").unwrap();
+                        1
+                    }
+                    Err(e) => {
+                        assert_eq!(e.status(), Status::ErrConsumed);
+                        0
+                    }
+                })
+            })
+            .collect();
+        takers.into_iter().map(|t| t.join().unwrap()).sum()
+    });
+    assert_eq!(winners, 1);
+}
+
+fn a_corrupt_struct_is_an_error_not_a_crash() {
+    let mut corrupt = SharedData {
+        version: 7,
+        object: 0xdead_beef_usize as *mut std::ffi::c_void,
+    };
+    let (mut version, mut root) = (0, 0);
+    // SAFETY: the struct is valid memory; its contents are garbage on purpose.
+    let status = unsafe {
+        floe::ffi::shared_data::floe_shared_data_read(&mut corrupt, &mut version, &mut root)
+    };
+    assert_eq!(status, Status::ErrInvalidHandle);
+    assert_eq!((version, root), (0, 0), "nothing written on failure");
+}
