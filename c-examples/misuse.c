@@ -6,7 +6,7 @@
  * Meant to run under AddressSanitizer and UBSan as well as plain.
  */
 
-#define _GNU_SOURCE /* pthread_setname_np */
+#define _GNU_SOURCE /* pthread_setname_np, pthread_barrier_t, nanosleep */
 
 #include "floe.h"
 
@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static int passed, failed;
 
@@ -446,6 +447,303 @@ static void kinds_ranges_buffers(void)
     SETUP(floe_ref_release(node));
 }
 
+/* ---- transfers, detached graphs, workers, futures, the main queue ---- */
+
+static bool same_counts(floe_stats a, floe_stats b)
+{
+    return a.live_objects == b.live_objects && a.frozen_objects == b.frozen_objects &&
+           a.live_handles == b.live_handles && a.detached_graphs == b.detached_graphs;
+}
+
+/* Releases every handle of `g` but the root (and `keep`, when it is one of them). */
+static void release_all_but_root(struct graph *g, floe_ref keep)
+{
+    floe_ref rest[] = {g->next, g->items, g->item[0], g->item[1], g->item[2], g->item[3], g->item[4]};
+    for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++)
+        if (rest[i] != keep)
+            SETUP(floe_ref_release(rest[i]));
+}
+
+/* A producer whose root is a second handle to `*(floe_ref *)arg`: the caller keeps its own. */
+static floe_status retain_producer(void *arg, floe_ref *out_root)
+{
+    return floe_ref_retain(*(const floe_ref *)arg, out_root);
+}
+
+/* A producer making a fresh list of one int: nothing else refers to it. */
+static floe_status list_producer(void *arg, floe_ref *out_root)
+{
+    (void)arg;
+    floe_status status = floe_list_new(out_root);
+    return status == FLOE_OK ? floe_list_push_int(*out_root, 1) : status;
+}
+
+/* Jobs: plain C functions, run on a worker; each releases its input. */
+static floe_status quick_job(floe_ref input, floe_ref *out_result)
+{
+    (void)out_result;
+    return input != 0 ? floe_ref_release(input) : FLOE_OK;
+}
+
+static floe_status sleepy_job(floe_ref input, floe_ref *out_result)
+{
+    const struct timespec nap = {0, 300 * 1000 * 1000};
+    nanosleep(&nap, NULL);
+    return quick_job(input, out_result);
+}
+
+/* Fails as a job does when a floe call in it fails: with that call's status (and message). */
+static floe_status failing_job(floe_ref input, floe_ref *out_result)
+{
+    (void)out_result;
+    floe_ref list;
+    floe_status status = floe_list_new(&list);
+    int64_t value;
+    if (status == FLOE_OK) {
+        status = floe_object_get_int(list, 5, &value);
+        floe_ref_release(list);
+    }
+    if (input != 0)
+        floe_ref_release(input);
+    return status;
+}
+
+static void ignore_outcome(floe_status status, floe_ref result, void *user_data)
+{
+    (void)status, (void)result, (void)user_data;
+}
+
+static uint32_t future_state(floe_future future)
+{
+    uint32_t state = 0;
+    SETUP(floe_future_get_state(future, &state));
+    return state;
+}
+
+static void transfer_safe(uint32_t worker)
+{
+    floe_stats empty = stats();
+    struct graph g = build_graph();
+    uint32_t item_id = 0, root_id = 0;
+    SETUP(floe_object_id(g.item[3], &item_id));
+    SETUP(floe_object_id(g.root, &root_id));
+    floe_ref outsider = new_node("outsider");
+    SETUP(floe_object_set_ref(outsider, NEXT, g.item[3]));
+    release_all_but_root(&g, 0);
+    floe_stats before = stats();
+
+    void *graph = NULL;
+    if (expect(floe_object_detach(g.root, FLOE_TRANSFER_MODE_SAFE, &graph), FLOE_ERR_NOT_TRANSFERABLE,
+               "SAFE detach of a graph that an outside object refers into")) {
+        char where[64];
+        snprintf(where, sizeof where, "Node#%" PRIu32 " at Node.next.items[3]", item_id);
+        CHECK(said(where) && said("from outside the graph") && said("nothing moved"),
+              "the message names the object referred to and its path Node.next.items[3], and says nothing moved");
+    }
+    floe_ref next = 0;
+    size_t len = 0;
+    bool usable = floe_object_set_int(g.root, COUNT, 1) == FLOE_OK && floe_object_get_ref(g.root, NEXT, &next) == FLOE_OK &&
+                  floe_object_set_int(next, COUNT, 2) == FLOE_OK;
+    if (next != 0)
+        SETUP(floe_ref_release(next));
+    CHECK(usable && graph == NULL && same_counts(stats(), before),
+          "nothing moved: the graph is still main's and writable, no graph was detached, *out_graph untouched");
+
+    /* The same through floe_worker_execute: its producer's root is refused and released. */
+    floe_future future = 0;
+    if (expect(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, retain_producer, &g.root, quick_job, &future),
+               FLOE_ERR_NOT_TRANSFERABLE, "floe_worker_execute SAFE of a root main still holds a handle to")) {
+        char where[64];
+        snprintf(where, sizeof where, "Node#%" PRIu32 " at the root", root_id);
+        CHECK(said(where), "the message says the root itself is referred to from outside");
+    }
+    CHECK(future == 0 && same_counts(stats(), before) && floe_object_len(g.root, &len) == FLOE_OK,
+          "nothing was scheduled: the producer's handle was released, the root still usable");
+
+    /* Once the outside reference is gone, the graph may leave. */
+    SETUP(floe_ref_release(outsider));
+    CHECK(floe_object_detach(g.root, FLOE_TRANSFER_MODE_SAFE, &graph) == FLOE_OK && graph != NULL,
+          "SAFE detach succeeds once the outside object is released");
+    SETUP(floe_graph_dispose(graph));
+    CHECK(same_counts(stats(), empty), "the disposed graph is freed");
+}
+
+/* The receiver of an UNSAFE transfer, and the handle main left behind. */
+struct unsafe_receiver {
+    void *graph;
+    floe_ref left;
+    pthread_barrier_t attached, checked;
+};
+
+static void *receiver(void *arg)
+{
+    pthread_setname_np(pthread_self(), "receiver");
+    struct unsafe_receiver *r = arg;
+    floe_ref root = 0;
+    int64_t count = -1;
+    bool ok = floe_graph_attach(r->graph, &root) == FLOE_OK && floe_object_get_int(r->left, COUNT, &count) == FLOE_OK;
+    CHECK(ok && count == 0, "receiver thread attaches the graph; the handle main left behind works there");
+    pthread_barrier_wait(&r->attached);
+    pthread_barrier_wait(&r->checked);
+    CHECK(floe_ref_release(r->left) == FLOE_OK && floe_ref_release(root) == FLOE_OK,
+          "receiver thread releases the left-behind handle and the root");
+    return NULL;
+}
+
+static void transfer_unsafe(void)
+{
+    floe_stats empty = stats();
+    struct graph g = build_graph();
+    struct unsafe_receiver r = {.graph = NULL, .left = g.item[1]};
+    release_all_but_root(&g, r.left);
+
+    if (!CHECK(floe_object_detach(g.root, FLOE_TRANSFER_MODE_UNSAFE, &r.graph) == FLOE_OK,
+               "UNSAFE detach succeeds although main keeps a handle into the graph"))
+        return;
+    int64_t value = -1;
+    if (expect(floe_object_get_int(r.left, COUNT, &value), FLOE_ERR_WRONG_THREAD,
+               "main uses its left-behind handle while the graph is detached"))
+        CHECK(said("in transit") && said("owned by no thread"), "the message says the object is in transit");
+    expect(floe_ref_release(r.left), FLOE_ERR_WRONG_THREAD, "main releases its left-behind handle while in transit");
+
+    pthread_barrier_init(&r.attached, NULL, 2);
+    pthread_barrier_init(&r.checked, NULL, 2);
+    pthread_t thread;
+    if (!CHECK(pthread_create(&thread, NULL, receiver, &r) == 0, "the receiver thread started"))
+        return;
+    pthread_barrier_wait(&r.attached);
+    if (expect(floe_object_set_int(r.left, COUNT, 1), FLOE_ERR_WRONG_THREAD,
+               "main writes through its left-behind handle after the receiver attached"))
+        CHECK(said("owned by thread receiver") && said("calling thread is main"),
+              "the message says the receiver owns it now");
+    CHECK(value == -1, "the refused read never wrote *out_value");
+    pthread_barrier_wait(&r.checked);
+    pthread_join(thread, NULL);
+    pthread_barrier_destroy(&r.attached);
+    pthread_barrier_destroy(&r.checked);
+    CHECK(same_counts(stats(), empty), "after the receiver released it all, nothing is left");
+}
+
+static void detached_graphs(void)
+{
+    floe_stats empty = stats();
+    floe_ref list, first_root = 0, again = 0;
+    SETUP(floe_list_new(&list));
+    SETUP(floe_list_push_int(list, 42));
+    void *first = NULL;
+    SETUP(floe_object_detach(list, FLOE_TRANSFER_MODE_SAFE, &first));
+    CHECK(stats().detached_graphs == empty.detached_graphs + 1, "a detached graph is counted in detached_graphs");
+    SETUP(floe_graph_attach(first, &first_root));
+
+    if (expect(floe_graph_attach(first, &again), FLOE_ERR_ALREADY_ATTACHED, "second attach of a detached graph"))
+        CHECK(said("already attached"), "the message says it was already attached");
+    int64_t value = 0;
+    CHECK(again == 0 && floe_object_get_int(first_root, 0, &value) == FLOE_OK && value == 42 &&
+              floe_list_push_int(first_root, 43) == FLOE_OK,
+          "the first attached graph stays valid, and the second attach wrote no handle");
+    expect(floe_graph_dispose(first), FLOE_ERR_ALREADY_ATTACHED, "dispose of an attached graph");
+    SETUP(floe_ref_release(first_root));
+
+    void *second = NULL;
+    SETUP(floe_list_new(&list));
+    SETUP(floe_object_detach(list, FLOE_TRANSFER_MODE_SAFE, &second));
+    SETUP(floe_graph_dispose(second));
+    if (expect(floe_graph_attach(second, &again), FLOE_ERR_DISPOSED, "attach of a disposed graph"))
+        CHECK(said("disposed"), "the message says it was disposed");
+    expect(floe_graph_dispose(second), FLOE_ERR_DISPOSED, "second dispose of a graph");
+
+    if (expect(floe_graph_attach((void *)(uintptr_t)0x12345678u, &again), FLOE_ERR_INVALID_HANDLE,
+               "garbage void* 0x12345678 to floe_graph_attach"))
+        CHECK(said("not a detached graph this runtime issued"), "the message says floe never issued it");
+    expect(floe_graph_attach(&again, &again), FLOE_ERR_INVALID_HANDLE, "the address of a C variable to floe_graph_attach");
+    expect(floe_graph_attach(NULL, &again), FLOE_ERR_NULL, "NULL graph to floe_graph_attach");
+    expect(floe_graph_dispose((void *)(uintptr_t)0x12345678u), FLOE_ERR_INVALID_HANDLE, "garbage void* to floe_graph_dispose");
+    CHECK(again == 0 && same_counts(stats(), empty), "the refused attaches wrote nothing and left nothing behind");
+}
+
+static void workers_and_futures(uint32_t worker)
+{
+    floe_stats empty = stats();
+    floe_future future = 0;
+    floe_ref result = 0;
+    if (expect(floe_worker_execute(999999, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, quick_job, &future),
+               FLOE_ERR_UNKNOWN_WORKER, "floe_worker_execute on unknown worker id 999999"))
+        CHECK(said("999999"), "the message names the worker id");
+    expect(floe_future_deliver(1, 999999, ignore_outcome, NULL), FLOE_ERR_UNKNOWN_WORKER,
+           "floe_future_deliver to unknown worker id 999999");
+    if (expect(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, NULL, &future), FLOE_ERR_NULL,
+               "NULL job"))
+        CHECK(said("job"), "the message names the argument job");
+    expect(floe_worker_execute(worker, 7, NULL, NULL, quick_job, &future), FLOE_ERR_INVALID_ARGUMENT, "transfer mode 7");
+    CHECK(future == 0, "failed floe_worker_execute calls never wrote *out_future");
+
+    SETUP(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, list_producer, NULL, failing_job, &future));
+    if (expect(floe_future_wait(future, -1, &result), FLOE_ERR_OUT_OF_RANGE,
+               "wait on a job that failed with FLOE_ERR_OUT_OF_RANGE"))
+        CHECK(said("the job failed") && said("floe_object_get_int") && said("out of range"),
+              "the message says the job failed, and gives the job's own message");
+    CHECK(future_state(future) == FLOE_FUTURE_STATE_FAILED && result == 0,
+          "the future is FAILED and the wait wrote no result");
+    expect(floe_future_wait(future, 0, &result), FLOE_ERR_OUT_OF_RANGE, "a failure stays readable: wait again");
+    SETUP(floe_future_release(future));
+
+    SETUP(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, sleepy_job, &future));
+    if (expect(floe_future_wait(future, 20, &result), FLOE_ERR_TIMEOUT, "floe_future_wait(20 ms) on a 300 ms job"))
+        CHECK(future_state(future) == FLOE_FUTURE_STATE_SCHEDULED, "the timed-out future is still SCHEDULED");
+    size_t index = 99;
+    expect(floe_future_wait_any(&future, 1, 10, &index), FLOE_ERR_TIMEOUT, "floe_future_wait_any(10 ms) on it");
+    CHECK(floe_future_wait(future, -1, &result) == FLOE_OK && result == 0 && index == 99,
+          "waiting again without a timeout takes the (empty) result");
+    expect(floe_future_wait(future, -1, &result), FLOE_ERR_CONSUMED, "second wait on a consumed future");
+    expect(floe_future_wait_any(&future, 0, 10, &index), FLOE_ERR_INVALID_ARGUMENT, "floe_future_wait_any of 0 futures");
+    SETUP(floe_future_release(future));
+    if (expect(floe_future_wait(future, 0, &result), FLOE_ERR_RELEASED_HANDLE, "wait on a released future"))
+        CHECK(said("released"), "the message says the future was released");
+    expect(floe_future_consume(future, 0, ignore_outcome, NULL), FLOE_ERR_RELEASED_HANDLE,
+           "consume of a released future");
+    expect(floe_future_release(future), FLOE_ERR_RELEASED_HANDLE, "second release of a future");
+    expect(floe_future_wait(UINT64_C(0x7777000012345), 0, &result), FLOE_ERR_INVALID_HANDLE, "made-up future id");
+
+    /* Termination: a worker asked to stop takes no new job; once stopped, its id is gone. */
+    floe_future done = 0, refused = 0;
+    SETUP(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, sleepy_job, &future));
+    SETUP(floe_worker_request_termination(worker, true, &done));
+    if (expect(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, list_producer, NULL, quick_job, &refused),
+               FLOE_ERR_WORKER_TERMINATED, "floe_worker_execute on a worker asked to terminate"))
+        CHECK(said("asked to terminate"), "the message says the worker was asked to terminate");
+    CHECK(floe_future_wait(future, -1, &result) == FLOE_OK, "the job queued before the request still ran");
+    SETUP(floe_future_wait(done, -1, &result));
+    SETUP(floe_future_release(done));
+    SETUP(floe_future_release(future));
+    if (expect(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, list_producer, NULL, quick_job, &refused),
+               FLOE_ERR_UNKNOWN_WORKER, "floe_worker_execute on a terminated worker"))
+        CHECK(said("terminated"), "the message says the worker may have terminated");
+    CHECK(refused == 0 && same_counts(stats(), empty), "the refused jobs left nothing behind (their input freed)");
+    expect(floe_worker_request_termination(FLOE_WORKER_MAIN, true, &done), FLOE_ERR_INVALID_ARGUMENT,
+           "terminating the main queue");
+}
+
+static void *drainer(void *arg)
+{
+    (void)arg;
+    pthread_setname_np(pthread_self(), "drainer");
+    size_t ran = 99;
+    if (expect(floe_main_queue_drain(10, &ran), FLOE_ERR_WRONG_THREAD, "floe_main_queue_drain on a non-main pthread"))
+        CHECK(said("only its own thread (main)") && said("calling thread is drainer"),
+              "the message names the main thread and the caller");
+    CHECK(ran == 99, "the refused drain never wrote *out_ran");
+    return NULL;
+}
+
+static void main_queue(void)
+{
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, drainer, NULL) == 0 && pthread_join(thread, NULL) == 0, "the drainer thread ran");
+    size_t ran = 99;
+    CHECK(floe_main_queue_drain(10, &ran) == FLOE_OK && ran == 0, "the main thread drains its (empty) queue");
+    expect(floe_worker_process_queue(FLOE_WORKER_MAIN, NULL), FLOE_ERR_NULL, "NULL out-pointer: floe_worker_process_queue");
+}
+
 int main(void)
 {
     if (floe_runtime_init() != FLOE_OK) {
@@ -461,6 +759,14 @@ int main(void)
     freeze_blocked();
     frozen_writes();
     kinds_ranges_buffers();
+
+    uint32_t worker = 0;
+    SETUP(floe_worker_start("misuse-worker", &worker));
+    transfer_safe(worker);
+    transfer_unsafe();
+    detached_graphs();
+    workers_and_futures(worker);
+    main_queue();
 
     floe_stats left = stats();
     CHECK(left.live_objects == 0 && left.frozen_objects == 0 && left.live_handles == 0 && left.detached_graphs == 0,

@@ -7,8 +7,11 @@
 //! `CARGO_TARGET_TMPDIR`. No LSan suppressions are needed: floe's process-lifetime tables stay
 //! reachable from its statics, so LeakSanitizer does not report them.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 const WARNINGS: &[&str] = &["-Wall", "-Wextra", "-Wpedantic", "-Werror"];
@@ -42,8 +45,59 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "ok: the message names both threads (main, intruder)",
             "ok: write to a frozen object -> FLOE_ERR_FROZEN",
             "ok: nothing was frozen: floe_object_is_frozen false everywhere",
+            "ok: SAFE detach of a graph that an outside object refers into -> FLOE_ERR_NOT_TRANSFERABLE",
+            "ok: the message names the object referred to and its path Node.next.items[3], and says nothing moved",
+            "ok: nothing moved: the graph is still main's and writable",
+            "ok: floe_worker_execute SAFE of a root main still holds a handle to -> FLOE_ERR_NOT_TRANSFERABLE",
+            "ok: main uses its left-behind handle while the graph is detached -> FLOE_ERR_WRONG_THREAD",
+            "ok: the message says the object is in transit",
+            "ok: the message says the receiver owns it now",
+            "ok: receiver thread releases the left-behind handle and the root",
+            "ok: second attach of a detached graph -> FLOE_ERR_ALREADY_ATTACHED",
+            "ok: the first attached graph stays valid",
+            "ok: attach of a disposed graph -> FLOE_ERR_DISPOSED",
+            "ok: garbage void* 0x12345678 to floe_graph_attach -> FLOE_ERR_INVALID_HANDLE",
+            "ok: floe_worker_execute on unknown worker id 999999 -> FLOE_ERR_UNKNOWN_WORKER",
+            "ok: NULL job -> FLOE_ERR_NULL",
+            "ok: wait on a job that failed with FLOE_ERR_OUT_OF_RANGE -> FLOE_ERR_OUT_OF_RANGE",
+            "ok: the message says the job failed, and gives the job's own message",
+            "ok: floe_future_wait(20 ms) on a 300 ms job -> FLOE_ERR_TIMEOUT",
+            "ok: wait on a released future -> FLOE_ERR_RELEASED_HANDLE",
+            "ok: floe_worker_execute on a worker asked to terminate -> FLOE_ERR_WORKER_TERMINATED",
+            "ok: floe_worker_execute on a terminated worker -> FLOE_ERR_UNKNOWN_WORKER",
+            "ok: floe_main_queue_drain on a non-main pthread -> FLOE_ERR_WRONG_THREAD",
             "ok: floe_runtime_stats are all zero at the end",
             " checks passed, 0 failed",
+        ],
+    ),
+    (
+        "execute_consume",
+        &[
+            "started 20 workers",
+            "attempt 1: consumed 20 of 20 results, each \"attempt 1 result\"",
+            "attempt 2: consumed 20 of 20 results, each \"attempt 2 result\"",
+            "attempt 3: consumed 20 of 20 results, each \"attempt 3 result\"",
+            "terminated 20 workers",
+            "floe_runtime_stats: live_objects 0, frozen_objects 0, live_handles 0, detached_graphs 0",
+            "execute_consume: done, 3 attempts of 20 jobs, nothing leaked",
+        ],
+    ),
+    (
+        "pipeline",
+        &[
+            "stage 1: batch 0 parsed into 3 items",
+            "stage 1: batch 3 parsed into 1 item\n",
+            "[main, queue 1] batch 2 parsed; sending it to stage 2",
+            "stage 2: batch 2 transformed, total 200",
+            "[main] batch 1 done",
+            "main loop: drained 8 tasks from the main queue",
+            "after floe_object_detach: live_objects 19, frozen_objects 0, live_handles 0, detached_graphs 1",
+            "[reporter] attached the report (floe_worker_current = 0: a plain pthread)",
+            "[reporter] batch 0 \"apple:3 banana:5 cherry:7\" -> APPLE=30 BANANA=50 CHERRY=70, total 150",
+            "[reporter] batch 2 \"fig:4 grape:6 honeydew:1 kiwi:9\" -> FIG=40 GRAPE=60 HONEYDEW=10 KIWI=90, total 200",
+            "grand total 560",
+            "floe_runtime_stats: live_objects 0, frozen_objects 0, live_handles 0, detached_graphs 0",
+            "pipeline: done, nothing leaked",
         ],
     ),
 ];
@@ -99,6 +153,64 @@ fn run(mut command: Command, what: &str) -> Output {
     output
 }
 
+/// How long one example may run (sanitized builds included) before it counts as hung: examples
+/// with workers wait on futures and queues, and a lost wake-up must fail the test, not stall it.
+const RUN_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Reads a child's pipe to its end on a thread of its own.
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        bytes
+    })
+}
+
+/// Like [`run`] for an example binary, but kills it and panics if it outlives [`RUN_DEADLINE`].
+fn run_with_deadline(mut command: Command, what: &str) -> Output {
+    let shown = format!("{command:?}");
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: cannot run {shown}: {e}"));
+    // Drain both pipes on their own threads, so a chatty example never blocks on a full pipe.
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let started = Instant::now();
+    let (status, hung) = loop {
+        if let Some(status) = child.try_wait().expect("poll the example") {
+            break (status, false);
+        }
+        if started.elapsed() > RUN_DEADLINE {
+            let _ = child.kill();
+            break (child.wait().expect("reap the killed example"), true);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let output = Output {
+        status,
+        stdout: stdout.join().expect("the stdout reader"),
+        stderr: stderr.join().expect("the stderr reader"),
+    };
+    if hung {
+        panic!(
+            "{what} hung: killed after {RUN_DEADLINE:?}:\n$ {shown}\n{}",
+            printed(&output)
+        );
+    }
+    if !output.status.success() {
+        panic!(
+            "{what} failed ({}):\n$ {shown}\n{}",
+            output.status,
+            printed(&output)
+        );
+    }
+    output
+}
+
 fn printed(output: &Output) -> String {
     format!(
         "--- stdout ---\n{}\n--- stderr ---\n{}",
@@ -141,7 +253,7 @@ fn check_example(name: &str, sanitize: bool) {
     command
         .env("ASAN_OPTIONS", "detect_leaks=1")
         .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1");
-    let output = run(
+    let output = run_with_deadline(
         command,
         &format!(
             "running {name}{}",
@@ -206,6 +318,26 @@ fn misuse_checks_pass() {
 #[test]
 fn misuse_checks_pass_under_asan_and_ubsan() {
     check_example("misuse", true);
+}
+
+#[test]
+fn execute_consume_runs() {
+    check_example("execute_consume", false);
+}
+
+#[test]
+fn execute_consume_runs_under_asan_and_ubsan() {
+    check_example("execute_consume", true);
+}
+
+#[test]
+fn pipeline_runs() {
+    check_example("pipeline", false);
+}
+
+#[test]
+fn pipeline_runs_under_asan_and_ubsan() {
+    check_example("pipeline", true);
 }
 
 /// A new example must be added to `EXAMPLES`, or it would never be built.
