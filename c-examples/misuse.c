@@ -654,7 +654,7 @@ static void detached_graphs(void)
 
     if (expect(floe_graph_attach((void *)(uintptr_t)0x12345678u, &again), FLOE_ERR_INVALID_HANDLE,
                "garbage void* 0x12345678 to floe_graph_attach"))
-        CHECK(said("not a detached graph this runtime issued"), "the message says floe never issued it");
+        CHECK(said("not a live detached graph this runtime issued"), "the message says floe never issued it");
     expect(floe_graph_attach(&again, &again), FLOE_ERR_INVALID_HANDLE, "the address of a C variable to floe_graph_attach");
     expect(floe_graph_attach(NULL, &again), FLOE_ERR_NULL, "NULL graph to floe_graph_attach");
     expect(floe_graph_dispose((void *)(uintptr_t)0x12345678u), FLOE_ERR_INVALID_HANDLE, "garbage void* to floe_graph_dispose");

@@ -106,29 +106,18 @@ const EXAMPLES: &[(&str, &[&str])] = &[
 fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
     let dir = exe.parent().expect("the test executable is in a directory");
-    let dir = if dir.ends_with("deps") {
-        dir.parent().expect("deps has a parent")
-    } else {
-        dir
-    };
+    let dir = if dir.ends_with("deps") { dir.parent().expect("deps has a parent") } else { dir };
     dir.to_path_buf()
 }
 
 fn static_library() -> PathBuf {
     let lib = profile_dir().join("libfloe.a");
-    assert!(
-        lib.is_file(),
-        "{} is missing: run `cargo build` (or `cargo test`) first",
-        lib.display()
-    );
+    assert!(lib.is_file(), "{} is missing: run `cargo build` (or `cargo test`) first", lib.display());
     lib
 }
 
 fn tool(variable: &str, default: &str) -> String {
-    std::env::var(variable)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| default.to_string())
+    std::env::var(variable).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_string())
 }
 
 fn out_dir() -> PathBuf {
@@ -140,15 +129,9 @@ fn out_dir() -> PathBuf {
 /// Runs `command` and returns its output, or panics showing the command and everything it printed.
 fn run(mut command: Command, what: &str) -> Output {
     let shown = format!("{command:?}");
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: cannot run {shown}: {e}"));
+    let output = command.output().unwrap_or_else(|e| panic!("{what}: cannot run {shown}: {e}"));
     if !output.status.success() {
-        panic!(
-            "{what} failed ({}):\n$ {shown}\n{}",
-            output.status,
-            printed(&output)
-        );
+        panic!("{what} failed ({}):\n$ {shown}\n{}", output.status, printed(&output));
     }
     output
 }
@@ -196,17 +179,10 @@ fn run_with_deadline(mut command: Command, what: &str) -> Output {
         stderr: stderr.join().expect("the stderr reader"),
     };
     if hung {
-        panic!(
-            "{what} hung: killed after {RUN_DEADLINE:?}:\n$ {shown}\n{}",
-            printed(&output)
-        );
+        panic!("{what} hung: killed after {RUN_DEADLINE:?}:\n$ {shown}\n{}", printed(&output));
     }
     if !output.status.success() {
-        panic!(
-            "{what} failed ({}):\n$ {shown}\n{}",
-            output.status,
-            printed(&output)
-        );
+        panic!("{what} failed ({}):\n$ {shown}\n{}", output.status, printed(&output));
     }
     output
 }
@@ -222,11 +198,7 @@ fn printed(output: &Output) -> String {
 /// Compiles `c-examples/<name>.c` (with sanitizers or not) and returns the binary's path.
 fn compile(name: &str, sanitize: bool) -> PathBuf {
     let manifest = Path::new(MANIFEST_DIR);
-    let binary = out_dir().join(if sanitize {
-        format!("{name}-sanitized")
-    } else {
-        name.to_string()
-    });
+    let binary = out_dir().join(if sanitize { format!("{name}-sanitized") } else { name.to_string() });
     let mut cc = Command::new(tool("CC", "cc"));
     cc.arg("-std=c11").args(WARNINGS).arg("-g");
     if sanitize {
@@ -244,30 +216,14 @@ fn compile(name: &str, sanitize: bool) -> PathBuf {
 
 /// Builds and runs one example, and checks its exit status and output.
 fn check_example(name: &str, sanitize: bool) {
-    let expected = EXAMPLES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, lines)| *lines)
-        .expect("a listed example");
+    let expected = EXAMPLES.iter().find(|(n, _)| *n == name).map(|(_, lines)| *lines).expect("a listed example");
     let mut command = Command::new(compile(name, sanitize));
-    command
-        .env("ASAN_OPTIONS", "detect_leaks=1")
-        .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1");
-    let output = run_with_deadline(
-        command,
-        &format!(
-            "running {name}{}",
-            if sanitize { " (sanitized)" } else { "" }
-        ),
-    );
+    command.env("ASAN_OPTIONS", "detect_leaks=1").env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1");
+    let output = run_with_deadline(command, &format!("running {name}{}", if sanitize { " (sanitized)" } else { "" }));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     for line in expected {
-        assert!(
-            stdout.contains(line),
-            "{name} did not print {line:?}\n{}",
-            printed(&output)
-        );
+        assert!(stdout.contains(line), "{name} did not print {line:?}\n{}", printed(&output));
     }
     assert!(
         !stderr.contains("Sanitizer") && !stderr.contains("runtime error:"),
@@ -288,16 +244,8 @@ fn check_misuse_summary(stdout: &str, output: &Output) {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("unexpected summary line {last:?}\n{}", printed(output)));
     let ok_lines = stdout.lines().filter(|l| l.starts_with("ok: ")).count();
-    assert!(
-        passed > 0 && passed == ok_lines,
-        "summary says {passed} passed, {ok_lines} ok lines\n{}",
-        printed(output)
-    );
-    assert!(
-        !stdout.lines().any(|l| l.starts_with("FAIL")),
-        "a check failed\n{}",
-        printed(output)
-    );
+    assert!(passed > 0 && passed == ok_lines, "summary says {passed} passed, {ok_lines} ok lines\n{}", printed(output));
+    assert!(!stdout.lines().any(|l| l.starts_with("FAIL")), "a check failed\n{}", printed(output));
 }
 
 #[test]
@@ -348,20 +296,12 @@ fn every_c_example_is_tested() {
         .expect("c-examples/ exists")
         .map(|entry| entry.expect("a directory entry").path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "c"))
-        .map(|path| {
-            path.file_stem()
-                .expect("a file name")
-                .to_string_lossy()
-                .into_owned()
-        })
+        .map(|path| path.file_stem().expect("a file name").to_string_lossy().into_owned())
         .collect();
     found.sort();
     let mut listed: Vec<String> = EXAMPLES.iter().map(|(name, _)| name.to_string()).collect();
     listed.sort();
-    assert_eq!(
-        found, listed,
-        "c-examples/*.c and EXAMPLES in tests/c_examples.rs differ"
-    );
+    assert_eq!(found, listed, "c-examples/*.c and EXAMPLES in tests/c_examples.rs differ");
 }
 
 fn check_header(compiler: &str, standard: &str, language: &str) {
@@ -371,10 +311,7 @@ fn check_header(compiler: &str, standard: &str, language: &str) {
         .args(WARNINGS)
         .args(["-fsyntax-only", "-x", language])
         .arg(Path::new(MANIFEST_DIR).join("include").join("floe.h"));
-    run(
-        command,
-        &format!("compiling include/floe.h on its own as {language}"),
-    );
+    run(command, &format!("compiling include/floe.h on its own as {language}"));
 }
 
 #[test]

@@ -70,9 +70,7 @@ impl ObjectType {
     }
 
     pub fn name(self) -> String {
-        types::get(self.0)
-            .map(|t| t.name.to_string())
-            .unwrap_or_default()
+        types::get(self.0).map(|t| t.name.to_string()).unwrap_or_default()
     }
 
     /// The index of the field called `name`.
@@ -82,11 +80,7 @@ impl ObjectType {
             let known: Vec<&str> = def.fields.iter().map(|(f, _)| &**f).collect();
             Error::new(
                 Status::ErrUnknownField,
-                format!(
-                    "type {} has no field {name:?} (fields: {})",
-                    def.name,
-                    known.join(", ")
-                ),
+                format!("type {} has no field {name:?} (fields: {})", def.name, known.join(", ")),
             )
         })
     }
@@ -259,12 +253,7 @@ impl Object {
         expected: Option<&Object>,
         new: Option<&Object>,
     ) -> Result<bool> {
-        atomic::compare_and_set_ref(
-            self.handle,
-            slot,
-            expected.map(|e| e.handle),
-            new.map(|n| n.handle),
-        )
+        atomic::compare_and_set_ref(self.handle, slot, expected.map(|e| e.handle), new.map(|n| n.handle))
     }
 
     /// How many distinct objects are reachable from this one, itself included (a plain traversal).

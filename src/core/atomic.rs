@@ -20,20 +20,13 @@ use super::value::{Kind, ObjIndex, Value, NO_TARGET};
 use std::sync::atomic::Ordering;
 
 /// Runs `f` on slot `slot` of a readable object (owned by the caller, or frozen).
-fn with_slot<R>(
-    handle: u64,
-    slot: usize,
-    verb: &str,
-    f: impl FnOnce(ObjIndex, &Value) -> Result<R>,
-) -> Result<R> {
+fn with_slot<R>(handle: u64, slot: usize, verb: &str, f: impl FnOnce(ObjIndex, &Value) -> Result<R>) -> Result<R> {
     let index = handle::resolve(handle)?;
     check_read(index, || describe_slot(verb, index, slot))?;
     // SAFETY: the calling thread owns the object or it is frozen (checked just above); atomics
     // change only through shared references.
     let values = unsafe { HEAP.slot(index).values() };
-    let value = values
-        .get(slot)
-        .ok_or_else(|| out_of_range(verb, index, slot, values.len()))?;
+    let value = values.get(slot).ok_or_else(|| out_of_range(verb, index, slot, values.len()))?;
     f(index, value)
 }
 
@@ -46,10 +39,7 @@ fn as_int(verb: &str, index: ObjIndex, slot: usize, value: i64) -> Result<i32> {
     i32::try_from(value).map_err(|_| {
         Error::new(
             Status::ErrInvalidArgument,
-            format!(
-                "cannot {}: {value} does not fit an atomic int (32 bits)",
-                describe_slot(verb, index, slot)
-            ),
+            format!("cannot {}: {value} does not fit an atomic int (32 bits)", describe_slot(verb, index, slot)),
         )
     })
 }
@@ -77,9 +67,7 @@ pub(crate) fn add(handle: u64, slot: usize, delta: i64) -> Result<i64> {
     with_slot(handle, slot, "add to", |index, value| match value {
         Value::AtomicInt(v) => {
             let delta = as_int("add to", index, slot, delta)?;
-            Ok(i64::from(
-                v.fetch_add(delta, Ordering::SeqCst).wrapping_add(delta),
-            ))
+            Ok(i64::from(v.fetch_add(delta, Ordering::SeqCst).wrapping_add(delta)))
         }
         Value::AtomicLong(v) => Ok(v.fetch_add(delta, Ordering::SeqCst).wrapping_add(delta)),
         other => Err(not_an_atomic_integer("add to", index, slot, other)),
@@ -91,18 +79,10 @@ pub(crate) fn compare_and_set(handle: u64, slot: usize, expected: i64, new: i64)
     let verb = "compare-and-set";
     with_slot(handle, slot, verb, |index, value| match value {
         Value::AtomicInt(v) => {
-            let (expected, new) = (
-                as_int(verb, index, slot, expected)?,
-                as_int(verb, index, slot, new)?,
-            );
-            Ok(
-                v.compare_exchange(expected, new, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok(),
-            )
+            let (expected, new) = (as_int(verb, index, slot, expected)?, as_int(verb, index, slot, new)?);
+            Ok(v.compare_exchange(expected, new, Ordering::SeqCst, Ordering::SeqCst).is_ok())
         }
-        Value::AtomicLong(v) => Ok(v
-            .compare_exchange(expected, new, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()),
+        Value::AtomicLong(v) => Ok(v.compare_exchange(expected, new, Ordering::SeqCst, Ordering::SeqCst).is_ok()),
         other => Err(not_an_atomic_integer(verb, index, slot, other)),
     })
 }
@@ -138,9 +118,7 @@ pub(crate) fn get_ref(handle: u64, slot: usize) -> Result<Option<u64>> {
         }
         Ok(Some(target).filter(|&t| t != NO_TARGET))
     })?;
-    target
-        .map(|t| handle::issue(t).inspect_err(|_| HEAP.release(t)))
-        .transpose()
+    target.map(|t| handle::issue(t).inspect_err(|_| HEAP.release(t))).transpose()
 }
 
 /// The index of a value for an atomic reference: frozen, or none.
@@ -165,12 +143,7 @@ fn frozen_target(verb: &str, container: u64, slot: usize, target: Option<u64>) -
 
 /// Replaces `cell`'s value by `new` if it holds `expected` (any value when `None`); returns whether
 /// it did. Counts: the new value is retained before it is published, the old one released after.
-fn exchange(
-    container: ObjIndex,
-    cell: &std::sync::atomic::AtomicU32,
-    expected: Option<u32>,
-    new: u32,
-) -> (bool, u32) {
+fn exchange(container: ObjIndex, cell: &std::sync::atomic::AtomicU32, expected: Option<u32>, new: u32) -> (bool, u32) {
     let old = cell.load(Ordering::Acquire);
     if expected.is_some_and(|e| e != old) {
         return (false, NO_TARGET);
@@ -179,11 +152,7 @@ fn exchange(
         HEAP.retain(new);
     }
     cell.store(new, Ordering::Release);
-    let released = if old != NO_TARGET && counted(container, old) {
-        old
-    } else {
-        NO_TARGET
-    };
+    let released = if old != NO_TARGET && counted(container, old) { old } else { NO_TARGET };
     (true, released)
 }
 
@@ -196,30 +165,22 @@ fn release_outside_the_lock(released: u32) {
 /// Points an atomic reference at the frozen object of `target`, or at nothing.
 pub(crate) fn set_ref(handle: u64, slot: usize, target: Option<u64>) -> Result<()> {
     let new = frozen_target("set", handle, slot, target)?;
-    let (_, released) = with_atomic_ref(handle, slot, "set", |index, cell| {
-        Ok(exchange(index, cell, None, new))
-    })?;
+    let (_, released) = with_atomic_ref(handle, slot, "set", |index, cell| Ok(exchange(index, cell, None, new)))?;
     release_outside_the_lock(released);
     Ok(())
 }
 
 /// Points an atomic reference at `new` if it points at `expected` (objects compared by identity,
 /// `None` for nothing); returns whether it did.
-pub(crate) fn compare_and_set_ref(
-    handle: u64,
-    slot: usize,
-    expected: Option<u64>,
-    new: Option<u64>,
-) -> Result<bool> {
+pub(crate) fn compare_and_set_ref(handle: u64, slot: usize, expected: Option<u64>, new: Option<u64>) -> Result<bool> {
     let verb = "compare-and-set";
     let expected = match expected {
         Some(e) => handle::resolve(e).map_err(|e| e.context("the expected handle"))?,
         None => NO_TARGET,
     };
     let new = frozen_target(verb, handle, slot, new)?;
-    let (swapped, released) = with_atomic_ref(handle, slot, verb, |index, cell| {
-        Ok(exchange(index, cell, Some(expected), new))
-    })?;
+    let (swapped, released) =
+        with_atomic_ref(handle, slot, verb, |index, cell| Ok(exchange(index, cell, Some(expected), new)))?;
     release_outside_the_lock(released);
     Ok(swapped)
 }

@@ -53,10 +53,7 @@ impl Object {
                 let _ = self.into_raw();
                 Ok(DetachedGraph(transit))
             }
-            Err(error) => Err(TransferError {
-                error,
-                object: self,
-            }),
+            Err(error) => Err(TransferError { error, object: self }),
         }
     }
 }
@@ -96,23 +93,13 @@ impl Worker {
     }
 
     /// Runs `job` on this worker with `input`; the future delivers its result graph.
-    pub fn execute(
-        self,
-        input: Option<DetachedGraph>,
-        result_mode: TransferMode,
-        job: Job,
-    ) -> Result<Future> {
+    pub fn execute(self, input: Option<DetachedGraph>, result_mode: TransferMode, job: Job) -> Result<Future> {
         let worker = worker::lookup(self.0)?;
         worker::execute(&worker, input.map(|g| g.0), result_mode, job_fn(job), None).map(Future)
     }
 
     /// Runs `job` after `delay`, with a frozen input (shared, not moved) or none.
-    pub fn execute_after(
-        self,
-        delay: Duration,
-        input: Option<&Object>,
-        job: Job,
-    ) -> Result<Future> {
+    pub fn execute_after(self, delay: Duration, input: Option<&Object>, job: Job) -> Result<Future> {
         let worker = worker::lookup(self.0)?;
         let input = match input {
             Some(object) if !object.is_frozen()? => {
@@ -130,9 +117,7 @@ impl Worker {
     /// Asks the worker to stop: with `process_scheduled`, after running every queued job; without,
     /// cancelling them. The future completes when the worker's thread has exited.
     pub fn request_termination(self, process_scheduled: bool) -> Result<Future> {
-        worker::lookup(self.0)?
-            .request_termination(process_scheduled)
-            .map(Future)
+        worker::lookup(self.0)?.request_termination(process_scheduled).map(Future)
     }
 
     /// Runs the jobs queued for this worker now, on its own thread (inside one of its jobs, or on
@@ -143,9 +128,7 @@ impl Worker {
 }
 
 fn job_fn(job: Job) -> JobFn {
-    Box::new(move |input| {
-        job(input.map(Object::from_raw)).map(|result| result.map(Object::into_raw))
-    })
+    Box::new(move |input| job(input.map(Object::from_raw)).map(|result| result.map(Object::into_raw)))
 }
 
 /// The main thread's queue: results and jobs sent to `Worker::MAIN` wait here until the host's own
@@ -187,11 +170,7 @@ impl Future {
     }
 
     /// Waits for the result and hands it to `f` on the calling thread (Kotlin's `consume`).
-    pub fn consume<R>(
-        &self,
-        timeout: Option<Duration>,
-        f: impl FnOnce(Option<Object>) -> R,
-    ) -> Result<R> {
+    pub fn consume<R>(&self, timeout: Option<Duration>, f: impl FnOnce(Option<Object>) -> R) -> Result<R> {
         self.result(timeout).map(f)
     }
 
@@ -199,10 +178,7 @@ impl Future {
     /// result graph is attached (for `Worker::MAIN`, when the host drains the main queue).
     pub fn deliver_to(&self, worker: Worker, callback: fn(Result<Option<Object>>)) -> Result<()> {
         let target = worker::lookup(worker.0)?;
-        self.0.deliver_to(
-            target,
-            Box::new(move |outcome| callback(outcome.map(|r| r.map(Object::from_raw)))),
-        )
+        self.0.deliver_to(target, Box::new(move |outcome| callback(outcome.map(|r| r.map(Object::from_raw)))))
     }
 
     /// Waits until one of `futures` finishes; returns its index.
@@ -219,17 +195,8 @@ pub struct Global(u32);
 impl Global {
     /// Defines a global. `init` runs on the thread that first needs a value (every thread, for a
     /// thread-local global); a shared-immutable value is frozen before anyone sees it.
-    pub fn define(
-        name: &str,
-        mode: GlobalMode,
-        init: fn() -> Result<Option<Object>>,
-    ) -> Result<Global> {
-        global::define(
-            name,
-            mode,
-            Box::new(move || init().map(|v| v.map(Object::into_raw))),
-        )
-        .map(Global)
+    pub fn define(name: &str, mode: GlobalMode, init: fn() -> Result<Option<Object>>) -> Result<Global> {
+        global::define(name, mode, Box::new(move || init().map(|v| v.map(Object::into_raw)))).map(Global)
     }
 
     pub fn id(self) -> u32 {
@@ -264,10 +231,7 @@ impl Default for SharedCell {
 impl SharedCell {
     /// An empty cell (a zeroed struct).
     pub const fn new() -> SharedCell {
-        SharedCell(std::cell::UnsafeCell::new(SharedData {
-            version: 0,
-            object: std::ptr::null_mut(),
-        }))
+        SharedCell(std::cell::UnsafeCell::new(SharedData { version: 0, object: std::ptr::null_mut() }))
     }
 
     /// Publishes a frozen object (bumping the version), or empties the cell with `None`.
@@ -291,10 +255,7 @@ impl SharedCell {
                 let _ = root.into_raw();
                 Ok(())
             }
-            Err(error) => Err(TransferError {
-                error,
-                object: root,
-            }),
+            Err(error) => Err(TransferError { error, object: root }),
         }
     }
 

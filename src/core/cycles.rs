@@ -40,10 +40,7 @@ pub(crate) fn buffer_candidate(index: ObjIndex, slot: &Slot) {
 }
 
 pub(crate) fn collect_if_due() {
-    if CANDIDATES
-        .try_with(|c| c.borrow().len() >= THRESHOLD)
-        .unwrap_or(false)
-    {
+    if CANDIDATES.try_with(|c| c.borrow().len() >= THRESHOLD).unwrap_or(false) {
         collect();
     }
 }
@@ -53,10 +50,7 @@ fn local_children(index: ObjIndex, me: u32) -> impl Iterator<Item = ObjIndex> {
     let heap = &HEAP;
     // SAFETY: `index` is a mutable object owned by the calling thread (checked by every caller).
     let values = unsafe { heap.slot(index).values() };
-    values
-        .iter()
-        .filter_map(Value::as_ref_target)
-        .filter(move |&c| heap.slot(c).owner() == me)
+    values.iter().filter_map(Value::as_ref_target).filter(move |&c| heap.slot(c).owner() == me)
 }
 
 /// Collects the calling thread's unreachable mutable cycles; returns how many objects were freed.

@@ -111,15 +111,9 @@ impl Status {
     pub fn c_name(self) -> &'static CStr {
         static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
         let names = NAMES.get_or_init(|| {
-            Status::ALL
-                .iter()
-                .map(|s| CString::new(screaming_name(&format!("{s:?}"))).expect("no NUL"))
-                .collect()
+            Status::ALL.iter().map(|s| CString::new(screaming_name(&format!("{s:?}"))).expect("no NUL")).collect()
         });
-        let position = Status::ALL
-            .iter()
-            .position(|s| *s == self)
-            .expect("ALL lists every status");
+        let position = Status::ALL.iter().position(|s| *s == self).expect("ALL lists every status");
         &names[position]
     }
 
@@ -150,18 +144,12 @@ pub struct Error {
 
 impl Error {
     pub(crate) fn new(status: Status, message: impl Into<String>) -> Error {
-        Error {
-            status,
-            message: message.into(),
-        }
+        Error { status, message: message.into() }
     }
 
     /// The same error with `what` said first: `the target handle: handle 0x… was released`.
     pub(crate) fn context(self, what: &str) -> Error {
-        Error {
-            status: self.status,
-            message: format!("{what}: {}", self.message),
-        }
+        Error { status: self.status, message: format!("{what}: {}", self.message) }
     }
 
     /// The error for a caught panic: `ErrPanic` with the panic's text.

@@ -64,11 +64,7 @@ pub(crate) fn freeze(root: ObjIndex, label: Option<&str>) -> Result<()> {
     }
     let me = thread::current();
     if owner != me {
-        return Err(ownership::wrong_thread(
-            root,
-            owner,
-            format!("freeze {}", name(root)),
-        ));
+        return Err(ownership::wrong_thread(root, owner, format!("freeze {}", name(root))));
     }
     let mut t = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
     let result = t.run(root, me).and_then(|()| t.commit(root, label));
@@ -141,20 +137,13 @@ impl Traversal {
         slot.set_flags(VISITED | ON_STACK, 0);
         self.visited.push(node);
         self.tarjan.push(node);
-        self.frames.push(Frame {
-            node,
-            next: 0,
-            low: position,
-            excess: i64::from(slot.local_refs()),
-        });
+        self.frames.push(Frame { node, next: 0, low: position, excess: i64::from(slot.local_refs()) });
         Ok(())
     }
 
     fn finish_frame(&mut self) {
         let heap = &HEAP;
-        let Frame {
-            node, low, excess, ..
-        } = self.frames.pop().expect("a frame to finish");
+        let Frame { node, low, excess, .. } = self.frames.pop().expect("a frame to finish");
         if low != heap.slot(node).aux.load(Ordering::Relaxed) {
             // Not an SCC root: the parent is in the same SCC, and the edge to here is internal.
             let parent = self.frames.last_mut().expect("a non-root has a parent");
@@ -162,14 +151,10 @@ impl Traversal {
             parent.excess += excess - 1;
             return;
         }
-        let refs =
-            u32::try_from(excess).expect("an SCC never has more internal references than counts");
+        let refs = u32::try_from(excess).expect("an SCC never has more internal references than counts");
         let start = self.members.len();
         loop {
-            let member = self
-                .tarjan
-                .pop()
-                .expect("the SCC root is on Tarjan's stack");
+            let member = self.tarjan.pop().expect("the SCC root is on Tarjan's stack");
             let slot = heap.slot(member);
             slot.set_flags(0, ON_STACK);
             slot.aux.store(node, Ordering::Relaxed);
@@ -182,11 +167,7 @@ impl Traversal {
             self.members.push(node);
         }
         if self.members.len() > start || refs != heap.slot(node).local_refs() {
-            self.merges.push(Merge {
-                leader: node,
-                refs,
-                members: start..self.members.len(),
-            });
+            self.merges.push(Merge { leader: node, refs, members: start..self.members.len() });
         }
     }
 
@@ -195,14 +176,8 @@ impl Traversal {
         let place = if blocker == root {
             "it is itself marked never-frozen".to_string()
         } else {
-            let path = render_steps(
-                root,
-                self.frames.iter().map(|f| (f.node, f.next as usize - 1)),
-            );
-            format!(
-                "it reaches {} at {path}, which is marked never-frozen",
-                name(blocker)
-            )
+            let path = render_steps(root, self.frames.iter().map(|f| (f.node, f.next as usize - 1)));
+            format!("it reaches {} at {path}, which is marked never-frozen", name(blocker))
         };
         Error::new(
             Status::ErrFreezeBlocked,
@@ -215,28 +190,15 @@ impl Traversal {
 
     fn commit(&self, root: ObjIndex, label: Option<&str>) -> Result<()> {
         let heap = &HEAP;
-        let record = Provenance {
-            root,
-            root_name: name(root),
-            thread: thread::current_name(),
-            label: label.map(Box::from),
-        };
-        let provenance =
-            provenance::register(record, self.visited.len() as u32).ok_or_else(|| {
-                Error::new(
-                    Status::ErrLimit,
-                    "cannot freeze: too many freezes are alive",
-                )
-            })?;
+        let record =
+            Provenance { root, root_name: name(root), thread: thread::current_name(), label: label.map(Box::from) };
+        let provenance = provenance::register(record, self.visited.len() as u32)
+            .ok_or_else(|| Error::new(Status::ErrLimit, "cannot freeze: too many freezes are alive"))?;
         for merge in &self.merges {
             if merge.members.is_empty() {
                 heap.set_refs(merge.leader, merge.refs);
             } else {
-                heap.set_scc_members(
-                    merge.leader,
-                    self.members[merge.members.clone()].to_vec(),
-                    merge.refs,
-                );
+                heap.set_scc_members(merge.leader, self.members[merge.members.clone()].to_vec(), merge.refs);
             }
         }
         STATS.frozen.add(self.visited.len() as i64);

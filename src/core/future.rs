@@ -55,10 +55,7 @@ static ANY_DONE: Condvar = Condvar::new();
 
 impl Future {
     pub(crate) fn new() -> Arc<Future> {
-        Arc::new(Future {
-            slot: Mutex::new(Slot::Scheduled(None)),
-            done: Condvar::new(),
-        })
+        Arc::new(Future { slot: Mutex::new(Slot::Scheduled(None)), done: Condvar::new() })
     }
 
     pub fn state(&self) -> FutureState {
@@ -94,21 +91,13 @@ impl Future {
             Slot::Computed(result) => Ok(result),
             other => {
                 let error = match &other {
-                    Slot::Failed(error) => Error::new(
-                        error.status(),
-                        format!("the job failed: {}", error.message()),
-                    ),
+                    Slot::Failed(error) => Error::new(error.status(), format!("the job failed: {}", error.message())),
                     Slot::Cancelled => Error::new(
                         Status::ErrCancelled,
                         "the job was cancelled: its worker terminated without processing it",
                     ),
-                    Slot::Consumed => Error::new(
-                        Status::ErrConsumed,
-                        "the future's result was already consumed",
-                    ),
-                    Slot::Scheduled(_) => {
-                        Error::new(Status::ErrTimeout, "the job has not finished")
-                    }
+                    Slot::Consumed => Error::new(Status::ErrConsumed, "the future's result was already consumed"),
+                    Slot::Scheduled(_) => Error::new(Status::ErrTimeout, "the job has not finished"),
                     Slot::Computed(_) => unreachable!("handled above"),
                 };
                 // Failures and cancellations stay readable; only a result is taken once.
@@ -138,10 +127,7 @@ impl Future {
             }
             if let Slot::Scheduled(_) = &*slot {
                 let waited = timeout.unwrap_or_default();
-                return Err(Error::new(
-                    Status::ErrTimeout,
-                    format!("the job did not finish within {waited:?}"),
-                ));
+                return Err(Error::new(Status::ErrTimeout, format!("the job did not finish within {waited:?}")));
             }
         }
         self.take()?.map(Transit::attach).transpose()
@@ -149,21 +135,16 @@ impl Future {
 
     /// Asks for the outcome to be delivered on `worker`'s thread, to `callback`; right away if
     /// the future is already finished.
-    pub(crate) fn deliver_to(
-        &self,
-        worker: Arc<Worker>,
-        callback: Box<dyn FnOnce(Outcome) + Send>,
-    ) -> Result<()> {
+    pub(crate) fn deliver_to(&self, worker: Arc<Worker>, callback: Box<dyn FnOnce(Outcome) + Send>) -> Result<()> {
         let mut slot = self.slot.lock();
         match &mut *slot {
             Slot::Scheduled(delivery @ None) => {
                 *delivery = Some((worker, callback));
                 Ok(())
             }
-            Slot::Scheduled(Some(_)) => Err(Error::new(
-                Status::ErrConsumed,
-                "the future already has a delivery; it is consumed once",
-            )),
+            Slot::Scheduled(Some(_)) => {
+                Err(Error::new(Status::ErrConsumed, "the future already has a delivery; it is consumed once"))
+            }
             _ => {
                 drop(slot);
                 deliver(&worker, self.take(), callback);
@@ -175,11 +156,7 @@ impl Future {
 
 /// Queues `callback` on `worker` with the outcome; the result graph is attached on that worker's
 /// thread when the callback runs (or disposed there if the worker never runs it).
-fn deliver(
-    worker: &Worker,
-    outcome: Result<Option<Transit>>,
-    callback: Box<dyn FnOnce(Outcome) + Send>,
-) {
+fn deliver(worker: &Worker, outcome: Result<Option<Transit>>, callback: Box<dyn FnOnce(Outcome) + Send>) {
     worker.enqueue_delivery(Task::new(move |run| {
         if run {
             callback(outcome.and_then(|result| result.map(Transit::attach).transpose()))
@@ -187,22 +164,21 @@ fn deliver(
     }));
 }
 
-/// Waits until one of `futures` has finished; returns the index of the first finished one.
+/// Waits until one of `futures` has finished and is not consumed yet; returns the index of the first.
 pub fn wait_any(futures: &[Arc<Future>], timeout: Option<Duration>) -> Result<usize> {
     if futures.is_empty() {
-        return Err(Error::new(
-            Status::ErrInvalidArgument,
-            "wait_any needs at least one future",
-        ));
+        return Err(Error::new(Status::ErrInvalidArgument, "wait_any needs at least one future"));
     }
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut completions = COMPLETIONS.lock();
     loop {
-        if let Some(i) = futures
-            .iter()
-            .position(|f| f.state() != FutureState::Scheduled)
-        {
+        let states: Vec<FutureState> = futures.iter().map(|f| f.state()).collect();
+        let finished = |s: &FutureState| matches!(s, FutureState::Computed | FutureState::Failed | FutureState::Cancelled);
+        if let Some(i) = states.iter().position(finished) {
             return Ok(i);
+        }
+        if states.iter().all(|s| *s == FutureState::Consumed) {
+            return Err(Error::new(Status::ErrConsumed, "every future is consumed: there is nothing left to wait for"));
         }
         match deadline {
             Some(deadline) => {

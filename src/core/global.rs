@@ -35,13 +35,9 @@ pub enum GlobalMode {
 
 impl GlobalMode {
     pub fn from_code(code: u32) -> Option<GlobalMode> {
-        [
-            GlobalMode::MainThreadOnly,
-            GlobalMode::ThreadLocal,
-            GlobalMode::SharedImmutable,
-        ]
-        .into_iter()
-        .find(|m| *m as u32 == code)
+        [GlobalMode::MainThreadOnly, GlobalMode::ThreadLocal, GlobalMode::SharedImmutable]
+            .into_iter()
+            .find(|m| *m as u32 == code)
     }
 }
 
@@ -89,10 +85,7 @@ impl Drop for LocalValues {
 /// Defines a global; returns its id.
 pub fn define(name: &str, mode: GlobalMode, init: Initializer) -> Result<u32> {
     if name.is_empty() {
-        return Err(Error::new(
-            Status::ErrInvalidArgument,
-            "a global needs a name",
-        ));
+        return Err(Error::new(Status::ErrInvalidArgument, "a global needs a name"));
     }
     let mut globals = GLOBALS.lock();
     globals.push(Arc::new(Global {
@@ -107,23 +100,14 @@ pub fn define(name: &str, mode: GlobalMode, init: Initializer) -> Result<u32> {
 
 fn lookup(id: u32) -> Result<(usize, Arc<Global>)> {
     let globals = GLOBALS.lock();
-    let index = (id as usize)
-        .checked_sub(1)
-        .filter(|&i| i < globals.len())
-        .ok_or_else(|| {
-            Error::new(
-                Status::ErrInvalidArgument,
-                format!("no global has id {id} (defined ids: 1..={})", globals.len()),
-            )
-        })?;
+    let index = (id as usize).checked_sub(1).filter(|&i| i < globals.len()).ok_or_else(|| {
+        Error::new(Status::ErrInvalidArgument, format!("no global has id {id} (defined ids: 1..={})", globals.len()))
+    })?;
     Ok((index, globals[index].clone()))
 }
 
 fn global_name(index: usize) -> String {
-    GLOBALS
-        .lock()
-        .get(index)
-        .map_or_else(|| format!("#{index}"), |g| g.name.to_string())
+    GLOBALS.lock().get(index).map_or_else(|| format!("#{index}"), |g| g.name.to_string())
 }
 
 /// A new handle to the global's value on the calling thread (`None` when its initialiser made
@@ -211,11 +195,7 @@ fn waits_for_me(index: usize, initializer: u32, me: u32) -> Option<Vec<usize>> {
     let mut chain = vec![index];
     let mut thread = initializer;
     for _ in 0..64 {
-        let waited = WAITING
-            .lock()
-            .iter()
-            .find(|&&(t, _)| t == thread)
-            .map(|&(_, g)| g)?;
+        let waited = WAITING.lock().iter().find(|&&(t, _)| t == thread).map(|&(_, g)| g)?;
         chain.push(waited);
         let globals = GLOBALS.lock();
         let Slot::Initializing(next) = *globals[waited].value.lock() else {
@@ -234,10 +214,7 @@ fn cyclic(cycle: Vec<usize>) -> Error {
     let names: Vec<String> = cycle.into_iter().map(global_name).collect();
     Error::new(
         Status::ErrCyclicInit,
-        format!(
-            "cyclic initialisation of globals: {}; an initialiser needs a global that needs it",
-            names.join(" → ")
-        ),
+        format!("cyclic initialisation of globals: {}; an initialiser needs a global that needs it", names.join(" → ")),
     )
 }
 
@@ -245,25 +222,18 @@ fn cyclic(cycle: Vec<usize>) -> Error {
 fn initialize(index: usize, global: &Global) -> Result<Option<ObjIndex>> {
     let already = INITIALIZING.with(|i| i.borrow().contains(&index));
     if already {
-        return Err(cyclic(
-            waits_for_me(index, thread::current(), thread::current()).unwrap_or_default(),
-        ));
+        return Err(cyclic(waits_for_me(index, thread::current(), thread::current()).unwrap_or_default()));
     }
     INITIALIZING.with(|i| i.borrow_mut().push(index));
     let made = (global.init)();
     INITIALIZING.with(|i| i.borrow_mut().pop());
-    let Some(handle) =
-        made.map_err(|e| e.context(&format!("the initialiser of global {}", global.name)))?
-    else {
+    let Some(handle) = made.map_err(|e| e.context(&format!("the initialiser of global {}", global.name)))? else {
         return Ok(None);
     };
     if global.mode == GlobalMode::SharedImmutable {
         if let Err(error) = object::freeze(handle, Some(&format!("global {}", global.name))) {
             let _ = object::release(handle);
-            return Err(error.context(&format!(
-                "global {} is shared-immutable and its value must freeze",
-                global.name
-            )));
+            return Err(error.context(&format!("global {} is shared-immutable and its value must freeze", global.name)));
         }
     }
     let target = handle::resolve(handle)?;

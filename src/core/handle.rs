@@ -33,12 +33,8 @@ fn split(handle: u64) -> (u32, u32) {
 
 /// Issues a handle for `target`, taking over one reference the caller already counted.
 pub(crate) fn issue(target: ObjIndex) -> Result<u64> {
-    let index = TABLE.alloc().ok_or_else(|| {
-        Error::new(
-            Status::ErrLimit,
-            "cannot issue a handle: the handle table is full",
-        )
-    })?;
+    let index =
+        TABLE.alloc().ok_or_else(|| Error::new(Status::ErrLimit, "cannot issue a handle: the handle table is full"))?;
     let slot = TABLE.at(index);
     slot.target.store(target, Ordering::Relaxed);
     let generation = slot.generation.load(Ordering::Relaxed) + 1;
@@ -63,21 +59,13 @@ pub(crate) fn resolve(handle: u64) -> Result<ObjIndex> {
 
 /// Ends a live handle and returns its object, whose reference the caller now owns and must drop.
 /// `still_yours` runs before the handle ends and may refuse (the object belongs to another thread).
-pub(crate) fn release(
-    handle: u64,
-    still_yours: impl FnOnce(ObjIndex) -> Result<()>,
-) -> Result<ObjIndex> {
+pub(crate) fn release(handle: u64, still_yours: impl FnOnce(ObjIndex) -> Result<()>) -> Result<ObjIndex> {
     let target = lookup(handle).ok_or_else(|| invalid(handle, true))?;
     still_yours(target)?;
     let (generation, index) = split(handle);
     let slot = TABLE.at(index);
     slot.generation
-        .compare_exchange(
-            generation,
-            generation + 1,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        )
+        .compare_exchange(generation, generation + 1, Ordering::AcqRel, Ordering::Acquire)
         .map_err(|_| invalid(handle, true))?;
     TABLE.free(&[index]);
     STATS.handles.add(-1);
@@ -91,9 +79,7 @@ fn invalid(handle: u64, releasing: bool) -> Error {
         return Error::new(Status::ErrNull, "the handle is NULL (0)");
     }
     let (generation, index) = split(handle);
-    let current = TABLE
-        .get(index)
-        .map(|slot| slot.generation.load(Ordering::Acquire));
+    let current = TABLE.get(index).map(|slot| slot.generation.load(Ordering::Acquire));
     match current {
         Some(current) if generation & 1 == 1 && generation < current => {
             if releasing {
@@ -108,9 +94,6 @@ fn invalid(handle: u64, releasing: bool) -> Error {
                 )
             }
         }
-        _ => Error::new(
-            Status::ErrInvalidHandle,
-            format!("{handle:#x} is not a handle this runtime issued"),
-        ),
+        _ => Error::new(Status::ErrInvalidHandle, format!("{handle:#x} is not a handle this runtime issued")),
     }
 }

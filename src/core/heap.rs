@@ -134,10 +134,8 @@ pub(crate) struct Heap {
     scc_members: Mutex<HashMap<ObjIndex, Vec<ObjIndex>, BuildHasherDefault<DefaultHasher>>>,
 }
 
-pub(crate) static HEAP: Heap = Heap {
-    slots: Slab::new(),
-    scc_members: Mutex::new(HashMap::with_hasher(BuildHasherDefault::new())),
-};
+pub(crate) static HEAP: Heap =
+    Heap { slots: Slab::new(), scc_members: Mutex::new(HashMap::with_hasher(BuildHasherDefault::new())) };
 
 impl Heap {
     #[inline]
@@ -179,9 +177,7 @@ impl Heap {
     /// Adds a reference. The caller holds a reference already, or is the owner storing a new one.
     #[inline]
     pub(crate) fn retain(&self, index: ObjIndex) {
-        self.slot(self.leader(index))
-            .refs
-            .fetch_add(1, Ordering::Relaxed);
+        self.slot(self.leader(index)).refs.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Drops a reference; frees whatever becomes unreachable, and may run the cycle collector.
@@ -198,11 +194,7 @@ impl Heap {
     pub(crate) fn release_into(&self, index: ObjIndex, work: &mut Vec<ObjIndex>) {
         let slot = self.slot(index);
         let owner = slot.owner();
-        let leader = if owner & FROZEN != 0 {
-            slot.aux.load(Ordering::Relaxed)
-        } else {
-            index
-        };
+        let leader = if owner & FROZEN != 0 { slot.aux.load(Ordering::Relaxed) } else { index };
         if self.slot(leader).refs.fetch_sub(1, Ordering::Release) != 1 {
             if owner == thread::current() {
                 cycles::buffer_candidate(index, slot);
@@ -224,10 +216,7 @@ impl Heap {
     fn free_frozen_scc(&self, leader: ObjIndex, work: &mut Vec<ObjIndex>) {
         let _frees = FROZEN_FREES.read();
         let members = if self.slot(leader).flags() & SCC_MULTI != 0 {
-            self.scc_members
-                .lock()
-                .remove(&leader)
-                .expect("floe: multi-member SCC without a member list")
+            self.scc_members.lock().remove(&leader).expect("floe: multi-member SCC without a member list")
         } else {
             vec![leader]
         };
@@ -235,12 +224,7 @@ impl Heap {
             // SAFETY: the SCC's count reached zero: no handle or object outside it refers to it, so
             // this thread is the only one that can reach these frozen slots.
             let values = std::mem::take(unsafe { self.slot(member).values_mut() });
-            work.extend(
-                values
-                    .iter()
-                    .filter_map(Value::as_ref_target)
-                    .filter(|&t| self.leader(t) != leader),
-            );
+            work.extend(values.iter().filter_map(Value::as_ref_target).filter(|&t| self.leader(t) != leader));
         }
         provenance::release_objects(self.slot(leader).owner() & !FROZEN, members.len() as u32);
         STATS.frozen.add(-(members.len() as i64));
@@ -272,8 +256,6 @@ impl Heap {
 
     /// Publishes an object as frozen. Counts and `aux` must be final before this store.
     pub(crate) fn publish_frozen(&self, index: ObjIndex, provenance: u32) {
-        self.slot(index)
-            .owner
-            .store(FROZEN | provenance, Ordering::Release);
+        self.slot(index).owner.store(FROZEN | provenance, Ordering::Release);
     }
 }

@@ -11,12 +11,9 @@ use super::types::{self, LIST_TYPE};
 use super::value::{Kind, ObjIndex, Value};
 
 fn allocated(type_id: u32, values: Vec<Value>) -> Result<u64> {
-    let index = HEAP.alloc(type_id, values).ok_or_else(|| {
-        Error::new(
-            Status::ErrLimit,
-            "cannot allocate an object: the heap is full",
-        )
-    })?;
+    let index = HEAP
+        .alloc(type_id, values)
+        .ok_or_else(|| Error::new(Status::ErrLimit, "cannot allocate an object: the heap is full"))?;
     HEAP.retain(index);
     handle::issue(index).inspect_err(|_| HEAP.release(index))
 }
@@ -27,13 +24,7 @@ pub(crate) fn new_object(type_id: u32) -> Result<u64> {
     if type_id == LIST_TYPE {
         return new_list();
     }
-    allocated(
-        type_id,
-        def.fields
-            .iter()
-            .map(|(_, kind)| kind.default_value())
-            .collect(),
-    )
+    allocated(type_id, def.fields.iter().map(|(_, kind)| kind.default_value()).collect())
 }
 
 /// A new empty list owned by the calling thread.
@@ -51,9 +42,7 @@ pub(crate) fn retain(handle: u64) -> Result<u64> {
 
 /// Ends a handle and drops its reference. A handle to a mutable object is released by its owner.
 pub(crate) fn release(handle: u64) -> Result<()> {
-    let index = handle::release(handle, |index| {
-        check_read(index, || format!("release a handle to {}", name(index)))
-    })?;
+    let index = handle::release(handle, |index| check_read(index, || format!("release a handle to {}", name(index))))?;
     HEAP.release(index);
     Ok(())
 }
@@ -65,33 +54,13 @@ pub(crate) fn describe_slot(verb: &str, index: ObjIndex, slot: usize) -> String 
 
 #[cold]
 pub(crate) fn out_of_range(verb: &str, index: ObjIndex, slot: usize, len: usize) -> Error {
-    let noun = if HEAP.slot(index).type_id() == LIST_TYPE {
-        "element"
-    } else {
-        "field"
-    };
-    let what = format!(
-        "{} has {len} {noun}{}",
-        name(index),
-        if len == 1 { "" } else { "s" }
-    );
-    Error::new(
-        Status::ErrOutOfRange,
-        format!(
-            "cannot {verb} {}[{slot}]: index out of range; {what}",
-            name(index)
-        ),
-    )
+    let noun = if HEAP.slot(index).type_id() == LIST_TYPE { "element" } else { "field" };
+    let what = format!("{} has {len} {noun}{}", name(index), if len == 1 { "" } else { "s" });
+    Error::new(Status::ErrOutOfRange, format!("cannot {verb} {}[{slot}]: index out of range; {what}", name(index)))
 }
 
 #[cold]
-pub(crate) fn wrong_kind(
-    verb: &str,
-    index: ObjIndex,
-    slot: usize,
-    stored: Kind,
-    wanted: Kind,
-) -> Error {
+pub(crate) fn wrong_kind(verb: &str, index: ObjIndex, slot: usize, stored: Kind, wanted: Kind) -> Error {
     Error::new(
         Status::ErrWrongKind,
         format!(
@@ -105,19 +74,12 @@ pub(crate) fn wrong_kind(
 
 /// Reads slot `slot` of the object, which must hold a value of `kind`.
 #[inline]
-pub(crate) fn read<R>(
-    handle: u64,
-    slot: usize,
-    kind: Kind,
-    f: impl FnOnce(&Value) -> R,
-) -> Result<R> {
+pub(crate) fn read<R>(handle: u64, slot: usize, kind: Kind, f: impl FnOnce(&Value) -> R) -> Result<R> {
     let index = handle::resolve(handle)?;
     check_read(index, || describe_slot("get", index, slot))?;
     // SAFETY: the calling thread owns the object or it is frozen (checked just above).
     let values = unsafe { HEAP.slot(index).values() };
-    let value = values
-        .get(slot)
-        .ok_or_else(|| out_of_range("get", index, slot, values.len()))?;
+    let value = values.get(slot).ok_or_else(|| out_of_range("get", index, slot, values.len()))?;
     if value.kind() != kind {
         return Err(wrong_kind("get", index, slot, value.kind(), kind));
     }
@@ -130,10 +92,7 @@ pub(crate) fn kind_at(handle: u64, slot: usize) -> Result<Kind> {
     check_read(index, || describe_slot("inspect", index, slot))?;
     // SAFETY: the calling thread owns the object or it is frozen (checked just above).
     let values = unsafe { HEAP.slot(index).values() };
-    values
-        .get(slot)
-        .map(Value::kind)
-        .ok_or_else(|| out_of_range("inspect", index, slot, values.len()))
+    values.get(slot).map(Value::kind).ok_or_else(|| out_of_range("inspect", index, slot, values.len()))
 }
 
 /// A new handle to the object that slot `slot` refers to, or `None` for a null reference.
@@ -142,9 +101,7 @@ pub(crate) fn get_ref(handle: u64, slot: usize) -> Result<Option<u64>> {
         return Ok(None);
     };
     HEAP.retain(target);
-    handle::issue(target)
-        .map(Some)
-        .inspect_err(|_| HEAP.release(target))
+    handle::issue(target).map(Some).inspect_err(|_| HEAP.release(target))
 }
 
 /// Resolves the handle a reference is to be set to, checking that the container may refer to it.
@@ -168,9 +125,7 @@ pub(crate) fn set(handle: u64, slot: usize, value: Value) -> Result<()> {
     // SAFETY: the calling thread owns this mutable object (checked just above); no other borrow.
     let values = unsafe { HEAP.slot(index).values_mut() };
     let len = values.len();
-    let stored = values
-        .get_mut(slot)
-        .ok_or_else(|| out_of_range("set", index, slot, len))?;
+    let stored = values.get_mut(slot).ok_or_else(|| out_of_range("set", index, slot, len))?;
     if stored.kind() != value.kind() && HEAP.slot(index).type_id() != LIST_TYPE {
         return Err(wrong_kind("set", index, slot, stored.kind(), value.kind()));
     }
@@ -194,10 +149,7 @@ pub(crate) fn set_ref(handle: u64, slot: usize, target: Option<u64>) -> Result<(
 fn list_index(handle: u64, verb: &str) -> Result<ObjIndex> {
     let index = handle::resolve(handle)?;
     if HEAP.slot(index).type_id() != LIST_TYPE {
-        return Err(Error::new(
-            Status::ErrNotAList,
-            format!("cannot {verb} {}: it is not a list", name(index)),
-        ));
+        return Err(Error::new(Status::ErrNotAList, format!("cannot {verb} {}: it is not a list", name(index))));
     }
     Ok(index)
 }
@@ -310,8 +262,8 @@ mod tests {
         let shared = retain(a).unwrap();
         let total = std::thread::spawn(move || {
             let b = get_ref(shared, 1).unwrap().unwrap();
-            let sum = read(shared, 0, Kind::Int, Value::as_int).unwrap()
-                + read(b, 0, Kind::Int, Value::as_int).unwrap();
+            let sum =
+                read(shared, 0, Kind::Int, Value::as_int).unwrap() + read(b, 0, Kind::Int, Value::as_int).unwrap();
             release(b).unwrap();
             release(shared).unwrap();
             sum
@@ -321,11 +273,7 @@ mod tests {
         assert_eq!(total, 3);
         assert!(HEAP.slot(a_index).is_frozen());
         release(a).unwrap();
-        assert_eq!(
-            HEAP.slot(a_index).owner(),
-            0,
-            "the cycle was freed by counting"
-        );
+        assert_eq!(HEAP.slot(a_index).owner(), 0, "the cycle was freed by counting");
     }
 
     #[test]
@@ -349,15 +297,9 @@ mod tests {
         let blocker = list_with(&[]);
         push_ref(root, Some(blocker)).unwrap();
         ensure_never_frozen(blocker).unwrap();
-        assert_eq!(
-            freeze(root, None).unwrap_err().status(),
-            Status::ErrFreezeBlocked
-        );
+        assert_eq!(freeze(root, None).unwrap_err().status(), Status::ErrFreezeBlocked);
         let slot = HEAP.slot(handle::resolve(root).unwrap());
-        assert_eq!(
-            slot.flags() & (crate::core::heap::VISITED | crate::core::heap::ON_STACK),
-            0
-        );
+        assert_eq!(slot.flags() & (crate::core::heap::VISITED | crate::core::heap::ON_STACK), 0);
         set(root, 0, Value::Ref(None)).unwrap();
         freeze(root, None).unwrap();
         release(root).unwrap();
@@ -366,21 +308,11 @@ mod tests {
 
     #[test]
     fn objects_of_an_exited_thread_say_their_owner_exited() {
-        let handle = std::thread::Builder::new()
-            .name("short-lived".into())
-            .spawn(|| list_with(&[1]))
-            .unwrap()
-            .join()
-            .unwrap();
+        let handle =
+            std::thread::Builder::new().name("short-lived".into()).spawn(|| list_with(&[1])).unwrap().join().unwrap();
         let error = len(handle).unwrap_err();
         assert_eq!(error.status(), Status::ErrWrongThread);
-        assert!(
-            error
-                .message()
-                .contains("owned by thread short-lived (exited)"),
-            "{}",
-            error.message()
-        );
+        assert!(error.message().contains("owned by thread short-lived (exited)"), "{}", error.message());
     }
 
     #[test]
@@ -388,11 +320,7 @@ mod tests {
         let list = list_with(&[]);
         let error = push_ref(list, Some(0xdead_beef)).unwrap_err();
         assert_eq!(error.status(), Status::ErrInvalidHandle);
-        assert!(
-            error.message().starts_with("the target handle: "),
-            "{}",
-            error.message()
-        );
+        assert!(error.message().starts_with("the target handle: "), "{}", error.message());
         release(list).unwrap();
     }
 }

@@ -21,8 +21,7 @@ pub(crate) static FROZEN_FREES: RwLock<()> = RwLock::new(());
 /// `Type#index`, the name messages give an object.
 pub(crate) fn name(index: ObjIndex) -> String {
     let type_id = HEAP.slot(index).type_id();
-    let type_name =
-        types::get(type_id).map_or_else(|_| format!("type{type_id}"), |t| t.name.to_string());
+    let type_name = types::get(type_id).map_or_else(|_| format!("type{type_id}"), |t| t.name.to_string());
     format!("{type_name}#{index}")
 }
 
@@ -30,10 +29,9 @@ pub(crate) fn name(index: ObjIndex) -> String {
 pub(crate) fn step_name(index: ObjIndex, slot: usize) -> String {
     let type_id = HEAP.slot(index).type_id();
     match types::get(type_id) {
-        Ok(def) if type_id != LIST_TYPE => def
-            .fields
-            .get(slot)
-            .map_or_else(|| format!("[{slot}]"), |f| format!(".{}", f.0)),
+        Ok(def) if type_id != LIST_TYPE => {
+            def.fields.get(slot).map_or_else(|| format!("[{slot}]"), |f| format!(".{}", f.0))
+        }
         _ => format!("[{slot}]"),
     }
 }
@@ -111,26 +109,16 @@ pub(crate) fn frozen_by(index: ObjIndex, provenance_id: u32) -> String {
     let Some(record) = provenance::lookup(provenance_id) else {
         return "frozen by an unknown freeze".into();
     };
-    let label = record
-        .label
-        .as_deref()
-        .map(|l| format!(", {l:?}"))
-        .unwrap_or_default();
+    let label = record.label.as_deref().map(|l| format!(", {l:?}")).unwrap_or_default();
     let place = if record.root == index {
         "as the root".to_string()
     } else {
         match path_within_freeze(record.root, index, FROZEN | provenance_id) {
             Some(path) => format!("reached via {path}"),
-            None => format!(
-                "reached from {} (no longer reachable from it)",
-                record.root_name
-            ),
+            None => format!("reached from {} (no longer reachable from it)", record.root_name),
         }
     };
-    format!(
-        "frozen by freeze({}{label}) on thread {}, {place}",
-        record.root_name, record.thread
-    )
+    format!("frozen by freeze({}{label}) on thread {}, {place}", record.root_name, record.thread)
 }
 
 /// The path from `root` to `target` through objects frozen by the same freeze (owner word `frozen`).
@@ -144,11 +132,7 @@ fn path_within_freeze(root: ObjIndex, target: ObjIndex, frozen: u32) -> Option<S
 
 /// The shortest path from `root` to `target` through objects for which `inside` holds, such as
 /// `Scope.job.children[3]`. The caller guarantees those objects stay alive and readable.
-pub(crate) fn path_within(
-    root: ObjIndex,
-    target: ObjIndex,
-    inside: impl Fn(ObjIndex) -> bool,
-) -> Option<String> {
+pub(crate) fn path_within(root: ObjIndex, target: ObjIndex, inside: impl Fn(ObjIndex) -> bool) -> Option<String> {
     let mut parent: HashMap<ObjIndex, (ObjIndex, usize)> = HashMap::new();
     let mut queue = VecDeque::from([root]);
     while let Some(node) = queue.pop_front() {
@@ -171,11 +155,7 @@ pub(crate) fn path_within(
     None
 }
 
-fn render_path(
-    root: ObjIndex,
-    target: ObjIndex,
-    parent: &HashMap<ObjIndex, (ObjIndex, usize)>,
-) -> String {
+fn render_path(root: ObjIndex, target: ObjIndex, parent: &HashMap<ObjIndex, (ObjIndex, usize)>) -> String {
     let mut steps = Vec::new();
     let mut node = target;
     while node != root {
@@ -187,10 +167,7 @@ fn render_path(
 }
 
 /// Renders a path given as (object, slot) steps from a root, as `Scope.job.children[3]`.
-pub(crate) fn render_steps(
-    root: ObjIndex,
-    steps: impl Iterator<Item = (ObjIndex, usize)>,
-) -> String {
+pub(crate) fn render_steps(root: ObjIndex, steps: impl Iterator<Item = (ObjIndex, usize)>) -> String {
     let mut path = type_name(root);
     for (node, slot) in steps {
         path.push_str(&step_name(node, slot));

@@ -6,6 +6,7 @@
 use super::error::{Error, Result, Status};
 use super::slab::Slab;
 use parking_lot::Mutex;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 pub(crate) struct Registry<T> {
@@ -17,26 +18,23 @@ struct Entry<T> {
     /// Odd while live, even while free (as for handles).
     generation: u32,
     value: Option<Arc<T>>,
-    /// Why the last generation ended, and what an id of it gets when used again.
-    ended: Option<(Status, &'static str)>,
+    /// How recent generations ended (generation, status for later uses, how), newest last: a
+    /// reused slot still tells an old id why it ended.
+    ended: VecDeque<(u32, Status, &'static str)>,
 }
+
+/// How many ended generations a slot remembers; older ids are reported as not live.
+const HISTORY: usize = 8;
 
 impl<T> Default for Entry<T> {
     fn default() -> Self {
-        Entry {
-            generation: 0,
-            value: None,
-            ended: None,
-        }
+        Entry { generation: 0, value: None, ended: VecDeque::new() }
     }
 }
 
 impl<T> Registry<T> {
     pub(crate) const fn new(noun: &'static str) -> Self {
-        Registry {
-            noun,
-            slots: Slab::new(),
-        }
+        Registry { noun, slots: Slab::new() }
     }
 }
 
@@ -48,10 +46,7 @@ impl<T> Registry<T> {
     /// Registers `value`; the returned id is live until `remove`.
     pub(crate) fn insert(&self, value: Arc<T>) -> Result<u64> {
         let index = self.slots.alloc().ok_or_else(|| {
-            Error::new(
-                Status::ErrLimit,
-                format!("cannot register a {}: the table is full", self.noun),
-            )
+            Error::new(Status::ErrLimit, format!("cannot register a {}: the table is full", self.noun))
         })?;
         let mut entry = self.slots.at(index).lock();
         entry.generation += 1;
@@ -80,8 +75,11 @@ impl<T> Registry<T> {
         if let Some(slot) = self.slots.get(index) {
             let mut entry = slot.lock();
             if entry.generation == generation && entry.value.is_some() {
+                if entry.ended.len() == HISTORY {
+                    entry.ended.pop_front();
+                }
+                entry.ended.push_back((generation, status, how));
                 entry.generation += 1;
-                entry.ended = Some((status, how));
                 let value = entry.value.take().expect("checked just above");
                 drop(entry);
                 self.slots.free(&[index]);
@@ -98,21 +96,34 @@ impl<T> Registry<T> {
             return Error::new(Status::ErrNull, format!("the {noun} is NULL (0)"));
         }
         let (generation, index) = split(id);
-        let current = self.slots.get(index).map(|slot| {
+        let ended = self.slots.get(index).and_then(|slot| {
             let entry = slot.lock();
-            (entry.generation, entry.ended)
+            entry.ended.iter().find(|e| e.0 == generation).map(|&(_, status, how)| (status, how))
         });
-        match current {
-            Some((current, Some((status, how)))) if generation & 1 == 1 && generation < current => {
-                Error::new(
-                    status,
-                    format!("{noun} {id:#x} was already {how}; it cannot be used again"),
-                )
+        match ended {
+            Some((status, how)) => {
+                Error::new(status, format!("{noun} {id:#x} was already {how}; it cannot be used again"))
             }
-            _ => Error::new(
-                Status::ErrInvalidHandle,
-                format!("{id:#x} is not a {noun} this runtime issued"),
-            ),
+            None => Error::new(Status::ErrInvalidHandle, format!("{id:#x} is not a live {noun} this runtime issued")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reused_slot_still_tells_an_old_id_how_it_ended() {
+        static TABLE: Registry<u32> = Registry::new("thing");
+        let first = TABLE.insert(Arc::new(1)).unwrap();
+        TABLE.remove(first, Status::ErrAlreadyAttached, "attached").unwrap();
+        let second = TABLE.insert(Arc::new(2)).unwrap();
+        assert_eq!(second as u32, first as u32, "the slot is reused");
+        TABLE.remove(second, Status::ErrDisposed, "disposed").unwrap();
+        assert_eq!(TABLE.get(first).unwrap_err().status(), Status::ErrAlreadyAttached);
+        assert_eq!(TABLE.get(second).unwrap_err().status(), Status::ErrDisposed);
+        assert_eq!(TABLE.get(first + (64 << 32)).unwrap_err().status(), Status::ErrInvalidHandle);
+        assert_eq!(TABLE.get(0).unwrap_err().status(), Status::ErrNull);
     }
 }

@@ -46,21 +46,12 @@ static CONTENTS: Registry<Mutex<Option<Content>>> = Registry::new("shared-data v
 ///
 /// # Safety
 /// `data` points to a `SharedData` valid for reads and writes, written by nobody else meanwhile.
-unsafe fn locked<R>(
-    data: *mut SharedData,
-    f: impl FnOnce(&mut SharedData) -> Result<R>,
-) -> Result<R> {
+unsafe fn locked<R>(data: *mut SharedData, f: impl FnOnce(&mut SharedData) -> Result<R>) -> Result<R> {
     if data.is_null() {
-        return Err(Error::new(
-            Status::ErrNull,
-            "the floe_shared_data pointer is NULL",
-        ));
+        return Err(Error::new(Status::ErrNull, "the floe_shared_data pointer is NULL"));
     }
     if data.align_offset(std::mem::align_of::<SharedData>()) != 0 {
-        return Err(Error::new(
-            Status::ErrInvalidArgument,
-            format!("{data:p} is not an aligned floe_shared_data"),
-        ));
+        return Err(Error::new(Status::ErrInvalidArgument, format!("{data:p} is not an aligned floe_shared_data")));
     }
     let _exclusive = stripes::lock(data as usize);
     // SAFETY: non-null and aligned (checked), valid per the caller's contract, and every floe access
@@ -72,18 +63,15 @@ fn content(data: &SharedData) -> Result<Option<Arc<Mutex<Option<Content>>>>> {
     if data.object.is_null() {
         return Ok(None);
     }
-    CONTENTS
-        .get(data.object as usize as u64)
-        .map(Some)
-        .map_err(|_| {
-            Error::new(
-                Status::ErrInvalidHandle,
-                format!(
-                    "corrupt floe_shared_data: object {:p} is not a value floe stored (version {})",
-                    data.object, data.version
-                ),
-            )
-        })
+    CONTENTS.get(data.object as usize as u64).map(Some).map_err(|_| {
+        Error::new(
+            Status::ErrInvalidHandle,
+            format!(
+                "corrupt floe_shared_data: object {:p} is not a value floe stored (version {})",
+                data.object, data.version
+            ),
+        )
+    })
 }
 
 /// Empties the struct, returning what it held; its id is retired.
@@ -117,7 +105,10 @@ pub unsafe fn publish(data: *mut SharedData, root: Option<u64>) -> Result<()> {
             if !HEAP.slot(index).is_frozen() {
                 return Err(Error::new(
                     Status::ErrNotFrozen,
-                    format!("cannot publish {}: shared data is read by every thread, so it must be frozen", name(index)),
+                    format!(
+                        "cannot publish {}: shared data is read by every thread, so it must be frozen",
+                        name(index)
+                    ),
                 ));
             }
             Some(index)
@@ -176,21 +167,17 @@ pub unsafe fn read(data: *mut SharedData) -> Result<(i32, Option<u64>)> {
                         HEAP.retain(*index);
                         Some(*index)
                     }
-                    Some(Content::Parked(_)) => {
-                        return Err(Error::new(
-                            Status::ErrInvalidArgument,
-                            "the floe_shared_data holds a mutable graph put there for one taker: take it, do not read it",
-                        ))
-                    }
+                    Some(Content::Parked(_)) => return Err(Error::new(
+                        Status::ErrInvalidArgument,
+                        "the floe_shared_data holds a mutable graph put there for one taker: take it, do not read it",
+                    )),
                     None => None,
                 },
             };
             Ok((data.version, root))
         })
     }?;
-    let root = root
-        .map(|index| handle::issue(index).inspect_err(|_| HEAP.release(index)))
-        .transpose()?;
+    let root = root.map(|index| handle::issue(index).inspect_err(|_| HEAP.release(index))).transpose()?;
     Ok((version, root))
 }
 
@@ -230,9 +217,7 @@ pub unsafe fn take(data: *mut SharedData) -> Result<u64> {
                     "nothing to take: the floe_shared_data is empty (already taken?) or holds a published frozen value",
                 ));
             }
-            let Some(Content::Parked(transit)) = clear(data)? else {
-                unreachable!("checked just above")
-            };
+            let Some(Content::Parked(transit)) = clear(data)? else { unreachable!("checked just above") };
             data.version = data.version.wrapping_add(1);
             Ok(transit)
         })

@@ -33,10 +33,7 @@ impl<T> Slab<T> {
     pub(crate) const fn new() -> Slab<T> {
         Slab {
             chunks: [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_CHUNKS],
-            alloc: Mutex::new(Allocator {
-                high_water: 0,
-                free: Vec::new(),
-            }),
+            alloc: Mutex::new(Allocator { high_water: 0, free: Vec::new() }),
         }
     }
 }
@@ -45,10 +42,7 @@ impl<T: Default> Slab<T> {
     /// The slot at `index`, or `None` when no slot with that index was ever allocated.
     #[inline]
     pub(crate) fn get(&self, index: u32) -> Option<&T> {
-        let chunk = self
-            .chunks
-            .get((index >> CHUNK_BITS) as usize)?
-            .load(Ordering::Acquire);
+        let chunk = self.chunks.get((index >> CHUNK_BITS) as usize)?.load(Ordering::Acquire);
         if chunk.is_null() {
             return None;
         }
@@ -60,8 +54,7 @@ impl<T: Default> Slab<T> {
     /// The slot at an index the caller knows was allocated (an object reference it holds).
     #[inline]
     pub(crate) fn at(&self, index: u32) -> &T {
-        self.get(index)
-            .expect("floe: internal reference to an unallocated slot")
+        self.get(index).expect("floe: internal reference to an unallocated slot")
     }
 
     /// A free index; its slot holds whatever the previous user left (callers reset on free).
@@ -127,8 +120,6 @@ mod tests {
                 }
             });
         });
-        assert!(indices
-            .iter()
-            .all(|&i| slab.at(i).load(Ordering::Acquire) == i));
+        assert!(indices.iter().all(|&i| slab.at(i).load(Ordering::Acquire) == i));
     }
 }

@@ -26,12 +26,8 @@ pub(crate) struct Counters {
     pub(crate) transit: Counter,
 }
 
-pub(crate) static STATS: Counters = Counters {
-    objects: Counter::new(),
-    frozen: Counter::new(),
-    handles: Counter::new(),
-    transit: Counter::new(),
-};
+pub(crate) static STATS: Counters =
+    Counters { objects: Counter::new(), frozen: Counter::new(), handles: Counter::new(), transit: Counter::new() };
 
 /// A snapshot of the runtime's live counters.
 #[repr(C)]

@@ -46,10 +46,7 @@ pub fn current() -> u32 {
 #[cold]
 fn register() -> u32 {
     let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
-    assert!(
-        token <= MAX_TOKEN,
-        "floe: more than {MAX_TOKEN} threads have used the runtime"
-    );
+    assert!(token <= MAX_TOKEN, "floe: more than {MAX_TOKEN} threads have used the runtime");
     // The first registered thread becomes main unless the runtime was initialised explicitly.
     let _ = MAIN_TOKEN.compare_exchange(0, token, Ordering::AcqRel, Ordering::Acquire);
     let name: Arc<str> = if MAIN_TOKEN.load(Ordering::Acquire) == token {
@@ -131,11 +128,7 @@ pub fn is_main() -> bool {
 
 /// The readable name of a thread token.
 pub fn name_of(token: u32) -> Arc<str> {
-    names()
-        .read()
-        .get(&token)
-        .cloned()
-        .unwrap_or_else(|| Arc::from(format!("thread-{token}")))
+    names().read().get(&token).cloned().unwrap_or_else(|| Arc::from(format!("thread-{token}")))
 }
 
 /// The calling thread's readable name.

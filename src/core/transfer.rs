@@ -41,9 +41,7 @@ pub enum TransferMode {
 
 impl TransferMode {
     pub fn from_code(code: u32) -> Option<TransferMode> {
-        [TransferMode::Safe, TransferMode::Unsafe]
-            .into_iter()
-            .find(|m| *m as u32 == code)
+        [TransferMode::Safe, TransferMode::Unsafe].into_iter().find(|m| *m as u32 == code)
     }
 }
 
@@ -64,11 +62,7 @@ pub(crate) fn detach(handle: u64, mode: TransferMode) -> Result<Transit> {
     let members = if owner & FROZEN != 0 {
         Vec::new()
     } else if owner != me {
-        return Err(ownership::wrong_thread(
-            root,
-            owner,
-            format!("transfer {}", name(root)),
-        ));
+        return Err(ownership::wrong_thread(root, owner, format!("transfer {}", name(root))));
     } else {
         match mode {
             TransferMode::Safe => checked_members(root, me)?,
@@ -84,10 +78,7 @@ pub(crate) fn detach(handle: u64, mode: TransferMode) -> Result<Transit> {
         HEAP.slot(member).owner.store(TRANSIT, Ordering::Release);
     }
     STATS.transit.add(1);
-    Ok(Transit {
-        root: Some(root),
-        members,
-    })
+    Ok(Transit { root: Some(root), members })
 }
 
 /// Walks the mutable graph of `root`, marking members `VISITED` and counting in `aux` the
@@ -100,10 +91,7 @@ fn walk(root: ObjIndex, me: u32) -> Result<Vec<ObjIndex>> {
     while let Some(&node) = members.get(next) {
         next += 1;
         // SAFETY: members are mutable objects owned by the calling thread.
-        for child in unsafe { HEAP.slot(node).values() }
-            .iter()
-            .filter_map(Value::as_ref_target)
-        {
+        for child in unsafe { HEAP.slot(node).values() }.iter().filter_map(Value::as_ref_target) {
             let slot = HEAP.slot(child);
             let owner = slot.owner();
             if owner & FROZEN != 0 {
@@ -162,11 +150,7 @@ fn checked_members(root: ObjIndex, me: u32) -> Result<Vec<ObjIndex>> {
         } else {
             path_within(root, object, |o| HEAP.slot(o).owner() == me).unwrap_or_else(|| "?".into())
         };
-        let (refs, them) = if count == 1 {
-            ("reference", "it")
-        } else {
-            ("references", "them")
-        };
+        let (refs, them) = if count == 1 { ("reference", "it") } else { ("references", "them") };
         return Err(Error::new(
             Status::ErrNotTransferable,
             format!(

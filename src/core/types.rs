@@ -25,21 +25,12 @@ impl TypeDef {
     }
 }
 
-static TYPES: LazyLock<RwLock<Vec<Arc<TypeDef>>>> = LazyLock::new(|| {
-    RwLock::new(vec![Arc::new(TypeDef {
-        name: "List".into(),
-        fields: Box::new([]),
-    })])
-});
+static TYPES: LazyLock<RwLock<Vec<Arc<TypeDef>>>> =
+    LazyLock::new(|| RwLock::new(vec![Arc::new(TypeDef { name: "List".into(), fields: Box::new([]) })]));
 
 /// Defines a type. Names must be non-empty; field names non-empty and distinct.
 pub fn define(name: &str, fields: &[(&str, Kind)]) -> Result<u32> {
-    let invalid = |why: String| {
-        Err(Error::new(
-            Status::ErrInvalidArgument,
-            format!("cannot define type: {why}"),
-        ))
-    };
+    let invalid = |why: String| Err(Error::new(Status::ErrInvalidArgument, format!("cannot define type: {why}")));
     if name.is_empty() {
         return invalid("the type name is empty".into());
     }
@@ -51,19 +42,11 @@ pub fn define(name: &str, fields: &[(&str, Kind)]) -> Result<u32> {
             return invalid(format!("{name} has two fields named {field}"));
         }
     }
-    let def = TypeDef {
-        name: name.into(),
-        fields: fields
-            .iter()
-            .map(|(field, kind)| (Box::from(*field), *kind))
-            .collect(),
-    };
+    let def =
+        TypeDef { name: name.into(), fields: fields.iter().map(|(field, kind)| (Box::from(*field), *kind)).collect() };
     let mut types = TYPES.write();
     if types.len() >= MAX_TYPES {
-        return Err(Error::new(
-            Status::ErrLimit,
-            format!("cannot define type {name}: {MAX_TYPES} types exist"),
-        ));
+        return Err(Error::new(Status::ErrLimit, format!("cannot define type {name}: {MAX_TYPES} types exist")));
     }
     types.push(Arc::new(def));
     Ok(types.len() as u32)
@@ -72,16 +55,7 @@ pub fn define(name: &str, fields: &[(&str, Kind)]) -> Result<u32> {
 /// The definition of type `id`.
 pub fn get(id: u32) -> Result<Arc<TypeDef>> {
     let types = TYPES.read();
-    id.checked_sub(1)
-        .and_then(|i| types.get(i as usize))
-        .cloned()
-        .ok_or_else(|| {
-            Error::new(
-                Status::ErrUnknownType,
-                format!(
-                    "type id {id} was never defined (defined ids: 1..={})",
-                    types.len()
-                ),
-            )
-        })
+    id.checked_sub(1).and_then(|i| types.get(i as usize)).cloned().ok_or_else(|| {
+        Error::new(Status::ErrUnknownType, format!("type id {id} was never defined (defined ids: 1..={})", types.len()))
+    })
 }

@@ -157,9 +157,7 @@ impl Value {
     pub(crate) fn as_ref_target(&self) -> Option<ObjIndex> {
         match self {
             Value::Ref(target) => *target,
-            Value::AtomicRef(target) => {
-                Some(target.load(Ordering::Acquire)).filter(|&t| t != NO_TARGET)
-            }
+            Value::AtomicRef(target) => Some(target.load(Ordering::Acquire)).filter(|&t| t != NO_TARGET),
             _ => None,
         }
     }

@@ -121,10 +121,7 @@ impl Worker {
             task.cancel();
             return Err(Error::new(
                 Status::ErrWorkerTerminated,
-                format!(
-                    "{} was asked to terminate and takes no new jobs",
-                    self.describe()
-                ),
+                format!("{} was asked to terminate and takes no new jobs", self.describe()),
             ));
         }
         match delay {
@@ -174,11 +171,7 @@ impl Worker {
     /// Runs the tasks that are ready now, on the worker's own thread; returns how many ran.
     pub fn process_queue(&self, max: usize) -> Result<usize> {
         let me = thread::current();
-        let owner = if self.id == MAIN_WORKER {
-            thread::main_token()
-        } else {
-            self.token.load(Ordering::Acquire)
-        };
+        let owner = if self.id == MAIN_WORKER { thread::main_token() } else { self.token.load(Ordering::Acquire) };
         if me != owner {
             return Err(Error::new(
                 Status::ErrWrongThread,
@@ -204,10 +197,7 @@ impl Worker {
     /// Asks the worker to stop; the returned future completes when its thread has exited.
     pub fn request_termination(&self, process_scheduled: bool) -> Result<Arc<Future>> {
         if self.id == MAIN_WORKER {
-            return Err(Error::new(
-                Status::ErrInvalidArgument,
-                "the main queue cannot be terminated",
-            ));
+            return Err(Error::new(Status::ErrInvalidArgument, "the main queue cannot be terminated"));
         }
         let mut queue = self.queue.lock();
         let done = match &queue.phase {
@@ -243,8 +233,7 @@ fn take_ready(queue: &mut Queue) -> Option<Task> {
 
 /// The main thread's queue.
 fn main_worker() -> Arc<Worker> {
-    MAIN.get_or_init(|| Arc::new(Worker::new(MAIN_WORKER, "main")))
-        .clone()
+    MAIN.get_or_init(|| Arc::new(Worker::new(MAIN_WORKER, "main"))).clone()
 }
 
 /// Starts a worker thread named `name`; returns its id, valid on every thread.
@@ -253,16 +242,10 @@ pub fn start(name: &str) -> Result<u32> {
     let worker = Arc::new(Worker::new(id, name));
     WORKERS.lock().insert(id, worker.clone());
     let thread_worker = worker.clone();
-    std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || run(thread_worker))
-        .map_err(|e| {
-            WORKERS.lock().remove(&id);
-            Error::new(
-                Status::ErrLimit,
-                format!("cannot start worker {name:?}: {e}"),
-            )
-        })?;
+    std::thread::Builder::new().name(name.to_owned()).spawn(move || run(thread_worker)).map_err(|e| {
+        WORKERS.lock().remove(&id);
+        Error::new(Status::ErrLimit, format!("cannot start worker {name:?}: {e}"))
+    })?;
     Ok(id)
 }
 
@@ -286,10 +269,7 @@ pub fn lookup(id: u32) -> Result<Arc<Worker>> {
         return Ok(main_worker());
     }
     WORKERS.lock().get(&id).cloned().ok_or_else(|| {
-        Error::new(
-            Status::ErrUnknownWorker,
-            format!("no worker has id {id} (it never existed, or it has terminated)"),
-        )
+        Error::new(Status::ErrUnknownWorker, format!("no worker has id {id} (it never existed, or it has terminated)"))
     })
 }
 

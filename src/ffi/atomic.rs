@@ -8,11 +8,7 @@ use crate::core::error::Status;
 
 /// Writes the value of atomic int or long field `index` to `*out_value`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn floe_object_atomic_get(
-    object: floe_ref,
-    index: usize,
-    out_value: *mut i64,
-) -> Status {
+pub unsafe extern "C" fn floe_object_atomic_get(object: floe_ref, index: usize, out_value: *mut i64) -> Status {
     boundary("floe_object_atomic_get", || {
         let target = out(out_value, "out_value")?;
         let value = atomic::get(object, index)?;
@@ -25,9 +21,7 @@ pub unsafe extern "C" fn floe_object_atomic_get(
 /// Sets atomic int or long field `index` (an atomic int takes values that fit 32 bits).
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_object_atomic_set(object: floe_ref, index: usize, value: i64) -> Status {
-    boundary("floe_object_atomic_set", || {
-        atomic::set(object, index, value)
-    })
+    boundary("floe_object_atomic_set", || atomic::set(object, index, value))
 }
 
 /// Adds `delta` to atomic int or long field `index` (wrapping) and writes the new value to
@@ -70,11 +64,7 @@ pub unsafe extern "C" fn floe_object_atomic_compare_and_set(
 /// Writes a new handle to the object atomic reference field `index` points to (0 for none) to
 /// `*out_ref`; the caller owns it and releases it with `floe_ref_release`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn floe_object_atomic_ref_get(
-    object: floe_ref,
-    index: usize,
-    out_ref: *mut floe_ref,
-) -> Status {
+pub unsafe extern "C" fn floe_object_atomic_ref_get(object: floe_ref, index: usize, out_ref: *mut floe_ref) -> Status {
     boundary("floe_object_atomic_ref_get", || {
         let target = out(out_ref, "out_ref")?;
         let value = atomic::get_ref(object, index)?;
@@ -89,14 +79,8 @@ pub unsafe extern "C" fn floe_object_atomic_ref_get(
 /// takes its own reference; the caller keeps `value`. A frozen object may refer to itself, or to
 /// its own cycle, this way without leaking.
 #[unsafe(no_mangle)]
-pub extern "C" fn floe_object_atomic_ref_set(
-    object: floe_ref,
-    index: usize,
-    value: floe_ref,
-) -> Status {
-    boundary("floe_object_atomic_ref_set", || {
-        atomic::set_ref(object, index, optional_ref(value))
-    })
+pub extern "C" fn floe_object_atomic_ref_set(object: floe_ref, index: usize, value: floe_ref) -> Status {
+    boundary("floe_object_atomic_ref_set", || atomic::set_ref(object, index, optional_ref(value)))
 }
 
 /// Points atomic reference field `index` at `new_value` (frozen, or 0) if it points at the object
@@ -111,12 +95,7 @@ pub unsafe extern "C" fn floe_object_atomic_ref_compare_and_set(
 ) -> Status {
     boundary("floe_object_atomic_ref_compare_and_set", || {
         let target = out(out_swapped, "out_swapped")?;
-        let swapped = atomic::compare_and_set_ref(
-            object,
-            index,
-            optional_ref(expected),
-            optional_ref(new_value),
-        )?;
+        let swapped = atomic::compare_and_set_ref(object, index, optional_ref(expected), optional_ref(new_value))?;
         // SAFETY: documented contract: `out_swapped` points to a writable bool.
         unsafe { target.write(swapped) };
         Ok(())

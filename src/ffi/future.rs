@@ -13,8 +13,7 @@ use std::time::Duration;
 /// Receives a future's outcome: `status` is `FLOE_OK` with `result` (a handle the callback owns,
 /// or 0 for none), or the job's failure (`floe_last_error_message()` explains it, on this thread).
 #[allow(non_camel_case_types)]
-pub type floe_outcome_fn =
-    Option<unsafe extern "C" fn(status: Status, result: floe_ref, user_data: *mut c_void)>;
+pub type floe_outcome_fn = Option<unsafe extern "C" fn(status: Status, result: floe_ref, user_data: *mut c_void)>;
 
 static FUTURES: Registry<Future> = Registry::new("future");
 
@@ -44,11 +43,7 @@ pub unsafe extern "C" fn floe_future_get_state(future: floe_future, out_state: *
 /// (`FLOE_ERR_CONSUMED` after); a failed job gives its own status and message, prefixed
 /// "the job failed:"; `FLOE_ERR_TIMEOUT` leaves the future as it was.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn floe_future_wait(
-    future: floe_future,
-    timeout_ms: i64,
-    out_result: *mut floe_ref,
-) -> Status {
+pub unsafe extern "C" fn floe_future_wait(future: floe_future, timeout_ms: i64, out_result: *mut floe_ref) -> Status {
     boundary("floe_future_wait", || {
         let target = out(out_result, "out_result")?;
         let result = FUTURES.get(future)?.wait(timeout(timeout_ms))?;
@@ -69,28 +64,29 @@ pub unsafe extern "C" fn floe_future_consume(
     user_data: *mut c_void,
 ) -> Status {
     boundary("floe_future_consume", || {
-        let callback =
-            callback.ok_or_else(|| Error::new(Status::ErrNull, "argument `callback` is NULL"))?;
+        let callback = callback.ok_or_else(|| Error::new(Status::ErrNull, "argument `callback` is NULL"))?;
         let outcome = FUTURES.get(future)?.wait(timeout(timeout_ms));
         if let Err(error) = &outcome {
             if error.status() == Status::ErrTimeout {
                 return outcome.map(drop);
             }
         }
-        call(callback, UserData(user_data), outcome);
+        call("floe_future_consume", callback, UserData(user_data), outcome);
         Ok(())
     })
 }
 
-/// Calls a C outcome callback; a failure is first recorded as this thread's last error.
+/// Calls a C outcome callback; a failure is first recorded as this thread's last error, in
+/// `function`.
 fn call(
+    function: &str,
     callback: unsafe extern "C" fn(Status, floe_ref, *mut c_void),
     user_data: UserData,
     outcome: core_future::Outcome,
 ) {
     let (status, result) = match outcome {
         Ok(result) => (Status::Ok, result.unwrap_or(0)),
-        Err(error) => (super::record_failure("the future", &error), 0),
+        Err(error) => (super::record_failure(function, &error), 0),
     };
     // SAFETY: the host's callback with the user data it passed alongside it.
     unsafe { callback(status, result, user_data.0) }
@@ -108,20 +104,19 @@ pub extern "C" fn floe_future_deliver(
     user_data: *mut c_void,
 ) -> Status {
     boundary("floe_future_deliver", || {
-        let callback =
-            callback.ok_or_else(|| Error::new(Status::ErrNull, "argument `callback` is NULL"))?;
+        let callback = callback.ok_or_else(|| Error::new(Status::ErrNull, "argument `callback` is NULL"))?;
         let user_data = UserData(user_data);
         let target = worker::lookup(worker)?;
-        FUTURES.get(future)?.deliver_to(
-            target,
-            Box::new(move |outcome| call(callback, user_data, outcome)),
-        )
+        FUTURES
+            .get(future)?
+            .deliver_to(target, Box::new(move |outcome| call("floe_future_deliver", callback, user_data, outcome)))
     })
 }
 
 /// Waits up to `timeout_ms` (negative: forever) until one of the `count` futures in `futures` has
-/// finished (computed, failed or cancelled) and writes its index to `*out_index` (Kotlin's
-/// waitForMultipleFutures). Takes no result.
+/// finished (computed, failed or cancelled, not yet consumed) and writes its index to `*out_index`
+/// (Kotlin's waitForMultipleFutures). Takes no result. When every future is consumed there is
+/// nothing to wait for: `FLOE_ERR_CONSUMED`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_future_wait_any(
     futures: *const floe_future,
@@ -136,10 +131,7 @@ pub unsafe extern "C" fn floe_future_wait_any(
         }
         // SAFETY: documented contract: `futures` points to `count` readable ids.
         let ids = unsafe { std::slice::from_raw_parts(futures, count) };
-        let futures = ids
-            .iter()
-            .map(|&id| FUTURES.get(id))
-            .collect::<Result<Vec<_>>>()?;
+        let futures = ids.iter().map(|&id| FUTURES.get(id)).collect::<Result<Vec<_>>>()?;
         let index = core_future::wait_any(&futures, timeout(timeout_ms))?;
         // SAFETY: documented contract: `out_index` points to a writable size_t.
         unsafe { target.write(index) };
@@ -151,9 +143,5 @@ pub unsafe extern "C" fn floe_future_wait_any(
 /// itself still runs. Using or releasing it again gives `FLOE_ERR_RELEASED_HANDLE`.
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_future_release(future: floe_future) -> Status {
-    boundary("floe_future_release", || {
-        FUTURES
-            .remove(future, Status::ErrReleasedHandle, "released")
-            .map(drop)
-    })
+    boundary("floe_future_release", || FUTURES.remove(future, Status::ErrReleasedHandle, "released").map(drop))
 }

@@ -33,14 +33,9 @@ pub unsafe extern "C" fn floe_global_define(
         let target = out(out_global, "out_global")?;
         // SAFETY: documented contract: `name` is a NUL-terminated string.
         let name = unsafe { c_str(name, "name") }?;
-        let mode = GlobalMode::from_code(mode).ok_or_else(|| {
-            Error::new(
-                Status::ErrInvalidArgument,
-                format!("mode {mode} is no FLOE_GLOBAL_MODE_*"),
-            )
-        })?;
-        let initializer = initializer
-            .ok_or_else(|| Error::new(Status::ErrNull, "argument `initializer` is NULL"))?;
+        let mode = GlobalMode::from_code(mode)
+            .ok_or_else(|| Error::new(Status::ErrInvalidArgument, format!("mode {mode} is no FLOE_GLOBAL_MODE_*")))?;
+        let initializer = initializer.ok_or_else(|| Error::new(Status::ErrNull, "argument `initializer` is NULL"))?;
         let id = global::define(
             name,
             mode,
@@ -49,7 +44,7 @@ pub unsafe extern "C" fn floe_global_define(
                 // SAFETY: the host's initialiser, called as documented with a writable out-parameter.
                 let status = unsafe { initializer(&mut value) };
                 if status != Status::Ok {
-                    return Err(c_failure("the initialiser", status));
+                    return Err(c_failure(status));
                 }
                 Ok((value != 0).then_some(value))
             }),

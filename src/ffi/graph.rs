@@ -20,10 +20,7 @@ fn id_of(graph: *mut c_void) -> u64 {
 
 fn take(graph: *mut c_void, status: Status, how: &'static str) -> Result<Transit, Error> {
     let cell = GRAPHS.remove(id_of(graph), status, how)?;
-    let transit = cell
-        .lock()
-        .take()
-        .expect("a registered graph holds its transit until removed");
+    let transit = cell.lock().take().expect("a registered graph holds its transit until removed");
     Ok(transit)
 }
 
@@ -37,11 +34,7 @@ fn take(graph: *mut c_void, status: Status, how: &'static str) -> Result<Transit
 /// `object` is consumed: do not release it. A frozen object is shared, not moved. A graph never
 /// attached is counted in `floe_stats.detached_graphs`; dispose of it with `floe_graph_dispose`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn floe_object_detach(
-    object: floe_ref,
-    mode: u32,
-    out_graph: *mut *mut c_void,
-) -> Status {
+pub unsafe extern "C" fn floe_object_detach(object: floe_ref, mode: u32, out_graph: *mut *mut c_void) -> Status {
     boundary("floe_object_detach", || {
         let target = out(out_graph, "out_graph")?;
         let transit = transfer::detach(object, transfer_mode(mode)?)?;
@@ -73,7 +66,5 @@ pub unsafe extern "C" fn floe_graph_attach(graph: *mut c_void, out_root: *mut fl
 /// `FLOE_ERR_DISPOSED`; disposing an attached graph `FLOE_ERR_ALREADY_ATTACHED`.
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_graph_dispose(graph: *mut c_void) -> Status {
-    boundary("floe_graph_dispose", || {
-        take(graph, Status::ErrDisposed, "disposed").map(drop)
-    })
+    boundary("floe_graph_dispose", || take(graph, Status::ErrDisposed, "disposed").map(drop))
 }

@@ -47,16 +47,12 @@ pub extern "C" fn floe_list_push_bool(list: floe_ref, value: bool) -> Status {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_list_push_string(list: floe_ref, value: *const c_char) -> Status {
     // SAFETY: documented contract: `value` is a NUL-terminated string.
-    push("floe_list_push_string", list, || {
-        Ok(Value::Str(unsafe { c_str(value, "value") }?.into()))
-    })
+    push("floe_list_push_string", list, || Ok(Value::Str(unsafe { c_str(value, "value") }?.into())))
 }
 
 /// Appends a reference to the object of `target`, or a NULL reference when `target` is 0. The
 /// target must be owned by the list's thread or frozen; the caller still owns `target`.
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_list_push_ref(list: floe_ref, target: floe_ref) -> Status {
-    boundary("floe_list_push_ref", || {
-        object::push_ref(list, optional_ref(target))
-    })
+    boundary("floe_list_push_ref", || object::push_ref(list, optional_ref(target)))
 }

@@ -52,10 +52,7 @@ thread_local! {
 pub(crate) fn boundary(function: &'static str, body: impl FnOnce() -> Result<()>) -> Status {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => Status::Ok,
-        failed => fail(
-            function,
-            failed.map(|r| r.expect_err("only failures reach here")),
-        ),
+        failed => fail(function, failed.map(|r| r.expect_err("only failures reach here"))),
     }
 }
 
@@ -64,10 +61,7 @@ pub(crate) fn boundary(function: &'static str, body: impl FnOnce() -> Result<()>
 fn fail(function: &'static str, failed: std::thread::Result<Error>) -> Status {
     let error = failed.unwrap_or_else(|payload| {
         let panic = Error::from_panic(payload);
-        Error::new(
-            Status::ErrPanic,
-            format!("floe {}; the call was abandoned", panic.message()),
-        )
+        Error::new(Status::ErrPanic, format!("floe {}; the call was abandoned", panic.message()))
     });
     record_failure(function, &error)
 }
@@ -105,12 +99,9 @@ pub(crate) unsafe fn c_str<'a>(ptr: *const c_char, name: &str) -> Result<&'a str
     }
     // SAFETY: non-null, and the caller promises a NUL-terminated string valid for the call.
     let bytes = unsafe { CStr::from_ptr(ptr) };
-    bytes.to_str().map_err(|e| {
-        Error::new(
-            Status::ErrInvalidArgument,
-            format!("argument `{name}` is not valid UTF-8: {e}"),
-        )
-    })
+    bytes
+        .to_str()
+        .map_err(|e| Error::new(Status::ErrInvalidArgument, format!("argument `{name}` is not valid UTF-8: {e}")))
 }
 
 /// Like [`c_str`], with NULL meaning "absent".
@@ -119,9 +110,7 @@ pub(crate) unsafe fn c_str<'a>(ptr: *const c_char, name: &str) -> Result<&'a str
 /// As for [`c_str`].
 pub(crate) unsafe fn optional_c_str<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>> {
     // SAFETY: forwarded contract.
-    (!ptr.is_null())
-        .then(|| unsafe { c_str(ptr, name) })
-        .transpose()
+    (!ptr.is_null()).then(|| unsafe { c_str(ptr, name) }).transpose()
 }
 
 /// An out-parameter checked to be non-NULL before the operation runs, written on success.
@@ -160,12 +149,8 @@ impl Out<c_char> {
 
 /// A `FLOE_TRANSFER_MODE_*` argument.
 fn transfer_mode(code: u32) -> Result<TransferMode> {
-    TransferMode::from_code(code).ok_or_else(|| {
-        Error::new(
-            Status::ErrInvalidArgument,
-            format!("mode {code} is no FLOE_TRANSFER_MODE_*"),
-        )
-    })
+    TransferMode::from_code(code)
+        .ok_or_else(|| Error::new(Status::ErrInvalidArgument, format!("mode {code} is no FLOE_TRANSFER_MODE_*")))
 }
 
 /// A handle argument that may be 0 for "null reference".
@@ -184,19 +169,13 @@ mod tests {
         assert_eq!(last_status(), Status::ErrPanic);
         // SAFETY: the message pointer is valid until the next failure on this thread.
         let message = unsafe { CStr::from_ptr(last_message()) }.to_str().unwrap();
-        assert!(
-            message.starts_with("floe_test: floe panicked: boom"),
-            "{message}"
-        );
+        assert!(message.starts_with("floe_test: floe panicked: boom"), "{message}");
     }
 
     #[test]
     fn c_constants_match_the_core() {
         assert_eq!(worker::FLOE_WORKER_MAIN, crate::core::worker::MAIN_WORKER);
-        assert_eq!(
-            types::FLOE_TYPE_LIST,
-            crate::core::api::ObjectType::LIST.id()
-        );
+        assert_eq!(types::FLOE_TYPE_LIST, crate::core::api::ObjectType::LIST.id());
     }
 
     #[test]

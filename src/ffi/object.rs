@@ -50,83 +50,31 @@ unsafe fn get<T>(
 
 /// Writes `*out_value` with the int in field or element `index`. Owner thread, or frozen.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn floe_object_get_int(
-    object: floe_ref,
-    index: usize,
-    out_value: *mut i64,
-) -> Status {
+pub unsafe extern "C" fn floe_object_get_int(object: floe_ref, index: usize, out_value: *mut i64) -> Status {
     // SAFETY: documented contract: `out_value` points to a writable int64_t.
-    unsafe {
-        get(
-            "floe_object_get_int",
-            object,
-            index,
-            Kind::Int,
-            Value::as_int,
-            out_value,
-        )
-    }
+    unsafe { get("floe_object_get_int", object, index, Kind::Int, Value::as_int, out_value) }
 }
 
 /// Writes `*out_value` with the double in field or element `index`. Owner thread, or frozen.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn floe_object_get_double(
-    object: floe_ref,
-    index: usize,
-    out_value: *mut f64,
-) -> Status {
+pub unsafe extern "C" fn floe_object_get_double(object: floe_ref, index: usize, out_value: *mut f64) -> Status {
     // SAFETY: documented contract: `out_value` points to a writable double.
-    unsafe {
-        get(
-            "floe_object_get_double",
-            object,
-            index,
-            Kind::Double,
-            Value::as_double,
-            out_value,
-        )
-    }
+    unsafe { get("floe_object_get_double", object, index, Kind::Double, Value::as_double, out_value) }
 }
 
 /// Writes `*out_value` with the bool in field or element `index`. Owner thread, or frozen.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn floe_object_get_bool(
-    object: floe_ref,
-    index: usize,
-    out_value: *mut bool,
-) -> Status {
+pub unsafe extern "C" fn floe_object_get_bool(object: floe_ref, index: usize, out_value: *mut bool) -> Status {
     // SAFETY: documented contract: `out_value` points to a writable bool.
-    unsafe {
-        get(
-            "floe_object_get_bool",
-            object,
-            index,
-            Kind::Bool,
-            Value::as_bool,
-            out_value,
-        )
-    }
+    unsafe { get("floe_object_get_bool", object, index, Kind::Bool, Value::as_bool, out_value) }
 }
 
 /// Writes `*out_len` with the length in bytes (without the NUL) of the string in field or element
 /// `index`. A buffer of `*out_len + 1` bytes holds it for `floe_object_get_string`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn floe_object_get_string_len(
-    object: floe_ref,
-    index: usize,
-    out_len: *mut usize,
-) -> Status {
+pub unsafe extern "C" fn floe_object_get_string_len(object: floe_ref, index: usize, out_len: *mut usize) -> Status {
     // SAFETY: documented contract: `out_len` points to a writable size_t.
-    unsafe {
-        get(
-            "floe_object_get_string_len",
-            object,
-            index,
-            Kind::String,
-            |v| v.as_str().len(),
-            out_len,
-        )
-    }
+    unsafe { get("floe_object_get_string_len", object, index, Kind::String, |v| v.as_str().len(), out_len) }
 }
 
 /// Copies the string in field or element `index`, NUL-terminated, into `buf` (`buf_len` bytes), and
@@ -147,9 +95,8 @@ pub unsafe extern "C" fn floe_object_get_string(
         let target = out(out_len, "out_len")?;
         let buffer = out(buf, "buf")?;
         // SAFETY: documented contract: `buf` is writable for `buf_len` bytes.
-        let copied = object::read(object, index, Kind::String, |v| unsafe {
-            copy_c_string(v.as_str(), buffer, buf_len)
-        })??;
+        let copied =
+            object::read(object, index, Kind::String, |v| unsafe { copy_c_string(v.as_str(), buffer, buf_len) })??;
         // SAFETY: documented contract: `out_len` points to a writable size_t.
         unsafe { target.write(copied) };
         Ok(())
@@ -179,11 +126,7 @@ unsafe fn copy_c_string(text: &str, buffer: Out<c_char>, buf_len: usize) -> Resu
 ///
 /// The caller owns the returned handle (when not 0) and must release it with `floe_ref_release`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn floe_object_get_ref(
-    object: floe_ref,
-    index: usize,
-    out_ref: *mut floe_ref,
-) -> Status {
+pub unsafe extern "C" fn floe_object_get_ref(object: floe_ref, index: usize, out_ref: *mut floe_ref) -> Status {
     boundary("floe_object_get_ref", || {
         let target = out(out_ref, "out_ref")?;
         let handle = object::get_ref(object, index)?;
@@ -193,12 +136,7 @@ pub unsafe extern "C" fn floe_object_get_ref(
     })
 }
 
-fn set(
-    function: &'static str,
-    object: floe_ref,
-    index: usize,
-    value: impl FnOnce() -> Result<Value>,
-) -> Status {
+fn set(function: &'static str, object: floe_ref, index: usize, value: impl FnOnce() -> Result<Value>) -> Status {
     boundary(function, || object::set(object, index, value()?))
 }
 
@@ -206,38 +144,26 @@ fn set(
 /// take any kind).
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_object_set_int(object: floe_ref, index: usize, value: i64) -> Status {
-    set("floe_object_set_int", object, index, || {
-        Ok(Value::Int(value))
-    })
+    set("floe_object_set_int", object, index, || Ok(Value::Int(value)))
 }
 
 /// Sets double field or element `index`. Owner thread only.
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_object_set_double(object: floe_ref, index: usize, value: f64) -> Status {
-    set("floe_object_set_double", object, index, || {
-        Ok(Value::Double(value))
-    })
+    set("floe_object_set_double", object, index, || Ok(Value::Double(value)))
 }
 
 /// Sets bool field or element `index`. Owner thread only.
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_object_set_bool(object: floe_ref, index: usize, value: bool) -> Status {
-    set("floe_object_set_bool", object, index, || {
-        Ok(Value::Bool(value))
-    })
+    set("floe_object_set_bool", object, index, || Ok(Value::Bool(value)))
 }
 
 /// Sets string field or element `index` to a copy of `value` (NUL-terminated UTF-8). Owner thread only.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn floe_object_set_string(
-    object: floe_ref,
-    index: usize,
-    value: *const c_char,
-) -> Status {
+pub unsafe extern "C" fn floe_object_set_string(object: floe_ref, index: usize, value: *const c_char) -> Status {
     // SAFETY: documented contract: `value` is a NUL-terminated string.
-    set("floe_object_set_string", object, index, || {
-        Ok(Value::Str(unsafe { c_str(value, "value") }?.into()))
-    })
+    set("floe_object_set_string", object, index, || Ok(Value::Str(unsafe { c_str(value, "value") }?.into())))
 }
 
 /// Points reference field or element `index` at the object of handle `target`, or at nothing when
@@ -245,18 +171,12 @@ pub unsafe extern "C" fn floe_object_set_string(
 /// The object takes its own reference: the caller still owns `target` and releases it as usual.
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_object_set_ref(object: floe_ref, index: usize, target: floe_ref) -> Status {
-    boundary("floe_object_set_ref", || {
-        object::set_ref(object, index, optional_ref(target))
-    })
+    boundary("floe_object_set_ref", || object::set_ref(object, index, optional_ref(target)))
 }
 
 /// Writes `*out_kind` with the `FLOE_KIND_*` of the value in field or element `index`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn floe_object_kind_at(
-    object: floe_ref,
-    index: usize,
-    out_kind: *mut u32,
-) -> Status {
+pub unsafe extern "C" fn floe_object_kind_at(object: floe_ref, index: usize, out_kind: *mut u32) -> Status {
     boundary("floe_object_kind_at", || {
         let target = out(out_kind, "out_kind")?;
         let kind = object::kind_at(object, index)?;
@@ -334,7 +254,5 @@ pub unsafe extern "C" fn floe_object_is_frozen(object: floe_ref, out_frozen: *mu
 /// freezes nothing. Owner thread only; an already frozen object gives `FLOE_ERR_FROZEN`.
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_object_ensure_never_frozen(object: floe_ref) -> Status {
-    boundary("floe_object_ensure_never_frozen", || {
-        object::ensure_never_frozen(object)
-    })
+    boundary("floe_object_ensure_never_frozen", || object::ensure_never_frozen(object))
 }

@@ -12,9 +12,7 @@ use crate::core::shared_data::{self, SharedData};
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_shared_data_publish(data: *mut SharedData, root: floe_ref) -> Status {
     // SAFETY: documented contract: `data` is NULL or a floe_shared_data only floe writes meanwhile.
-    boundary("floe_shared_data_publish", || unsafe {
-        shared_data::publish(data, optional_ref(root))
-    })
+    boundary("floe_shared_data_publish", || unsafe { shared_data::publish(data, optional_ref(root)) })
 }
 
 /// Reads `*data` from any thread: writes its version to `*out_version` and a new handle to the
@@ -27,8 +25,7 @@ pub unsafe extern "C" fn floe_shared_data_read(
     out_root: *mut floe_ref,
 ) -> Status {
     boundary("floe_shared_data_read", || {
-        let (version_target, root_target) =
-            (out(out_version, "out_version")?, out(out_root, "out_root")?);
+        let (version_target, root_target) = (out(out_version, "out_version")?, out(out_root, "out_root")?);
         // SAFETY: documented contract, as for floe_shared_data_publish.
         let (version, root) = unsafe { shared_data::read(data) }?;
         // SAFETY: documented contract: both out-parameters are writable.
@@ -44,11 +41,7 @@ pub unsafe extern "C" fn floe_shared_data_read(
 /// empty `*data` for exactly one taker. The handle is consumed on success; on failure (not empty,
 /// not transferable) it and its graph stay with the caller.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn floe_shared_data_put(
-    data: *mut SharedData,
-    root: floe_ref,
-    mode: u32,
-) -> Status {
+pub unsafe extern "C" fn floe_shared_data_put(data: *mut SharedData, root: floe_ref, mode: u32) -> Status {
     boundary("floe_shared_data_put", || {
         let mode = transfer_mode(mode)?;
         // SAFETY: documented contract, as for floe_shared_data_publish.
@@ -60,10 +53,7 @@ pub unsafe extern "C" fn floe_shared_data_put(
 /// written to `*out_root` (owned by the caller). Exactly one taker wins; the others get
 /// `FLOE_ERR_CONSUMED`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn floe_shared_data_take(
-    data: *mut SharedData,
-    out_root: *mut floe_ref,
-) -> Status {
+pub unsafe extern "C" fn floe_shared_data_take(data: *mut SharedData, out_root: *mut floe_ref) -> Status {
     boundary("floe_shared_data_take", || {
         let target = out(out_root, "out_root")?;
         // SAFETY: documented contract, as for floe_shared_data_publish.

@@ -38,10 +38,7 @@ pub unsafe extern "C" fn floe_type_define(
         let defs: &[floe_field_def] = match (fields.is_null(), field_count) {
             (_, 0) => &[],
             (true, _) => {
-                return Err(Error::new(
-                    Status::ErrNull,
-                    "argument `fields` is NULL but `field_count` is not 0",
-                ))
+                return Err(Error::new(Status::ErrNull, "argument `fields` is NULL but `field_count` is not 0"))
             }
             // SAFETY: documented contract: `fields` points to `field_count` readable entries.
             (false, n) => unsafe { std::slice::from_raw_parts(fields, n) },
@@ -53,10 +50,7 @@ pub unsafe extern "C" fn floe_type_define(
             let kind = Kind::from_code(def.kind).ok_or_else(|| {
                 Error::new(
                     Status::ErrInvalidArgument,
-                    format!(
-                        "fields[{i}] ({field}) has kind {}, which is no FLOE_KIND_*",
-                        def.kind
-                    ),
+                    format!("fields[{i}] ({field}) has kind {}, which is no FLOE_KIND_*", def.kind),
                 )
             })?;
             parsed.push((field, kind));
@@ -71,11 +65,7 @@ pub unsafe extern "C" fn floe_type_define(
 /// Writes the index of the field called `name` of type `ty` to `*out_index`, for use with the
 /// `floe_object_get_*` / `floe_object_set_*` functions. `FLOE_ERR_UNKNOWN_FIELD` if there is none.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn floe_type_field_index(
-    ty: floe_type,
-    name: *const c_char,
-    out_index: *mut usize,
-) -> Status {
+pub unsafe extern "C" fn floe_type_field_index(ty: floe_type, name: *const c_char, out_index: *mut usize) -> Status {
     boundary("floe_type_field_index", || {
         let target = out(out_index, "out_index")?;
         // SAFETY: documented contract: `name` is a NUL-terminated string.

@@ -4,9 +4,7 @@
 //! not capture: everything it needs travels in its input graph.
 
 use super::future::register;
-use super::{
-    boundary, c_str, floe_future, floe_ref, last_message, last_status, out, transfer_mode,
-};
+use super::{boundary, c_str, floe_future, floe_ref, last_message, last_status, out, transfer_mode};
 use crate::core::error::{Error, Result, Status};
 use crate::core::transfer::{self, TransferMode};
 use crate::core::worker::{self, JobFn};
@@ -16,15 +14,13 @@ use std::time::Duration;
 /// Makes the root of a job's input graph on the calling thread: writes a handle to `*out_root`
 /// (or 0 for no input), which floe then owns. Returns `FLOE_OK`, or a status that fails the call.
 #[allow(non_camel_case_types)]
-pub type floe_producer_fn =
-    Option<unsafe extern "C" fn(producer_arg: *mut c_void, out_root: *mut floe_ref) -> Status>;
+pub type floe_producer_fn = Option<unsafe extern "C" fn(producer_arg: *mut c_void, out_root: *mut floe_ref) -> Status>;
 
 /// A job: runs on its worker with `input` (a handle the job owns and must release or return; 0 for
 /// none) and writes its result's root to `*out_result` (0 for none), which floe then owns. A status
 /// other than `FLOE_OK` fails the job's future with that status and the thread's last error message.
 #[allow(non_camel_case_types)]
-pub type floe_job_fn =
-    Option<unsafe extern "C" fn(input: floe_ref, out_result: *mut floe_ref) -> Status>;
+pub type floe_job_fn = Option<unsafe extern "C" fn(input: floe_ref, out_result: *mut floe_ref) -> Status>;
 
 /// Called, from any thread, when work is queued for the main thread; `user_data` as registered.
 #[allow(non_camel_case_types)]
@@ -43,17 +39,15 @@ unsafe impl Send for UserData {}
 // SAFETY: as above; floe only copies the pointer.
 unsafe impl Sync for UserData {}
 
-/// The error a C callback's status stands for, with the thread's last message when it matches.
-pub(crate) fn c_failure(what: &str, status: Status) -> Error {
+/// The error a C callback's status stands for: the thread's last message when its status matches.
+pub(crate) fn c_failure(status: Status) -> Error {
     let message = if last_status() == status {
         // SAFETY: floe's last message is a valid NUL-terminated string until the next failure here.
-        unsafe { CStr::from_ptr(last_message()) }
-            .to_string_lossy()
-            .into_owned()
+        unsafe { CStr::from_ptr(last_message()) }.to_string_lossy().into_owned()
     } else {
         format!("it returned {}", status.name())
     };
-    Error::new(status, format!("{what} failed: {message}"))
+    Error::new(status, message)
 }
 
 /// Starts a worker thread named `name` (its thread's name in messages too) and writes its id to
@@ -89,7 +83,8 @@ fn c_job(job: floe_job_fn) -> Result<JobFn> {
         // SAFETY: the host's job function, called as documented with a writable out-parameter.
         let status = unsafe { job(input.unwrap_or(0), &mut result) };
         if status != Status::Ok {
-            return Err(c_failure("the job", status));
+            // The future says "the job failed: ..." when it reports this.
+            return Err(c_failure(status));
         }
         Ok((result != 0).then_some(result))
     }))
@@ -121,7 +116,7 @@ pub unsafe extern "C" fn floe_worker_execute(
                 // SAFETY: the host's producer, called as documented with a writable out-parameter.
                 let status = unsafe { producer(producer_arg, &mut root) };
                 if status != Status::Ok {
-                    return Err(c_failure("the producer", status));
+                    return Err(c_failure(status).context("the producer failed"));
                 }
                 if root == 0 {
                     None
@@ -161,18 +156,9 @@ pub unsafe extern "C" fn floe_worker_execute_after(
                     "the input of a delayed job must be frozen (it is shared)",
                 ))
             }
-            object => Some(transfer::detach(
-                crate::core::object::retain(object)?,
-                TransferMode::Safe,
-            )?),
+            object => Some(transfer::detach(crate::core::object::retain(object)?, TransferMode::Safe)?),
         };
-        let future = worker::execute(
-            &worker,
-            input,
-            TransferMode::Safe,
-            job,
-            Some(Duration::from_millis(delay_ms)),
-        )?;
+        let future = worker::execute(&worker, input, TransferMode::Safe, job, Some(Duration::from_millis(delay_ms)))?;
         // SAFETY: documented contract: `out_future` points to a writable floe_future.
         unsafe { target.write(register(future)?) };
         Ok(())
@@ -229,10 +215,7 @@ pub unsafe extern "C" fn floe_main_queue_drain(max: usize, out_ran: *mut usize) 
 /// the host can poke its run loop (CFRunLoop, DispatchQueue.main, an event fd). NULL removes it.
 /// The hook must be safe to call from any thread, and `user_data` valid until it is replaced.
 #[unsafe(no_mangle)]
-pub extern "C" fn floe_main_queue_set_wakeup(
-    hook: floe_wakeup_fn,
-    user_data: *mut c_void,
-) -> Status {
+pub extern "C" fn floe_main_queue_set_wakeup(hook: floe_wakeup_fn, user_data: *mut c_void) -> Status {
     boundary("floe_main_queue_set_wakeup", || {
         let user_data = UserData(user_data);
         worker::set_main_wakeup(hook.map(|hook| -> worker::WakeHook {

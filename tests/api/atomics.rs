@@ -16,12 +16,7 @@ crate::tests![
 fn counter_type() -> ObjectType {
     ObjectType::define(
         "Counter",
-        &[
-            ("hits", Kind::AtomicLong),
-            ("small", Kind::AtomicInt),
-            ("config", Kind::AtomicRef),
-            ("next", Kind::Ref),
-        ],
+        &[("hits", Kind::AtomicLong), ("small", Kind::AtomicInt), ("config", Kind::AtomicRef), ("next", Kind::Ref)],
     )
     .unwrap()
 }
@@ -34,11 +29,7 @@ fn frozen_counter() -> Object {
 
 fn atomics_in_a_frozen_object_change_from_every_thread() {
     let counter = frozen_counter();
-    assert_error(
-        counter.get_int(0),
-        Status::ErrWrongKind,
-        &["holds an atomic long, not an int"],
-    );
+    assert_error(counter.get_int(0), Status::ErrWrongKind, &["holds an atomic long, not an int"]);
     std::thread::scope(|s| {
         for _ in 0..4 {
             let mine = counter.try_clone().unwrap();
@@ -50,13 +41,7 @@ fn atomics_in_a_frozen_object_change_from_every_thread() {
             });
         }
     });
-    assert_eq!(
-        (
-            counter.atomic_get(0).unwrap(),
-            counter.atomic_get(1).unwrap()
-        ),
-        (4000, 8000)
-    );
+    assert_eq!((counter.atomic_get(0).unwrap(), counter.atomic_get(1).unwrap()), (4000, 8000));
     assert!(!counter.atomic_compare_and_set(0, 1, 5).unwrap());
     assert!(counter.atomic_compare_and_set(0, 4000, 5).unwrap());
     assert_eq!(counter.atomic_get(0).unwrap(), 5);
@@ -64,17 +49,9 @@ fn atomics_in_a_frozen_object_change_from_every_thread() {
 
 fn atomic_ints_are_32_bits() {
     let counter = frozen_counter();
-    assert_error(
-        counter.atomic_set(1, 1 << 40),
-        Status::ErrInvalidArgument,
-        &["does not fit an atomic int"],
-    );
+    assert_error(counter.atomic_set(1, 1 << 40), Status::ErrInvalidArgument, &["does not fit an atomic int"]);
     counter.atomic_set(1, i64::from(i32::MAX)).unwrap();
-    assert_eq!(
-        counter.atomic_add(1, 1).unwrap(),
-        i64::from(i32::MIN),
-        "wraps like Kotlin's AtomicInt"
-    );
+    assert_eq!(counter.atomic_add(1, 1).unwrap(), i64::from(i32::MIN), "wraps like Kotlin's AtomicInt");
     counter.atomic_set(0, i64::MAX).unwrap();
     assert_eq!(counter.atomic_add(0, 1).unwrap(), i64::MIN);
 }
@@ -83,34 +60,16 @@ fn atomic_references_take_only_frozen_values() {
     let counter = frozen_counter();
     let config = Object::new_list().unwrap();
     config.push_string("v1").unwrap();
-    assert_error(
-        counter.atomic_ref_set(2, Some(&config)),
-        Status::ErrNotFrozen,
-        &["is not frozen", "must be frozen"],
-    );
+    assert_error(counter.atomic_ref_set(2, Some(&config)), Status::ErrNotFrozen, &["is not frozen", "must be frozen"]);
     config.freeze(None).unwrap();
     counter.atomic_ref_set(2, Some(&config)).unwrap();
-    let seen = on_thread("config-reader", || {
-        counter
-            .atomic_ref_get(2)
-            .unwrap()
-            .unwrap()
-            .get_string(0)
-            .unwrap()
-    });
+    let seen = on_thread("config-reader", || counter.atomic_ref_get(2).unwrap().unwrap().get_string(0).unwrap());
     assert_eq!(seen, "v1");
     let other = Object::new_list().unwrap();
     other.freeze(None).unwrap();
-    assert!(!counter
-        .atomic_ref_compare_and_set(2, Some(&other), None)
-        .unwrap());
-    assert!(counter
-        .atomic_ref_compare_and_set(2, Some(&config), Some(&other))
-        .unwrap());
-    assert_eq!(
-        counter.atomic_ref_get(2).unwrap().unwrap().id().unwrap(),
-        other.id().unwrap()
-    );
+    assert!(!counter.atomic_ref_compare_and_set(2, Some(&other), None).unwrap());
+    assert!(counter.atomic_ref_compare_and_set(2, Some(&config), Some(&other)).unwrap());
+    assert_eq!(counter.atomic_ref_get(2).unwrap().unwrap().id().unwrap(), other.id().unwrap());
     assert_error(counter.atomic_get(2), Status::ErrWrongKind, &[]);
 }
 
@@ -141,11 +100,7 @@ fn readers_and_writers_of_an_atomic_reference_race_safely() {
     });
     counter.atomic_ref_set(2, None).unwrap();
     drop(counter);
-    assert_eq!(
-        Runtime::stats().live_objects,
-        0,
-        "every replaced value was freed"
-    );
+    assert_eq!(Runtime::stats().live_objects, 0, "every replaced value was freed");
 }
 
 fn an_atomic_reference_closing_a_cycle_does_not_leak() {
@@ -154,11 +109,7 @@ fn an_atomic_reference_closing_a_cycle_does_not_leak() {
     alone.freeze(None).unwrap();
     alone.atomic_ref_set(2, Some(&alone)).unwrap();
     drop(alone);
-    assert_eq!(
-        Runtime::stats().live_objects,
-        0,
-        "a frozen object pointing at itself"
-    );
+    assert_eq!(Runtime::stats().live_objects, 0, "a frozen object pointing at itself");
     let (a, b) = (Object::new(ty).unwrap(), Object::new(ty).unwrap());
     a.set_ref(3, Some(&b)).unwrap();
     b.set_ref(3, Some(&a)).unwrap();
@@ -166,11 +117,7 @@ fn an_atomic_reference_closing_a_cycle_does_not_leak() {
     a.atomic_ref_set(2, Some(&b)).unwrap();
     b.atomic_ref_set(2, Some(&a)).unwrap();
     drop((a, b));
-    assert_eq!(
-        Runtime::stats().live_objects,
-        0,
-        "a frozen cycle closed again through atomics"
-    );
+    assert_eq!(Runtime::stats().live_objects, 0, "a frozen cycle closed again through atomics");
 }
 
 fn atomics_of_a_mutable_object_follow_the_ownership_rule() {
@@ -179,11 +126,7 @@ fn atomics_of_a_mutable_object_follow_the_ownership_rule() {
     let handle = counter.handle();
     on_thread("intruder", move || {
         let foreign = Object::borrowed(handle);
-        assert_error(
-            foreign.atomic_add(0, 1),
-            Status::ErrWrongThread,
-            &["owned by thread"],
-        );
+        assert_error(foreign.atomic_add(0, 1), Status::ErrWrongThread, &["owned by thread"]);
     });
     assert_eq!(counter.atomic_get(0).unwrap(), 3);
 }

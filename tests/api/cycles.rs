@@ -23,11 +23,7 @@ fn link() -> ObjectType {
 
 fn a_dropped_mutable_cycle_is_collected_on_demand() {
     drop(ring(link(), 100));
-    assert_eq!(
-        Runtime::stats().live_objects,
-        100,
-        "counting alone cannot free a cycle"
-    );
+    assert_eq!(Runtime::stats().live_objects, 100, "counting alone cannot free a cycle");
     assert_eq!(Runtime::collect_cycles(), 100);
     assert_eq!(Runtime::stats().live_objects, 0);
 }
@@ -49,11 +45,7 @@ fn the_collector_runs_by_itself() {
     for _ in 0..30_000 {
         drop(ring(ty, 2));
     }
-    assert!(
-        Runtime::stats().live_objects < 30_000,
-        "left {:?}",
-        Runtime::stats()
-    );
+    assert!(Runtime::stats().live_objects < 30_000, "left {:?}", Runtime::stats());
 }
 
 fn garbage_cycles_release_the_frozen_objects_they_hold() {

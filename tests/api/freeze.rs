@@ -21,8 +21,7 @@ pub struct Types {
 pub fn types() -> Types {
     Types {
         scope: ObjectType::define("Scope", &[("name", Kind::String), ("job", Kind::Ref)]).unwrap(),
-        job: ObjectType::define("Job", &[("state", Kind::String), ("children", Kind::Ref)])
-            .unwrap(),
+        job: ObjectType::define("Job", &[("state", Kind::String), ("children", Kind::Ref)]).unwrap(),
     }
 }
 
@@ -52,9 +51,7 @@ fn freeze_is_deep_and_frozen_objects_are_shared_read_only() {
     scope.freeze(Some("share")).unwrap();
     assert!(scope.is_frozen().unwrap() && job.is_frozen().unwrap());
     assert!(children.iter().all(|c| c.is_frozen().unwrap()));
-    scope
-        .freeze(None)
-        .expect("freezing a frozen graph is a no-op");
+    scope.freeze(None).expect("freezing a frozen graph is a no-op");
     assert_eq!(Runtime::stats().frozen_objects, 6);
     let handle = scope.handle();
     let seen = on_thread("reader", move || {
@@ -62,11 +59,7 @@ fn freeze_is_deep_and_frozen_objects_are_shared_read_only() {
         let job = scope.get_ref(1).unwrap().unwrap();
         let list = job.get_ref(1).unwrap().unwrap();
         let last = list.get_ref(2).unwrap().unwrap();
-        (
-            scope.get_string(0).unwrap(),
-            list.len().unwrap(),
-            last.get_string(0).unwrap(),
-        )
+        (scope.get_string(0).unwrap(), list.len().unwrap(), last.get_string(0).unwrap())
     });
     assert_eq!(seen, ("io".to_string(), 3, "child 2".to_string()));
 }
@@ -76,39 +69,20 @@ fn writes_to_frozen_objects_name_the_freeze_that_froze_them() {
     let (scope, job, children) = scope_with_children(&t, 4);
     scope.freeze(Some("launch")).unwrap();
     let (scope_id, job_id) = (scope.id().unwrap(), job.id().unwrap());
-    let thread = if place() == Place::Main {
-        "main"
-    } else {
-        "floe-test-background"
-    };
+    let thread = if place() == Place::Main { "main" } else { "floe-test-background" };
     let message = assert_error(
         job.set_string(0, "done"),
         Status::ErrFrozen,
         &[&format!("cannot set Job#{job_id}.state: Job#{job_id} is frozen — frozen by freeze(Scope#{scope_id}, \"launch\") on thread {thread}, reached via Scope.job")],
     );
-    assert!(
-        message.contains(&format!("calling thread: {thread}")),
-        "{message}"
-    );
-    assert_error(
-        children[3].set_string(0, "x"),
-        Status::ErrFrozen,
-        &["reached via Scope.job.children[3]"],
-    );
-    assert_error(
-        scope.set_string(0, "x"),
-        Status::ErrFrozen,
-        &["as the root"],
-    );
+    assert!(message.contains(&format!("calling thread: {thread}")), "{message}");
+    assert_error(children[3].set_string(0, "x"), Status::ErrFrozen, &["reached via Scope.job.children[3]"]);
+    assert_error(scope.set_string(0, "x"), Status::ErrFrozen, &["as the root"]);
     // From another thread, the same provenance, and the caller named.
     let handle = job.handle();
     on_thread("writer", move || {
         let job = Object::borrowed(handle);
-        assert_error(
-            job.set_ref(1, None),
-            Status::ErrFrozen,
-            &["\"launch\"", "calling thread: writer"],
-        );
+        assert_error(job.set_ref(1, None), Status::ErrFrozen, &["\"launch\"", "calling thread: writer"]);
     });
 }
 
@@ -120,7 +94,10 @@ fn a_never_frozen_object_blocks_the_freeze_and_nothing_changes() {
     assert_error(
         scope.freeze(Some("launch")),
         Status::ErrFreezeBlocked,
-        &[&format!("cannot freeze Scope#{scope_id}: it reaches Job#{blocker_id} at Scope.job.children[3]"), "nothing was frozen"],
+        &[
+            &format!("cannot freeze Scope#{scope_id}: it reaches Job#{blocker_id} at Scope.job.children[3]"),
+            "nothing was frozen",
+        ],
     );
     assert!(!scope.is_frozen().unwrap() && !job.is_frozen().unwrap());
     assert!(children.iter().all(|c| !c.is_frozen().unwrap()));
@@ -144,11 +121,7 @@ fn frozen_cycles_are_freed_without_the_collector() {
     assert_eq!(Runtime::stats().frozen_objects, 50);
     let keep = nodes[17].try_clone().unwrap();
     drop(nodes);
-    assert_eq!(
-        Runtime::stats().live_objects,
-        50,
-        "one handle keeps the whole frozen cycle"
-    );
+    assert_eq!(Runtime::stats().live_objects, 50, "one handle keeps the whole frozen cycle");
     drop(keep);
     assert_eq!(Runtime::stats().live_objects, 0, "freed by counting alone");
 }
@@ -174,9 +147,5 @@ fn a_ten_million_node_list_freezes_and_frees_without_recursion() {
 fn marking_a_frozen_object_never_frozen_is_refused() {
     let list = Object::new_list().unwrap();
     list.freeze(None).unwrap();
-    assert_error(
-        list.ensure_never_frozen(),
-        Status::ErrFrozen,
-        &["never-frozen"],
-    );
+    assert_error(list.ensure_never_frozen(), Status::ErrFrozen, &["never-frozen"]);
 }

@@ -19,8 +19,7 @@ fn empty_array() -> Result<Option<Object>> {
 }
 
 fn the_array_deque_bug_reproduces_and_is_fixed_by_the_right_mode() {
-    let plain =
-        Global::define("emptyElementData", GlobalMode::MainThreadOnly, empty_array).unwrap();
+    let plain = Global::define("emptyElementData", GlobalMode::MainThreadOnly, empty_array).unwrap();
     let from_background = on_thread("deque-user", || plain.get().map(|v| v.is_some()));
     assert_error(
         from_background,
@@ -36,11 +35,8 @@ fn the_array_deque_bug_reproduces_and_is_fixed_by_the_right_mode() {
             assert_error(plain.get(), Status::ErrWrongThread, &["main-thread-only"]);
         }
     }
-    let shared =
-        Global::define("emptyElementData", GlobalMode::SharedImmutable, empty_array).unwrap();
-    let ids = on_thread("deque-user", || {
-        shared.get().unwrap().unwrap().id().unwrap()
-    });
+    let shared = Global::define("emptyElementData", GlobalMode::SharedImmutable, empty_array).unwrap();
+    let ids = on_thread("deque-user", || shared.get().unwrap().unwrap().id().unwrap());
     let here = shared.get().unwrap().unwrap();
     assert!(here.is_frozen().unwrap());
     assert_eq!(here.id().unwrap(), ids, "the same object on every thread");
@@ -59,11 +55,7 @@ fn thread_local_globals_give_each_thread_its_own_value() {
     });
     assert_ne!(theirs.0, mine.id().unwrap());
     assert_eq!(theirs.1, 1);
-    assert_eq!(
-        local.get().unwrap().unwrap().len().unwrap(),
-        1,
-        "the same value on later reads"
-    );
+    assert_eq!(local.get().unwrap().unwrap().len().unwrap(), 1, "the same value on later reads");
     drop(mine);
     local.reset().unwrap();
 }
@@ -82,19 +74,14 @@ fn a_shared_singleton_is_initialised_once_and_frozen() {
     SINGLETON_INITS.store(0, Ordering::SeqCst);
     let singleton = Global::define("Config", GlobalMode::SharedImmutable, make_singleton).unwrap();
     let ids: Vec<u32> = std::thread::scope(|s| {
-        let readers: Vec<_> = (0..4)
-            .map(|_| s.spawn(move || singleton.get().unwrap().unwrap().id().unwrap()))
-            .collect();
+        let readers: Vec<_> =
+            (0..4).map(|_| s.spawn(move || singleton.get().unwrap().unwrap().id().unwrap())).collect();
         readers.into_iter().map(|r| r.join().unwrap()).collect()
     });
     assert!(ids.windows(2).all(|w| w[0] == w[1]));
     assert_eq!(SINGLETON_INITS.load(Ordering::SeqCst), 1);
     let config = singleton.get().unwrap().unwrap();
-    assert_error(
-        config.push_string("changed"),
-        Status::ErrFrozen,
-        &["frozen by freeze(List#", "\"global Config\""],
-    );
+    assert_error(config.push_string("changed"), Status::ErrFrozen, &["frozen by freeze(List#", "\"global Config\""]);
     drop(config);
     singleton.reset().unwrap();
 }

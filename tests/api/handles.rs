@@ -16,11 +16,7 @@ fn released_handles_are_reported_not_dereferenced() {
     let handle = list.handle();
     drop(list);
     let stale = Object::borrowed(handle);
-    assert_error(
-        stale.get_int(0),
-        Status::ErrReleasedHandle,
-        &["was released"],
-    );
+    assert_error(stale.get_int(0), Status::ErrReleasedHandle, &["was released"]);
     assert_error(stale.push_int(1), Status::ErrReleasedHandle, &[]);
     // The slot is reused by a new handle; the stale one still fails, by generation.
     let fresh = Object::new_list().unwrap();
@@ -32,11 +28,7 @@ fn double_release_is_reported_and_harmless() {
     let list = Object::new_list().unwrap();
     let handle = list.handle();
     drop(list);
-    assert_error(
-        Object::from_raw(handle).release(),
-        Status::ErrDoubleRelease,
-        &["already released"],
-    );
+    assert_error(Object::from_raw(handle).release(), Status::ErrDoubleRelease, &["already released"]);
     assert_eq!(Runtime::stats().live_handles, 0);
 }
 
@@ -49,16 +41,8 @@ fn null_and_made_up_handles_are_invalid() {
     );
     let list = Object::new_list().unwrap();
     // Right slot, a generation never issued (even = free, or beyond the slot's current one).
-    assert_error(
-        Object::borrowed(list.handle() + (1 << 32)).len(),
-        Status::ErrInvalidHandle,
-        &[],
-    );
-    assert_error(
-        Object::borrowed(list.handle() + (2 << 32)).len(),
-        Status::ErrInvalidHandle,
-        &[],
-    );
+    assert_error(Object::borrowed(list.handle() + (1 << 32)).len(), Status::ErrInvalidHandle, &[]);
+    assert_error(Object::borrowed(list.handle() + (2 << 32)).len(), Status::ErrInvalidHandle, &[]);
 }
 
 fn random_64_bit_handles_never_crash() {
@@ -70,14 +54,9 @@ fn random_64_bit_handles_never_crash() {
         state ^= state << 17;
         let result = Object::borrowed(state).len();
         if live.iter().all(|o| o.handle() != state) {
-            let status = result
-                .expect_err("a random value is not a live handle")
-                .status();
+            let status = result.expect_err("a random value is not a live handle").status();
             assert!(
-                matches!(
-                    status,
-                    Status::ErrInvalidHandle | Status::ErrReleasedHandle | Status::ErrNull
-                ),
+                matches!(status, Status::ErrInvalidHandle | Status::ErrReleasedHandle | Status::ErrNull),
                 "{status:?}"
             );
         }

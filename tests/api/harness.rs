@@ -94,24 +94,11 @@ macro_rules! tests {
 
 /// Asserts that `result` failed with `status` and that its message contains each of `parts`.
 #[track_caller]
-pub fn assert_error<T: std::fmt::Debug>(
-    result: floe::Result<T>,
-    status: floe::Status,
-    parts: &[&str],
-) -> String {
+pub fn assert_error<T: std::fmt::Debug>(result: floe::Result<T>, status: floe::Status, parts: &[&str]) -> String {
     let error = result.expect_err("the operation should fail");
-    assert_eq!(
-        error.status(),
-        status,
-        "unexpected status; message: {}",
-        error.message()
-    );
+    assert_eq!(error.status(), status, "unexpected status; message: {}", error.message());
     for part in parts {
-        assert!(
-            error.message().contains(part),
-            "message lacks {part:?}: {}",
-            error.message()
-        );
+        assert!(error.message().contains(part), "message lacks {part:?}: {}", error.message());
     }
     error.message().to_owned()
 }

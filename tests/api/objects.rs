@@ -29,28 +29,14 @@ pub fn point_type() -> ObjectType {
 
 fn fields_start_at_zero_and_keep_what_is_written() {
     let p = Object::new(point_type()).unwrap();
-    assert_eq!(
-        (
-            p.get_int(0).unwrap(),
-            p.get_double(1).unwrap(),
-            p.get_bool(2).unwrap()
-        ),
-        (0, 0.0, false)
-    );
+    assert_eq!((p.get_int(0).unwrap(), p.get_double(1).unwrap(), p.get_bool(2).unwrap()), (0, 0.0, false));
     assert_eq!(p.get_string(3).unwrap(), "");
     assert!(p.get_ref(4).unwrap().is_none());
     p.set_int(0, -42).unwrap();
     p.set_double(1, 2.5).unwrap();
     p.set_bool(2, true).unwrap();
     p.set_string(3, "héllo, wörld").unwrap();
-    assert_eq!(
-        (
-            p.get_int(0).unwrap(),
-            p.get_double(1).unwrap(),
-            p.get_bool(2).unwrap()
-        ),
-        (-42, 2.5, true)
-    );
+    assert_eq!((p.get_int(0).unwrap(), p.get_double(1).unwrap(), p.get_bool(2).unwrap()), (-42, 2.5, true));
     assert_eq!(p.get_string(3).unwrap(), "héllo, wörld");
     assert_eq!(p.len().unwrap(), 5);
     assert_eq!(p.kind_at(3).unwrap(), Kind::String);
@@ -60,17 +46,9 @@ fn fields_start_at_zero_and_keep_what_is_written() {
 fn fields_are_found_by_name() {
     let ty = point_type();
     assert_eq!(ty.field("label").unwrap(), 3);
-    assert_error(
-        ty.field("colour"),
-        Status::ErrUnknownField,
-        &["Point has no field \"colour\"", "x, weight"],
-    );
+    assert_error(ty.field("colour"), Status::ErrUnknownField, &["Point has no field \"colour\"", "x, weight"]);
     assert_eq!(ObjectType::from_id(ty.id()).unwrap(), ty);
-    assert_error(
-        ObjectType::from_id(0),
-        Status::ErrUnknownType,
-        &["type id 0"],
-    );
+    assert_error(ObjectType::from_id(0), Status::ErrUnknownType, &["type id 0"]);
 }
 
 fn wrong_kinds_and_indices_are_errors() {
@@ -88,21 +66,13 @@ fn wrong_kinds_and_indices_are_errors() {
 }
 
 fn bad_type_definitions_are_rejected() {
-    assert_error(
-        ObjectType::define("", &[]),
-        Status::ErrInvalidArgument,
-        &["empty"],
-    );
+    assert_error(ObjectType::define("", &[]), Status::ErrInvalidArgument, &["empty"]);
     assert_error(
         ObjectType::define("T", &[("a", Kind::Int), ("a", Kind::Bool)]),
         Status::ErrInvalidArgument,
         &["two fields named a"],
     );
-    assert_error(
-        ObjectType::define("T", &[("", Kind::Int)]),
-        Status::ErrInvalidArgument,
-        &["empty name"],
-    );
+    assert_error(ObjectType::define("T", &[("", Kind::Int)]), Status::ErrInvalidArgument, &["empty name"]);
 }
 
 fn lists_grow_and_hold_any_kind() {
@@ -119,10 +89,7 @@ fn lists_grow_and_hold_any_kind() {
     assert_eq!(list.get_string(1).unwrap(), "seven");
     list.set_string(0, "now a string").unwrap();
     assert_eq!(list.kind_at(0).unwrap(), Kind::String);
-    assert_eq!(
-        list.get_ref(4).unwrap().unwrap().id().unwrap(),
-        child.id().unwrap()
-    );
+    assert_eq!(list.get_ref(4).unwrap().unwrap().id().unwrap(), child.id().unwrap());
     assert_error(list.get_int(6), Status::ErrOutOfRange, &["has 6 elements"]);
     assert_eq!(list.object_type().unwrap(), ObjectType::LIST);
     for i in 0..1000 {
@@ -134,11 +101,7 @@ fn lists_grow_and_hold_any_kind() {
 fn list_operations_refuse_other_objects() {
     let p = Object::new(point_type()).unwrap();
     assert_error(p.push_int(1), Status::ErrNotAList, &["is not a list"]);
-    assert_error(
-        Object::new(ObjectType::LIST).unwrap().get_int(0),
-        Status::ErrOutOfRange,
-        &[],
-    );
+    assert_error(Object::new(ObjectType::LIST).unwrap().get_int(0), Status::ErrOutOfRange, &[]);
 }
 
 fn references_can_be_read_back_and_cleared() {
@@ -153,8 +116,5 @@ fn references_can_be_read_back_and_cleared() {
     a.set_ref(4, None).unwrap();
     assert!(a.get_ref(4).unwrap().is_none());
     a.set_ref(4, Some(&a)).unwrap();
-    assert_eq!(
-        a.get_ref(4).unwrap().unwrap().id().unwrap(),
-        a.id().unwrap()
-    );
+    assert_eq!(a.get_ref(4).unwrap().unwrap().id().unwrap(), a.id().unwrap());
 }

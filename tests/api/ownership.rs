@@ -11,14 +11,7 @@ crate::tests![
 
 /// Runs `f` on a fresh named thread and returns its result.
 pub fn on_thread<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .name(name.into())
-            .spawn_scoped(s, f)
-            .unwrap()
-            .join()
-            .unwrap()
-    })
+    std::thread::scope(|s| std::thread::Builder::new().name(name.into()).spawn_scoped(s, f).unwrap().join().unwrap())
 }
 
 fn another_thread_cannot_touch_a_mutable_object() {
@@ -35,32 +28,16 @@ fn another_thread_cannot_touch_a_mutable_object() {
         let read = assert_error(
             foreign.get_int(0),
             Status::ErrWrongThread,
-            &[
-                &format!("List#{id}"),
-                "owned by thread",
-                "calling thread is intruder",
-            ],
+            &[&format!("List#{id}"), "owned by thread", "calling thread is intruder"],
         );
         assert_error(foreign.push_int(2), Status::ErrWrongThread, &[]);
         assert_error(foreign.freeze(None), Status::ErrWrongThread, &[]);
         assert_error(foreign.try_clone(), Status::ErrWrongThread, &[]);
-        let release = assert_error(
-            Object::from_raw(handle).release(),
-            Status::ErrWrongThread,
-            &["release a handle"],
-        );
+        let release = assert_error(Object::from_raw(handle).release(), Status::ErrWrongThread, &["release a handle"]);
         (read, release)
     });
-    assert!(
-        messages.0.contains(&format!("owned by thread {me}")),
-        "{}",
-        messages.0
-    );
-    assert_eq!(
-        list.len().unwrap(),
-        1,
-        "the intruder changed nothing and released nothing"
-    );
+    assert!(messages.0.contains(&format!("owned by thread {me}")), "{}", messages.0);
+    assert_eq!(list.len().unwrap(), 1, "the intruder changed nothing and released nothing");
 }
 
 fn references_to_another_threads_objects_are_refused() {
@@ -90,8 +67,6 @@ fn only_the_first_thread_is_main() {
         )
     });
     assert!(!message.is_empty());
-    Runtime::init().map_or_else(
-        |e| assert_eq!(place(), Place::Background, "{e}"),
-        |()| assert_eq!(place(), Place::Main),
-    );
+    Runtime::init()
+        .map_or_else(|e| assert_eq!(place(), Place::Background, "{e}"), |()| assert_eq!(place(), Place::Main));
 }

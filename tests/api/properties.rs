@@ -67,9 +67,7 @@ fn check(plan: Plan, ty: ObjectType) -> Result<(), TestCaseError> {
         match objects[root].freeze(Some("prop")) {
             Ok(()) => {
                 prop_assert!(!blocked || frozen[root]);
-                (0..plan.nodes)
-                    .filter(|&i| reach[i])
-                    .for_each(|i| frozen[i] = true);
+                (0..plan.nodes).filter(|&i| reach[i]).for_each(|i| frozen[i] = true);
             }
             Err(e) => {
                 prop_assert_eq!(e.status(), Status::ErrFreezeBlocked);
@@ -98,14 +96,7 @@ fn check(plan: Plan, ty: ObjectType) -> Result<(), TestCaseError> {
 }
 
 fn random_graphs_freeze_all_or_nothing_and_leave_nothing_behind() {
-    let ty =
-        ObjectType::define("G", &[("a", Kind::Ref), ("b", Kind::Ref), ("c", Kind::Ref)]).unwrap();
-    let config = Config {
-        cases: 256,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    TestRunner::new(config)
-        .run(&plan(), |p| check(p, ty))
-        .unwrap();
+    let ty = ObjectType::define("G", &[("a", Kind::Ref), ("b", Kind::Ref), ("c", Kind::Ref)]).unwrap();
+    let config = Config { cases: 256, failure_persistence: None, ..Config::default() };
+    TestRunner::new(config).run(&plan(), |p| check(p, ty)).unwrap();
 }

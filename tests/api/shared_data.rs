@@ -43,11 +43,7 @@ fn readers_never_see_a_torn_pair_while_a_writer_publishes() {
                 for _ in 0..2000 {
                     let (version, root) = CELL.read().unwrap();
                     let root = root.expect("always a value");
-                    assert_eq!(
-                        root.get_int(0).unwrap(),
-                        i64::from(version),
-                        "version and value belong together"
-                    );
+                    assert_eq!(root.get_int(0).unwrap(), i64::from(version), "version and value belong together");
                     assert!(version >= last, "versions never go back");
                     last = version;
                 }
@@ -56,28 +52,16 @@ fn readers_never_see_a_torn_pair_while_a_writer_publishes() {
     });
     assert_eq!(i64::from(CELL.read().unwrap().0), base + 300);
     CELL.publish(None).unwrap();
-    assert_eq!(
-        Runtime::stats().live_objects,
-        0,
-        "every replaced value was freed"
-    );
+    assert_eq!(Runtime::stats().live_objects, 0, "every replaced value was freed");
 }
 
 fn only_frozen_graphs_are_published() {
     let cell = SharedCell::new();
     let draft = Object::new_list().unwrap();
-    assert_error(
-        cell.publish(Some(&draft)),
-        Status::ErrNotFrozen,
-        &["must be frozen"],
-    );
+    assert_error(cell.publish(Some(&draft)), Status::ErrNotFrozen, &["must be frozen"]);
     cell.put(draft, TransferMode::Safe).unwrap();
     assert_error(cell.read(), Status::ErrInvalidArgument, &["for one taker"]);
-    assert_error(
-        cell.publish(None),
-        Status::ErrInvalidArgument,
-        &["take it before publishing"],
-    );
+    assert_error(cell.publish(None), Status::ErrInvalidArgument, &["take it before publishing"]);
     cell.take().unwrap().push_int(1).unwrap();
 }
 
@@ -107,15 +91,10 @@ fn exactly_one_taker_wins_a_parked_graph() {
 }
 
 fn a_corrupt_struct_is_an_error_not_a_crash() {
-    let mut corrupt = SharedData {
-        version: 7,
-        object: 0xdead_beef_usize as *mut std::ffi::c_void,
-    };
+    let mut corrupt = SharedData { version: 7, object: 0xdead_beef_usize as *mut std::ffi::c_void };
     let (mut version, mut root) = (0, 0);
     // SAFETY: the struct is valid memory; its contents are garbage on purpose.
-    let status = unsafe {
-        floe::ffi::shared_data::floe_shared_data_read(&mut corrupt, &mut version, &mut root)
-    };
+    let status = unsafe { floe::ffi::shared_data::floe_shared_data_read(&mut corrupt, &mut version, &mut root) };
     assert_eq!(status, Status::ErrInvalidHandle);
     assert_eq!((version, root), (0, 0), "nothing written on failure");
 }

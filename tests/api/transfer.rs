@@ -43,14 +43,8 @@ fn an_outside_reference_refuses_the_transfer_and_moves_nothing() {
     let failed = scope.detach(TransferMode::Safe).unwrap_err();
     assert_eq!(failed.error.status(), Status::ErrNotTransferable);
     let message = failed.error.message();
-    assert!(
-        message.contains(&format!("cannot transfer Scope#{scope_id}")),
-        "{message}"
-    );
-    assert!(
-        message.contains("at Scope.job.children[0] has 1 reference from outside the graph"),
-        "{message}"
-    );
+    assert!(message.contains(&format!("cannot transfer Scope#{scope_id}")), "{message}");
+    assert!(message.contains("at Scope.job.children[0] has 1 reference from outside the graph"), "{message}");
     assert!(message.contains("nothing moved"), "{message}");
     let scope = failed.object;
     scope.set_string(0, "still mine").unwrap();
@@ -69,9 +63,7 @@ fn unreachable_garbage_does_not_block_a_safe_transfer() {
     b.push_ref(Some(&a)).unwrap();
     a.push_ref(Some(&job)).unwrap();
     drop((a, b, job));
-    let graph = scope
-        .detach(TransferMode::Safe)
-        .expect("the collector clears the garbage reference");
+    let graph = scope.detach(TransferMode::Safe).expect("the collector clears the garbage reference");
     drop(graph);
 }
 
@@ -81,11 +73,7 @@ fn unsafe_transfer_leaves_references_that_fail_on_use() {
     drop(children);
     let job_id = job.id().unwrap();
     let graph = scope.detach(TransferMode::Unsafe).unwrap();
-    assert_error(
-        job.get_string(0),
-        Status::ErrWrongThread,
-        &[&format!("Job#{job_id} is in transit")],
-    );
+    assert_error(job.get_string(0), Status::ErrWrongThread, &[&format!("Job#{job_id} is in transit")]);
     let left_behind = job.into_raw();
     on_thread("receiver", move || {
         let scope = graph.attach().unwrap();
@@ -101,12 +89,8 @@ fn frozen_graphs_are_shared_not_moved() {
     let (scope, _job, _children) = scope_with_children(&t, 2);
     scope.freeze(Some("shared")).unwrap();
     let mine = scope.try_clone().unwrap();
-    let graph = scope
-        .detach(TransferMode::Safe)
-        .expect("frozen graphs need no check");
-    let name = on_thread("reader", move || {
-        graph.attach().unwrap().get_string(0).unwrap()
-    });
+    let graph = scope.detach(TransferMode::Safe).expect("frozen graphs need no check");
+    let name = on_thread("reader", move || graph.attach().unwrap().get_string(0).unwrap());
     assert_eq!(name, "io");
     assert_eq!(mine.get_string(0).unwrap(), "io");
 }

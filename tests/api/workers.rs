@@ -21,10 +21,7 @@ const WAIT: Option<Duration> = Some(Duration::from_secs(10));
 
 fn append_done(input: Option<Object>) -> Result<Option<Object>> {
     let list = input.expect("an input list");
-    assert!(
-        Worker::current().is_some_and(|w| w != Worker::MAIN),
-        "jobs run on their worker"
-    );
+    assert!(Worker::current().is_some_and(|w| w != Worker::MAIN), "jobs run on their worker");
     list.push_string("done on a worker")?;
     Ok(Some(list))
 }
@@ -38,24 +35,13 @@ fn a_job_gets_its_input_and_returns_a_result_owned_by_the_consumer() {
     let worker = Worker::start("echo").unwrap();
     let list = Object::new_list().unwrap();
     list.push_int(1).unwrap();
-    let future = worker
-        .execute(
-            Some(list.detach(TransferMode::Safe).unwrap()),
-            TransferMode::Safe,
-            append_done,
-        )
-        .unwrap();
+    let future =
+        worker.execute(Some(list.detach(TransferMode::Safe).unwrap()), TransferMode::Safe, append_done).unwrap();
     let result = future.result(WAIT).unwrap().expect("a result");
     assert_eq!(result.get_string(1).unwrap(), "done on a worker");
-    result
-        .push_int(3)
-        .expect("the result is owned by the consumer");
+    result.push_int(3).expect("the result is owned by the consumer");
     assert_eq!(future.state(), FutureState::Consumed);
-    assert_error(
-        future.result(WAIT),
-        Status::ErrConsumed,
-        &["already consumed"],
-    );
+    assert_error(future.result(WAIT), Status::ErrConsumed, &["already consumed"]);
     stop(worker);
 }
 
@@ -68,11 +54,7 @@ fn fail(_: Option<Object>) -> Result<Option<Object>> {
 fn a_failed_job_keeps_its_status_and_message() {
     let worker = Worker::start("failing").unwrap();
     let future = worker.execute(None, TransferMode::Safe, fail).unwrap();
-    assert_error(
-        future.result(WAIT),
-        Status::ErrOutOfRange,
-        &["the job failed: cannot get List#", "has 0 elements"],
-    );
+    assert_error(future.result(WAIT), Status::ErrOutOfRange, &["the job failed: cannot get List#", "has 0 elements"]);
     assert_eq!(future.state(), FutureState::Failed);
     stop(worker);
 }
@@ -90,11 +72,7 @@ fn make_list(_: Option<Object>) -> Result<Option<Object>> {
 fn a_panicking_job_fails_its_future_and_the_worker_goes_on() {
     let worker = Worker::start("panicky").unwrap();
     let panicked = worker.execute(None, TransferMode::Safe, panic_job).unwrap();
-    assert_error(
-        panicked.result(WAIT),
-        Status::ErrPanic,
-        &["the job gave up"],
-    );
+    assert_error(panicked.result(WAIT), Status::ErrPanic, &["the job gave up"]);
     let next = worker.execute(None, TransferMode::Safe, make_list).unwrap();
     assert_eq!(next.result(WAIT).unwrap().unwrap().get_int(0).unwrap(), 42);
     stop(worker);
@@ -112,13 +90,7 @@ fn termination_runs_or_cancels_every_job() {
             .map(|i| {
                 let list = Object::new_list().unwrap();
                 list.push_int(i).unwrap();
-                worker
-                    .execute(
-                        Some(list.detach(TransferMode::Safe).unwrap()),
-                        TransferMode::Safe,
-                        slow,
-                    )
-                    .unwrap()
+                worker.execute(Some(list.detach(TransferMode::Safe).unwrap()), TransferMode::Safe, slow).unwrap()
             })
             .collect();
         let done = worker.request_termination(process_scheduled).unwrap();
@@ -133,24 +105,14 @@ fn termination_runs_or_cancels_every_job() {
             if process_scheduled {
                 assert_eq!(state, FutureState::Computed);
             } else {
-                assert!(
-                    matches!(state, FutureState::Computed | FutureState::Cancelled),
-                    "{state:?}"
-                );
+                assert!(matches!(state, FutureState::Computed | FutureState::Cancelled), "{state:?}");
             }
         }
         if !process_scheduled {
-            assert!(
-                futures.iter().any(|f| f.state() == FutureState::Cancelled),
-                "most jobs were still queued"
-            );
+            assert!(futures.iter().any(|f| f.state() == FutureState::Cancelled), "most jobs were still queued");
         }
         drop(futures);
-        assert_eq!(
-            Runtime::stats().detached_graphs,
-            0,
-            "cancelled inputs and unconsumed results are disposed"
-        );
+        assert_eq!(Runtime::stats().detached_graphs, 0, "cancelled inputs and unconsumed results are disposed");
     }
 }
 
@@ -172,12 +134,8 @@ fn delayed_jobs_take_frozen_input() {
         &["frozen input"],
     );
     config.freeze(None).unwrap();
-    let late = worker
-        .execute_after(Duration::from_millis(50), Some(&config), read_first)
-        .unwrap();
-    let early = worker
-        .execute_after(Duration::from_millis(1), Some(&config), read_first)
-        .unwrap();
+    let late = worker.execute_after(Duration::from_millis(50), Some(&config), read_first).unwrap();
+    let early = worker.execute_after(Duration::from_millis(1), Some(&config), read_first).unwrap();
     assert_eq!(early.result(WAIT).unwrap().unwrap().get_int(0).unwrap(), 7);
     assert_eq!(late.state(), FutureState::Scheduled);
     assert_eq!(late.result(WAIT).unwrap().unwrap().get_int(0).unwrap(), 7);
@@ -186,15 +144,15 @@ fn delayed_jobs_take_frozen_input() {
 
 fn wait_any_returns_the_first_finished() {
     let (a, b) = (Worker::start("a").unwrap(), Worker::start("b").unwrap());
-    let slow_future = a
-        .execute_after(Duration::from_secs(5), None, make_list)
-        .unwrap();
+    let slow_future = a.execute_after(Duration::from_secs(5), None, make_list).unwrap();
     let fast_future = b.execute(None, TransferMode::Safe, make_list).unwrap();
-    assert_eq!(
-        floe::Future::wait_any(&[&slow_future, &fast_future], WAIT).unwrap(),
-        1
-    );
+    assert_eq!(floe::Future::wait_any(&[&slow_future, &fast_future], WAIT).unwrap(), 1);
     fast_future.result(WAIT).unwrap();
+    assert_eq!(
+        floe::Future::wait_any(&[&fast_future], WAIT).map_err(|e| e.status()),
+        Err(Status::ErrConsumed),
+        "consumed futures are not waited for"
+    );
     a.request_termination(false).unwrap().result(WAIT).unwrap();
     assert_eq!(slow_future.state(), FutureState::Cancelled);
     stop(b);
@@ -204,12 +162,8 @@ static DELIVERED_ON: AtomicUsize = AtomicUsize::new(0);
 
 fn record_delivery(outcome: Result<Option<Object>>) {
     let list = outcome.unwrap().unwrap();
-    list.push_int(1)
-        .expect("attached to the thread it was delivered to");
-    DELIVERED_ON.store(
-        Worker::current().map_or(0, |w| w.id() as usize),
-        Ordering::SeqCst,
-    );
+    list.push_int(1).expect("attached to the thread it was delivered to");
+    DELIVERED_ON.store(Worker::current().map_or(0, |w| w.id() as usize), Ordering::SeqCst);
 }
 
 fn results_can_be_delivered_to_a_workers_queue() {
@@ -226,26 +180,17 @@ fn results_can_be_delivered_to_a_workers_queue() {
         Place::Background => (Worker::start("consumer").unwrap(), None),
     };
     DELIVERED_ON.store(0, Ordering::SeqCst);
-    let future = producer
-        .execute(None, TransferMode::Safe, make_list)
-        .unwrap();
+    let future = producer.execute(None, TransferMode::Safe, make_list).unwrap();
     future.deliver_to(target, record_delivery).unwrap();
     stop(producer);
     match wakeups {
         Some(wakeups) => {
-            assert!(
-                wakeups.load(Ordering::SeqCst) >= 1,
-                "the host's loop was poked"
-            );
+            assert!(wakeups.load(Ordering::SeqCst) >= 1, "the host's loop was poked");
             assert_eq!(MainQueue::drain(usize::MAX).unwrap(), 1);
             MainQueue::set_wakeup(None);
         }
         None => {
-            assert_error(
-                MainQueue::drain(1),
-                Status::ErrWrongThread,
-                &["only its own thread (main)"],
-            );
+            assert_error(MainQueue::drain(1), Status::ErrWrongThread, &["only its own thread (main)"]);
             stop(target);
         }
     }
@@ -253,22 +198,10 @@ fn results_can_be_delivered_to_a_workers_queue() {
 }
 
 fn unknown_and_terminated_workers_are_errors() {
-    assert_error(
-        Worker::from_id(999_999),
-        Status::ErrUnknownWorker,
-        &["no worker has id 999999"],
-    );
+    assert_error(Worker::from_id(999_999), Status::ErrUnknownWorker, &["no worker has id 999999"]);
     let worker = Worker::start("short").unwrap();
     stop(worker);
     assert_error(Worker::from_id(worker.id()), Status::ErrUnknownWorker, &[]);
-    assert_error(
-        worker.execute(None, TransferMode::Safe, make_list),
-        Status::ErrUnknownWorker,
-        &[],
-    );
-    assert_error(
-        Worker::MAIN.request_termination(true),
-        Status::ErrInvalidArgument,
-        &["main queue"],
-    );
+    assert_error(worker.execute(None, TransferMode::Safe, make_list), Status::ErrUnknownWorker, &[]);
+    assert_error(Worker::MAIN.request_termination(true), Status::ErrInvalidArgument, &["main queue"]);
 }

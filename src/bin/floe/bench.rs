@@ -8,9 +8,9 @@
 //! - A SAFE transfer (`Object::detach(TransferMode::Safe)`, then `DetachedGraph::attach`) against
 //!   the traversal of the same graph, same shapes and sizes, the graph holding no handle but its
 //!   root's. Target: detach ≤ 2 × traversal, detach + attach ≤ 2 × traversal.
-//! - Workers against a channel between two threads (`std::sync::mpsc`, crossbeam-channel's algorithm
-//!   since Rust 1.67; `benches/workers.rs` compares with crossbeam-channel itself): an `execute` +
-//!   `Future::result` round trip against a ping-pong (target ≤ 1.25×), and the throughput of 10^6
+//! - Workers against crossbeam-channel between two threads pinned to CPUs (`std::sync::mpsc`
+//!   beside, for reference): an `execute` + `Future::result` round trip against a ping-pong, the
+//!   other thread on another CPU and on the same one (target ≤ 1.25×); and the throughput of 10^6
 //!   tiny jobs (`--quick`: 10^5) against as many messages to a consumer thread (target ≥ 0.8×).
 //! - Memory per object: the 16-byte header, and the resident memory 10^6 two-field objects really
 //!   take (RSS from `/proc/self/statm` before and after).
@@ -18,8 +18,9 @@
 //! Every figure is the best of several repetitions, with the median beside it. Graph construction and
 //! teardown are never timed; each graph is walked once after construction, so freeze and traversal
 //! both meet a graph that was just walked (the traversal is timed on the frozen graph: same objects,
-//! same code path). `benches/freeze.rs` and `benches/workers.rs` include this file for its graph
-//! builder, jobs and channel baselines.
+//! same code path). A SAFE transfer meets one graph per shape and size, transferred again and again
+//! (the attach gives it back). `benches/freeze.rs` and `benches/workers.rs` include this file for
+//! its graph builder, jobs and channel baselines.
 
 use floe::ffi::object::{floe_object_get_int, floe_object_set_int};
 use floe::{FutureState, Kind, MainQueue, Object, ObjectType, Runtime, TransferMode, Worker};
@@ -93,18 +94,13 @@ impl Verdicts {
 
 /// The graph sizes up to `largest`, each with its number of repetitions.
 fn sizes(largest: usize) -> impl Iterator<Item = (usize, usize)> {
-    [(1_000, 31), (10_000, 15), (100_000, 7), (1_000_000, 5)]
-        .into_iter()
-        .filter(move |&(n, _)| n <= largest)
+    [(1_000, 31), (10_000, 15), (100_000, 7), (1_000_000, 5)].into_iter().filter(move |&(n, _)| n <= largest)
 }
 
 /// Freeze against the traversal of the same graph, each shape and size up to `largest`.
 fn freeze_report(largest: usize, verdicts: &mut Verdicts) {
     println!("\nfreeze vs plain traversal (reachable_count) of the same graph, ns per object; target freeze/traversal <= {RATIO_TARGET}x");
-    println!(
-        "{:<7} {:>9} {:>4}  {:>18}  {:>18}  {:>6}",
-        "shape", "objects", "N", "freeze", "traversal", "ratio"
-    );
+    println!("{:<7} {:>9} {:>4}  {:>18}  {:>18}  {:>6}", "shape", "objects", "N", "freeze", "traversal", "ratio");
     for shape in Shape::ALL {
         for (n, reps) in sizes(largest) {
             let (mut freeze, mut traversal) = (Vec::new(), Vec::new());
@@ -146,17 +142,11 @@ fn transfer_report(largest: usize, verdicts: &mut Verdicts) {
         for (n, reps) in sizes(largest) {
             let mut graph = Graph::build(shape, n);
             graph.release_all_but_root();
-            let (mut detach, mut attach, mut both, mut traversal) =
-                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let (mut detach, mut attach, mut both, mut traversal) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for _ in 0..reps {
                 let (d, a) = graph.detach_attach();
                 let (count, t) = timed(|| graph.root().reachable_count().expect("traverse"));
-                assert_eq!(
-                    count,
-                    n,
-                    "{} graph of {n}: all reachable after the transfer",
-                    shape.name()
-                );
+                assert_eq!(count, n, "{} graph of {n}: all reachable after the transfer", shape.name());
                 let per_object = |d: Duration| d.as_nanos() as f64 / n as f64;
                 detach.push(per_object(d));
                 attach.push(per_object(a));
@@ -165,8 +155,7 @@ fn transfer_report(largest: usize, verdicts: &mut Verdicts) {
             }
             let [detach, attach, both, traversal] =
                 [detach, attach, both, traversal].map(|mut samples| Summary::of(&mut samples));
-            let (detach_ratio, both_ratio) =
-                (detach.best / traversal.best, both.best / traversal.best);
+            let (detach_ratio, both_ratio) = (detach.best / traversal.best, both.best / traversal.best);
             println!(
                 "{:<7} {:>9} {:>4}  {:>16}  {:>14}  {:>16}  {:>6.2}x  {:>6.2}x  {}",
                 shape.name(),
@@ -191,34 +180,18 @@ fn access_report(verdicts: &mut Verdicts) {
     object.set_int(field, 42).expect("set");
     let mut out = 0i64;
     // SAFETY: `out` is a writable i64.
-    let get = per_call(CALLS, |_| unsafe {
-        floe_object_get_int(black_box(handle), black_box(field), &raw mut out)
-    });
+    let get = per_call(CALLS, |_| unsafe { floe_object_get_int(black_box(handle), black_box(field), &raw mut out) });
     assert_eq!(out, 42, "the gets happened");
-    let set = per_call(CALLS, |i| {
-        floe_object_set_int(black_box(handle), black_box(field), i64::from(i))
-    });
-    assert_eq!(
-        object.get_int(field).expect("read"),
-        i64::from(CALLS - 1),
-        "the sets happened"
-    );
+    let set = per_call(CALLS, |i| floe_object_set_int(black_box(handle), black_box(field), i64::from(i)));
+    assert_eq!(object.get_int(field).expect("read"), i64::from(CALLS - 1), "the sets happened");
     for (name, summary) in [("floe_object_get_int", get), ("floe_object_set_int", set)] {
         let verdict = verdicts.check(summary.best <= CALL_TARGET_NS);
         println!("{name:<24} {:>16}  {verdict}", summary.to_string());
     }
     let rust_get = per_call(CALLS, |_| object.get_int(black_box(field)).expect("get"));
-    let rust_set = per_call(CALLS, |i| {
-        object.set_int(black_box(field), i64::from(i)).expect("set")
-    });
-    for (name, summary) in [
-        ("Object::get_int (Rust)", rust_get),
-        ("Object::set_int (Rust)", rust_set),
-    ] {
-        println!(
-            "{name:<24} {:>16}  (reference: the same checks without the C boundary)",
-            summary.to_string()
-        );
+    let rust_set = per_call(CALLS, |i| object.set_int(black_box(field), i64::from(i)).expect("set"));
+    for (name, summary) in [("Object::get_int (Rust)", rust_get), ("Object::set_int (Rust)", rust_set)] {
+        println!("{name:<24} {:>16}  (reference: the same checks without the C boundary)", summary.to_string());
     }
 }
 
@@ -249,10 +222,7 @@ fn workers_report(quick: bool, verdicts: &mut Verdicts) {
     let worker = Worker::start("bench").expect("start a worker");
     println!("\nround trip to another thread and back, best of 7 runs of {trips}, ns per round trip; target floe/crossbeam <= {ROUND_TRIP_TARGET}x");
     println!("(floe: Worker::execute + Future::result; crossbeam and mpsc: ping-pong over two unbounded channels; threads pinned)");
-    println!(
-        "{:<10} {:<42} {:>20}  {:>6}",
-        "placement", "", "ns per round trip", "ratio"
-    );
+    println!("{:<10} {:<42} {:>20}  {:>6}", "placement", "", "ns per round trip", "ratio");
     for placement in Placement::ALL {
         if placement.partner >= cpus {
             println!("{:<10} skipped: {cpus} CPU(s)", placement.name);
@@ -269,11 +239,7 @@ fn workers_report(quick: bool, verdicts: &mut Verdicts) {
                 1 => "(reference)",
                 _ => verdicts.check(ratio <= ROUND_TRIP_TARGET),
             };
-            println!(
-                "{:<10} {name:<42} {:>20}  {ratio:>5.2}x  {verdict}",
-                placement.name,
-                summary.to_string()
-            );
+            println!("{:<10} {name:<42} {:>20}  {ratio:>5.2}x  {verdict}", placement.name, summary.to_string());
         }
     }
 
@@ -310,10 +276,7 @@ fn workers_report(quick: bool, verdicts: &mut Verdicts) {
         );
     }
     pin_current_thread(None);
-    worker
-        .request_termination(true)
-        .and_then(|done| done.result(None))
-        .expect("terminate the worker");
+    worker.request_termination(true).and_then(|done| done.result(None)).expect("terminate the worker");
 }
 
 /// Where a round trip's other thread runs while the caller runs on CPU 0.
@@ -324,16 +287,7 @@ struct Placement {
 }
 
 impl Placement {
-    const ALL: [Placement; 2] = [
-        Placement {
-            name: "two CPUs",
-            partner: 1,
-        },
-        Placement {
-            name: "one CPU",
-            partner: 0,
-        },
-    ];
+    const ALL: [Placement; 2] = [Placement { name: "two CPUs", partner: 1 }, Placement { name: "one CPU", partner: 0 }];
 }
 
 /// Round trips, `trips` per run, from this thread to a thread on `partner`: crossbeam-channel and
@@ -343,10 +297,7 @@ pub fn round_trips(worker: Worker, trips: u32, partner: Option<usize>) -> [(&'st
     let crossbeam = ping_pong(&Echo::<Crossbeam>::start(partner), trips);
     let mpsc = ping_pong(&Echo::<Mpsc>::start(partner), trips);
     let no_input = per_call(trips, |_| {
-        worker
-            .execute(None, TransferMode::Safe, tiny_job)
-            .and_then(|f| f.result(None))
-            .expect("round trip")
+        worker.execute(None, TransferMode::Safe, tiny_job).and_then(|f| f.result(None)).expect("round trip")
     });
     let mut object = Some(Object::new(Graph::node_type()).expect("allocate"));
     let tiny_input = per_call(trips, |_| {
@@ -365,9 +316,7 @@ pub fn round_trips(worker: Worker, trips: u32, partner: Option<usize>) -> [(&'st
 
 /// 7 runs of `trips` round trips through `echo`.
 fn ping_pong<C: Channel>(echo: &Echo<C>, trips: u32) -> Summary {
-    per_call(trips, |i| {
-        assert_eq!(echo.ping(u64::from(i)), u64::from(i) + 1, "the echo's reply")
-    })
+    per_call(trips, |i| assert_eq!(echo.ping(u64::from(i)), u64::from(i) + 1, "the echo's reply"))
 }
 
 /// ns per job of a stream of `jobs` that took `elapsed`.
@@ -395,18 +344,15 @@ pub fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
 
 /// The best and the median of a set of samples.
 #[derive(Clone, Copy)]
-struct Summary {
-    best: f64,
-    median: f64,
+pub struct Summary {
+    pub best: f64,
+    pub median: f64,
 }
 
 impl Summary {
-    fn of(samples: &mut [f64]) -> Summary {
+    pub fn of(samples: &mut [f64]) -> Summary {
         samples.sort_by(f64::total_cmp);
-        Summary {
-            best: samples[0],
-            median: samples[samples.len() / 2],
-        }
+        Summary { best: samples[0], median: samples[samples.len() / 2] }
     }
 }
 
@@ -419,8 +365,7 @@ impl std::fmt::Display for Summary {
 /// Resident bytes per object for `MEMORY_OBJECTS` objects with two int fields, each held by one
 /// handle. The vector of handles is filled (so resident) before the first reading.
 fn resident_bytes_per_object() -> Option<f64> {
-    let ty = ObjectType::define("BenchPair", &[("a", Kind::Int), ("b", Kind::Int)])
-        .expect("define BenchPair");
+    let ty = ObjectType::define("BenchPair", &[("a", Kind::Int), ("b", Kind::Int)]).expect("define BenchPair");
     let mut handles = vec![u64::MAX; MEMORY_OBJECTS];
     let before = resident_bytes()?;
     for handle in &mut handles {
@@ -469,11 +414,7 @@ impl Shape {
         match self {
             Shape::Tree => [within(2 * i + 1), within(2 * i + 2), None],
             Shape::List => [within(i + 1), None, None],
-            Shape::Random => [
-                within(i + 1),
-                Some(rng.below(n)),
-                (rng.next() & 1 == 1).then(|| rng.below(n)),
-            ],
+            Shape::Random => [within(i + 1), Some(rng.below(n)), (rng.next() & 1 == 1).then(|| rng.below(n))],
         }
     }
 }
@@ -511,12 +452,7 @@ impl Graph {
     pub fn node_type() -> ObjectType {
         static TYPE: OnceLock<ObjectType> = OnceLock::new();
         *TYPE.get_or_init(|| {
-            let fields = [
-                ("a", Kind::Ref),
-                ("b", Kind::Ref),
-                ("c", Kind::Ref),
-                ("value", Kind::Int),
-            ];
+            let fields = [("a", Kind::Ref), ("b", Kind::Ref), ("c", Kind::Ref), ("value", Kind::Int)];
             ObjectType::define("BenchNode", &fields).expect("define BenchNode")
         })
     }
@@ -627,15 +563,8 @@ pub fn floe_stream(worker: Worker, jobs: u64) -> Duration {
     last.expect("the last job");
     let (last, rest) = futures.split_last().expect("at least one job");
     assert_eq!(last.state(), FutureState::Consumed);
-    assert!(
-        rest.iter().all(|f| f.state() == FutureState::Computed),
-        "every job ran"
-    );
-    assert_eq!(
-        TINY_WORK.load(Ordering::Relaxed) - before,
-        jobs,
-        "every job ran once"
-    );
+    assert!(rest.iter().all(|f| f.state() == FutureState::Computed), "every job ran");
+    assert_eq!(TINY_WORK.load(Ordering::Relaxed) - before, jobs, "every job ran once");
     elapsed
 }
 
@@ -753,11 +682,7 @@ impl<C: Channel> Echo<C> {
                 C::send(&outbox, x + 1);
             }
         });
-        Echo {
-            requests: Some(requests),
-            replies,
-            thread: Some(thread),
-        }
+        Echo { requests: Some(requests), replies, thread: Some(thread) }
     }
 
     /// One round trip: sends `x`, waits for the reply.
@@ -799,11 +724,7 @@ pub fn channel_stream<C: Channel>(messages: u64, cpu: Option<usize>) -> Duration
         C::recv(&done)
     });
     assert_eq!(last, Some(messages - 1));
-    assert_eq!(
-        TINY_WORK.load(Ordering::Relaxed) - before,
-        messages,
-        "every message handled once"
-    );
+    assert_eq!(TINY_WORK.load(Ordering::Relaxed) - before, messages, "every message handled once");
     drop(requests);
     consumer.join().expect("the consumer thread");
     elapsed

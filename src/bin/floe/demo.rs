@@ -32,11 +32,7 @@ fn tour() -> std::result::Result<(), Error> {
         child.set_string(state, &format!("child {i}"))?;
         children.push_ref(Some(&child))?;
     }
-    println!(
-        "   {} objects reachable from Scope#{}",
-        scope.reachable_count()?,
-        scope.id()?
-    );
+    println!("   {} objects reachable from Scope#{}", scope.reachable_count()?, scope.id()?);
 
     println!("\n2. A worker thread may not touch it while it is mutable:");
     let scope_handle = scope.handle();
@@ -53,12 +49,7 @@ fn tour() -> std::result::Result<(), Error> {
 
     println!("\n3. Freeze it (label \"launch\"): deep, one way, O(N)");
     scope.freeze(Some("launch"))?;
-    println!(
-        "   frozen: scope={} job={} children={}",
-        scope.is_frozen()?,
-        job.is_frozen()?,
-        children.is_frozen()?
-    );
+    println!("   frozen: scope={} job={} children={}", scope.is_frozen()?, job.is_frozen()?, children.is_frozen()?);
 
     println!("\n4. Now any thread can read it:");
     let shared = scope.try_clone()?;
@@ -89,10 +80,7 @@ fn tour() -> std::result::Result<(), Error> {
     let connection = Object::new(job_type)?;
     connection.ensure_never_frozen()?;
     session.set_ref(job_field, Some(&connection))?;
-    show(
-        "freeze a second Scope that holds a connection",
-        session.freeze(Some("cache")),
-    );
+    show("freeze a second Scope that holds a connection", session.freeze(Some("cache")));
     println!("   session still mutable: {}", !session.is_frozen()?);
 
     println!("\n7. Handles are checked, never trusted:");
@@ -101,19 +89,13 @@ fn tour() -> std::result::Result<(), Error> {
     temporary.release()?;
     show("use after release", Object::borrowed(stale).len());
     show("second release", Object::from_raw(stale).release());
-    show(
-        "made-up handle",
-        Object::borrowed(0x1234_5678_9abc_def0).len(),
-    );
+    show("made-up handle", Object::borrowed(0x1234_5678_9abc_def0).len());
     show("wrong kind", scope.get_int(name));
 
     drop((scope, job, children, session, connection));
     Runtime::collect_cycles();
     let stats = Runtime::stats();
-    println!(
-        "\n8. Everything released: {} live objects, {} live handles",
-        stats.live_objects, stats.live_handles
-    );
+    println!("\n8. Everything released: {} live objects, {} live handles", stats.live_objects, stats.live_handles);
     Ok(())
 }
 
