@@ -27,7 +27,7 @@ const THRESHOLD: usize = 10_000;
 const BLACK: u32 = 0;
 
 thread_local! {
-    static CANDIDATES: RefCell<Vec<ObjIndex>> = const { RefCell::new(Vec::new()) };
+    static CANDIDATES: RefCell<Candidates> = const { RefCell::new(Candidates(Vec::new())) };
 }
 
 /// Remembers a mutable object whose count dropped to a non-zero value.
@@ -35,12 +35,12 @@ pub(crate) fn buffer_candidate(index: ObjIndex, slot: &Slot) {
     if slot.flags() & BUFFERED == 0 {
         slot.set_flags(BUFFERED, 0);
         // A thread being torn down has no candidate list left; its objects are unreachable anyway.
-        let _ = CANDIDATES.try_with(|c| c.borrow_mut().push(index));
+        let _ = CANDIDATES.try_with(|c| c.borrow_mut().0.push(index));
     }
 }
 
 pub(crate) fn collect_if_due() {
-    if CANDIDATES.try_with(|c| c.borrow().len() >= THRESHOLD).unwrap_or(false) {
+    if CANDIDATES.try_with(|c| c.borrow().0.len() >= THRESHOLD).unwrap_or(false) {
         collect();
     }
 }
@@ -55,9 +55,22 @@ fn local_children(index: ObjIndex, me: u32) -> impl Iterator<Item = ObjIndex> {
 
 /// Collects the calling thread's unreachable mutable cycles; returns how many objects were freed.
 pub fn collect() -> usize {
+    collect_from(CANDIDATES.with(|c| std::mem::take(&mut c.borrow_mut().0)))
+}
+
+/// A thread's candidates; when the thread exits, its garbage cycles are collected one last time
+/// (nobody else may touch its objects, so nobody else could).
+struct Candidates(Vec<ObjIndex>);
+
+impl Drop for Candidates {
+    fn drop(&mut self) {
+        collect_from(std::mem::take(&mut self.0));
+    }
+}
+
+fn collect_from(roots: Vec<ObjIndex>) -> usize {
     let heap = &HEAP;
     let me = thread::current();
-    let roots: Vec<ObjIndex> = CANDIDATES.with(|c| std::mem::take(&mut *c.borrow_mut()));
     let roots: Vec<ObjIndex> = roots
         .into_iter()
         .filter(|&r| {

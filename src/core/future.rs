@@ -173,7 +173,8 @@ pub fn wait_any(futures: &[Arc<Future>], timeout: Option<Duration>) -> Result<us
     let mut completions = COMPLETIONS.lock();
     loop {
         let states: Vec<FutureState> = futures.iter().map(|f| f.state()).collect();
-        let finished = |s: &FutureState| matches!(s, FutureState::Computed | FutureState::Failed | FutureState::Cancelled);
+        let finished =
+            |s: &FutureState| matches!(s, FutureState::Computed | FutureState::Failed | FutureState::Cancelled);
         if let Some(i) = states.iter().position(finished) {
             return Ok(i);
         }

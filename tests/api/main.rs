@@ -10,6 +10,7 @@ mod objects;
 mod ownership;
 mod properties;
 mod shared_data;
+mod stress;
 mod transfer;
 mod workers;
 
@@ -26,6 +27,7 @@ fn main() {
         atomics::TESTS,
         globals::TESTS,
         shared_data::TESTS,
+        stress::TESTS,
     ]
     .concat();
     harness::main(&tests);
