@@ -347,6 +347,24 @@ typedef struct floe_stats {
 } floe_stats;
 
 /**
+ * What `floe_runtime_shutdown` found.
+ */
+typedef struct floe_shutdown_report {
+  /**
+   * Workers that stopped.
+   */
+  uint32_t workers_stopped;
+  /**
+   * Workers still running when the time ran out.
+   */
+  uint32_t workers_unfinished;
+  /**
+   * The counters afterwards: detached graphs never attached, live objects and handles.
+   */
+  struct floe_stats stats;
+} floe_shutdown_report;
+
+/**
  * The C struct, `floe_shared_data`. Zeroed means empty.
  */
 typedef struct floe_shared_data {
@@ -787,6 +805,17 @@ floe_status floe_last_error_status(void);
  * number that is not a status. The string is static: never free it.
  */
 const char *floe_status_name(int32_t status);
+
+/**
+ * Terminates every running worker — running the jobs already queued when `process_scheduled`,
+ * cancelling them otherwise — waits up to `timeout_ms` (negative: forever) for their threads, and
+ * writes what is left to `*out_report`. When anything is left (unfinished workers, detached
+ * graphs never attached, live objects or handles) it also prints a one-line summary naming them
+ * to stderr. Unlike Kotlin/Native's "Unfinished workers detected", it never aborts.
+ */
+floe_status floe_runtime_shutdown(bool process_scheduled,
+                                  int64_t timeout_ms,
+                                  struct floe_shutdown_report *out_report);
 
 /**
  * Publishes the frozen object of `root` in `*data` (or empties it when `root` is 0) and bumps its

@@ -40,6 +40,14 @@ impl Runtime {
         stats::snapshot()
     }
 
+    /// Stops every worker and reports what is left; see [`crate::core::concurrency::shutdown`].
+    pub fn shutdown(
+        process_scheduled: bool,
+        timeout: Option<std::time::Duration>,
+    ) -> super::concurrency::ShutdownReport {
+        super::concurrency::shutdown(process_scheduled, timeout)
+    }
+
     /// Runs the cycle collector over the calling thread's mutable objects; returns how many objects
     /// were freed. It also runs by itself when enough candidates accumulate.
     pub fn collect_cycles() -> usize {

@@ -64,3 +64,43 @@ pub extern "C" fn floe_status_name(status: i32) -> *const c_char {
     let name = Status::from_code(status).map_or(c"FLOE_UNKNOWN_STATUS", Status::c_name);
     name.as_ptr()
 }
+
+/// What `floe_runtime_shutdown` found.
+#[repr(C)]
+pub struct ShutdownSummary {
+    /// Workers that stopped.
+    pub workers_stopped: u32,
+    /// Workers still running when the time ran out.
+    pub workers_unfinished: u32,
+    /// The counters afterwards: detached graphs never attached, live objects and handles.
+    pub stats: Stats,
+}
+
+/// Terminates every running worker — running the jobs already queued when `process_scheduled`,
+/// cancelling them otherwise — waits up to `timeout_ms` (negative: forever) for their threads, and
+/// writes what is left to `*out_report`. When anything is left (unfinished workers, detached
+/// graphs never attached, live objects or handles) it also prints a one-line summary naming them
+/// to stderr. Unlike Kotlin/Native's "Unfinished workers detected", it never aborts.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_runtime_shutdown(
+    process_scheduled: bool,
+    timeout_ms: i64,
+    out_report: *mut ShutdownSummary,
+) -> Status {
+    boundary("floe_runtime_shutdown", || {
+        let target = out(out_report, "out_report")?;
+        let timeout = u64::try_from(timeout_ms).ok().map(std::time::Duration::from_millis);
+        let report = Runtime::shutdown(process_scheduled, timeout);
+        if !report.is_clean() {
+            eprintln!("{report}");
+        }
+        let summary = ShutdownSummary {
+            workers_stopped: report.stopped.len() as u32,
+            workers_unfinished: report.unfinished.len() as u32,
+            stats: report.stats,
+        };
+        // SAFETY: documented contract: `out_report` points to a writable floe_shutdown_report.
+        unsafe { target.write(summary) };
+        Ok(())
+    })
+}

@@ -15,6 +15,7 @@ crate::tests![
     wait_any_returns_the_first_finished,
     results_can_be_delivered_to_a_workers_queue,
     unknown_and_terminated_workers_are_errors,
+    shutdown_reports_instead_of_aborting,
 ];
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(10));
@@ -204,4 +205,27 @@ fn unknown_and_terminated_workers_are_errors() {
     assert_error(Worker::from_id(worker.id()), Status::ErrUnknownWorker, &[]);
     assert_error(worker.execute(None, TransferMode::Safe, make_list), Status::ErrUnknownWorker, &[]);
     assert_error(Worker::MAIN.request_termination(true), Status::ErrInvalidArgument, &["main queue"]);
+}
+
+fn sleep_a_while(_: Option<Object>) -> Result<Option<Object>> {
+    std::thread::sleep(Duration::from_millis(300));
+    Ok(None)
+}
+
+fn shutdown_reports_instead_of_aborting() {
+    let (busy, idle) = (Worker::start("busy").unwrap(), Worker::start("idle").unwrap());
+    let running = busy.execute(None, TransferMode::Safe, sleep_a_while).unwrap();
+    let queued = idle.execute_after(Duration::from_secs(60), None, make_list).unwrap();
+    std::thread::sleep(Duration::from_millis(20)); // the busy job has started
+    let kept = Object::new_list().unwrap().detach(TransferMode::Safe).unwrap();
+    let report = Runtime::shutdown(false, Some(Duration::from_millis(50)));
+    assert_eq!(report.stats.detached_graphs, 1, "{report}");
+    assert_eq!(queued.state(), FutureState::Cancelled);
+    assert!(report.stopped.iter().any(|w| w.contains("(idle)")), "{report}");
+    assert!(report.unfinished.iter().any(|w| w.contains("(busy)")), "{report}");
+    assert!(report.to_string().contains("unfinished, still running: worker"), "{report}");
+    drop(kept);
+    running.result(WAIT).unwrap();
+    let clean = Runtime::shutdown(true, WAIT);
+    assert!(clean.is_clean(), "{clean}");
 }
