@@ -325,6 +325,19 @@ typedef floe_status (*floe_initializer_fn)(floe_ref *out_value);
 typedef uint32_t floe_type;
 
 /**
+ * Makes the root of a job's input graph on the calling thread: writes a handle to `*out_root`
+ * (or 0 for no input), which floe then owns. Returns `FLOE_OK`, or a status that fails the call.
+ */
+typedef floe_status (*floe_producer_fn)(void *producer_arg, floe_ref *out_root);
+
+/**
+ * A job: runs on its worker with `input` (a handle the job owns and must release or return; 0 for
+ * none) and writes its result's root to `*out_result` (0 for none), which floe then owns. A status
+ * other than `FLOE_OK` fails the job's future with that status and the thread's last error message.
+ */
+typedef floe_status (*floe_job_fn)(floe_ref input, floe_ref *out_result);
+
+/**
  * A snapshot of the runtime's live counters.
  */
 typedef struct floe_stats {
@@ -391,19 +404,6 @@ typedef struct floe_field_def {
    */
   uint32_t kind;
 } floe_field_def;
-
-/**
- * Makes the root of a job's input graph on the calling thread: writes a handle to `*out_root`
- * (or 0 for no input), which floe then owns. Returns `FLOE_OK`, or a status that fails the call.
- */
-typedef floe_status (*floe_producer_fn)(void *producer_arg, floe_ref *out_root);
-
-/**
- * A job: runs on its worker with `input` (a handle the job owns and must release or return; 0 for
- * none) and writes its result's root to `*out_result` (0 for none), which floe then owns. A status
- * other than `FLOE_OK` fails the job's future with that status and the thread's last error message.
- */
-typedef floe_status (*floe_job_fn)(floe_ref input, floe_ref *out_result);
 
 /**
  * Called, from any thread, when work is queued for the main thread; `user_data` as registered.
@@ -742,6 +742,38 @@ floe_status floe_object_is_frozen(floe_ref object, bool *out_frozen);
  * freezes nothing. Owner thread only; an already frozen object gives `FLOE_ERR_FROZEN`.
  */
 floe_status floe_object_ensure_never_frozen(floe_ref object);
+
+/**
+ * Starts a pool of `threads` threads named `<name>-<i>` sharing one queue, and writes its id to
+ * `*out_pool`.
+ */
+floe_status floe_pool_start(const char *name, size_t threads, uint32_t *out_pool);
+
+/**
+ * Makes a view of `pool` (a pool or a view of it) that runs at most `limit` of its jobs at once,
+ * with no threads of its own, and writes its id to `*out_view`. Each job still has one owner.
+ */
+floe_status floe_pool_limited_parallelism(uint32_t pool, size_t limit, uint32_t *out_view);
+
+/**
+ * `floe_worker_execute` for a pool or a view: the job runs on one of the pool's threads, which
+ * owns its input graph while it runs.
+ */
+floe_status floe_pool_execute(uint32_t pool,
+                              uint32_t mode,
+                              floe_producer_fn producer,
+                              void *producer_arg,
+                              floe_job_fn job,
+                              floe_future *out_future);
+
+/**
+ * Terminates the pool (for a view, its whole pool; its views stop with it), running queued jobs
+ * when `process_scheduled`, cancelling them otherwise; writes a future that completes when the
+ * last thread has exited to `*out_future` (owned by the caller).
+ */
+floe_status floe_pool_request_termination(uint32_t pool,
+                                          bool process_scheduled,
+                                          floe_future *out_future);
 
 /**
  * Writes a new handle to the same object as `object` to `*out_ref`: one more reference.

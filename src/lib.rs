@@ -8,7 +8,9 @@ pub mod core;
 pub mod ffi;
 
 pub use crate::core::api::{Object, ObjectType, Runtime};
-pub use crate::core::concurrency::{DetachedGraph, Future, Global, Job, MainQueue, SharedCell, TransferError, Worker};
+pub use crate::core::concurrency::{
+    DetachedGraph, Future, Global, Job, MainQueue, Pool, SharedCell, TransferError, Worker,
+};
 pub use crate::core::error::{Error, Result, Status};
 pub use crate::core::future::FutureState;
 pub use crate::core::global::GlobalMode;

@@ -1,5 +1,5 @@
 //! The safe Rust API for sharing and moving graphs between threads: `DetachedGraph`, `Worker`,
-//! `Future`, `MainQueue`, `Global`, `SharedCell`. Jobs are plain `fn` items — no captured state, as in Kotlin/Native: a job that
+//! `Future`, `MainQueue`, `Pool`, `Global`, `SharedCell`. Jobs are plain `fn` items — no captured state, as in Kotlin/Native: a job that
 //! needs data gets it as its input graph.
 
 use super::api::Object;
@@ -7,6 +7,7 @@ use super::error::{Error, Result, Status};
 use super::future::{self as core_future, FutureState};
 use super::global::{self, GlobalMode};
 use super::object;
+use super::pool;
 use super::shared_data::{self, SharedData};
 use super::stats::Stats;
 use super::transfer::{self, TransferMode, Transit};
@@ -321,4 +322,36 @@ pub fn shutdown(process_scheduled: bool, timeout: Option<Duration>) -> ShutdownR
     }
     report.stats = super::stats::snapshot();
     report
+}
+
+/// A pool of worker threads sharing one queue, or a view of one that caps how many of its jobs
+/// run at once (kotlinx.coroutines' `limitedParallelism`), without threads of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Pool(u32);
+
+impl Pool {
+    /// Starts `threads` threads named `<name>-<i>`.
+    pub fn start(name: &str, threads: usize) -> Result<Pool> {
+        pool::start(name, threads).map(Pool)
+    }
+
+    /// A view of this pool that runs at most `limit` of its jobs at once.
+    pub fn limited_parallelism(self, limit: usize) -> Result<Pool> {
+        pool::view(self.0, limit).map(Pool)
+    }
+
+    pub fn id(self) -> u32 {
+        self.0
+    }
+
+    /// Runs `job` on one of the pool's threads with `input`, as [`Worker::execute`] does.
+    pub fn execute(self, input: Option<DetachedGraph>, result_mode: TransferMode, job: Job) -> Result<Future> {
+        let executor = pool::lookup(self.0)?;
+        worker::execute_with(|task| executor.submit(task), input.map(|g| g.0), result_mode, job_fn(job)).map(Future)
+    }
+
+    /// Terminates the pool (for a view, its whole pool), running or cancelling queued jobs.
+    pub fn request_termination(self, process_scheduled: bool) -> Result<Future> {
+        Ok(Future(pool::lookup(self.0)?.request_termination(process_scheduled)))
+    }
 }

@@ -13,6 +13,7 @@ mod handle;
 mod heap;
 pub(crate) mod object;
 mod ownership;
+pub mod pool;
 mod provenance;
 pub(crate) mod registry;
 pub mod shared_data;

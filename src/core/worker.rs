@@ -36,11 +36,11 @@ impl Task {
         Task(Box::new(body))
     }
 
-    fn run(self) {
+    pub(crate) fn run(self) {
         (self.0)(true)
     }
 
-    fn cancel(self) {
+    pub(crate) fn cancel(self) {
         (self.0)(false)
     }
 }
@@ -306,19 +306,27 @@ pub(crate) fn execute(
     job: JobFn,
     delay: Option<Duration>,
 ) -> Result<Arc<Future>> {
+    execute_with(|task| worker.submit(task, delay), input, mode, job)
+}
+
+/// Makes the task that runs `job` with `input` and completes a future, and hands it to `submit`
+/// (a worker's queue, a pool, a view). A cancelled task disposes of its input and cancels the future.
+pub(crate) fn execute_with(
+    submit: impl FnOnce(Task) -> Result<()>,
+    input: Option<Transit>,
+    mode: TransferMode,
+    job: JobFn,
+) -> Result<Arc<Future>> {
     let future = Future::new();
     let outcome = future.clone();
-    worker.submit(
-        Task::new(move |run| {
-            if run {
-                outcome.complete(Some(run_job(input, job, mode)));
-            } else {
-                drop(input);
-                outcome.complete(None);
-            }
-        }),
-        delay,
-    )?;
+    submit(Task::new(move |run| {
+        if run {
+            outcome.complete(Some(run_job(input, job, mode)));
+        } else {
+            drop(input);
+            outcome.complete(None);
+        }
+    }))?;
     Ok(future)
 }
 

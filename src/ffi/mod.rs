@@ -18,6 +18,7 @@ pub mod global;
 pub mod graph;
 pub mod list;
 pub mod object;
+pub mod pool;
 pub mod reference;
 pub mod runtime;
 pub mod shared_data;

@@ -6,7 +6,7 @@
 use super::future::register;
 use super::{boundary, c_str, floe_future, floe_ref, last_message, last_status, out, transfer_mode};
 use crate::core::error::{Error, Result, Status};
-use crate::core::transfer::{self, TransferMode};
+use crate::core::transfer::{self, TransferMode, Transit};
 use crate::core::worker::{self, JobFn};
 use std::ffi::{c_char, c_void, CStr};
 use std::time::Duration;
@@ -76,7 +76,7 @@ pub unsafe extern "C" fn floe_worker_current(out_worker: *mut u32) -> Status {
     })
 }
 
-fn c_job(job: floe_job_fn) -> Result<JobFn> {
+pub(crate) fn c_job(job: floe_job_fn) -> Result<JobFn> {
     let job = job.ok_or_else(|| Error::new(Status::ErrNull, "argument `job` is NULL"))?;
     Ok(Box::new(move |input| {
         let mut result: floe_ref = 0;
@@ -88,6 +88,32 @@ fn c_job(job: floe_job_fn) -> Result<JobFn> {
         }
         Ok((result != 0).then_some(result))
     }))
+}
+
+/// Runs the host's producer on the calling thread and detaches the graph it made by `mode`; on a
+/// refused transfer the producer's root handle is released.
+///
+/// # Safety
+/// `producer` is callable with `producer_arg` as documented for `floe_producer_fn`.
+pub(crate) unsafe fn produced_input(
+    producer: floe_producer_fn,
+    producer_arg: *mut c_void,
+    mode: TransferMode,
+) -> Result<Option<Transit>> {
+    let Some(producer) = producer else { return Ok(None) };
+    let mut root: floe_ref = 0;
+    // SAFETY: the host's producer, called as documented with a writable out-parameter.
+    let status = unsafe { producer(producer_arg, &mut root) };
+    if status != Status::Ok {
+        return Err(c_failure(status).context("the producer failed"));
+    }
+    if root == 0 {
+        return Ok(None);
+    }
+    let transit = transfer::detach(root, mode).inspect_err(|_| {
+        let _ = crate::core::object::release(root);
+    })?;
+    Ok(Some(transit))
 }
 
 /// Runs `producer(producer_arg, &root)` on the calling thread, transfers the graph of `root` to
@@ -109,24 +135,8 @@ pub unsafe extern "C" fn floe_worker_execute(
     boundary("floe_worker_execute", || {
         let target = out(out_future, "out_future")?;
         let (worker, mode, job) = (worker::lookup(worker)?, transfer_mode(mode)?, c_job(job)?);
-        let input = match producer {
-            None => None,
-            Some(producer) => {
-                let mut root: floe_ref = 0;
-                // SAFETY: the host's producer, called as documented with a writable out-parameter.
-                let status = unsafe { producer(producer_arg, &mut root) };
-                if status != Status::Ok {
-                    return Err(c_failure(status).context("the producer failed"));
-                }
-                if root == 0 {
-                    None
-                } else {
-                    Some(transfer::detach(root, mode).inspect_err(|_| {
-                        let _ = crate::core::object::release(root);
-                    })?)
-                }
-            }
-        };
+        // SAFETY: documented contract: the producer is callable with `producer_arg`.
+        let input = unsafe { produced_input(producer, producer_arg, mode) }?;
         let future = worker::execute(&worker, input, TransferMode::Safe, job, None)?;
         // SAFETY: documented contract: `out_future` points to a writable floe_future.
         unsafe { target.write(register(future)?) };

@@ -8,6 +8,7 @@ mod handles;
 mod harness;
 mod objects;
 mod ownership;
+mod pools;
 mod properties;
 mod shared_data;
 mod stress;
@@ -28,6 +29,7 @@ fn main() {
         globals::TESTS,
         shared_data::TESTS,
         stress::TESTS,
+        pools::TESTS,
     ]
     .concat();
     harness::main(&tests);

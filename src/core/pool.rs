@@ -1,0 +1,226 @@
+//! Worker pools and limited-parallelism views (kotlinx.coroutines 1.6's dispatcher views).
+//!
+//! A pool is N threads sharing one queue. A view caps how many of its jobs run at once at k,
+//! without threads of its own: a job beyond the cap waits in the view's backlog, and each job that
+//! finishes hands its place to the next. Every job still has single-owner semantics: its input graph
+//! is attached to whichever pool thread runs it, and its result leaves that thread by transfer.
+//!
+//! Invariant: a view's `running` counts its jobs that are in the pool queue or running; it never
+//! exceeds the limit, and the backlog is non-empty only while `running == limit`. Termination
+//! cancels (or runs, with `process_scheduled`) the pool queue; backlogged jobs of a view are
+//! submitted to the terminating pool, which cancels them: no job is lost.
+
+use super::error::{Error, Result, Status};
+use super::future::Future;
+use super::worker::Task;
+use parking_lot::{Condvar, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, DefaultHasher};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+pub struct Pool {
+    name: Arc<str>,
+    queue: Mutex<PoolQueue>,
+    wake: Condvar,
+}
+
+struct PoolQueue {
+    tasks: VecDeque<Task>,
+    terminating: Option<Arc<Future>>,
+    threads_left: usize,
+}
+
+/// A pool, or a view of one with a cap on parallelism.
+pub enum Executor {
+    Pool(Arc<Pool>),
+    View(Arc<View>),
+}
+
+pub struct View {
+    pool: Arc<Pool>,
+    limit: usize,
+    state: Mutex<ViewState>,
+}
+
+struct ViewState {
+    running: usize,
+    backlog: VecDeque<Task>,
+}
+
+static EXECUTORS: Mutex<HashMap<u32, Arc<Executor>, BuildHasherDefault<DefaultHasher>>> =
+    Mutex::new(HashMap::with_hasher(BuildHasherDefault::new()));
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+fn register(executor: Executor) -> u32 {
+    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    EXECUTORS.lock().insert(id, Arc::new(executor));
+    id
+}
+
+/// The pool or view with id `id`.
+pub fn lookup(id: u32) -> Result<Arc<Executor>> {
+    EXECUTORS.lock().get(&id).cloned().ok_or_else(|| {
+        Error::new(
+            Status::ErrUnknownWorker,
+            format!("no pool or view has id {id} (it never existed, or its pool terminated)"),
+        )
+    })
+}
+
+/// Starts a pool of `threads` threads named `<name>-<i>`; returns its id.
+pub fn start(name: &str, threads: usize) -> Result<u32> {
+    if threads == 0 {
+        return Err(Error::new(Status::ErrInvalidArgument, "a pool needs at least one thread"));
+    }
+    let pool = Arc::new(Pool {
+        name: name.into(),
+        queue: Mutex::new(PoolQueue { tasks: VecDeque::new(), terminating: None, threads_left: threads }),
+        wake: Condvar::new(),
+    });
+    for i in 0..threads {
+        let member = pool.clone();
+        std::thread::Builder::new()
+            .name(format!("{name}-{i}"))
+            .spawn(move || member.run())
+            .map_err(|e| Error::new(Status::ErrLimit, format!("cannot start pool {name:?}: {e}")))?;
+    }
+    Ok(register(Executor::Pool(pool)))
+}
+
+/// A view of pool `pool_id` that runs at most `limit` of its jobs at once; returns its id.
+pub fn view(pool_id: u32, limit: usize) -> Result<u32> {
+    if limit == 0 {
+        return Err(Error::new(Status::ErrInvalidArgument, "a view's parallelism limit is at least 1"));
+    }
+    let pool = match &*lookup(pool_id)? {
+        Executor::Pool(pool) => pool.clone(),
+        Executor::View(view) => view.pool.clone(),
+    };
+    Ok(register(Executor::View(Arc::new(View {
+        pool,
+        limit,
+        state: Mutex::new(ViewState { running: 0, backlog: VecDeque::new() }),
+    }))))
+}
+
+impl Pool {
+    fn submit(&self, task: Task) -> Result<()> {
+        let mut queue = self.queue.lock();
+        if queue.terminating.is_some() {
+            drop(queue);
+            task.cancel();
+            return Err(Error::new(
+                Status::ErrWorkerTerminated,
+                format!("pool {} was asked to terminate and takes no new jobs", self.name),
+            ));
+        }
+        queue.tasks.push_back(task);
+        drop(queue);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    fn run(self: Arc<Self>) {
+        loop {
+            let task = {
+                let mut queue = self.queue.lock();
+                loop {
+                    if let Some(task) = queue.tasks.pop_front() {
+                        break Some(task);
+                    }
+                    if queue.terminating.is_some() {
+                        break None;
+                    }
+                    self.wake.wait(&mut queue);
+                }
+            };
+            match task {
+                Some(task) => task.run(),
+                None => break,
+            }
+        }
+        let mut queue = self.queue.lock();
+        queue.threads_left -= 1;
+        if queue.threads_left == 0 {
+            let done = queue.terminating.clone().expect("threads exit only when terminating");
+            drop(queue);
+            done.complete(Some(Ok(None)));
+        }
+    }
+
+    /// Asks every thread to stop once the queue is empty (with `process_scheduled`) or at once,
+    /// cancelling queued jobs; the future completes when the last thread has exited.
+    fn request_termination(&self, process_scheduled: bool) -> Arc<Future> {
+        let mut queue = self.queue.lock();
+        if let Some(done) = &queue.terminating {
+            return done.clone();
+        }
+        let done = Future::new();
+        queue.terminating = Some(done.clone());
+        let cancelled: Vec<Task> = if process_scheduled { Vec::new() } else { queue.tasks.drain(..).collect() };
+        drop(queue);
+        self.wake.notify_all();
+        cancelled.into_iter().for_each(Task::cancel);
+        done
+    }
+}
+
+impl View {
+    fn submit(self: &Arc<Self>, task: Task) -> Result<()> {
+        let mut state = self.state.lock();
+        if state.running == self.limit {
+            state.backlog.push_back(task);
+            return Ok(());
+        }
+        state.running += 1;
+        drop(state);
+        self.pool.submit(self.wrap(task))
+    }
+
+    /// The task, followed by handing its place to the next backlogged job.
+    fn wrap(self: &Arc<Self>, task: Task) -> Task {
+        let view = self.clone();
+        Task::new(move |run| {
+            if run {
+                task.run();
+            } else {
+                task.cancel();
+            }
+            view.finished();
+        })
+    }
+
+    fn finished(self: &Arc<Self>) {
+        let mut state = self.state.lock();
+        match state.backlog.pop_front() {
+            Some(next) => {
+                drop(state);
+                let _ = self.pool.submit(self.wrap(next));
+            }
+            None => state.running -= 1,
+        }
+    }
+}
+
+impl Executor {
+    pub(crate) fn submit(&self, task: Task) -> Result<()> {
+        match self {
+            Executor::Pool(pool) => pool.submit(task),
+            Executor::View(view) => view.submit(task),
+        }
+    }
+
+    /// Terminates the pool (of a view: its whole pool); views of it stop taking jobs with it.
+    pub fn request_termination(&self, process_scheduled: bool) -> Arc<Future> {
+        let pool = match self {
+            Executor::Pool(pool) => pool,
+            Executor::View(view) => &view.pool,
+        };
+        EXECUTORS.lock().retain(|_, e| match &**e {
+            Executor::Pool(p) => !Arc::ptr_eq(p, pool),
+            Executor::View(v) => !Arc::ptr_eq(&v.pool, pool),
+        });
+        pool.request_termination(process_scheduled)
+    }
+}

@@ -1,0 +1,79 @@
+//! `floe_pool_*`: pools of worker threads and limited-parallelism views of them. Pool and view ids
+//! are one id space, distinct from worker ids.
+
+use super::future::register;
+use super::worker::{c_job, floe_job_fn, floe_producer_fn, produced_input};
+use super::{boundary, c_str, floe_future, out, transfer_mode};
+use crate::core::error::Status;
+use crate::core::pool;
+use crate::core::transfer::TransferMode;
+use crate::core::worker;
+use std::ffi::{c_char, c_void};
+
+/// Starts a pool of `threads` threads named `<name>-<i>` sharing one queue, and writes its id to
+/// `*out_pool`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_pool_start(name: *const c_char, threads: usize, out_pool: *mut u32) -> Status {
+    boundary("floe_pool_start", || {
+        let target = out(out_pool, "out_pool")?;
+        // SAFETY: documented contract: `name` is a NUL-terminated string.
+        let id = pool::start(unsafe { c_str(name, "name") }?, threads)?;
+        // SAFETY: documented contract: `out_pool` points to a writable uint32_t.
+        unsafe { target.write(id) };
+        Ok(())
+    })
+}
+
+/// Makes a view of `pool` (a pool or a view of it) that runs at most `limit` of its jobs at once,
+/// with no threads of its own, and writes its id to `*out_view`. Each job still has one owner.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_pool_limited_parallelism(pool: u32, limit: usize, out_view: *mut u32) -> Status {
+    boundary("floe_pool_limited_parallelism", || {
+        let target = out(out_view, "out_view")?;
+        let id = pool::view(pool, limit)?;
+        // SAFETY: documented contract: `out_view` points to a writable uint32_t.
+        unsafe { target.write(id) };
+        Ok(())
+    })
+}
+
+/// `floe_worker_execute` for a pool or a view: the job runs on one of the pool's threads, which
+/// owns its input graph while it runs.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_pool_execute(
+    pool: u32,
+    mode: u32,
+    producer: floe_producer_fn,
+    producer_arg: *mut c_void,
+    job: floe_job_fn,
+    out_future: *mut floe_future,
+) -> Status {
+    boundary("floe_pool_execute", || {
+        let target = out(out_future, "out_future")?;
+        let (executor, mode, job) = (pool::lookup(pool)?, transfer_mode(mode)?, c_job(job)?);
+        // SAFETY: documented contract: the producer is callable with `producer_arg`.
+        let input = unsafe { produced_input(producer, producer_arg, mode) }?;
+        let future = worker::execute_with(|task| executor.submit(task), input, TransferMode::Safe, job)?;
+        // SAFETY: documented contract: `out_future` points to a writable floe_future.
+        unsafe { target.write(register(future)?) };
+        Ok(())
+    })
+}
+
+/// Terminates the pool (for a view, its whole pool; its views stop with it), running queued jobs
+/// when `process_scheduled`, cancelling them otherwise; writes a future that completes when the
+/// last thread has exited to `*out_future` (owned by the caller).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_pool_request_termination(
+    pool: u32,
+    process_scheduled: bool,
+    out_future: *mut floe_future,
+) -> Status {
+    boundary("floe_pool_request_termination", || {
+        let target = out(out_future, "out_future")?;
+        let future = pool::lookup(pool)?.request_termination(process_scheduled);
+        // SAFETY: documented contract: `out_future` points to a writable floe_future.
+        unsafe { target.write(register(future)?) };
+        Ok(())
+    })
+}
