@@ -7,6 +7,7 @@ crate::tests![
     live_cycles_survive_collection,
     the_collector_runs_by_itself,
     garbage_cycles_release_the_frozen_objects_they_hold,
+    a_thread_collects_its_cycles_when_it_exits,
 ];
 
 fn ring(ty: ObjectType, n: usize) -> Vec<Object> {
@@ -60,4 +61,10 @@ fn garbage_cycles_release_the_frozen_objects_they_hold() {
     assert_eq!(Runtime::stats().frozen_objects, 1);
     Runtime::collect_cycles();
     assert_eq!(Runtime::stats().live_objects, 0);
+}
+
+fn a_thread_collects_its_cycles_when_it_exits() {
+    let ty = link();
+    std::thread::spawn(move || drop(ring(ty, 50))).join().unwrap();
+    assert_eq!(Runtime::stats().live_objects, 0, "nobody else could have collected them");
 }
