@@ -6,8 +6,7 @@ fn main() {
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     let crate_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let config = cbindgen::Config::from_file(format!("{crate_dir}/cbindgen.toml"))
-        .expect("cbindgen.toml parses");
+    let config = cbindgen::Config::from_file(format!("{crate_dir}/cbindgen.toml")).expect("cbindgen.toml parses");
     let mut header = Vec::new();
     cbindgen::Builder::new()
         .with_crate(&crate_dir)
@@ -17,9 +16,7 @@ fn main() {
         .write(&mut header);
     // cbindgen qualifies enum constants with the type name; floe's statuses are spelled FLOE_OK and
     // FLOE_ERR_*, as its documentation and every message call them.
-    let header = String::from_utf8(header)
-        .expect("the header is UTF-8")
-        .replace("FLOE_STATUS_", "FLOE_");
+    let header = String::from_utf8(header).expect("the header is UTF-8").replace("FLOE_STATUS_", "FLOE_");
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     std::fs::write(format!("{out}/floe.h"), header).expect("OUT_DIR is writable");
 }

@@ -5,10 +5,7 @@ fn committed_header_matches_a_fresh_generation() {
     let fresh = include_str!(concat!(env!("OUT_DIR"), "/floe.h"));
     let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/floe.h"))
         .expect("include/floe.h is committed");
-    assert!(
-        fresh == committed,
-        "include/floe.h is stale: run scripts/bless-header and commit the result"
-    );
+    assert!(fresh == committed, "include/floe.h is stale: run scripts/bless-header and commit the result");
 }
 
 #[test]
