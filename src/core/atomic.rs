@@ -56,8 +56,14 @@ pub(crate) fn get(handle: u64, slot: usize) -> Result<i64> {
 /// Sets an atomic int or long.
 pub(crate) fn set(handle: u64, slot: usize, new: i64) -> Result<()> {
     with_slot(handle, slot, "set", |index, value| match value {
-        Value::AtomicInt(v) => Ok(v.store(as_int("set", index, slot, new)?, Ordering::SeqCst)),
-        Value::AtomicLong(v) => Ok(v.store(new, Ordering::SeqCst)),
+        Value::AtomicInt(v) => {
+            v.store(as_int("set", index, slot, new)?, Ordering::SeqCst);
+            Ok(())
+        }
+        Value::AtomicLong(v) => {
+            v.store(new, Ordering::SeqCst);
+            Ok(())
+        }
         other => Err(not_an_atomic_integer("set", index, slot, other)),
     })
 }
@@ -183,4 +189,41 @@ pub(crate) fn compare_and_set_ref(handle: u64, slot: usize, expected: Option<u64
         with_atomic_ref(handle, slot, verb, |index, cell| Ok(exchange(index, cell, Some(expected), new)))?;
     release_outside_the_lock(released);
     Ok(swapped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{freeze, object, types};
+
+    #[test]
+    fn an_atomic_reference_is_replaced_while_another_thread_reads_it() {
+        let ty = types::define("Box", &[("value", Kind::AtomicRef)]).unwrap();
+        let holder = object::new_object(ty).unwrap();
+        object::freeze(holder, None).unwrap();
+        let frozen_list = |n: i64| {
+            let list = object::new_list().unwrap();
+            object::push(list, Value::Int(n)).unwrap();
+            freeze::freeze(handle::resolve(list).unwrap(), None).unwrap();
+            list
+        };
+        let reader_handle = object::retain(holder).unwrap();
+        let reader = std::thread::spawn(move || {
+            for _ in 0..20 {
+                if let Some(value) = get_ref(reader_handle, 0).unwrap() {
+                    object::read(value, 0, Kind::Int, Value::as_int).unwrap();
+                    object::release(value).unwrap();
+                }
+            }
+            object::release(reader_handle).unwrap();
+        });
+        for n in 0..20 {
+            let value = frozen_list(n);
+            set_ref(holder, 0, Some(value)).unwrap();
+            object::release(value).unwrap();
+        }
+        reader.join().unwrap();
+        set_ref(holder, 0, None).unwrap();
+        object::release(holder).unwrap();
+    }
 }

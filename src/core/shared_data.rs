@@ -224,3 +224,46 @@ pub unsafe fn take(data: *mut SharedData) -> Result<u64> {
     }?;
     transit.attach()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::value::Value;
+    use crate::core::{freeze, object};
+
+    struct Cell(std::cell::UnsafeCell<SharedData>);
+    // SAFETY: accessed only through this module's functions, which lock per address.
+    unsafe impl Sync for Cell {}
+
+    #[test]
+    fn readers_on_another_thread_see_whole_versions() {
+        static CELL: Cell = Cell(std::cell::UnsafeCell::new(SharedData { version: 0, object: std::ptr::null_mut() }));
+        let publish_number = |n: i64| {
+            let list = object::new_list().unwrap();
+            object::push(list, Value::Int(n)).unwrap();
+            freeze::freeze(handle::resolve(list).unwrap(), None).unwrap();
+            // SAFETY: the static cell is only used through this module.
+            unsafe { publish(CELL.0.get(), Some(list)) }.unwrap();
+            object::release(list).unwrap();
+        };
+        publish_number(0);
+        let reader = std::thread::spawn(|| {
+            for _ in 0..20 {
+                // SAFETY: as above.
+                let (version, root) = unsafe { read(CELL.0.get()) }.unwrap();
+                let root = root.unwrap();
+                assert_eq!(
+                    object::read(root, 0, crate::core::value::Kind::Int, Value::as_int).unwrap() + 1,
+                    i64::from(version)
+                );
+                object::release(root).unwrap();
+            }
+        });
+        for n in 1..20 {
+            publish_number(n);
+        }
+        reader.join().unwrap();
+        // SAFETY: as above.
+        unsafe { publish(CELL.0.get(), None) }.unwrap();
+    }
+}

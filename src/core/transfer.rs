@@ -191,3 +191,31 @@ impl Drop for Transit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::object;
+
+    #[test]
+    fn a_graph_detached_here_is_attached_and_freed_elsewhere() {
+        let list = object::new_list().unwrap();
+        let child = object::new_list().unwrap();
+        object::push(child, Value::Str("payload".into())).unwrap();
+        object::push_ref(list, Some(child)).unwrap();
+        assert_eq!(detach(list, TransferMode::Safe).unwrap_err().status(), Status::ErrNotTransferable);
+        object::release(child).unwrap();
+        let transit = detach(list, TransferMode::Safe).unwrap();
+        let length = std::thread::spawn(move || {
+            let root = transit.attach().unwrap();
+            let child = object::get_ref(root, 0).unwrap().unwrap();
+            let length = object::len(child).unwrap();
+            object::release(child).unwrap();
+            object::release(root).unwrap();
+            length
+        })
+        .join()
+        .unwrap();
+        assert_eq!(length, 1);
+    }
+}

@@ -17,7 +17,7 @@ fn counted(input: Option<Object>) -> Result<Option<Object>> {
     std::thread::sleep(Duration::from_millis(10));
     RUNNING.fetch_sub(1, Ordering::SeqCst);
     let list = input.expect("an input");
-    list.push_string(&std::thread::current().name().unwrap_or("?").to_owned())?;
+    list.push_string(std::thread::current().name().unwrap_or("?"))?;
     Ok(Some(list))
 }
 
