@@ -2,20 +2,15 @@
 //! frozen objects from any thread — the way to change shared state. In a mutable object they follow
 //! the ownership rule like every field.
 
-use super::{boundary, floe_ref, optional_ref, out};
+use super::{boundary, floe_ref, optional_ref, returning};
 use crate::core::atomic;
 use crate::core::error::Status;
 
 /// Writes the value of atomic int or long field `index` to `*out_value`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_object_atomic_get(object: floe_ref, index: usize, out_value: *mut i64) -> Status {
-    boundary("floe_object_atomic_get", || {
-        let target = out(out_value, "out_value")?;
-        let value = atomic::get(object, index)?;
-        // SAFETY: documented contract: `out_value` points to a writable int64_t.
-        unsafe { target.write(value) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_value` is NULL or writable.
+    unsafe { returning("floe_object_atomic_get", out_value, "out_value", || atomic::get(object, index)) }
 }
 
 /// Sets atomic int or long field `index` (an atomic int takes values that fit 32 bits).
@@ -33,13 +28,8 @@ pub unsafe extern "C" fn floe_object_atomic_add(
     delta: i64,
     out_value: *mut i64,
 ) -> Status {
-    boundary("floe_object_atomic_add", || {
-        let target = out(out_value, "out_value")?;
-        let value = atomic::add(object, index, delta)?;
-        // SAFETY: documented contract: `out_value` points to a writable int64_t.
-        unsafe { target.write(value) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_value` is NULL or writable.
+    unsafe { returning("floe_object_atomic_add", out_value, "out_value", || atomic::add(object, index, delta)) }
 }
 
 /// Sets atomic int or long field `index` to `new` if it holds `expected`; writes whether it did to
@@ -52,26 +42,24 @@ pub unsafe extern "C" fn floe_object_atomic_compare_and_set(
     new_value: i64,
     out_swapped: *mut bool,
 ) -> Status {
-    boundary("floe_object_atomic_compare_and_set", || {
-        let target = out(out_swapped, "out_swapped")?;
-        let swapped = atomic::compare_and_set(object, index, expected, new_value)?;
-        // SAFETY: documented contract: `out_swapped` points to a writable bool.
-        unsafe { target.write(swapped) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_swapped` is NULL or writable.
+    unsafe {
+        returning("floe_object_atomic_compare_and_set", out_swapped, "out_swapped", || {
+            atomic::compare_and_set(object, index, expected, new_value)
+        })
+    }
 }
 
 /// Writes a new handle to the object atomic reference field `index` points to (0 for none) to
 /// `*out_ref`; the caller owns it and releases it with `floe_ref_release`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_object_atomic_ref_get(object: floe_ref, index: usize, out_ref: *mut floe_ref) -> Status {
-    boundary("floe_object_atomic_ref_get", || {
-        let target = out(out_ref, "out_ref")?;
-        let value = atomic::get_ref(object, index)?;
-        // SAFETY: documented contract: `out_ref` points to a writable floe_ref.
-        unsafe { target.write(value.unwrap_or(0)) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_ref` is NULL or writable.
+    unsafe {
+        returning("floe_object_atomic_ref_get", out_ref, "out_ref", || {
+            atomic::get_ref(object, index).map(|value| value.unwrap_or(0))
+        })
+    }
 }
 
 /// Points atomic reference field `index` at the object of `value` — which must be frozen
@@ -93,11 +81,10 @@ pub unsafe extern "C" fn floe_object_atomic_ref_compare_and_set(
     new_value: floe_ref,
     out_swapped: *mut bool,
 ) -> Status {
-    boundary("floe_object_atomic_ref_compare_and_set", || {
-        let target = out(out_swapped, "out_swapped")?;
-        let swapped = atomic::compare_and_set_ref(object, index, optional_ref(expected), optional_ref(new_value))?;
-        // SAFETY: documented contract: `out_swapped` points to a writable bool.
-        unsafe { target.write(swapped) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_swapped` is NULL or writable.
+    unsafe {
+        returning("floe_object_atomic_ref_compare_and_set", out_swapped, "out_swapped", || {
+            atomic::compare_and_set_ref(object, index, optional_ref(expected), optional_ref(new_value))
+        })
+    }
 }

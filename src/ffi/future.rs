@@ -1,7 +1,7 @@
 //! `floe_future_*`: the outcome of a job, consumed once, on any thread.
 
 use super::worker::UserData;
-use super::{boundary, floe_future, floe_ref, out};
+use super::{boundary, floe_future, floe_ref, out, returning};
 use crate::core::error::{Error, Result, Status};
 use crate::core::future::{self as core_future, Future};
 use crate::core::registry::Registry;
@@ -44,13 +44,12 @@ pub unsafe extern "C" fn floe_future_get_state(future: floe_future, out_state: *
 /// "the job failed:"; `FLOE_ERR_TIMEOUT` leaves the future as it was.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_future_wait(future: floe_future, timeout_ms: i64, out_result: *mut floe_ref) -> Status {
-    boundary("floe_future_wait", || {
-        let target = out(out_result, "out_result")?;
-        let result = FUTURES.get(future)?.wait(timeout(timeout_ms))?;
-        // SAFETY: documented contract: `out_result` points to a writable floe_ref.
-        unsafe { target.write(result.unwrap_or(0)) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_result` is NULL or writable.
+    unsafe {
+        returning("floe_future_wait", out_result, "out_result", || {
+            FUTURES.get(future)?.wait(timeout(timeout_ms)).map(|result| result.unwrap_or(0))
+        })
+    }
 }
 
 /// Kotlin's `consume`: waits like `floe_future_wait`, then calls `callback(status, result,

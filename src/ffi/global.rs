@@ -1,7 +1,7 @@
 //! `floe_global_*`: named globals — main-thread-only, thread-local or shared-immutable.
 
 use super::worker::c_failure;
-use super::{boundary, c_str, floe_ref, out};
+use super::{boundary, c_str, floe_ref, out, returning};
 use crate::core::error::{Error, Status};
 use crate::core::global::{self, GlobalMode};
 use std::ffi::c_char;
@@ -59,13 +59,10 @@ pub unsafe extern "C" fn floe_global_define(
 /// initialiser made none), running the initialiser first if needed. The caller owns the handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_global_get(global: u32, out_value: *mut floe_ref) -> Status {
-    boundary("floe_global_get", || {
-        let target = out(out_value, "out_value")?;
-        let value = global::get(global)?;
-        // SAFETY: documented contract: `out_value` points to a writable floe_ref.
-        unsafe { target.write(value.unwrap_or(0)) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_value` is NULL or writable.
+    unsafe {
+        returning("floe_global_get", out_value, "out_value", || global::get(global).map(|value| value.unwrap_or(0)))
+    }
 }
 
 /// Drops the global's value (the calling thread's, for a thread-local global) so the next

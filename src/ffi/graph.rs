@@ -4,7 +4,7 @@
 //! id, never dereferenced: floe looks it up (slot and generation) before anything else, so a
 //! garbage pointer, a second attach and a disposed graph each get their own status.
 
-use super::{boundary, floe_ref, out, transfer_mode};
+use super::{boundary, floe_ref, out, returning, transfer_mode};
 use crate::core::error::{Error, Status};
 use crate::core::registry::Registry;
 use crate::core::transfer::{self, Transit};
@@ -53,13 +53,12 @@ pub unsafe extern "C" fn floe_object_detach(object: floe_ref, mode: u32, out_gra
 /// issued `FLOE_ERR_INVALID_HANDLE`. The pointer is never dereferenced.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_graph_attach(graph: *mut c_void, out_root: *mut floe_ref) -> Status {
-    boundary("floe_graph_attach", || {
-        let target = out(out_root, "out_root")?;
-        let root = take(graph, Status::ErrAlreadyAttached, "attached")?.attach()?;
-        // SAFETY: documented contract: `out_root` points to a writable floe_ref.
-        unsafe { target.write(root) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_root` is NULL or writable.
+    unsafe {
+        returning("floe_graph_attach", out_root, "out_root", || {
+            take(graph, Status::ErrAlreadyAttached, "attached")?.attach()
+        })
+    }
 }
 
 /// Frees a detached graph without attaching it (on the calling thread). Disposing twice gives

@@ -1,7 +1,7 @@
 //! `floe_list_*`: the built-in growable list. Elements are read and written with the
 //! `floe_object_get_*` / `floe_object_set_*` functions, by index; an element may hold any kind.
 
-use super::{boundary, c_str, floe_ref, optional_ref, out};
+use super::{boundary, c_str, floe_ref, optional_ref, returning};
 use crate::core::error::{Result, Status};
 use crate::core::object;
 use crate::core::value::Value;
@@ -12,13 +12,8 @@ use std::ffi::c_char;
 /// The caller owns the returned handle and must release it with `floe_ref_release`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_list_new(out_list: *mut floe_ref) -> Status {
-    boundary("floe_list_new", || {
-        let target = out(out_list, "out_list")?;
-        let handle = object::new_list()?;
-        // SAFETY: documented contract: `out_list` points to a writable floe_ref.
-        unsafe { target.write(handle) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_list` is NULL or writable.
+    unsafe { returning("floe_list_new", out_list, "out_list", object::new_list) }
 }
 
 fn push(function: &'static str, list: floe_ref, value: impl FnOnce() -> Result<Value>) -> Status {

@@ -57,6 +57,27 @@ pub(crate) fn boundary(function: &'static str, body: impl FnOnce() -> Result<()>
     }
 }
 
+/// [`boundary`] for a function whose one result goes to an out-parameter: the pointer is checked
+/// before `body` runs, and written only when it succeeds.
+///
+/// # Safety
+/// `out_ptr` is NULL or valid for writing a `T`.
+#[inline(always)]
+pub(crate) unsafe fn returning<T>(
+    function: &'static str,
+    out_ptr: *mut T,
+    name: &str,
+    body: impl FnOnce() -> Result<T>,
+) -> Status {
+    boundary(function, || {
+        let target = out(out_ptr, name)?;
+        let value = body()?;
+        // SAFETY: forwarded contract.
+        unsafe { target.write(value) };
+        Ok(())
+    })
+}
+
 #[cold]
 #[inline(never)]
 fn fail(function: &'static str, failed: std::thread::Result<Error>) -> Status {

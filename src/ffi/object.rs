@@ -5,7 +5,7 @@
 //! (`FLOE_ERR_WRONG_THREAD`), a frozen one is readable anywhere and writable nowhere
 //! (`FLOE_ERR_FROZEN`, with the freeze that froze it).
 
-use super::{boundary, c_str, floe_ref, floe_type, optional_c_str, optional_ref, out, Out};
+use super::{boundary, c_str, floe_ref, floe_type, optional_c_str, optional_ref, out, returning, Out};
 use crate::core::error::{Error, Result, Status};
 use crate::core::object;
 use crate::core::value::{Kind, Value};
@@ -17,13 +17,8 @@ use std::ffi::c_char;
 /// The caller owns the returned handle and must release it with `floe_ref_release`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_object_new(ty: floe_type, out_object: *mut floe_ref) -> Status {
-    boundary("floe_object_new", || {
-        let target = out(out_object, "out_object")?;
-        let handle = object::new_object(ty)?;
-        // SAFETY: documented contract: `out_object` points to a writable floe_ref.
-        unsafe { target.write(handle) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_object` is NULL or writable.
+    unsafe { returning("floe_object_new", out_object, "out_object", || object::new_object(ty)) }
 }
 
 /// Reads a value of `kind` from slot `index` into `*out_value`.
@@ -127,13 +122,12 @@ unsafe fn copy_c_string(text: &str, buffer: Out<c_char>, buf_len: usize) -> Resu
 /// The caller owns the returned handle (when not 0) and must release it with `floe_ref_release`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_object_get_ref(object: floe_ref, index: usize, out_ref: *mut floe_ref) -> Status {
-    boundary("floe_object_get_ref", || {
-        let target = out(out_ref, "out_ref")?;
-        let handle = object::get_ref(object, index)?;
-        // SAFETY: documented contract: `out_ref` points to a writable floe_ref.
-        unsafe { target.write(handle.unwrap_or(0)) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_ref` is NULL or writable.
+    unsafe {
+        returning("floe_object_get_ref", out_ref, "out_ref", || {
+            object::get_ref(object, index).map(|handle| handle.unwrap_or(0))
+        })
+    }
 }
 
 fn set(function: &'static str, object: floe_ref, index: usize, value: impl FnOnce() -> Result<Value>) -> Status {
@@ -177,49 +171,33 @@ pub extern "C" fn floe_object_set_ref(object: floe_ref, index: usize, target: fl
 /// Writes `*out_kind` with the `FLOE_KIND_*` of the value in field or element `index`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_object_kind_at(object: floe_ref, index: usize, out_kind: *mut u32) -> Status {
-    boundary("floe_object_kind_at", || {
-        let target = out(out_kind, "out_kind")?;
-        let kind = object::kind_at(object, index)?;
-        // SAFETY: documented contract: `out_kind` points to a writable uint32_t.
-        unsafe { target.write(kind as u32) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_kind` is NULL or writable.
+    unsafe {
+        returning("floe_object_kind_at", out_kind, "out_kind", || {
+            object::kind_at(object, index).map(|kind| kind as u32)
+        })
+    }
 }
 
 /// Writes `*out_len` with the number of fields, or of elements for a list.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_object_len(object: floe_ref, out_len: *mut usize) -> Status {
-    boundary("floe_object_len", || {
-        let target = out(out_len, "out_len")?;
-        let len = object::len(object)?;
-        // SAFETY: documented contract: `out_len` points to a writable size_t.
-        unsafe { target.write(len) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_len` is NULL or writable.
+    unsafe { returning("floe_object_len", out_len, "out_len", || object::len(object)) }
 }
 
 /// Writes `*out_type` with the object's type id. Any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_object_type(object: floe_ref, out_type: *mut floe_type) -> Status {
-    boundary("floe_object_type", || {
-        let target = out(out_type, "out_type")?;
-        let ty = object::type_of(object)?;
-        // SAFETY: documented contract: `out_type` points to a writable floe_type.
-        unsafe { target.write(ty) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_type` is NULL or writable.
+    unsafe { returning("floe_object_type", out_type, "out_type", || object::type_of(object)) }
 }
 
 /// Writes `*out_id` with the object's id, the number messages show as `Type#id`. Any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_object_id(object: floe_ref, out_id: *mut u32) -> Status {
-    boundary("floe_object_id", || {
-        let target = out(out_id, "out_id")?;
-        let id = object::id_of(object)?;
-        // SAFETY: documented contract: `out_id` points to a writable uint32_t.
-        unsafe { target.write(id) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_id` is NULL or writable.
+    unsafe { returning("floe_object_id", out_id, "out_id", || object::id_of(object)) }
 }
 
 /// Freezes every object reachable from `object`: deeply, one way, all or nothing.
@@ -241,13 +219,8 @@ pub unsafe extern "C" fn floe_object_freeze(object: floe_ref, label: *const c_ch
 /// Writes `*out_frozen` with whether the object is frozen. Any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_object_is_frozen(object: floe_ref, out_frozen: *mut bool) -> Status {
-    boundary("floe_object_is_frozen", || {
-        let target = out(out_frozen, "out_frozen")?;
-        let frozen = object::is_frozen(object)?;
-        // SAFETY: documented contract: `out_frozen` points to a writable bool.
-        unsafe { target.write(frozen) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_frozen` is NULL or writable.
+    unsafe { returning("floe_object_is_frozen", out_frozen, "out_frozen", || object::is_frozen(object)) }
 }
 
 /// Marks the object so that any freeze reaching it fails with `FLOE_ERR_FREEZE_BLOCKED` and

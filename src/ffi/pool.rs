@@ -3,7 +3,7 @@
 
 use super::future::register;
 use super::worker::{c_job, floe_job_fn, floe_producer_fn, produced_input};
-use super::{boundary, c_str, floe_future, out, transfer_mode};
+use super::{boundary, c_str, floe_future, out, returning, transfer_mode};
 use crate::core::error::Status;
 use crate::core::pool;
 use crate::core::transfer::TransferMode;
@@ -28,13 +28,8 @@ pub unsafe extern "C" fn floe_pool_start(name: *const c_char, threads: usize, ou
 /// with no threads of its own, and writes its id to `*out_view`. Each job still has one owner.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_pool_limited_parallelism(pool: u32, limit: usize, out_view: *mut u32) -> Status {
-    boundary("floe_pool_limited_parallelism", || {
-        let target = out(out_view, "out_view")?;
-        let id = pool::view(pool, limit)?;
-        // SAFETY: documented contract: `out_view` points to a writable uint32_t.
-        unsafe { target.write(id) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_view` is NULL or writable.
+    unsafe { returning("floe_pool_limited_parallelism", out_view, "out_view", || pool::view(pool, limit)) }
 }
 
 /// `floe_worker_execute` for a pool or a view: the job runs on one of the pool's threads, which

@@ -1,6 +1,6 @@
 //! `floe_ref_*`: handle lifetime.
 
-use super::{boundary, floe_ref, out};
+use super::{boundary, floe_ref, returning};
 use crate::core::error::Status;
 use crate::core::object;
 
@@ -11,13 +11,8 @@ use crate::core::object;
 /// own handle to a shared frozen graph).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_ref_retain(object: floe_ref, out_ref: *mut floe_ref) -> Status {
-    boundary("floe_ref_retain", || {
-        let target = out(out_ref, "out_ref")?;
-        let handle = object::retain(object)?;
-        // SAFETY: documented contract: `out_ref` points to a writable floe_ref.
-        unsafe { target.write(handle) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_ref` is NULL or writable.
+    unsafe { returning("floe_ref_retain", out_ref, "out_ref", || object::retain(object)) }
 }
 
 /// Releases a handle: its reference is dropped, and objects nothing refers to any more are freed

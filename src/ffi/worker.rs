@@ -4,7 +4,7 @@
 //! not capture: everything it needs travels in its input graph.
 
 use super::future::register;
-use super::{boundary, c_str, floe_future, floe_ref, last_message, last_status, out, transfer_mode};
+use super::{boundary, c_str, floe_future, floe_ref, last_message, last_status, out, returning, transfer_mode};
 use crate::core::error::{Error, Result, Status};
 use crate::core::transfer::{self, TransferMode, Transit};
 use crate::core::worker::{self, JobFn};
@@ -185,26 +185,22 @@ pub unsafe extern "C" fn floe_worker_request_termination(
     process_scheduled: bool,
     out_future: *mut floe_future,
 ) -> Status {
-    boundary("floe_worker_request_termination", || {
-        let target = out(out_future, "out_future")?;
-        let future = worker::lookup(worker)?.request_termination(process_scheduled)?;
-        // SAFETY: documented contract: `out_future` points to a writable floe_future.
-        unsafe { target.write(register(future)?) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_future` is NULL or writable.
+    unsafe {
+        returning("floe_worker_request_termination", out_future, "out_future", || {
+            register(worker::lookup(worker)?.request_termination(process_scheduled)?)
+        })
+    }
 }
 
 /// Runs the jobs queued for `worker` now, on the calling thread, which must be that worker's own
 /// (from inside one of its jobs); writes how many ran to `*out_ran`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_worker_process_queue(worker: u32, out_ran: *mut usize) -> Status {
-    boundary("floe_worker_process_queue", || {
-        let target = out(out_ran, "out_ran")?;
-        let ran = worker::lookup(worker)?.process_queue(usize::MAX)?;
-        // SAFETY: documented contract: `out_ran` points to a writable size_t.
-        unsafe { target.write(ran) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_ran` is NULL or writable.
+    unsafe {
+        returning("floe_worker_process_queue", out_ran, "out_ran", || worker::lookup(worker)?.process_queue(usize::MAX))
+    }
 }
 
 /// Runs up to `max` tasks waiting in the main thread's queue (jobs sent to `FLOE_WORKER_MAIN`,
@@ -212,13 +208,8 @@ pub unsafe extern "C" fn floe_worker_process_queue(worker: u32, out_ran: *mut us
 /// host's own loop, typically after the wake-up hook fired.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_main_queue_drain(max: usize, out_ran: *mut usize) -> Status {
-    boundary("floe_main_queue_drain", || {
-        let target = out(out_ran, "out_ran")?;
-        let ran = worker::drain_main(max)?;
-        // SAFETY: documented contract: `out_ran` points to a writable size_t.
-        unsafe { target.write(ran) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_ran` is NULL or writable.
+    unsafe { returning("floe_main_queue_drain", out_ran, "out_ran", || worker::drain_main(max)) }
 }
 
 /// Registers `hook(user_data)`, called from whichever thread queues work for the main thread, so
