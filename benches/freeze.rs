@@ -9,9 +9,7 @@
 //!
 //! `cargo bench --bench freeze -- --warm-up-time 1 --measurement-time 3`
 
-use criterion::{
-    criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput,
-};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
 use floe::ffi::object::{floe_object_get_int, floe_object_set_int};
 use floe::{Object, Runtime};
 use std::hint::black_box;

@@ -10,9 +10,9 @@
 //! futures", as in Kotlin/Native.
 
 use super::error::{Error, Result, Status};
+use super::sync::{Condvar, Mutex};
 use super::transfer::Transit;
 use super::worker::{Task, Worker};
-use parking_lot::{Condvar, Mutex};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,8 +50,15 @@ pub struct Future {
     done: Condvar,
 }
 
+#[cfg(not(floe_loom))]
 static COMPLETIONS: Mutex<u64> = Mutex::new(0);
+#[cfg(not(floe_loom))]
 static ANY_DONE: Condvar = Condvar::new();
+#[cfg(floe_loom)]
+loom::lazy_static! {
+    static ref COMPLETIONS: Mutex<u64> = Mutex::new(0);
+    static ref ANY_DONE: Condvar = Condvar::new();
+}
 
 impl Future {
     pub(crate) fn new() -> Arc<Future> {
@@ -193,5 +200,50 @@ pub fn wait_any(futures: &[Arc<Future>], timeout: Option<Duration>) -> Result<us
             }
             None => ANY_DONE.wait(&mut completions),
         }
+    }
+}
+
+/// loom models of the state machine: run with `RUSTFLAGS="--cfg floe_loom" cargo test --release --lib loom`.
+#[cfg(all(test, floe_loom))]
+mod loom_models {
+    use super::*;
+
+    #[test]
+    fn loom_a_completion_wakes_its_waiter() {
+        loom::model(|| {
+            let future = Future::new();
+            let producer = future.clone();
+            let thread = loom::thread::spawn(move || producer.complete(Some(Ok(None))));
+            assert!(matches!(future.wait(None), Ok(None)));
+            assert_eq!(future.state(), FutureState::Consumed);
+            thread.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn loom_wait_any_sees_a_completion_on_another_thread() {
+        loom::model(|| {
+            let (idle, busy) = (Future::new(), Future::new());
+            let producer = busy.clone();
+            let thread = loom::thread::spawn(move || producer.complete(None));
+            assert_eq!(wait_any(&[idle.clone(), busy.clone()], None).unwrap(), 1);
+            assert_eq!(busy.wait(None).unwrap_err().status(), Status::ErrCancelled);
+            thread.join().unwrap();
+            idle.complete(None);
+        });
+    }
+
+    #[test]
+    fn loom_two_consumers_one_result() {
+        loom::model(|| {
+            let future = Future::new();
+            let (producer, rival) = (future.clone(), future.clone());
+            let completing = loom::thread::spawn(move || producer.complete(Some(Ok(None))));
+            let consuming = loom::thread::spawn(move || rival.wait(None).is_ok());
+            let mine = future.wait(None).is_ok();
+            let theirs = consuming.join().unwrap();
+            completing.join().unwrap();
+            assert!(mine ^ theirs, "exactly one consumer takes the result");
+        });
     }
 }

@@ -20,6 +20,7 @@ pub mod shared_data;
 mod slab;
 pub mod stats;
 mod stripes;
+mod sync;
 pub mod thread;
 pub mod transfer;
 pub mod types;

@@ -1,0 +1,72 @@
+//! The mutex and condition variable of the protocols that loom models check (the future state
+//! machine): parking_lot's normally, loom's under `--cfg floe_loom`, behind one small API.
+
+#[cfg(not(floe_loom))]
+pub(crate) use parking_lot::{Condvar, Mutex};
+
+#[cfg(floe_loom)]
+pub(crate) use self::modelled::{Condvar, Mutex};
+
+#[cfg(floe_loom)]
+mod modelled {
+    use std::ops::{Deref, DerefMut};
+
+    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+    /// A guard that a condition variable can take and give back (`Option` only while waiting).
+    pub(crate) struct MutexGuard<'a, T>(Option<loom::sync::MutexGuard<'a, T>>);
+
+    impl<T> Mutex<T> {
+        pub(crate) fn new(value: T) -> Self {
+            Mutex(loom::sync::Mutex::new(value))
+        }
+
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            MutexGuard(Some(self.0.lock().expect("models do not poison")))
+        }
+    }
+
+    impl<T> Deref for MutexGuard<'_, T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            self.0.as_ref().expect("held")
+        }
+    }
+
+    impl<T> DerefMut for MutexGuard<'_, T> {
+        fn deref_mut(&mut self) -> &mut T {
+            self.0.as_mut().expect("held")
+        }
+    }
+
+    pub(crate) struct Condvar(loom::sync::Condvar);
+
+    /// Models use no deadlines: a timed wait is a plain wait that never times out.
+    pub(crate) struct WaitTimeoutResult;
+
+    impl WaitTimeoutResult {
+        pub(crate) fn timed_out(&self) -> bool {
+            false
+        }
+    }
+
+    impl Condvar {
+        pub(crate) fn new() -> Self {
+            Condvar(loom::sync::Condvar::new())
+        }
+
+        pub(crate) fn wait<T>(&self, guard: &mut MutexGuard<'_, T>) {
+            let held = guard.0.take().expect("held");
+            guard.0 = Some(self.0.wait(held).expect("models do not poison"));
+        }
+
+        pub(crate) fn wait_until<T>(&self, guard: &mut MutexGuard<'_, T>, _: std::time::Instant) -> WaitTimeoutResult {
+            self.wait(guard);
+            WaitTimeoutResult
+        }
+
+        pub(crate) fn notify_all(&self) {
+            self.0.notify_all();
+        }
+    }
+}
