@@ -10,9 +10,10 @@
 //! futures", as in Kotlin/Native.
 
 use super::error::{Error, Result, Status};
-use super::sync::{Condvar, Mutex};
+use super::sync::{spin_until, Condvar, Mutex};
 use super::transfer::Transit;
 use super::worker::{Task, Worker};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,6 +49,8 @@ enum Slot {
 pub struct Future {
     slot: Mutex<Slot>,
     done: Condvar,
+    /// Set once the job has finished, for waiters that spin before they sleep.
+    finished: AtomicBool,
 }
 
 #[cfg(not(floe_loom))]
@@ -62,7 +65,11 @@ loom::lazy_static! {
 
 impl Future {
     pub(crate) fn new() -> Arc<Future> {
-        Arc::new(Future { slot: Mutex::new(Slot::Scheduled(None)), done: Condvar::new() })
+        Arc::new(Future {
+            slot: Mutex::new(Slot::Scheduled(None)),
+            done: Condvar::new(),
+            finished: AtomicBool::new(false),
+        })
     }
 
     pub fn state(&self) -> FutureState {
@@ -83,6 +90,7 @@ impl Future {
             None => Slot::Cancelled,
         };
         let previous = std::mem::replace(&mut *self.slot.lock(), finished);
+        self.finished.store(true, Ordering::Release);
         self.done.notify_all();
         *COMPLETIONS.lock() += 1;
         ANY_DONE.notify_all();
@@ -120,6 +128,7 @@ impl Future {
     /// the calling thread and returned as a handle it owns.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<Option<u64>> {
         let deadline = timeout.map(|t| Instant::now() + t);
+        spin_until(|| self.finished.load(Ordering::Acquire));
         {
             let mut slot = self.slot.lock();
             while let Slot::Scheduled(_) = &*slot {

@@ -14,6 +14,7 @@
 use super::error::{Error, Result, Status};
 use super::future::Future;
 use super::object;
+use super::sync::spin_until;
 use super::thread;
 use super::transfer::{self, TransferMode, Transit};
 use parking_lot::{Condvar, Mutex};
@@ -21,7 +22,7 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -73,6 +74,8 @@ pub struct Worker {
     wake: Condvar,
     /// The thread token of the thread that runs this worker's queue.
     token: AtomicU32,
+    /// Counts submissions, so that an idle worker can spin for the next one before it sleeps.
+    submitted: AtomicU64,
 }
 
 static WORKERS: Mutex<HashMap<u32, Arc<Worker>, BuildHasherDefault<DefaultHasher>>> =
@@ -98,6 +101,7 @@ impl Worker {
             }),
             wake: Condvar::new(),
             token: AtomicU32::new(0),
+            submitted: AtomicU64::new(0),
         }
     }
 
@@ -132,6 +136,7 @@ impl Worker {
             }
             None => queue.ready.push_back(task),
         }
+        self.submitted.fetch_add(1, Ordering::Release);
         drop(queue);
         self.wake.notify_one();
         if self.id == MAIN_WORKER {
@@ -150,6 +155,7 @@ impl Worker {
     /// The next task for the worker's thread, waiting for one; `None` once it must exit.
     fn next(&self) -> Option<Task> {
         let mut queue = self.queue.lock();
+        let mut spun = false;
         loop {
             if let Some(task) = take_ready(&mut queue) {
                 return Some(task);
@@ -158,6 +164,14 @@ impl Worker {
                 if queue.delayed.is_empty() {
                     return None;
                 }
+            }
+            if !spun && queue.delayed.is_empty() {
+                spun = true;
+                let seen = self.submitted.load(Ordering::Acquire);
+                drop(queue);
+                spin_until(|| self.submitted.load(Ordering::Acquire) != seen);
+                queue = self.queue.lock();
+                continue;
             }
             match queue.delayed.keys().next().map(|&(due, _)| due) {
                 Some(due) => {
