@@ -76,8 +76,10 @@ mod modelled {
 /// a condition variable: a job handed to a waiting thread then costs no sleep and wake-up (tens of
 /// microseconds on a VM). Only with more than one CPU; under loom, not at all. Returns `done()`.
 pub(crate) fn spin_until(done: impl Fn() -> bool) -> bool {
-    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let cpus = *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    static CPUS: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    // The machine's CPUs, not the calling thread's affinity: a pinned thread still has a peer to wait for.
+    // SAFETY: sysconf has no preconditions.
+    let cpus = *CPUS.get_or_init(|| unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) });
     if cfg!(floe_loom) || cpus < 2 {
         return done();
     }
