@@ -1,5 +1,5 @@
 //! The mutex and condition variable of the protocols that loom models check (the future state
-//! machine): parking_lot's normally, loom's under `--cfg floe_loom`, behind one small API; and the
+//! machine, the worker queue): parking_lot's normally, loom's under `--cfg floe_loom`, behind one small API; and the
 //! brief spin that waiters do before they sleep.
 
 #[cfg(not(floe_loom))]
@@ -68,6 +68,10 @@ mod modelled {
 
         pub(crate) fn notify_all(&self) {
             self.0.notify_all();
+        }
+
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
         }
     }
 }

@@ -15,9 +15,9 @@ use super::error::{Error, Result, Status};
 use super::future::Future;
 use super::object;
 use super::sync::spin_until;
+use super::sync::{Condvar, Mutex};
 use super::thread;
 use super::transfer::{self, TransferMode, Transit};
-use parking_lot::{Condvar, Mutex};
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, DefaultHasher};
@@ -78,11 +78,12 @@ pub struct Worker {
     submitted: AtomicU64,
 }
 
-static WORKERS: Mutex<HashMap<u32, Arc<Worker>, BuildHasherDefault<DefaultHasher>>> =
-    Mutex::new(HashMap::with_hasher(BuildHasherDefault::new()));
+// The registries are not part of the loom models: plain parking_lot, usable in statics.
+static WORKERS: parking_lot::Mutex<HashMap<u32, Arc<Worker>, BuildHasherDefault<DefaultHasher>>> =
+    parking_lot::Mutex::new(HashMap::with_hasher(BuildHasherDefault::new()));
 static NEXT_ID: AtomicU32 = AtomicU32::new(MAIN_WORKER + 1);
 static MAIN: OnceLock<Arc<Worker>> = OnceLock::new();
-static MAIN_WAKEUP: Mutex<Option<WakeHook>> = Mutex::new(None);
+static MAIN_WAKEUP: parking_lot::Mutex<Option<WakeHook>> = parking_lot::Mutex::new(None);
 
 thread_local! {
     static CURRENT: Cell<u32> = const { Cell::new(0) };
@@ -356,4 +357,74 @@ fn run_job(input: Option<Transit>, job: JobFn, mode: TransferMode) -> Result<Opt
             })
         })
         .transpose()
+}
+
+/// loom models of the queue: run with `RUSTFLAGS="--cfg floe_loom" cargo test --release --lib loom`.
+#[cfg(all(test, floe_loom))]
+mod loom_models {
+    use super::*;
+    use loom::sync::atomic::AtomicUsize;
+
+    /// Two jobs raced against the worker's loop and a termination: each runs or is cancelled,
+    /// exactly once, and with `process_scheduled` every one runs.
+    fn every_job_runs_or_is_cancelled_once(process_scheduled: bool) {
+        loom::model(move || {
+            let worker = Arc::new(Worker::new(2, "modelled"));
+            let (ran, cancelled) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+            let looping = worker.clone();
+            let thread = loom::thread::spawn(move || {
+                while let Some(task) = looping.next() {
+                    task.run();
+                }
+            });
+            for _ in 0..2 {
+                let (ran, cancelled) = (ran.clone(), cancelled.clone());
+                let _ = worker.submit(
+                    Task::new(move |run| {
+                        let counter = if run { &ran } else { &cancelled };
+                        counter.fetch_add(1, Ordering::SeqCst);
+                    }),
+                    None,
+                );
+            }
+            let _ = worker.request_termination(process_scheduled);
+            thread.join().unwrap();
+            let (ran, cancelled) = (ran.load(Ordering::SeqCst), cancelled.load(Ordering::SeqCst));
+            assert_eq!(ran + cancelled, 2);
+            if process_scheduled {
+                assert_eq!(ran, 2);
+            }
+        });
+    }
+
+    /// A job submitted to an idle worker runs with no other nudge (no lost wake-up): the submitter
+    /// waits for it before anything else happens.
+    #[test]
+    fn loom_a_submitted_job_wakes_the_idle_worker() {
+        loom::model(|| {
+            let worker = Arc::new(Worker::new(2, "modelled"));
+            let looping = worker.clone();
+            let thread = loom::thread::spawn(move || {
+                while let Some(task) = looping.next() {
+                    task.run();
+                }
+            });
+            let done = Future::new();
+            let completing = done.clone();
+            worker.submit(Task::new(move |_| completing.complete(Some(Ok(None)))), None).unwrap();
+            assert!(matches!(done.wait(None), Ok(None)));
+            let _ = worker.request_termination(true);
+            thread.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn loom_termination_processing_scheduled_jobs_runs_them_all() {
+        every_job_runs_or_is_cancelled_once(true);
+    }
+
+    #[test]
+    fn loom_termination_without_processing_cancels_the_rest() {
+        every_job_runs_or_is_cancelled_once(false);
+    }
 }
