@@ -267,3 +267,62 @@ mod tests {
         unsafe { publish(CELL.0.get(), None) }.unwrap();
     }
 }
+
+/// loom model of publish/read: run with `RUSTFLAGS="--cfg floe_loom" cargo test --release --lib loom`.
+#[cfg(all(test, floe_loom))]
+mod loom_models {
+    use super::*;
+    use crate::core::value::{Kind, Value};
+    use crate::core::{freeze, object};
+
+    struct Cell(std::cell::UnsafeCell<SharedData>);
+    // SAFETY: accessed only through this module's functions, which lock per address.
+    unsafe impl Sync for Cell {}
+
+    fn frozen(n: i64) -> u64 {
+        let list = object::new_list().unwrap();
+        object::push(list, Value::Int(n)).unwrap();
+        freeze::freeze(handle::resolve(list).unwrap(), None).unwrap();
+        list
+    }
+
+    /// A reader racing two publications sees whole (version, value) pairs, in order, and every
+    /// replaced value is freed once the reader lets go of it.
+    #[test]
+    fn loom_readers_see_whole_versions_and_old_values_die() {
+        loom::model(|| {
+            let cell = std::sync::Arc::new(Cell(std::cell::UnsafeCell::new(SharedData {
+                version: 0,
+                object: std::ptr::null_mut(),
+            })));
+            let values: Vec<u64> = (0..3).map(frozen).collect();
+            let indices: Vec<u32> = values.iter().map(|&v| handle::resolve(v).unwrap()).collect();
+            // SAFETY: the cell is only used through this module.
+            unsafe { publish(cell.0.get(), Some(values[0])) }.unwrap();
+            let reading = cell.clone();
+            let reader = loom::thread::spawn(move || {
+                let mut last = 0;
+                for _ in 0..2 {
+                    // SAFETY: as above.
+                    let (version, root) = unsafe { read(reading.0.get()) }.unwrap();
+                    let root = root.unwrap();
+                    assert_eq!(object::read(root, 0, Kind::Int, Value::as_int).unwrap() + 1, i64::from(version));
+                    assert!(version >= last);
+                    last = version;
+                    object::release(root).unwrap();
+                }
+            });
+            for &value in &values[1..] {
+                // SAFETY: as above.
+                unsafe { publish(cell.0.get(), Some(value)) }.unwrap();
+            }
+            reader.join().unwrap();
+            // SAFETY: as above.
+            unsafe { publish(cell.0.get(), None) }.unwrap();
+            for value in values {
+                object::release(value).unwrap();
+            }
+            assert!(indices.iter().all(|&i| HEAP.slot(i).owner() == 0), "every value was freed");
+        });
+    }
+}

@@ -1,12 +1,12 @@
 //! The mutex and condition variable of the protocols that loom models check (the future state
-//! machine, the worker queue): parking_lot's normally, loom's under `--cfg floe_loom`, behind one small API; and the
+//! machine, the worker queue, the shared-data stripes): parking_lot's normally, loom's under `--cfg floe_loom`, behind one small API; and the
 //! brief spin that waiters do before they sleep.
 
 #[cfg(not(floe_loom))]
-pub(crate) use parking_lot::{Condvar, Mutex};
+pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
 
 #[cfg(floe_loom)]
-pub(crate) use self::modelled::{Condvar, Mutex};
+pub(crate) use self::modelled::{Condvar, Mutex, MutexGuard};
 
 #[cfg(floe_loom)]
 mod modelled {
