@@ -2,10 +2,11 @@
 //! attached by exactly one receiver. Used by workers, futures and detached graphs.
 //!
 //! SAFE mode checks in O(N) that nothing outside the graph refers into it: one walk over the
-//! mutable objects reachable from the root counts, in each object's `aux`, the references coming
-//! from inside the graph; an object whose count is higher is referenced from outside (another
-//! object or a host handle). The root's own handle, which the transfer consumes, is the one
-//! allowed outside reference. A failure names the first such object and its path, and moves
+//! mutable objects reachable from the root sums their counts and counts the references between
+//! them. Each count includes every internal reference to its object, so the two sums differ by
+//! exactly the references from outside (other objects, host handles) — and the root's own handle,
+//! which the transfer consumes, is the one allowed. Only when they differ does a slower pass find
+//! which object is referenced from outside. A failure names the first such object and its path, and moves
 //! nothing. Unreachable cyclic garbage can also hold references in: before refusing, the check
 //! runs the cycle collector once and tries again (Kotlin/Native needed a manual GC.collect()).
 //!
@@ -19,11 +20,12 @@
 use super::cycles;
 use super::error::{Error, Result, Status};
 use super::handle;
-use super::heap::{BUFFERED, FROZEN, HEAP, VISITED};
+use super::heap::{BUFFERED, FROZEN, HEAP};
 use super::ownership::{self, name, path_within};
 use super::stats::STATS;
 use super::thread;
 use super::value::{ObjIndex, Value};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 /// The owner word of an object in transit: owned by no thread.
@@ -66,85 +68,118 @@ pub(crate) fn detach(handle: u64, mode: TransferMode) -> Result<Transit> {
     } else {
         match mode {
             TransferMode::Safe => checked_members(root, me)?,
-            TransferMode::Unsafe => {
-                let members = walk(root, me)?;
-                clear_marks(&members);
-                members
-            }
+            TransferMode::Unsafe => walk(root, me)?.members,
         }
     };
     handle::release(handle, |_| Ok(()))?;
     for &member in &members {
+        // The receiver's collector must be able to buffer these objects again.
+        HEAP.slot(member).set_flags(0, BUFFERED);
         HEAP.slot(member).owner.store(TRANSIT, Ordering::Release);
     }
     STATS.transit.add(1);
     Ok(Transit { root: Some(root), members })
 }
 
-/// Walks the mutable graph of `root`, marking members `VISITED` and counting in `aux` the
-/// references each receives from inside. Marks are cleared on failure.
-fn walk(root: ObjIndex, me: u32) -> Result<Vec<ObjIndex>> {
-    let mut members = vec![root];
-    HEAP.slot(root).set_flags(VISITED, 0);
-    HEAP.slot(root).aux.store(0, Ordering::Relaxed);
-    let mut next = 0;
-    while let Some(&node) = members.get(next) {
-        next += 1;
+/// The mutable graph of a root: its members, and what the SAFE check needs to know about them.
+struct Walk {
+    members: Vec<ObjIndex>,
+    /// The members' counts, summed.
+    refs: u64,
+    /// References from members to members.
+    internal: u64,
+}
+
+/// One bit per heap slot.
+struct Bitmap(Vec<u64>);
+
+impl Bitmap {
+    fn new() -> Bitmap {
+        Bitmap(vec![0; (HEAP.capacity() as usize).div_ceil(64)])
+    }
+
+    fn get(&self, index: ObjIndex) -> bool {
+        self.0[index as usize / 64] & 1 << (index % 64) != 0
+    }
+
+    fn set(&mut self, index: ObjIndex) {
+        self.0[index as usize / 64] |= 1 << (index % 64);
+    }
+}
+
+/// Walks the mutable graph of `root` depth-first in field order — the plain traversal's order —
+/// keeping what it has seen in bitmaps, so an edge to a member already visited (or to a frozen
+/// object already seen) never reads the target's header. An edge is counted as internal when its
+/// target turns out to be a member. A member of another thread (left behind by an UNSAFE
+/// transfer) stops the walk.
+fn walk(root: ObjIndex, me: u32) -> Result<Walk> {
+    let (mut member, mut frozen) = (Bitmap::new(), Bitmap::new());
+    let mut walk = Walk { members: Vec::new(), refs: 0, internal: 0 };
+    // The root's own entry is not an edge; every other stack entry is one.
+    let mut stack = vec![(root, false)];
+    while let Some((node, is_edge)) = stack.pop() {
+        if member.get(node) {
+            walk.internal += u64::from(is_edge);
+            continue;
+        }
+        if frozen.get(node) {
+            continue;
+        }
+        let slot = HEAP.slot(node);
+        let owner = slot.owner();
+        if owner & FROZEN != 0 {
+            frozen.set(node);
+            continue;
+        }
+        if owner != me {
+            let what = format!("transfer {} (it reaches {})", name(root), name(node));
+            return Err(ownership::wrong_thread(node, owner, what));
+        }
+        member.set(node);
+        walk.members.push(node);
+        walk.internal += u64::from(is_edge);
+        walk.refs += u64::from(slot.local_refs());
+        // SAFETY: `node` is a mutable object owned by the calling thread (checked just above).
+        let values = unsafe { slot.values() };
+        stack.extend(values.iter().rev().filter_map(Value::as_ref_target).map(|child| (child, true)));
+    }
+    Ok(walk)
+}
+
+/// The first member referenced from outside the graph, with how many outside references it has:
+/// the slow path, once the summed check has failed.
+fn first_outside_reference(root: ObjIndex, members: &[ObjIndex]) -> Option<(ObjIndex, u32)> {
+    let mut inside: HashMap<ObjIndex, u32> = members.iter().map(|&m| (m, u32::from(m == root))).collect();
+    for &m in members {
         // SAFETY: members are mutable objects owned by the calling thread.
-        for child in unsafe { HEAP.slot(node).values() }.iter().filter_map(Value::as_ref_target) {
-            let slot = HEAP.slot(child);
-            let owner = slot.owner();
-            if owner & FROZEN != 0 {
-                continue;
+        for child in unsafe { HEAP.slot(m).values() }.iter().filter_map(Value::as_ref_target) {
+            if let Some(count) = inside.get_mut(&child) {
+                *count += 1;
             }
-            if owner != me {
-                clear_marks(&members);
-                let what = format!("transfer {} (it reaches {})", name(root), name(child));
-                return Err(ownership::wrong_thread(child, owner, what));
-            }
-            if slot.flags() & VISITED == 0 {
-                slot.set_flags(VISITED, 0);
-                slot.aux.store(0, Ordering::Relaxed);
-                members.push(child);
-            }
-            slot.aux.fetch_add(1, Ordering::Relaxed);
         }
     }
-    Ok(members)
-}
-
-/// Clears walk marks, and the collector's "buffered" mark: the receiver's collector must be able
-/// to buffer these objects again.
-fn clear_marks(members: &[ObjIndex]) {
-    for &member in members {
-        HEAP.slot(member).set_flags(0, VISITED | BUFFERED);
-    }
-}
-
-/// The first member referenced from outside the graph, with how many outside references it has.
-fn first_outside_reference(root: ObjIndex, members: &[ObjIndex]) -> Option<(ObjIndex, u32)> {
     members.iter().find_map(|&m| {
-        let slot = HEAP.slot(m);
-        let inside = slot.aux.load(Ordering::Relaxed) + u32::from(m == root);
-        let outside = slot.local_refs().saturating_sub(inside);
+        let outside = HEAP.slot(m).local_refs().saturating_sub(inside[&m]);
         (outside > 0).then_some((m, outside))
     })
 }
 
+/// Every reference to a member comes from another member, except the root's own handle: the
+/// members' counts sum to the internal references plus one.
 fn checked_members(root: ObjIndex, me: u32) -> Result<Vec<ObjIndex>> {
     let mut collected = false;
     loop {
-        let members = walk(root, me)?;
-        let outside = first_outside_reference(root, &members);
-        clear_marks(&members);
-        let Some((object, count)) = outside else {
-            return Ok(members);
-        };
-        // Cyclic garbage may hold the reference: collect once, then look again.
+        let walk = walk(root, me)?;
+        if walk.refs == walk.internal + 1 {
+            return Ok(walk.members);
+        }
+        // Cyclic garbage may hold a reference: collect once, then look again.
         if !collected && cycles::collect() > 0 {
             collected = true;
             continue;
         }
+        let (object, count) =
+            first_outside_reference(root, &walk.members).expect("the sums differ, so someone has more");
         let at = if object == root {
             "the root".to_string()
         } else {
