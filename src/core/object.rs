@@ -126,14 +126,14 @@ pub(crate) fn set(handle: u64, slot: usize, value: Value) -> Result<()> {
     let values = unsafe { HEAP.slot(index).values_mut() };
     let len = values.len();
     let stored = values.get_mut(slot).ok_or_else(|| out_of_range("set", index, slot, len))?;
-    if stored.kind() != value.kind() && HEAP.slot(index).type_id() != LIST_TYPE {
+    if std::mem::discriminant(stored) != std::mem::discriminant(&value) && HEAP.slot(index).type_id() != LIST_TYPE {
         return Err(wrong_kind("set", index, slot, stored.kind(), value.kind()));
     }
-    if let Some(target) = value.as_ref_target() {
+    if let Value::Ref(Some(target)) = value {
         HEAP.retain(target);
     }
-    let old = std::mem::replace(stored, value);
-    if let Some(old_target) = old.as_ref_target() {
+    // Atomics are never replaced: `set` cannot make one, and a field keeps its kind.
+    if let Value::Ref(Some(old_target)) = std::mem::replace(stored, value) {
         HEAP.release(old_target);
     }
     Ok(())
