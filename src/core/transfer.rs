@@ -90,52 +90,74 @@ struct Walk {
     internal: u64,
 }
 
-/// One bit per heap slot.
-struct Bitmap(Vec<u64>);
+/// A set of slots: a short list while small (most transfers move a handful of objects), then one
+/// bit per heap slot in 4 KiB leaves made on first use, so a small graph in a large heap never pays
+/// for a bitmap of the whole heap.
+#[derive(Default)]
+struct SlotSet {
+    few: Vec<ObjIndex>,
+    leaves: Vec<Option<Box<[u64; LEAF_WORDS]>>>,
+}
 
-impl Bitmap {
-    fn new() -> Bitmap {
-        Bitmap(vec![0; (HEAP.capacity() as usize).div_ceil(64)])
+const FEW: usize = 32;
+const LEAF_BITS: u32 = 15;
+const LEAF_WORDS: usize = 1 << (LEAF_BITS - 6);
+
+impl SlotSet {
+    fn contains(&self, index: ObjIndex) -> bool {
+        if self.leaves.is_empty() {
+            return self.few.contains(&index);
+        }
+        let word = (index as usize & ((1 << LEAF_BITS) - 1)) / 64;
+        self.leaves[(index >> LEAF_BITS) as usize].as_ref().is_some_and(|leaf| leaf[word] & 1 << (index % 64) != 0)
     }
 
-    fn get(&self, index: ObjIndex) -> bool {
-        self.0[index as usize / 64] & 1 << (index % 64) != 0
-    }
-
-    fn set(&mut self, index: ObjIndex) {
-        self.0[index as usize / 64] |= 1 << (index % 64);
+    fn insert(&mut self, index: ObjIndex) {
+        if self.leaves.is_empty() {
+            if self.few.len() < FEW {
+                self.few.push(index);
+                return;
+            }
+            self.leaves = vec![None; (HEAP.capacity() >> LEAF_BITS) as usize + 1];
+            for known in std::mem::take(&mut self.few) {
+                self.insert(known);
+            }
+        }
+        let word = (index as usize & ((1 << LEAF_BITS) - 1)) / 64;
+        let leaf = self.leaves[(index >> LEAF_BITS) as usize].get_or_insert_with(|| Box::new([0; LEAF_WORDS]));
+        leaf[word] |= 1 << (index % 64);
     }
 }
 
 /// Walks the mutable graph of `root` depth-first in field order — the plain traversal's order —
-/// keeping what it has seen in bitmaps, so an edge to a member already visited (or to a frozen
+/// keeping what it has seen in slot sets, so an edge to a member already visited (or to a frozen
 /// object already seen) never reads the target's header. An edge is counted as internal when its
 /// target turns out to be a member. A member of another thread (left behind by an UNSAFE
 /// transfer) stops the walk.
 fn walk(root: ObjIndex, me: u32) -> Result<Walk> {
-    let (mut member, mut frozen) = (Bitmap::new(), Bitmap::new());
+    let (mut member, mut frozen) = (SlotSet::default(), SlotSet::default());
     let mut walk = Walk { members: Vec::new(), refs: 0, internal: 0 };
     // The root's own entry is not an edge; every other stack entry is one.
     let mut stack = vec![(root, false)];
     while let Some((node, is_edge)) = stack.pop() {
-        if member.get(node) {
+        if member.contains(node) {
             walk.internal += u64::from(is_edge);
             continue;
         }
-        if frozen.get(node) {
+        if frozen.contains(node) {
             continue;
         }
         let slot = HEAP.slot(node);
         let owner = slot.owner();
         if owner & FROZEN != 0 {
-            frozen.set(node);
+            frozen.insert(node);
             continue;
         }
         if owner != me {
             let what = format!("transfer {} (it reaches {})", name(root), name(node));
             return Err(ownership::wrong_thread(node, owner, what));
         }
-        member.set(node);
+        member.insert(node);
         walk.members.push(node);
         walk.internal += u64::from(is_edge);
         walk.refs += u64::from(slot.local_refs());
