@@ -744,6 +744,390 @@ static void main_queue(void)
     expect(floe_worker_process_queue(FLOE_WORKER_MAIN, NULL), FLOE_ERR_NULL, "NULL out-pointer: floe_worker_process_queue");
 }
 
+/* ---- atomics, globals, shared data, pools, shutdown ---- */
+
+/* Counter {hits: atomic int, total: atomic long, latest: atomic ref}, with its field indices. */
+static floe_type counter_type;
+enum { HITS, TOTAL, LATEST };
+
+static floe_ref new_counter(void)
+{
+    floe_ref counter = 0;
+    SETUP(floe_object_new(counter_type, &counter));
+    return counter;
+}
+
+enum { ADDS = 1000 };
+#define BIG_STEP (INT64_C(1) << 33) /* an atomic long's step that no 32-bit int could hold */
+
+/* Adds to the shared frozen counter from its own pthread, through its own handle. */
+struct adder {
+    floe_ref counter;
+    floe_status status;
+};
+
+static void *add_from_thread(void *arg)
+{
+    pthread_setname_np(pthread_self(), "adder");
+    struct adder *a = arg;
+    int64_t now = 0;
+    a->status = FLOE_OK;
+    for (int i = 0; i < ADDS && a->status == FLOE_OK; i++) {
+        a->status = floe_object_atomic_add(a->counter, HITS, 1, &now);
+        if (a->status == FLOE_OK)
+            a->status = floe_object_atomic_add(a->counter, TOTAL, BIG_STEP, &now);
+    }
+    if (a->status == FLOE_OK)
+        a->status = floe_ref_release(a->counter); /* frozen: any thread may release its handle */
+    return NULL;
+}
+
+/* Every atomic operation on main's mutable Counter `arg` is refused on another thread. */
+static void *atomic_intruder(void *arg)
+{
+    pthread_setname_np(pthread_self(), "atomic-intrude");
+    const floe_ref theirs = *(const floe_ref *)arg;
+    int64_t value = -1;
+    if (expect(floe_object_atomic_add(theirs, HITS, 1, &value), FLOE_ERR_WRONG_THREAD,
+               "atomic_add on main's mutable Counter from another pthread"))
+        CHECK(said("owned by thread main") && said("atomic-intrude"), "the message names the owner and the caller");
+    expect(floe_object_atomic_get(theirs, TOTAL, &value), FLOE_ERR_WRONG_THREAD,
+           "atomic_get on main's mutable Counter from another pthread");
+    expect(floe_object_atomic_set(theirs, HITS, 9), FLOE_ERR_WRONG_THREAD,
+           "atomic_set on main's mutable Counter from another pthread");
+    floe_ref none = 0;
+    expect(floe_object_atomic_ref_get(theirs, LATEST, &none), FLOE_ERR_WRONG_THREAD,
+           "atomic_ref_get on main's mutable Counter from another pthread");
+    CHECK(value == -1 && none == 0, "the refused atomic reads never wrote their out-values");
+    return NULL;
+}
+
+static void atomics(void)
+{
+    floe_stats empty = stats();
+    const floe_field_def fields[] = {
+        {"hits", FLOE_KIND_ATOMIC_INT}, {"total", FLOE_KIND_ATOMIC_LONG}, {"latest", FLOE_KIND_ATOMIC_REF}};
+    SETUP(floe_type_define("Counter", fields, 3, &counter_type));
+    uint32_t kinds[3] = {0, 0, 0};
+    floe_ref counter = new_counter();
+    for (size_t i = 0; i < 3; i++)
+        SETUP(floe_object_kind_at(counter, i, &kinds[i]));
+    CHECK(kinds[HITS] == FLOE_KIND_ATOMIC_INT && kinds[TOTAL] == FLOE_KIND_ATOMIC_LONG &&
+              kinds[LATEST] == FLOE_KIND_ATOMIC_REF,
+          "a Counter's fields are ATOMIC_INT, ATOMIC_LONG, ATOMIC_REF");
+
+    /* A mutable object's atomics follow the ownership rule like every field. */
+    SETUP(floe_object_atomic_set(counter, HITS, 7));
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, atomic_intruder, &counter) == 0 && pthread_join(thread, NULL) == 0,
+          "the atomic intruder thread ran");
+    int64_t value = -1;
+    SETUP(floe_object_atomic_get(counter, HITS, &value));
+    CHECK(value == 7, "main's mutable Counter is unchanged (hits 7)");
+    SETUP(floe_object_atomic_set(counter, HITS, 0));
+
+    /* Frozen, its atomics still change, from every thread, atomically. */
+    SETUP(floe_object_freeze(counter, "shared-counter"));
+    struct adder a = {.counter = 0, .status = FLOE_ERR_PANIC};
+    SETUP(floe_ref_retain(counter, &a.counter)); /* the adder's own handle */
+    bool started = pthread_create(&thread, NULL, add_from_thread, &a) == 0;
+    floe_status mine = FLOE_OK;
+    int64_t now = 0;
+    for (int i = 0; i < ADDS && mine == FLOE_OK; i++) {
+        mine = floe_object_atomic_add(counter, HITS, 1, &now);
+        if (mine == FLOE_OK)
+            mine = floe_object_atomic_add(counter, TOTAL, BIG_STEP, &now);
+    }
+    bool joined = started && pthread_join(thread, NULL) == 0;
+    int64_t hits = -1, total = -1;
+    SETUP(floe_object_atomic_get(counter, HITS, &hits));
+    SETUP(floe_object_atomic_get(counter, TOTAL, &total));
+    CHECK(joined && a.status == FLOE_OK && mine == FLOE_OK && hits == 2 * ADDS && total == 2 * ADDS * BIG_STEP,
+          "frozen Counter: floe_object_atomic_add from main and another pthread, 1000 each: hits 2000, total 2000 * 2^33");
+    bool swapped = true;
+    SETUP(floe_object_atomic_compare_and_set(counter, HITS, 1, 5, &swapped));
+    CHECK(!swapped, "atomic compare_and_set with a stale expected value does not swap");
+
+    floe_ref loose = new_counter();
+    if (expect(floe_object_atomic_ref_set(counter, LATEST, loose), FLOE_ERR_NOT_FROZEN,
+               "atomic_ref_set of a frozen Counter to a mutable object"))
+        CHECK(said("is not frozen") && said("must be frozen"), "the message says the value must be frozen");
+    floe_ref latest = 1;
+    SETUP(floe_object_atomic_ref_get(counter, LATEST, &latest));
+    CHECK(latest == 0, "the refused atomic_ref_set left the reference empty");
+    expect(floe_object_atomic_ref_set(loose, LATEST, loose), FLOE_ERR_NOT_FROZEN,
+           "atomic_ref_set of a mutable Counter to itself");
+    SETUP(floe_ref_release(loose));
+
+    if (expect(floe_object_atomic_set(counter, HITS, INT64_C(1) << 32), FLOE_ERR_INVALID_ARGUMENT,
+               "atomic int set to 2^32"))
+        CHECK(said("4294967296") && said("32 bits"), "the message gives the value and says 32 bits");
+    expect(floe_object_atomic_set(counter, HITS, (int64_t)INT32_MIN - 1), FLOE_ERR_INVALID_ARGUMENT,
+           "atomic int set to INT32_MIN - 1");
+    hits = -1;
+    SETUP(floe_object_atomic_get(counter, HITS, &hits));
+    CHECK(hits == 2 * ADDS, "the refused sets left the atomic int at 2000");
+    CHECK(floe_object_atomic_set(counter, HITS, INT32_MIN) == FLOE_OK &&
+              floe_object_atomic_set(counter, TOTAL, INT64_MIN) == FLOE_OK,
+          "INT32_MIN fits the atomic int, INT64_MIN the atomic long");
+
+    value = -1;
+    if (expect(floe_object_get_int(counter, HITS, &value), FLOE_ERR_WRONG_KIND, "floe_object_get_int of an atomic int field"))
+        CHECK(said("Counter") && said(".hits") && said("an int"), "the message names the field and the kinds");
+    CHECK(value == -1, "the wrong-kind read never wrote *out_value");
+    expect(floe_object_set_int(counter, TOTAL, 1), FLOE_ERR_FROZEN, "floe_object_set_int of a frozen Counter's atomic long");
+    floe_ref node = new_node("plain");
+    expect(floe_object_atomic_add(node, COUNT, 1, &value), FLOE_ERR_WRONG_KIND, "atomic_add on a plain int field");
+    expect(floe_object_atomic_ref_get(node, NEXT, &latest), FLOE_ERR_WRONG_KIND, "atomic_ref_get of a plain ref field");
+    expect(floe_object_atomic_add(counter, LATEST, 1, &value), FLOE_ERR_WRONG_KIND, "atomic_add on an atomic ref field");
+    SETUP(floe_ref_release(node));
+    SETUP(floe_ref_release(counter));
+    CHECK(same_counts(stats(), empty), "the atomics checks left nothing behind");
+
+    /* A frozen object pointing at itself through its atomic reference dies with its last handle. */
+    floe_ref self = new_counter();
+    SETUP(floe_object_freeze(self, "self"));
+    CHECK(floe_object_atomic_ref_set(self, LATEST, self) == FLOE_OK, "a frozen Counter's atomic ref set to itself");
+    floe_ref again = 0;
+    uint32_t self_id = 0, again_id = 1;
+    SETUP(floe_object_atomic_ref_get(self, LATEST, &again));
+    SETUP(floe_object_id(self, &self_id));
+    if (again != 0) {
+        SETUP(floe_object_id(again, &again_id));
+        SETUP(floe_ref_release(again));
+    }
+    CHECK(self_id == again_id, "its atomic ref reads back the object itself");
+    CHECK(stats().live_objects == empty.live_objects + 1, "while its handle lives, the self-referring Counter lives");
+    SETUP(floe_ref_release(self));
+    CHECK(same_counts(stats(), empty), "releasing the handle frees the self-referring frozen Counter (stats back to zero)");
+}
+
+/* Globals: names and ids; the initialisers below refer to them. */
+static uint32_t g_main_only, g_shared, g_alpha, g_beta;
+
+/* The initialiser of both settings globals: a fresh Node on the calling thread. */
+static floe_status make_settings(floe_ref *out_value)
+{
+    floe_status status = floe_object_new(node_type, out_value);
+    return status == FLOE_OK ? floe_object_set_string(*out_value, NAME, "settings") : status;
+}
+
+/* A global whose initialiser needs `other`: a Node pointing at other's value. */
+static floe_status needs(uint32_t other, floe_ref *out_value)
+{
+    floe_ref value = 0;
+    floe_status status = floe_global_get(other, &value);
+    if (status != FLOE_OK)
+        return status; /* floe's message for this thread says why; the failing get passes it on */
+    status = floe_object_new(node_type, out_value);
+    if (status == FLOE_OK)
+        status = floe_object_set_ref(*out_value, NEXT, value);
+    floe_ref_release(value);
+    return status;
+}
+
+static floe_status init_alpha(floe_ref *out_value)
+{
+    return needs(g_beta, out_value);
+}
+
+static floe_status init_beta(floe_ref *out_value)
+{
+    return needs(g_alpha, out_value);
+}
+
+/* Jobs reading a global on the worker: the status of floe_global_get fails the job (with its message). */
+static floe_status read_main_only_job(floe_ref input, floe_ref *out_result)
+{
+    (void)input, (void)out_result;
+    floe_ref value = 0;
+    floe_status status = floe_global_get(g_main_only, &value);
+    if (status == FLOE_OK)
+        floe_ref_release(value);
+    return status;
+}
+
+static floe_status read_shared_job(floe_ref input, floe_ref *out_result)
+{
+    (void)input;
+    return floe_global_get(g_shared, out_result); /* the frozen value is the job's result: shared, not moved */
+}
+
+/* Starts the worker it uses and leaves it running: floe_runtime_shutdown stops it at the end. */
+static void globals(void)
+{
+    floe_stats empty = stats();
+    uint32_t worker = 0;
+    SETUP(floe_worker_start("globals-worker", &worker));
+    SETUP(floe_global_define("settings_main_only", FLOE_GLOBAL_MODE_MAIN_THREAD_ONLY, make_settings, &g_main_only));
+    SETUP(floe_global_define("settings_shared", FLOE_GLOBAL_MODE_SHARED_IMMUTABLE, make_settings, &g_shared));
+    SETUP(floe_global_define("alpha", FLOE_GLOBAL_MODE_SHARED_IMMUTABLE, init_alpha, &g_alpha));
+    SETUP(floe_global_define("beta", FLOE_GLOBAL_MODE_SHARED_IMMUTABLE, init_beta, &g_beta));
+
+    floe_ref value = 0;
+    CHECK(floe_global_get(g_main_only, &value) == FLOE_OK && value != 0 && !frozen(value),
+          "the main thread reads its main-thread-only global: a mutable Node");
+    if (value != 0)
+        SETUP(floe_ref_release(value));
+
+    floe_future future = 0;
+    floe_ref result = 0;
+    SETUP(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, read_main_only_job, &future));
+    if (expect(floe_future_wait(future, -1, &result), FLOE_ERR_WRONG_THREAD,
+               "a worker's job reads a main-thread-only global"))
+        CHECK(said("the job failed") && said("global settings_main_only") && said("main-thread-only") &&
+                  said("globals-worker"),
+              "the message names the global settings_main_only, its mode and the worker's thread");
+    CHECK(result == 0, "the failed wait wrote no result");
+    SETUP(floe_future_release(future));
+
+    SETUP(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, read_shared_job, &future));
+    bool read = floe_future_wait(future, -1, &result) == FLOE_OK && result != 0;
+    SETUP(floe_future_release(future));
+    floe_ref mine = 0;
+    uint32_t theirs_id = 0, mine_id = 1;
+    if (read) {
+        SETUP(floe_object_id(result, &theirs_id));
+        SETUP(floe_global_get(g_shared, &mine));
+        SETUP(floe_object_id(mine, &mine_id));
+    }
+    CHECK(read && frozen(result), "the same initialiser as a shared-immutable global: the job reads it, frozen");
+    CHECK(read && theirs_id == mine_id, "the main thread gets the very object the worker initialised");
+    if (read) {
+        expect(floe_object_set_string(mine, NAME, "changed"), FLOE_ERR_FROZEN, "write to a shared-immutable global's value");
+        SETUP(floe_ref_release(result));
+        SETUP(floe_ref_release(mine));
+    }
+
+    floe_stats before = stats();
+    value = 0;
+    if (expect(floe_global_get(g_alpha, &value), FLOE_ERR_CYCLIC_INIT, "globals alpha and beta whose initialisers read each other"))
+        CHECK(said("alpha \xe2\x86\x92 beta \xe2\x86\x92 alpha"), "the message names the cycle alpha \xe2\x86\x92 beta \xe2\x86\x92 alpha");
+    CHECK(value == 0 && same_counts(stats(), before), "the cyclic get wrote no value and left nothing behind");
+    if (expect(floe_global_get(g_beta, &value), FLOE_ERR_CYCLIC_INIT, "then beta on its own: the cycle again, no half-built value"))
+        CHECK(said("beta \xe2\x86\x92 alpha \xe2\x86\x92 beta"), "the message names the cycle beta \xe2\x86\x92 alpha \xe2\x86\x92 beta");
+
+    expect(floe_global_get(999, &value), FLOE_ERR_INVALID_ARGUMENT, "floe_global_get of unknown global id 999");
+    expect(floe_global_define("bad_mode", 9, make_settings, &g_alpha), FLOE_ERR_INVALID_ARGUMENT, "global mode 9");
+    expect(floe_global_define("no_init", FLOE_GLOBAL_MODE_SHARED_IMMUTABLE, NULL, &g_alpha), FLOE_ERR_NULL,
+           "NULL initialiser");
+
+    SETUP(floe_global_reset(g_main_only));
+    SETUP(floe_global_reset(g_shared));
+    CHECK(same_counts(stats(), empty), "after floe_global_reset of both settings globals, nothing is left");
+}
+
+static void shared_data(void)
+{
+    floe_stats empty = stats();
+    floe_shared_data corrupt = {.version = 3, .object = (void *)(uintptr_t)0xdeadbeefu};
+    int32_t version = -7;
+    floe_ref root = 77;
+    if (expect(floe_shared_data_read(&corrupt, &version, &root), FLOE_ERR_INVALID_HANDLE,
+               "floe_shared_data_read of a corrupt struct (version 3, object 0xdeadbeef)"))
+        CHECK(said("corrupt floe_shared_data") && said("0xdeadbeef"), "the message says corrupt and shows the pointer");
+    CHECK(version == -7 && root == 77, "the refused read wrote neither *out_version nor *out_root");
+
+    floe_ref config = new_node("config");
+    SETUP(floe_object_freeze(config, "config"));
+    expect(floe_shared_data_publish(&corrupt, config), FLOE_ERR_INVALID_HANDLE, "publish into the corrupt struct");
+    CHECK(corrupt.version == 3 && corrupt.object == (void *)(uintptr_t)0xdeadbeefu,
+          "the corrupt struct is left as it was");
+    if (expect(floe_shared_data_read(NULL, &version, &root), FLOE_ERR_NULL, "floe_shared_data_read(NULL struct)"))
+        CHECK(said("NULL"), "the message says NULL");
+    expect(floe_shared_data_publish(NULL, config), FLOE_ERR_NULL, "floe_shared_data_publish(NULL struct)");
+
+    floe_shared_data data = {0, NULL};
+    expect(floe_shared_data_read(&data, NULL, &root), FLOE_ERR_NULL, "floe_shared_data_read with NULL out_version");
+    floe_ref loose = new_node("loose");
+    if (expect(floe_shared_data_publish(&data, loose), FLOE_ERR_NOT_FROZEN, "publishing a mutable object"))
+        CHECK(said("must be frozen"), "the message says it must be frozen");
+    CHECK(data.version == 0 && data.object == NULL, "the refused publish left the struct empty, version 0");
+
+    /* A graph put for one taker is not for readers. */
+    SETUP(floe_shared_data_put(&data, loose, FLOE_TRANSFER_MODE_SAFE));
+    expect(floe_shared_data_read(&data, &version, &root), FLOE_ERR_INVALID_ARGUMENT, "read of a struct holding a put graph");
+    floe_ref other = new_node("other");
+    expect(floe_shared_data_put(&data, other, FLOE_TRANSFER_MODE_SAFE), FLOE_ERR_INVALID_ARGUMENT, "put into a full struct");
+    SETUP(floe_ref_release(other)); /* a refused put leaves the handle with the caller */
+    expect(floe_shared_data_publish(&data, config), FLOE_ERR_INVALID_ARGUMENT, "publish over a put graph");
+    floe_ref taken = 0;
+    SETUP(floe_shared_data_take(&data, &taken));
+    SETUP(floe_ref_release(taken));
+    expect(floe_shared_data_take(&data, &taken), FLOE_ERR_CONSUMED, "second take");
+
+    CHECK(floe_shared_data_publish(&data, config) == FLOE_OK && floe_shared_data_read(&data, &version, &root) == FLOE_OK &&
+              root != 0 && version == 3,
+          "a frozen object publishes and reads back (version 3: put, take, publish)");
+    if (root != 0 && root != 77)
+        SETUP(floe_ref_release(root));
+    SETUP(floe_ref_release(config));
+    SETUP(floe_shared_data_publish(&data, 0));
+    CHECK(same_counts(stats(), empty), "after publishing 0, nothing is left");
+}
+
+/* A pool job: appends 2 to its input list and returns it. */
+static floe_status pool_job(floe_ref input, floe_ref *out_result)
+{
+    floe_status status = floe_list_push_int(input, 2);
+    if (status != FLOE_OK) {
+        floe_ref_release(input);
+        return status;
+    }
+    *out_result = input;
+    return FLOE_OK;
+}
+
+static void pools(void)
+{
+    floe_stats empty = stats();
+    uint32_t pool = 0, view = 0;
+    expect(floe_pool_start("empty-pool", 0, &pool), FLOE_ERR_INVALID_ARGUMENT, "floe_pool_start with 0 threads");
+    SETUP(floe_pool_start("misuse-pool", 2, &pool));
+    if (expect(floe_pool_limited_parallelism(pool, 0, &view), FLOE_ERR_INVALID_ARGUMENT,
+               "floe_pool_limited_parallelism(pool, 0)"))
+        CHECK(said("at least 1"), "the message says the limit is at least 1");
+    CHECK(view == 0, "the refused view wrote no id");
+    SETUP(floe_pool_limited_parallelism(pool, 1, &view));
+
+    floe_future future = 0, done = 0;
+    floe_ref result = 0;
+    SETUP(floe_pool_execute(view, FLOE_TRANSFER_MODE_SAFE, list_producer, NULL, pool_job, &future));
+    int64_t first = 0, second = 0;
+    size_t len = 0;
+    CHECK(floe_future_wait(future, -1, &result) == FLOE_OK && floe_object_len(result, &len) == FLOE_OK && len == 2 &&
+              floe_object_get_int(result, 0, &first) == FLOE_OK && floe_object_get_int(result, 1, &second) == FLOE_OK &&
+              first == 1 && second == 2,
+          "a job on a limited-parallelism view runs: its result is [1, 2]");
+    if (result != 0)
+        SETUP(floe_ref_release(result));
+    SETUP(floe_future_release(future));
+
+    SETUP(floe_pool_request_termination(pool, true, &done));
+    CHECK(floe_future_wait(done, -1, &result) == FLOE_OK, "floe_pool_request_termination: the pool's threads exit");
+    SETUP(floe_future_release(done));
+    future = 0;
+    if (expect(floe_pool_execute(pool, FLOE_TRANSFER_MODE_SAFE, list_producer, NULL, pool_job, &future),
+               FLOE_ERR_UNKNOWN_WORKER, "floe_pool_execute on a terminated pool"))
+        CHECK(said("its pool terminated"), "the message says the pool may have terminated");
+    expect(floe_pool_execute(view, FLOE_TRANSFER_MODE_SAFE, list_producer, NULL, pool_job, &future),
+           FLOE_ERR_UNKNOWN_WORKER, "floe_pool_execute on a view of the terminated pool");
+    expect(floe_pool_limited_parallelism(pool, 1, &view), FLOE_ERR_UNKNOWN_WORKER, "a new view of the terminated pool");
+    CHECK(future == 0 && same_counts(stats(), empty), "the refused jobs wrote no future and left nothing behind");
+}
+
+static void runtime_shutdown(void)
+{
+    floe_shutdown_report report;
+    memset(&report, 0xff, sizeof report);
+    SETUP(floe_runtime_shutdown(true, 5000, &report));
+    CHECK(report.workers_unfinished == 0, "floe_runtime_shutdown(true, 5000): workers_unfinished 0");
+    CHECK(report.workers_stopped == 1, "it stopped the one worker still running (globals-worker)");
+    CHECK(report.stats.live_objects == 0 && report.stats.frozen_objects == 0 && report.stats.live_handles == 0 &&
+              report.stats.detached_graphs == 0,
+          "its report's counters are all zero");
+}
+
 int main(void)
 {
     if (floe_runtime_init() != FLOE_OK) {
@@ -767,6 +1151,11 @@ int main(void)
     detached_graphs();
     workers_and_futures(worker);
     main_queue();
+    atomics();
+    globals();
+    shared_data();
+    pools();
+    runtime_shutdown();
 
     floe_stats left = stats();
     CHECK(left.live_objects == 0 && left.frozen_objects == 0 && left.live_handles == 0 && left.detached_graphs == 0,

@@ -66,6 +66,26 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "ok: floe_worker_execute on a worker asked to terminate -> FLOE_ERR_WORKER_TERMINATED",
             "ok: floe_worker_execute on a terminated worker -> FLOE_ERR_UNKNOWN_WORKER",
             "ok: floe_main_queue_drain on a non-main pthread -> FLOE_ERR_WRONG_THREAD",
+            "ok: atomic_add on main's mutable Counter from another pthread -> FLOE_ERR_WRONG_THREAD",
+            "ok: frozen Counter: floe_object_atomic_add from main and another pthread, 1000 each: hits 2000",
+            "ok: atomic_ref_set of a frozen Counter to a mutable object -> FLOE_ERR_NOT_FROZEN",
+            "ok: atomic int set to 2^32 -> FLOE_ERR_INVALID_ARGUMENT",
+            "ok: floe_object_get_int of an atomic int field -> FLOE_ERR_WRONG_KIND",
+            "ok: releasing the handle frees the self-referring frozen Counter (stats back to zero)",
+            "ok: a worker's job reads a main-thread-only global -> FLOE_ERR_WRONG_THREAD",
+            "ok: the message names the global settings_main_only, its mode and the worker's thread",
+            "ok: the same initialiser as a shared-immutable global: the job reads it, frozen",
+            "ok: globals alpha and beta whose initialisers read each other -> FLOE_ERR_CYCLIC_INIT",
+            "ok: the message names the cycle alpha → beta → alpha",
+            "ok: after floe_global_reset of both settings globals, nothing is left",
+            "ok: floe_shared_data_read of a corrupt struct (version 3, object 0xdeadbeef) -> FLOE_ERR_INVALID_HANDLE",
+            "ok: the refused read wrote neither *out_version nor *out_root",
+            "ok: floe_shared_data_read(NULL struct) -> FLOE_ERR_NULL",
+            "ok: publishing a mutable object -> FLOE_ERR_NOT_FROZEN",
+            "ok: floe_pool_limited_parallelism(pool, 0) -> FLOE_ERR_INVALID_ARGUMENT",
+            "ok: a job on a limited-parallelism view runs: its result is [1, 2]",
+            "ok: floe_pool_execute on a terminated pool -> FLOE_ERR_UNKNOWN_WORKER",
+            "ok: floe_runtime_shutdown(true, 5000): workers_unfinished 0",
             "ok: floe_runtime_stats are all zero at the end",
             " checks passed, 0 failed",
         ],
@@ -80,6 +100,23 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "terminated 20 workers",
             "floe_runtime_stats: live_objects 0, frozen_objects 0, live_handles 0, detached_graphs 0",
             "execute_consume: done, 3 attempts of 20 jobs, nothing leaked",
+        ],
+    ),
+    (
+        "shared_data",
+        &[
+            "writer: published versions 1..2000 into g_config",
+            "the readers together saw 2000 of 2000 versions",
+            "4 readers: every (version, root) pair consistent, every root frozen, versions never went backwards, \
+             each ended at version 2000",
+            "after the readers: live_objects 1, frozen_objects 1, live_handles 0 (only the published version)",
+            "main: put a list of 3 Configs (version 1), detached_graphs 1",
+            "take race: 1 winner, 3 got FLOE_ERR_CONSUMED\n",
+            "the winner owned the whole graph: 3 items, versions summing to 6\n",
+            "a late take: FLOE_ERR_CONSUMED",
+            "g_config: version 2001, root 0, object NULL",
+            "floe_runtime_stats: live_objects 0, frozen_objects 0, live_handles 0, detached_graphs 0",
+            "shared_data: done: 2000 versions read whole and in order by 4 readers, 1 of 4 takers won, nothing leaked",
         ],
     ),
     (
@@ -276,6 +313,16 @@ fn execute_consume_runs() {
 #[test]
 fn execute_consume_runs_under_asan_and_ubsan() {
     check_example("execute_consume", true);
+}
+
+#[test]
+fn shared_data_runs() {
+    check_example("shared_data", false);
+}
+
+#[test]
+fn shared_data_runs_under_asan_and_ubsan() {
+    check_example("shared_data", true);
 }
 
 #[test]
