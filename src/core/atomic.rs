@@ -7,7 +7,7 @@
 //! Reading an atomic reference loads the index and retains the object; replacing it releases the
 //! old one, which could free it. A striped lock orders the two, so a reader never retains an
 //! object a writer has just freed. A reference to an object of the container's own frozen SCC is
-//! not counted — the SCC dies as one — so a frozen object pointing at itself, or at its own cycle,
+//! not counted — the SCC dies as one — so a frozen object pointing at itself, or at its own frozen cycle,
 //! through an AtomicReference does not keep itself alive.
 
 use super::error::{Error, Result, Status};

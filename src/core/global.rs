@@ -22,6 +22,7 @@ use super::value::ObjIndex;
 use parking_lot::{Condvar, Mutex};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::sync::Arc;
 
 /// A global's kind. Numbers are part of the C ABI (`FLOE_GLOBAL_MODE_*`).
@@ -62,8 +63,6 @@ enum Slot {
 }
 
 static GLOBALS: Mutex<Vec<Arc<Global>>> = Mutex::new(Vec::new());
-/// For cycle detection across threads: which global each thread is waiting for.
-static WAITING: Mutex<Vec<(u32, usize)>> = Mutex::new(Vec::new());
 
 thread_local! {
     /// Globals this thread is initialising, innermost last.
@@ -151,6 +150,10 @@ pub fn get(id: u32) -> Result<Option<u64>> {
 }
 
 /// The value of a main-thread-only or shared global, initialised once.
+///
+/// Lock order: a global's value lock, then `INIT_GRAPH`; the cycle check and the registration as
+/// a waiter happen under one `INIT_GRAPH` lock, so two threads cannot both decide to wait for each
+/// other.
 fn shared_value(index: usize, global: &Global) -> Result<Option<ObjIndex>> {
     let me = thread::current();
     let mut slot = global.value.lock();
@@ -159,6 +162,7 @@ fn shared_value(index: usize, global: &Global) -> Result<Option<ObjIndex>> {
             Slot::Ready(target) => return Ok(target),
             Slot::Empty => {
                 *slot = Slot::Initializing(me);
+                INIT_GRAPH.lock().initializing.insert(index, me);
                 drop(slot);
                 let made = initialize(index, global);
                 let mut slot = global.value.lock();
@@ -166,48 +170,67 @@ fn shared_value(index: usize, global: &Global) -> Result<Option<ObjIndex>> {
                     Ok(target) => Slot::Ready(*target),
                     Err(_) => Slot::Empty,
                 };
+                INIT_GRAPH.lock().initializing.remove(&index);
                 global.ready.notify_all();
                 return made;
             }
             Slot::Initializing(initializer) => {
-                if let Some(cycle) = waits_for_me(index, initializer, me) {
-                    return Err(cyclic(cycle));
+                {
+                    let mut graph = INIT_GRAPH.lock();
+                    if let Some(cycle) = graph.cycle_through(index, initializer, me) {
+                        return Err(cyclic(cycle));
+                    }
+                    graph.waiting.insert(me, index);
                 }
-                WAITING.lock().push((me, index));
                 global.ready.wait(&mut slot);
-                WAITING.lock().retain(|&(t, g)| !(t == me && g == index));
+                INIT_GRAPH.lock().waiting.remove(&me);
             }
         }
     }
 }
 
-/// If waiting for `index` (being initialised by `initializer`) would close a cycle back to `me`,
-/// the globals on it.
-fn waits_for_me(index: usize, initializer: u32, me: u32) -> Option<Vec<usize>> {
-    if initializer == me {
-        let mut chain = INITIALIZING.with(|i| i.borrow().clone());
-        let start = chain.iter().position(|&g| g == index).unwrap_or(0);
-        chain.drain(..start);
-        chain.push(index);
-        return Some(chain);
-    }
-    // Follow "thread waits for global, global is initialised by thread" until it ends or reaches me.
-    let mut chain = vec![index];
-    let mut thread = initializer;
-    for _ in 0..64 {
-        let waited = WAITING.lock().iter().find(|&&(t, _)| t == thread).map(|&(_, g)| g)?;
-        chain.push(waited);
-        let globals = GLOBALS.lock();
-        let Slot::Initializing(next) = *globals[waited].value.lock() else {
-            return None;
-        };
-        if next == me {
-            chain.push(index);
-            return Some(chain);
+/// Who initialises which global, and which global each thread waits for.
+struct InitGraph {
+    initializing: HashMap<usize, u32, BuildHasherDefault<DefaultHasher>>,
+    waiting: HashMap<u32, usize, BuildHasherDefault<DefaultHasher>>,
+}
+
+static INIT_GRAPH: Mutex<InitGraph> = Mutex::new(InitGraph {
+    initializing: HashMap::with_hasher(BuildHasherDefault::new()),
+    waiting: HashMap::with_hasher(BuildHasherDefault::new()),
+});
+
+impl InitGraph {
+    /// If `me` waiting for `index` (initialised by `initializer`) would close a cycle back to
+    /// `me`, the globals on it.
+    fn cycle_through(&self, index: usize, initializer: u32, me: u32) -> Option<Vec<usize>> {
+        if initializer == me {
+            return Some(own_cycle(index));
         }
-        thread = next;
+        // Follow "thread waits for global, global is initialised by thread" until it ends or reaches me.
+        let mut chain = vec![index];
+        let mut thread = initializer;
+        while chain.len() <= self.waiting.len() + 1 {
+            let waited = *self.waiting.get(&thread)?;
+            chain.push(waited);
+            let next = *self.initializing.get(&waited)?;
+            if next == me {
+                chain.push(index);
+                return Some(chain);
+            }
+            thread = next;
+        }
+        None
     }
-    None
+}
+
+/// The cycle of globals this thread is initialising that `index` closes.
+fn own_cycle(index: usize) -> Vec<usize> {
+    let mut chain = INITIALIZING.with(|i| i.borrow().clone());
+    let start = chain.iter().position(|&g| g == index).unwrap_or(0);
+    chain.drain(..start);
+    chain.push(index);
+    chain
 }
 
 fn cyclic(cycle: Vec<usize>) -> Error {
@@ -222,7 +245,7 @@ fn cyclic(cycle: Vec<usize>) -> Error {
 fn initialize(index: usize, global: &Global) -> Result<Option<ObjIndex>> {
     let already = INITIALIZING.with(|i| i.borrow().contains(&index));
     if already {
-        return Err(cyclic(waits_for_me(index, thread::current(), thread::current()).unwrap_or_default()));
+        return Err(cyclic(own_cycle(index)));
     }
     INITIALIZING.with(|i| i.borrow_mut().push(index));
     let made = (global.init)();

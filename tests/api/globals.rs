@@ -11,6 +11,7 @@ crate::tests![
     thread_local_globals_give_each_thread_its_own_value,
     a_shared_singleton_is_initialised_once_and_frozen,
     cyclic_initialisation_is_named_not_deadlocked,
+    cyclic_initialisation_across_threads_is_named_not_deadlocked,
 ];
 
 /// Kotlin's ArrayDeque kept an empty array in a plain global.
@@ -104,4 +105,47 @@ fn cyclic_initialisation_is_named_not_deadlocked() {
         )
     });
     assert_error(a.get(), Status::ErrCyclicInit, &["Alpha → Beta → Alpha"]);
+}
+
+static CROSS: OnceLock<(Global, Global)> = OnceLock::new();
+static ARRIVED: AtomicUsize = AtomicUsize::new(0);
+
+/// The first two initialiser runs wait for each other, so both globals are being initialised
+/// before either asks for the other; later runs pass straight on.
+fn meet() {
+    if ARRIVED.fetch_add(1, Ordering::SeqCst) < 2 {
+        while ARRIVED.load(Ordering::SeqCst) < 2 {
+            std::thread::yield_now();
+        }
+    }
+}
+
+fn gamma_needs_delta() -> Result<Option<Object>> {
+    meet();
+    CROSS.get().unwrap().1.get()
+}
+
+fn delta_needs_gamma() -> Result<Option<Object>> {
+    meet();
+    CROSS.get().unwrap().0.get()
+}
+
+/// Two threads each start one global of a cycle; both initialisers then ask for the other's.
+fn cyclic_initialisation_across_threads_is_named_not_deadlocked() {
+    let (gamma, delta) = *CROSS.get_or_init(|| {
+        (
+            Global::define("Gamma", GlobalMode::SharedImmutable, gamma_needs_delta).unwrap(),
+            Global::define("Delta", GlobalMode::SharedImmutable, delta_needs_gamma).unwrap(),
+        )
+    });
+    ARRIVED.store(0, Ordering::SeqCst);
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(move || gamma.get().map(|_| ()));
+        let b = s.spawn(move || delta.get().map(|_| ()));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    for result in [a, b] {
+        let error = result.expect_err("a cycle cannot initialise");
+        assert_eq!(error.status(), Status::ErrCyclicInit, "{}", error.message());
+    }
 }
