@@ -32,7 +32,14 @@ fn with_slot<R>(handle: u64, slot: usize, verb: &str, f: impl FnOnce(ObjIndex, &
 
 #[cold]
 fn not_an_atomic_integer(verb: &str, index: ObjIndex, slot: usize, value: &Value) -> Error {
-    wrong_kind(verb, index, slot, value.kind(), Kind::AtomicLong)
+    Error::new(
+        Status::ErrWrongKind,
+        format!(
+            "cannot {}: it holds {}, not an atomic int or long",
+            describe_slot(verb, index, slot),
+            value.kind().with_article()
+        ),
+    )
 }
 
 fn as_int(verb: &str, index: ObjIndex, slot: usize, value: i64) -> Result<i32> {
