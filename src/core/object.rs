@@ -118,7 +118,9 @@ fn ref_value(what: impl FnOnce(ObjIndex) -> String, target: Option<u64>) -> Resu
 }
 
 /// Stores `value` in slot `slot`. Struct fields keep their kind; list elements take any kind.
-#[inline]
+// Always inlined: passed by pointer, a freshly built `Value` is written as two words and read back
+// as one 16-byte load, a store-forwarding stall that doubled the cost of a checked set.
+#[inline(always)]
 pub(crate) fn set(handle: u64, slot: usize, value: Value) -> Result<()> {
     let index = handle::resolve(handle)?;
     check_write(index, || describe_slot("set", index, slot))?;

@@ -42,7 +42,7 @@ pub(crate) fn type_name(index: ObjIndex) -> String {
 }
 
 /// Checks that the calling thread may read `index`. `what` describes the operation for messages.
-#[inline]
+#[inline(always)]
 pub(crate) fn check_read(index: ObjIndex, what: impl FnOnce() -> String) -> Result<()> {
     let owner = HEAP.slot(index).owner();
     if owner == thread::current() || owner & FROZEN != 0 {
@@ -53,7 +53,7 @@ pub(crate) fn check_read(index: ObjIndex, what: impl FnOnce() -> String) -> Resu
 }
 
 /// Checks that the calling thread may write `index`.
-#[inline]
+#[inline(always)]
 pub(crate) fn check_write(index: ObjIndex, what: impl FnOnce() -> String) -> Result<()> {
     let owner = HEAP.slot(index).owner();
     if owner == thread::current() {
