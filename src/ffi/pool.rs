@@ -2,8 +2,8 @@
 //! are one id space, distinct from worker ids.
 
 use super::future::register;
-use super::worker::{c_job, floe_job_fn, floe_producer_fn, produced_input};
-use super::{boundary, c_str, floe_future, out, returning, transfer_mode};
+use super::worker::{execute_from_c, floe_job_fn, floe_producer_fn};
+use super::{boundary, c_str, floe_future, out, returning};
 use crate::core::error::Status;
 use crate::core::pool;
 use crate::core::transfer::TransferMode;
@@ -43,16 +43,16 @@ pub unsafe extern "C" fn floe_pool_execute(
     job: floe_job_fn,
     out_future: *mut floe_future,
 ) -> Status {
-    boundary("floe_pool_execute", || {
-        let target = out(out_future, "out_future")?;
-        let (executor, mode, job) = (pool::lookup(pool)?, transfer_mode(mode)?, c_job(job)?);
-        // SAFETY: documented contract: the producer is callable with `producer_arg`.
-        let input = unsafe { produced_input(producer, producer_arg, mode) }?;
-        let future = worker::execute_with(|task| executor.submit(task), input, TransferMode::Safe, job)?;
-        // SAFETY: documented contract: `out_future` points to a writable floe_future.
-        unsafe { target.write(register(future)?) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_future` is NULL or writable, the producer callable with
+    // `producer_arg`.
+    unsafe {
+        returning("floe_pool_execute", out_future, "out_future", || {
+            let executor = pool::lookup(pool)?;
+            execute_from_c(mode, producer, producer_arg, job, |input, job| {
+                worker::execute_with(|task| executor.submit(task), input, TransferMode::Safe, job)
+            })
+        })
+    }
 }
 
 /// Terminates the pool (for a view, its whole pool; its views stop with it), running queued jobs

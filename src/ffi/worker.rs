@@ -6,9 +6,11 @@
 use super::future::register;
 use super::{boundary, c_str, floe_future, floe_ref, last_message, last_status, out, returning, transfer_mode};
 use crate::core::error::{Error, Result, Status};
+use crate::core::future::Future;
 use crate::core::transfer::{self, TransferMode, Transit};
 use crate::core::worker::{self, JobFn};
 use std::ffi::{c_char, c_void, CStr};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Makes the root of a job's input graph on the calling thread: writes a handle to `*out_root`
@@ -76,7 +78,7 @@ pub unsafe extern "C" fn floe_worker_current(out_worker: *mut u32) -> Status {
     })
 }
 
-pub(crate) fn c_job(job: floe_job_fn) -> Result<JobFn> {
+fn c_job(job: floe_job_fn) -> Result<JobFn> {
     let job = job.ok_or_else(|| Error::new(Status::ErrNull, "argument `job` is NULL"))?;
     Ok(Box::new(move |input| {
         let mut result: floe_ref = 0;
@@ -95,7 +97,7 @@ pub(crate) fn c_job(job: floe_job_fn) -> Result<JobFn> {
 ///
 /// # Safety
 /// `producer` is callable with `producer_arg` as documented for `floe_producer_fn`.
-pub(crate) unsafe fn produced_input(
+unsafe fn produced_input(
     producer: floe_producer_fn,
     producer_arg: *mut c_void,
     mode: TransferMode,
@@ -116,6 +118,24 @@ pub(crate) unsafe fn produced_input(
     Ok(Some(transit))
 }
 
+/// The body of `floe_worker_execute` and `floe_pool_execute`: runs the producer, detaches its graph
+/// by `mode`, hands input and job to `schedule`, and registers the future.
+///
+/// # Safety
+/// `producer` is callable with `producer_arg` as documented for `floe_producer_fn`.
+pub(crate) unsafe fn execute_from_c(
+    mode: u32,
+    producer: floe_producer_fn,
+    producer_arg: *mut c_void,
+    job: floe_job_fn,
+    schedule: impl FnOnce(Option<Transit>, JobFn) -> Result<Arc<Future>>,
+) -> Result<floe_future> {
+    let (mode, job) = (transfer_mode(mode)?, c_job(job)?);
+    // SAFETY: forwarded contract.
+    let input = unsafe { produced_input(producer, producer_arg, mode) }?;
+    register(schedule(input, job)?)
+}
+
 /// Runs `producer(producer_arg, &root)` on the calling thread, transfers the graph of `root` to
 /// `worker` by `mode`, and schedules `job` there with it; writes the job's future to `*out_future`
 /// (the caller owns it and releases it with `floe_future_release`). The job's result graph is
@@ -132,16 +152,16 @@ pub unsafe extern "C" fn floe_worker_execute(
     job: floe_job_fn,
     out_future: *mut floe_future,
 ) -> Status {
-    boundary("floe_worker_execute", || {
-        let target = out(out_future, "out_future")?;
-        let (worker, mode, job) = (worker::lookup(worker)?, transfer_mode(mode)?, c_job(job)?);
-        // SAFETY: documented contract: the producer is callable with `producer_arg`.
-        let input = unsafe { produced_input(producer, producer_arg, mode) }?;
-        let future = worker::execute(&worker, input, TransferMode::Safe, job, None)?;
-        // SAFETY: documented contract: `out_future` points to a writable floe_future.
-        unsafe { target.write(register(future)?) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_future` is NULL or writable, the producer callable with
+    // `producer_arg`.
+    unsafe {
+        returning("floe_worker_execute", out_future, "out_future", || {
+            let target = worker::lookup(worker)?;
+            execute_from_c(mode, producer, producer_arg, job, |input, job| {
+                worker::execute(&target, input, TransferMode::Safe, job, None)
+            })
+        })
+    }
 }
 
 /// Schedules `job` on `worker` after `delay_ms` milliseconds, with `input` — a frozen object,
