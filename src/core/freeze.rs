@@ -28,6 +28,8 @@ struct Frame {
     /// The next slot of `node` to look at; `next - 1` is the slot that led to the frame above.
     next: u32,
     low: u32,
+    /// The node's own count.
+    refs: u32,
     /// Counts of this node and of its finished same-SCC descendants, minus their internal edges.
     excess: i64,
 }
@@ -137,13 +139,14 @@ impl Traversal {
         slot.set_flags(VISITED | ON_STACK, 0);
         self.visited.push(node);
         self.tarjan.push(node);
-        self.frames.push(Frame { node, next: 0, low: position, excess: i64::from(slot.local_refs()) });
+        let refs = slot.local_refs();
+        self.frames.push(Frame { node, next: 0, low: position, refs, excess: i64::from(refs) });
         Ok(())
     }
 
     fn finish_frame(&mut self) {
         let heap = &HEAP;
-        let Frame { node, low, excess, .. } = self.frames.pop().expect("a frame to finish");
+        let Frame { node, low, refs: own_refs, excess, .. } = self.frames.pop().expect("a frame to finish");
         if low != heap.slot(node).aux.load(Ordering::Relaxed) {
             // Not an SCC root: the parent is in the same SCC, and the edge to here is internal.
             let parent = self.frames.last_mut().expect("a non-root has a parent");
@@ -152,6 +155,17 @@ impl Traversal {
             return;
         }
         let refs = u32::try_from(excess).expect("an SCC never has more internal references than counts");
+        if self.tarjan.last() == Some(&node) {
+            // A single-object SCC, the common case.
+            self.tarjan.pop();
+            let slot = heap.slot(node);
+            slot.set_flags(0, ON_STACK);
+            slot.aux.store(node, Ordering::Relaxed);
+            if refs != own_refs {
+                self.merges.push(Merge { leader: node, refs, members: 0..0 });
+            }
+            return;
+        }
         let start = self.members.len();
         loop {
             let member = self.tarjan.pop().expect("the SCC root is on Tarjan's stack");
@@ -163,12 +177,8 @@ impl Traversal {
             }
             self.members.push(member);
         }
-        if self.members.len() > start {
-            self.members.push(node);
-        }
-        if self.members.len() > start || refs != heap.slot(node).local_refs() {
-            self.merges.push(Merge { leader: node, refs, members: start..self.members.len() });
-        }
+        self.members.push(node);
+        self.merges.push(Merge { leader: node, refs, members: start..self.members.len() });
     }
 
     #[cold]
