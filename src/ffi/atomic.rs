@@ -42,24 +42,18 @@ pub unsafe extern "C" fn floe_object_atomic_compare_and_set(
     new_value: i64,
     out_swapped: *mut bool,
 ) -> Status {
+    let body = || atomic::compare_and_set(object, index, expected, new_value);
     // SAFETY: documented contract: `out_swapped` is NULL or writable.
-    unsafe {
-        returning("floe_object_atomic_compare_and_set", out_swapped, "out_swapped", || {
-            atomic::compare_and_set(object, index, expected, new_value)
-        })
-    }
+    unsafe { returning("floe_object_atomic_compare_and_set", out_swapped, "out_swapped", body) }
 }
 
 /// Writes a new handle to the object atomic reference field `index` points to (0 for none) to
 /// `*out_ref`; the caller owns it and releases it with `floe_ref_release`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_object_atomic_ref_get(object: floe_ref, index: usize, out_ref: *mut floe_ref) -> Status {
+    let body = || atomic::get_ref(object, index).map(|value| value.unwrap_or(0));
     // SAFETY: documented contract: `out_ref` is NULL or writable.
-    unsafe {
-        returning("floe_object_atomic_ref_get", out_ref, "out_ref", || {
-            atomic::get_ref(object, index).map(|value| value.unwrap_or(0))
-        })
-    }
+    unsafe { returning("floe_object_atomic_ref_get", out_ref, "out_ref", body) }
 }
 
 /// Points atomic reference field `index` at the object of `value` — which must be frozen
@@ -82,10 +76,7 @@ pub unsafe extern "C" fn floe_object_atomic_ref_compare_and_set(
     new_value: floe_ref,
     out_swapped: *mut bool,
 ) -> Status {
+    let body = || atomic::compare_and_set_ref(object, index, optional_ref(expected), optional_ref(new_value));
     // SAFETY: documented contract: `out_swapped` is NULL or writable.
-    unsafe {
-        returning("floe_object_atomic_ref_compare_and_set", out_swapped, "out_swapped", || {
-            atomic::compare_and_set_ref(object, index, optional_ref(expected), optional_ref(new_value))
-        })
-    }
+    unsafe { returning("floe_object_atomic_ref_compare_and_set", out_swapped, "out_swapped", body) }
 }

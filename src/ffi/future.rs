@@ -1,7 +1,7 @@
 //! `floe_future_*`: the outcome of a job, consumed once, on any thread.
 
 use super::worker::UserData;
-use super::{boundary, floe_future, floe_ref, out, returning};
+use super::{boundary, floe_future, floe_ref, returning};
 use crate::core::error::{Error, Result, Status};
 use crate::core::future::{self as core_future, Future};
 use crate::core::registry::Registry;
@@ -28,13 +28,12 @@ fn timeout(ms: i64) -> Option<Duration> {
 /// Writes the future's state (`FLOE_FUTURE_STATE_*`) to `*out_state`. Any thread.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_future_get_state(future: floe_future, out_state: *mut u32) -> Status {
-    boundary("floe_future_get_state", || {
-        let target = out(out_state, "out_state")?;
+    let body = || {
         let state = FUTURES.get(future)?.state();
-        // SAFETY: documented contract: `out_state` points to a writable uint32_t.
-        unsafe { target.write(state as u32) };
-        Ok(())
-    })
+        Ok(state as u32)
+    };
+    // SAFETY: documented contract: `out_state` is NULL or writable.
+    unsafe { returning("floe_future_get_state", out_state, "out_state", body) }
 }
 
 /// Waits up to `timeout_ms` milliseconds (negative: forever) for the job, then takes its result:
@@ -44,12 +43,9 @@ pub unsafe extern "C" fn floe_future_get_state(future: floe_future, out_state: *
 /// "the job failed:"; `FLOE_ERR_TIMEOUT` leaves the future as it was.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_future_wait(future: floe_future, timeout_ms: i64, out_result: *mut floe_ref) -> Status {
+    let body = || FUTURES.get(future)?.wait(timeout(timeout_ms)).map(|result| result.unwrap_or(0));
     // SAFETY: documented contract: `out_result` is NULL or writable.
-    unsafe {
-        returning("floe_future_wait", out_result, "out_result", || {
-            FUTURES.get(future)?.wait(timeout(timeout_ms)).map(|result| result.unwrap_or(0))
-        })
-    }
+    unsafe { returning("floe_future_wait", out_result, "out_result", body) }
 }
 
 /// Kotlin's `consume`: waits like `floe_future_wait`, then calls `callback(status, result,
@@ -123,8 +119,7 @@ pub unsafe extern "C" fn floe_future_wait_any(
     timeout_ms: i64,
     out_index: *mut usize,
 ) -> Status {
-    boundary("floe_future_wait_any", || {
-        let target = out(out_index, "out_index")?;
+    let body = || {
         if futures.is_null() {
             return Err(Error::new(Status::ErrNull, "argument `futures` is NULL"));
         }
@@ -132,10 +127,10 @@ pub unsafe extern "C" fn floe_future_wait_any(
         let ids = unsafe { std::slice::from_raw_parts(futures, count) };
         let futures = ids.iter().map(|&id| FUTURES.get(id)).collect::<Result<Vec<_>>>()?;
         let index = core_future::wait_any(&futures, timeout(timeout_ms))?;
-        // SAFETY: documented contract: `out_index` points to a writable size_t.
-        unsafe { target.write(index) };
-        Ok(())
-    })
+        Ok(index)
+    };
+    // SAFETY: documented contract: `out_index` is NULL or writable.
+    unsafe { returning("floe_future_wait_any", out_index, "out_index", body) }
 }
 
 /// Releases the caller's future. An unconsumed result is freed when the job finishes; the job

@@ -1,7 +1,7 @@
 //! `floe_global_*`: named globals — main-thread-only, thread-local or shared-immutable.
 
 use super::worker::c_failure;
-use super::{boundary, c_str, floe_ref, out, returning};
+use super::{boundary, c_str, floe_ref, returning};
 use crate::core::error::{Error, Status};
 use crate::core::global::{self, GlobalMode};
 use std::ffi::c_char;
@@ -29,8 +29,7 @@ pub unsafe extern "C" fn floe_global_define(
     initializer: floe_initializer_fn,
     out_global: *mut u32,
 ) -> Status {
-    boundary("floe_global_define", || {
-        let target = out(out_global, "out_global")?;
+    let body = || {
         // SAFETY: documented contract: `name` is a NUL-terminated string.
         let name = unsafe { c_str(name, "name") }?;
         let mode = GlobalMode::from_code(mode)
@@ -49,10 +48,10 @@ pub unsafe extern "C" fn floe_global_define(
                 Ok((value != 0).then_some(value))
             }),
         )?;
-        // SAFETY: documented contract: `out_global` points to a writable uint32_t.
-        unsafe { target.write(id) };
-        Ok(())
-    })
+        Ok(id)
+    };
+    // SAFETY: documented contract: `out_global` is NULL or writable.
+    unsafe { returning("floe_global_define", out_global, "out_global", body) }
 }
 
 /// Writes a new handle to the global's value on the calling thread to `*out_value` (0 when its

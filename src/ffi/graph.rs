@@ -4,7 +4,7 @@
 //! id, never dereferenced: floe looks it up (slot and generation) before anything else, so a
 //! garbage pointer, a second attach and a disposed graph each get their own status.
 
-use super::{boundary, floe_ref, out, returning, transfer_mode};
+use super::{boundary, floe_ref, returning, transfer_mode};
 use crate::core::error::{Error, Status};
 use crate::core::registry::Registry;
 use crate::core::transfer::{self, Transit};
@@ -35,14 +35,13 @@ fn take(graph: *mut c_void, status: Status, how: &'static str) -> Result<Transit
 /// attached is counted in `floe_stats.detached_graphs`; dispose of it with `floe_graph_dispose`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_object_detach(object: floe_ref, mode: u32, out_graph: *mut *mut c_void) -> Status {
-    boundary("floe_object_detach", || {
-        let target = out(out_graph, "out_graph")?;
+    let body = || {
         let transit = transfer::detach(object, transfer_mode(mode)?)?;
         let id = GRAPHS.insert(Arc::new(Mutex::new(Some(transit))))?;
-        // SAFETY: documented contract: `out_graph` points to a writable void pointer.
-        unsafe { target.write(id as usize as *mut c_void) };
-        Ok(())
-    })
+        Ok(id as usize as *mut c_void)
+    };
+    // SAFETY: documented contract: `out_graph` is NULL or writable.
+    unsafe { returning("floe_object_detach", out_graph, "out_graph", body) }
 }
 
 /// Attaches a detached graph to the calling thread, which then owns it, and writes a handle to its
@@ -53,12 +52,9 @@ pub unsafe extern "C" fn floe_object_detach(object: floe_ref, mode: u32, out_gra
 /// issued `FLOE_ERR_INVALID_HANDLE`. The pointer is never dereferenced.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_graph_attach(graph: *mut c_void, out_root: *mut floe_ref) -> Status {
+    let body = || take(graph, Status::ErrAlreadyAttached, "attached")?.attach();
     // SAFETY: documented contract: `out_root` is NULL or writable.
-    unsafe {
-        returning("floe_graph_attach", out_root, "out_root", || {
-            take(graph, Status::ErrAlreadyAttached, "attached")?.attach()
-        })
-    }
+    unsafe { returning("floe_graph_attach", out_root, "out_root", body) }
 }
 
 /// Frees a detached graph without attaching it (on the calling thread). Disposing twice gives

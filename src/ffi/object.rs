@@ -34,13 +34,8 @@ unsafe fn get<T>(
     extract: impl FnOnce(&Value) -> T,
     out_value: *mut T,
 ) -> Status {
-    boundary(function, || {
-        let target = out(out_value, "out_value")?;
-        let value = object::read(handle, index, kind, extract)?;
-        // SAFETY: forwarded contract.
-        unsafe { target.write(value) };
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    unsafe { returning(function, out_value, "out_value", || object::read(handle, index, kind, extract)) }
 }
 
 /// Writes `*out_value` with the int in field or element `index`. Owner thread, or frozen.
@@ -86,16 +81,15 @@ pub unsafe extern "C" fn floe_object_get_string(
     buf_len: usize,
     out_len: *mut usize,
 ) -> Status {
-    boundary("floe_object_get_string", || {
-        let target = out(out_len, "out_len")?;
+    let body = || {
         let buffer = out(buf, "buf")?;
         // SAFETY: documented contract: `buf` is writable for `buf_len` bytes.
         let copied =
             object::read(object, index, Kind::String, |v| unsafe { copy_c_string(v.as_str(), buffer, buf_len) })??;
-        // SAFETY: documented contract: `out_len` points to a writable size_t.
-        unsafe { target.write(copied) };
-        Ok(())
-    })
+        Ok(copied)
+    };
+    // SAFETY: documented contract: `out_len` is NULL or writable.
+    unsafe { returning("floe_object_get_string", out_len, "out_len", body) }
 }
 
 /// Copies `text` and a NUL into `buffer`, returning the text's length.
@@ -122,12 +116,9 @@ unsafe fn copy_c_string(text: &str, buffer: Out<c_char>, buf_len: usize) -> Resu
 /// The caller owns the returned handle (when not 0) and must release it with `floe_ref_release`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_object_get_ref(object: floe_ref, index: usize, out_ref: *mut floe_ref) -> Status {
+    let body = || object::get_ref(object, index).map(|handle| handle.unwrap_or(0));
     // SAFETY: documented contract: `out_ref` is NULL or writable.
-    unsafe {
-        returning("floe_object_get_ref", out_ref, "out_ref", || {
-            object::get_ref(object, index).map(|handle| handle.unwrap_or(0))
-        })
-    }
+    unsafe { returning("floe_object_get_ref", out_ref, "out_ref", body) }
 }
 
 fn set(function: &'static str, object: floe_ref, index: usize, value: impl FnOnce() -> Result<Value>) -> Status {
@@ -171,12 +162,9 @@ pub extern "C" fn floe_object_set_ref(object: floe_ref, index: usize, target: fl
 /// Writes `*out_kind` with the `FLOE_KIND_*` of the value in field or element `index`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_object_kind_at(object: floe_ref, index: usize, out_kind: *mut u32) -> Status {
+    let body = || object::kind_at(object, index).map(|kind| kind as u32);
     // SAFETY: documented contract: `out_kind` is NULL or writable.
-    unsafe {
-        returning("floe_object_kind_at", out_kind, "out_kind", || {
-            object::kind_at(object, index).map(|kind| kind as u32)
-        })
-    }
+    unsafe { returning("floe_object_kind_at", out_kind, "out_kind", body) }
 }
 
 /// Writes `*out_len` with the number of fields, or of elements for a list.

@@ -3,7 +3,7 @@
 
 use super::future::register;
 use super::worker::{execute_from_c, floe_job_fn, floe_producer_fn};
-use super::{boundary, c_str, floe_future, out, returning};
+use super::{c_str, floe_future, returning};
 use crate::core::error::Status;
 use crate::core::pool;
 use crate::core::transfer::TransferMode;
@@ -14,14 +14,13 @@ use std::ffi::{c_char, c_void};
 /// `*out_pool`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_pool_start(name: *const c_char, threads: usize, out_pool: *mut u32) -> Status {
-    boundary("floe_pool_start", || {
-        let target = out(out_pool, "out_pool")?;
+    let body = || {
         // SAFETY: documented contract: `name` is a NUL-terminated string.
         let id = pool::start(unsafe { c_str(name, "name") }?, threads)?;
-        // SAFETY: documented contract: `out_pool` points to a writable uint32_t.
-        unsafe { target.write(id) };
-        Ok(())
-    })
+        Ok(id)
+    };
+    // SAFETY: documented contract: `out_pool` is NULL or writable.
+    unsafe { returning("floe_pool_start", out_pool, "out_pool", body) }
 }
 
 /// Makes a view of `pool` (a pool or a view of it) that runs at most `limit` of its jobs at once,
@@ -43,16 +42,17 @@ pub unsafe extern "C" fn floe_pool_execute(
     job: floe_job_fn,
     out_future: *mut floe_future,
 ) -> Status {
-    // SAFETY: documented contract: `out_future` is NULL or writable, the producer callable with
-    // `producer_arg`.
-    unsafe {
-        returning("floe_pool_execute", out_future, "out_future", || {
-            let executor = pool::lookup(pool)?;
+    let body = || {
+        let executor = pool::lookup(pool)?;
+        // SAFETY: documented contract: the producer is callable with `producer_arg`.
+        unsafe {
             execute_from_c(mode, producer, producer_arg, job, |input, job| {
                 worker::execute_with(|task| executor.submit(task), input, TransferMode::Safe, job)
             })
-        })
-    }
+        }
+    };
+    // SAFETY: documented contract: `out_future` is NULL or writable.
+    unsafe { returning("floe_pool_execute", out_future, "out_future", body) }
 }
 
 /// Terminates the pool (for a view, its whole pool; its views stop with it), running queued jobs
@@ -64,11 +64,10 @@ pub unsafe extern "C" fn floe_pool_request_termination(
     process_scheduled: bool,
     out_future: *mut floe_future,
 ) -> Status {
-    boundary("floe_pool_request_termination", || {
-        let target = out(out_future, "out_future")?;
+    let body = || {
         let future = pool::lookup(pool)?.request_termination(process_scheduled);
-        // SAFETY: documented contract: `out_future` points to a writable floe_future.
-        unsafe { target.write(register(future)?) };
-        Ok(())
-    })
+        register(future)
+    };
+    // SAFETY: documented contract: `out_future` is NULL or writable.
+    unsafe { returning("floe_pool_request_termination", out_future, "out_future", body) }
 }

@@ -1,6 +1,6 @@
 //! `floe_runtime_*`, the last-error functions and status names.
 
-use super::{boundary, last_message, last_status, out};
+use super::{boundary, last_message, last_status, returning};
 use crate::core::api::Runtime;
 use crate::core::error::Status;
 use crate::core::stats::Stats;
@@ -21,24 +21,16 @@ pub extern "C" fn floe_runtime_init() -> Status {
 /// `out` must point to a writable `floe_stats`. Tests end by checking every counter is zero.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_runtime_stats(out_stats: *mut Stats) -> Status {
-    boundary("floe_runtime_stats", || {
-        let target = out(out_stats, "out_stats")?;
-        // SAFETY: documented contract: `out_stats` points to a writable floe_stats.
-        unsafe { target.write(Runtime::stats()) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_stats` is NULL or writable.
+    unsafe { returning("floe_runtime_stats", out_stats, "out_stats", || Ok(Runtime::stats())) }
 }
 
 /// Runs the cycle collector over the calling thread's mutable objects and writes how many objects
 /// it freed to `*out_freed`. It also runs by itself when enough candidates accumulate.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_runtime_collect_cycles(out_freed: *mut usize) -> Status {
-    boundary("floe_runtime_collect_cycles", || {
-        let target = out(out_freed, "out_freed")?;
-        // SAFETY: documented contract: `out_freed` points to a writable size_t.
-        unsafe { target.write(Runtime::collect_cycles()) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_freed` is NULL or writable.
+    unsafe { returning("floe_runtime_collect_cycles", out_freed, "out_freed", || Ok(Runtime::collect_cycles())) }
 }
 
 /// The message of the last failed floe call on the calling thread: the function, the operation,
@@ -87,8 +79,7 @@ pub unsafe extern "C" fn floe_runtime_shutdown(
     timeout_ms: i64,
     out_report: *mut ShutdownSummary,
 ) -> Status {
-    boundary("floe_runtime_shutdown", || {
-        let target = out(out_report, "out_report")?;
+    let body = || {
         let timeout = u64::try_from(timeout_ms).ok().map(std::time::Duration::from_millis);
         let report = Runtime::shutdown(process_scheduled, timeout);
         if !report.is_clean() {
@@ -99,8 +90,8 @@ pub unsafe extern "C" fn floe_runtime_shutdown(
             workers_unfinished: report.unfinished.len() as u32,
             stats: report.stats,
         };
-        // SAFETY: documented contract: `out_report` points to a writable floe_shutdown_report.
-        unsafe { target.write(summary) };
-        Ok(())
-    })
+        Ok(summary)
+    };
+    // SAFETY: documented contract: `out_report` is NULL or writable.
+    unsafe { returning("floe_runtime_shutdown", out_report, "out_report", body) }
 }

@@ -2,7 +2,7 @@
 //! A zeroed `floe_shared_data` is valid and empty; a corrupt one is reported, never dereferenced.
 //! Do not write the struct yourself while floe functions may use it.
 
-use super::{boundary, floe_ref, optional_ref, out, transfer_mode};
+use super::{boundary, floe_ref, optional_ref, out, returning, transfer_mode};
 use crate::core::error::Status;
 use crate::core::shared_data::{self, SharedData};
 
@@ -54,12 +54,11 @@ pub unsafe extern "C" fn floe_shared_data_put(data: *mut SharedData, root: floe_
 /// `FLOE_ERR_CONSUMED`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_shared_data_take(data: *mut SharedData, out_root: *mut floe_ref) -> Status {
-    boundary("floe_shared_data_take", || {
-        let target = out(out_root, "out_root")?;
+    let body = || {
         // SAFETY: documented contract, as for floe_shared_data_publish.
         let root = unsafe { shared_data::take(data) }?;
-        // SAFETY: documented contract: `out_root` is writable.
-        unsafe { target.write(root) };
-        Ok(())
-    })
+        Ok(root)
+    };
+    // SAFETY: documented contract: `out_root` is NULL or writable.
+    unsafe { returning("floe_shared_data_take", out_root, "out_root", body) }
 }

@@ -1,6 +1,6 @@
 //! `floe_type_*`: defining object types.
 
-use super::{boundary, c_str, floe_type, out};
+use super::{c_str, floe_type, returning};
 use crate::core::api::ObjectType;
 use crate::core::error::{Error, Status};
 use crate::core::value::Kind;
@@ -31,8 +31,7 @@ pub unsafe extern "C" fn floe_type_define(
     field_count: usize,
     out_type: *mut floe_type,
 ) -> Status {
-    boundary("floe_type_define", || {
-        let target = out(out_type, "out_type")?;
+    let body = || {
         // SAFETY: documented contract: `name` is a NUL-terminated string.
         let name = unsafe { c_str(name, "name") }?;
         let defs: &[floe_field_def] = match (fields.is_null(), field_count) {
@@ -56,23 +55,22 @@ pub unsafe extern "C" fn floe_type_define(
             parsed.push((field, kind));
         }
         let ty = ObjectType::define(name, &parsed)?;
-        // SAFETY: documented contract: `out_type` points to a writable floe_type.
-        unsafe { target.write(ty.id()) };
-        Ok(())
-    })
+        Ok(ty.id())
+    };
+    // SAFETY: documented contract: `out_type` is NULL or writable.
+    unsafe { returning("floe_type_define", out_type, "out_type", body) }
 }
 
 /// Writes the index of the field called `name` of type `ty` to `*out_index`, for use with the
 /// `floe_object_get_*` / `floe_object_set_*` functions. `FLOE_ERR_UNKNOWN_FIELD` if there is none.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_type_field_index(ty: floe_type, name: *const c_char, out_index: *mut usize) -> Status {
-    boundary("floe_type_field_index", || {
-        let target = out(out_index, "out_index")?;
+    let body = || {
         // SAFETY: documented contract: `name` is a NUL-terminated string.
         let name = unsafe { c_str(name, "name") }?;
         let index = ObjectType::from_id(ty)?.field(name)?;
-        // SAFETY: documented contract: `out_index` points to a writable size_t.
-        unsafe { target.write(index) };
-        Ok(())
-    })
+        Ok(index)
+    };
+    // SAFETY: documented contract: `out_index` is NULL or writable.
+    unsafe { returning("floe_type_field_index", out_index, "out_index", body) }
 }

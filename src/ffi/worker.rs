@@ -4,7 +4,7 @@
 //! not capture: everything it needs travels in its input graph.
 
 use super::future::register;
-use super::{boundary, c_str, floe_future, floe_ref, last_message, last_status, out, returning, transfer_mode};
+use super::{boundary, c_str, floe_future, floe_ref, last_message, last_status, returning, transfer_mode};
 use crate::core::error::{Error, Result, Status};
 use crate::core::future::Future;
 use crate::core::transfer::{self, TransferMode, Transit};
@@ -56,26 +56,21 @@ pub(crate) fn c_failure(status: Status) -> Error {
 /// `*out_worker`. The id is valid on every thread until the worker terminates.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_worker_start(name: *const c_char, out_worker: *mut u32) -> Status {
-    boundary("floe_worker_start", || {
-        let target = out(out_worker, "out_worker")?;
+    let body = || {
         // SAFETY: documented contract: `name` is a NUL-terminated string.
         let id = worker::start(unsafe { c_str(name, "name") }?)?;
-        // SAFETY: documented contract: `out_worker` points to a writable uint32_t.
-        unsafe { target.write(id) };
-        Ok(())
-    })
+        Ok(id)
+    };
+    // SAFETY: documented contract: `out_worker` is NULL or writable.
+    unsafe { returning("floe_worker_start", out_worker, "out_worker", body) }
 }
 
 /// Writes the id of the worker whose thread is calling to `*out_worker`: `FLOE_WORKER_MAIN` on the
 /// main thread, 0 on a thread that is no worker.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_worker_current(out_worker: *mut u32) -> Status {
-    boundary("floe_worker_current", || {
-        let target = out(out_worker, "out_worker")?;
-        // SAFETY: documented contract: `out_worker` points to a writable uint32_t.
-        unsafe { target.write(worker::current()) };
-        Ok(())
-    })
+    // SAFETY: documented contract: `out_worker` is NULL or writable.
+    unsafe { returning("floe_worker_current", out_worker, "out_worker", || Ok(worker::current())) }
 }
 
 fn c_job(job: floe_job_fn) -> Result<JobFn> {
@@ -152,16 +147,17 @@ pub unsafe extern "C" fn floe_worker_execute(
     job: floe_job_fn,
     out_future: *mut floe_future,
 ) -> Status {
-    // SAFETY: documented contract: `out_future` is NULL or writable, the producer callable with
-    // `producer_arg`.
-    unsafe {
-        returning("floe_worker_execute", out_future, "out_future", || {
-            let target = worker::lookup(worker)?;
+    let body = || {
+        let target = worker::lookup(worker)?;
+        // SAFETY: documented contract: the producer is callable with `producer_arg`.
+        unsafe {
             execute_from_c(mode, producer, producer_arg, job, |input, job| {
                 worker::execute(&target, input, TransferMode::Safe, job, None)
             })
-        })
-    }
+        }
+    };
+    // SAFETY: documented contract: `out_future` is NULL or writable.
+    unsafe { returning("floe_worker_execute", out_future, "out_future", body) }
 }
 
 /// Schedules `job` on `worker` after `delay_ms` milliseconds, with `input` — a frozen object,
@@ -175,8 +171,7 @@ pub unsafe extern "C" fn floe_worker_execute_after(
     job: floe_job_fn,
     out_future: *mut floe_future,
 ) -> Status {
-    boundary("floe_worker_execute_after", || {
-        let target = out(out_future, "out_future")?;
+    let body = || {
         let (worker, job) = (worker::lookup(worker)?, c_job(job)?);
         let input = match input {
             0 => None,
@@ -189,10 +184,10 @@ pub unsafe extern "C" fn floe_worker_execute_after(
             object => Some(transfer::detach(crate::core::object::retain(object)?, TransferMode::Safe)?),
         };
         let future = worker::execute(&worker, input, TransferMode::Safe, job, Some(Duration::from_millis(delay_ms)))?;
-        // SAFETY: documented contract: `out_future` points to a writable floe_future.
-        unsafe { target.write(register(future)?) };
-        Ok(())
-    })
+        register(future)
+    };
+    // SAFETY: documented contract: `out_future` is NULL or writable.
+    unsafe { returning("floe_worker_execute_after", out_future, "out_future", body) }
 }
 
 /// Asks `worker` to stop and writes a future that completes when its thread has exited to
@@ -205,12 +200,9 @@ pub unsafe extern "C" fn floe_worker_request_termination(
     process_scheduled: bool,
     out_future: *mut floe_future,
 ) -> Status {
+    let body = || register(worker::lookup(worker)?.request_termination(process_scheduled)?);
     // SAFETY: documented contract: `out_future` is NULL or writable.
-    unsafe {
-        returning("floe_worker_request_termination", out_future, "out_future", || {
-            register(worker::lookup(worker)?.request_termination(process_scheduled)?)
-        })
-    }
+    unsafe { returning("floe_worker_request_termination", out_future, "out_future", body) }
 }
 
 /// Runs the jobs queued for `worker` now, on the calling thread, which must be that worker's own
