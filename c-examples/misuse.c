@@ -485,6 +485,16 @@ static floe_status quick_job(floe_ref input, floe_ref *out_result)
     return input != 0 ? floe_ref_release(input) : FLOE_OK;
 }
 
+/* Fails for a reason of its own, explained with floe_last_error_set. */
+static floe_status explaining_job(floe_ref input, floe_ref *out_result)
+{
+    (void)out_result;
+    if (input != 0)
+        floe_ref_release(input);
+    floe_last_error_set(FLOE_ERR_INVALID_ARGUMENT, "the order has no lines");
+    return FLOE_ERR_INVALID_ARGUMENT;
+}
+
 static floe_status sleepy_job(floe_ref input, floe_ref *out_result)
 {
     const struct timespec nap = {0, 300 * 1000 * 1000};
@@ -686,6 +696,14 @@ static void workers_and_futures(uint32_t worker)
           "the future is FAILED and the wait wrote no result");
     expect(floe_future_wait(future, 0, &result), FLOE_ERR_OUT_OF_RANGE, "a failure stays readable: wait again");
     SETUP(floe_future_release(future));
+
+    SETUP(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, explaining_job, &future));
+    if (expect(floe_future_wait(future, -1, &result), FLOE_ERR_INVALID_ARGUMENT,
+               "wait on a job that explained its failure with floe_last_error_set"))
+        CHECK(said("the job failed") && said("the order has no lines"), "the future keeps the job's own message");
+    SETUP(floe_future_release(future));
+    expect(floe_last_error_set(FLOE_OK, "fine"), FLOE_ERR_INVALID_ARGUMENT, "floe_last_error_set with FLOE_OK");
+    expect(floe_last_error_set(FLOE_ERR_FROZEN, NULL), FLOE_ERR_NULL, "floe_last_error_set with a NULL message");
 
     SETUP(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, sleepy_job, &future));
     if (expect(floe_future_wait(future, 20, &result), FLOE_ERR_TIMEOUT, "floe_future_wait(20 ms) on a 300 ms job"))

@@ -21,11 +21,6 @@
 #include <stdlib.h>
 
 /**
- * The id of the main thread's queue.
- */
-#define MAIN_WORKER 1
-
-/**
  * The id of the main thread's queue, usable wherever a worker id is (`worker::MAIN_WORKER`).
  */
 #define FLOE_WORKER_MAIN 1
@@ -290,12 +285,6 @@ typedef enum floe_global_mode floe_global_mode;
 typedef uint32_t floe_global_mode;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
-
-/**
- * A worker: a thread with a job queue, addressed by id from any thread. `Worker::MAIN` is the
- * main thread's queue, which the host drains with [`MainQueue::drain`].
- */
-typedef struct Worker Worker;
 
 /**
  * A handle to an object: an opaque 64-bit value, validated on every use; 0 is NULL.
@@ -832,6 +821,15 @@ const char *floe_last_error_message(void);
  * The status of the last failed floe call on the calling thread (`FLOE_OK` if none failed).
  */
 floe_status floe_last_error_status(void);
+
+/**
+ * Records `status` and `message` (NUL-terminated UTF-8) as the calling thread's last error, so a
+ * host callback — a job, producer or initialiser — can explain the failure it is about to return:
+ * a job's future then fails with this status and this message. Returns `FLOE_OK`; a `status` that
+ * is not an error gives `FLOE_ERR_INVALID_ARGUMENT` (and the last error describes that instead).
+ */
+floe_status floe_last_error_set(int32_t status,
+                                const char *message);
 
 /**
  * The name of a status constant, such as `"FLOE_ERR_FROZEN"`; `"FLOE_UNKNOWN_STATUS"` for a

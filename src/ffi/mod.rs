@@ -90,11 +90,15 @@ fn fail(function: &'static str, failed: std::thread::Result<Error>) -> Status {
 
 /// Records `error` as the calling thread's last failure, in `function`; returns its status.
 pub(crate) fn record_failure(function: &str, error: &Error) -> Status {
-    let text = format!("{function}: {}", error.message()).replace('\0', "\\0");
-    let text = CString::new(text).unwrap_or_default();
+    record_message(error.status(), &format!("{function}: {}", error.message()))
+}
+
+/// Stores `status` and `message` as the calling thread's last failure, as they are; returns `status`.
+pub(crate) fn record_message(status: Status, message: &str) -> Status {
+    let text = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
     // A thread being torn down has no last-error slot left; the status still reaches the caller.
-    let _ = LAST_ERROR.try_with(|last| *last.borrow_mut() = (error.status(), text));
-    error.status()
+    let _ = LAST_ERROR.try_with(|last| *last.borrow_mut() = (status, text));
+    status
 }
 
 /// The last failure's status on this thread.

@@ -1,8 +1,8 @@
 //! `floe_runtime_*`, the last-error functions and status names.
 
-use super::{boundary, last_message, last_status, returning};
+use super::{boundary, c_str, last_message, last_status, record_message, returning};
 use crate::core::api::Runtime;
-use crate::core::error::Status;
+use crate::core::error::{Error, Status};
 use crate::core::stats::Stats;
 use std::ffi::c_char;
 
@@ -47,6 +47,28 @@ pub extern "C" fn floe_last_error_message() -> *const c_char {
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_last_error_status() -> Status {
     last_status()
+}
+
+/// Records `status` and `message` (NUL-terminated UTF-8) as the calling thread's last error, so a
+/// host callback — a job, producer or initialiser — can explain the failure it is about to return:
+/// a job's future then fails with this status and this message. Returns `FLOE_OK`; a `status` that
+/// is not an error gives `FLOE_ERR_INVALID_ARGUMENT` (and the last error describes that instead).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_last_error_set(status: i32, message: *const c_char) -> Status {
+    let mut host_error = None;
+    let outcome = boundary("floe_last_error_set", || {
+        // SAFETY: documented contract: `message` is a NUL-terminated string.
+        let text = unsafe { c_str(message, "message") }?;
+        let status = Status::from_code(status).filter(|s| *s != Status::Ok).ok_or_else(|| {
+            Error::new(Status::ErrInvalidArgument, format!("{status} is not an error status (FLOE_ERR_*)"))
+        })?;
+        host_error = Some(Error::new(status, text.to_owned()));
+        Ok(())
+    });
+    if let Some(error) = host_error {
+        record_message(error.status(), error.message());
+    }
+    outcome
 }
 
 /// The name of a status constant, such as `"FLOE_ERR_FROZEN"`; `"FLOE_UNKNOWN_STATUS"` for a
