@@ -142,6 +142,11 @@ enum floe_status
    */
   FLOE_ERR_CYCLIC_INIT = 26,
   /**
+   * A host callback (job, producer, initialiser) failed for a reason of its own, not a floe
+   * status; the message is the host's (see `floe_last_error_set`).
+   */
+  FLOE_ERR_HOST = 27,
+  /**
    * floe panicked; the message holds the panic text. Nothing unwound into the caller.
    */
   FLOE_ERR_PANIC = 100,

@@ -66,12 +66,15 @@ pub enum Status {
     ErrNotFrozen = 25,
     /// A global's initialiser needs, directly or not, the global itself; the message names the cycle.
     ErrCyclicInit = 26,
+    /// A host callback (job, producer, initialiser) failed for a reason of its own, not a floe
+    /// status; the message is the host's (see `floe_last_error_set`).
+    ErrHost = 27,
     /// floe panicked; the message holds the panic text. Nothing unwound into the caller.
     ErrPanic = 100,
 }
 
 impl Status {
-    const ALL: [Status; 28] = [
+    const ALL: [Status; 29] = [
         Status::Ok,
         Status::ErrNull,
         Status::ErrInvalidHandle,
@@ -99,6 +102,7 @@ impl Status {
         Status::ErrDisposed,
         Status::ErrNotFrozen,
         Status::ErrCyclicInit,
+        Status::ErrHost,
         Status::ErrPanic,
     ];
 

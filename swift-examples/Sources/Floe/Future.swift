@@ -1,0 +1,92 @@
+import CFloe
+import Dispatch
+
+/// The future of a job (Kotlin's Future): its result graph is attached to whichever thread takes it.
+/// A `Future` may be handed to another thread and consumed there; it is released in `deinit` (a
+/// result never taken is freed when the job finishes).
+public final class Future {
+    public enum State: Sendable {
+        case scheduled, computed, failed, cancelled, consumed
+    }
+
+    let id: floe_future
+
+    init(_ id: floe_future) {
+        self.id = id
+    }
+
+    deinit {
+        _ = floe_future_release(id)
+    }
+
+    public func state() throws -> State {
+        let raw = try returning(UInt32(0)) { floe_future_get_state(id, $0) }
+        switch raw {
+        case FLOE_FUTURE_STATE_SCHEDULED.rawValue: return .scheduled
+        case FLOE_FUTURE_STATE_COMPUTED.rawValue: return .computed
+        case FLOE_FUTURE_STATE_FAILED.rawValue: return .failed
+        case FLOE_FUTURE_STATE_CANCELLED.rawValue: return .cancelled
+        default: return .consumed
+        }
+    }
+
+    /// Waits up to `milliseconds` (nil: forever), then takes the result: attached to the calling
+    /// thread, which owns it. A result is taken once (`FLOE_ERR_CONSUMED` after); a failed job
+    /// throws its own status and message; `FLOE_ERR_TIMEOUT` leaves the future as it was.
+    public func wait(milliseconds: Int64? = nil) throws -> Object? {
+        Object.adopting(try returning(0) { floe_future_wait(id, milliseconds ?? -1, $0) })
+    }
+
+    /// `try await future.value`: waits without blocking the caller's thread, then takes the result
+    /// on the thread the awaiting task resumes on — so await it from `@MainActor` code (results
+    /// come back attached to the main thread), or freeze results that hop between threads.
+    public var value: Object? {
+        get async throws {
+            let id = self.id
+            await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
+                // floe's wait blocks, so it happens on a dispatch thread, not the task's.
+                DispatchQueue.global().async {
+                    var futures = [id]
+                    var index = 0
+                    // Whatever this wait reports (consumed, released), the taking wait below says it too.
+                    _ = floe_future_wait_any(&futures, 1, -1, &index)
+                    finished.resume()
+                }
+            }
+            return try wait(milliseconds: 0)
+        }
+    }
+
+    /// Delivers the outcome to `worker`'s queue: `callback` runs on that worker's thread — for
+    /// `Worker.main`, when the host drains the main queue — where the result is attached. This
+    /// consumes the future. `callback` may capture state: it stays in Swift and never crosses to C.
+    public func deliver(to worker: Worker, _ callback: @escaping (Result<Object?, FloeError>) -> Void) throws {
+        let box = Unmanaged.passRetained(Delivery(callback)).toOpaque()
+        let code = floe_future_deliver(id, worker.id, Delivery.run, box)
+        if code != 0 {
+            Unmanaged<Delivery>.fromOpaque(box).release()
+            throw FloeError.last(code)
+        }
+    }
+
+    /// Waits up to `milliseconds` (nil: forever) until one of `futures` has finished and not yet
+    /// been consumed; returns its index (Kotlin's waitForMultipleFutures). Takes no result.
+    public static func waitAny(_ futures: [Future], milliseconds: Int64? = nil) throws -> Int {
+        let ids = futures.map(\.id)
+        return try returning(0) { floe_future_wait_any(ids, ids.count, milliseconds ?? -1, $0) }
+    }
+}
+
+/// A delivery's Swift callback, kept alive by floe's `user_data` until it runs.
+private final class Delivery {
+    let callback: (Result<Object?, FloeError>) -> Void
+
+    init(_ callback: @escaping (Result<Object?, FloeError>) -> Void) {
+        self.callback = callback
+    }
+
+    static let run: floe_outcome_fn = { status, result, userData in
+        let delivery = Unmanaged<Delivery>.fromOpaque(userData!).takeRetainedValue()
+        delivery.callback(status == 0 ? .success(Object.adopting(result)) : .failure(FloeError.last(status)))
+    }
+}

@@ -1,0 +1,3 @@
+import Floe
+try Runtime.initialize()
+print(try Runtime.stats())
