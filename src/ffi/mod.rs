@@ -101,14 +101,19 @@ pub(crate) fn record_message(status: Status, message: &str) -> Status {
     status
 }
 
-/// The last failure's status on this thread.
+/// The last failure's status on this thread (`ErrPanic` once the thread's storage is torn down:
+/// whatever failed then could not be recorded).
 pub(crate) fn last_status() -> Status {
-    LAST_ERROR.with(|last| last.borrow().0)
+    LAST_ERROR.try_with(|last| last.borrow().0).unwrap_or(Status::ErrPanic)
 }
 
-/// The last failure's message on this thread; valid until the next failure on this thread.
+/// The last failure's message on this thread; valid until the next failure on this thread. A host
+/// may ask from a thread-exit destructor, after the thread's storage is gone: that gets a static
+/// explanation rather than a panic, which could not unwind out of an `extern "C"` function.
 pub(crate) fn last_message() -> *const c_char {
-    LAST_ERROR.with(|last| last.borrow().1.as_ptr())
+    LAST_ERROR.try_with(|last| last.borrow().1.as_ptr()).unwrap_or_else(|_| {
+        c"floe cannot report this failure: the calling thread is exiting and its floe state is gone".as_ptr()
+    })
 }
 
 fn null_argument(name: &str) -> Error {
@@ -196,6 +201,33 @@ mod tests {
         // SAFETY: the message pointer is valid until the next failure on this thread.
         let message = unsafe { CStr::from_ptr(last_message()) }.to_str().unwrap();
         assert!(message.starts_with("floe_test: floe panicked: boom"), "{message}");
+    }
+
+    /// A host destructor running at thread exit (a Swift `deinit`, a C++ thread_local) may fail a
+    /// floe call and ask why after floe's own thread state is gone: an answer, not an abort.
+    #[test]
+    fn last_error_is_readable_after_thread_teardown() {
+        struct AtExit(std::sync::mpsc::Sender<(Status, String)>);
+        impl Drop for AtExit {
+            fn drop(&mut self) {
+                let status = boundary("floe_test", || Err(Error::new(Status::ErrNull, "late")));
+                // SAFETY: last_message always returns a valid NUL-terminated string.
+                let message = unsafe { CStr::from_ptr(last_message()) }.to_string_lossy().into_owned();
+                let _ = self.0.send((status, message));
+            }
+        }
+        thread_local! { static GUARD: RefCell<Option<AtExit>> = const { RefCell::new(None) }; }
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Registered before LAST_ERROR, so destroyed after it (destructors run in reverse).
+            GUARD.with(|guard| *guard.borrow_mut() = Some(AtExit(sender)));
+            let _ = boundary("floe_test", || Err(Error::new(Status::ErrFrozen, "early")));
+        })
+        .join()
+        .expect("the thread exits cleanly");
+        let (status, message) = receiver.recv().expect("the destructor ran");
+        assert_eq!(status, Status::ErrNull);
+        assert!(message.contains("exiting"), "{message}");
     }
 
     #[test]

@@ -33,28 +33,36 @@ public final class Future {
     /// Waits up to `milliseconds` (nil: forever), then takes the result: attached to the calling
     /// thread, which owns it. A result is taken once (`FLOE_ERR_CONSUMED` after); a failed job
     /// throws its own status and message; `FLOE_ERR_TIMEOUT` leaves the future as it was.
+    @discardableResult
     public func wait(milliseconds: Int64? = nil) throws -> Object? {
         Object.adopting(try returning(0) { floe_future_wait(id, milliseconds ?? -1, $0) })
     }
 
-    /// `try await future.value`: waits without blocking the caller's thread, then takes the result
-    /// on the thread the awaiting task resumes on — so await it from `@MainActor` code (results
-    /// come back attached to the main thread), or freeze results that hop between threads.
+    /// `try await future.value` on the main actor: waits without blocking the main thread, then
+    /// takes the result there, attached to the main thread — the way results reach a UI.
+    @MainActor
     public var value: Object? {
-        get async throws {
-            let id = self.id
-            await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
-                // floe's wait blocks, so it happens on a dispatch thread, not the task's.
-                DispatchQueue.global().async {
-                    var futures = [id]
-                    var index = 0
-                    // Whatever this wait reports (consumed, released), the taking wait below says it too.
-                    _ = floe_future_wait_any(&futures, 1, -1, &index)
-                    finished.resume()
-                }
+        get async throws { try await value(isolation: MainActor.shared) }
+    }
+
+    /// Waits without blocking the caller's thread, then takes the result in the caller's isolation
+    /// (`#isolation`): on the main actor, on the main thread. A floe object belongs to one thread,
+    /// while a nonisolated task may resume on any thread of the cooperative pool, so from there
+    /// prefer frozen results, or use the result before the task's next suspension point.
+    @discardableResult
+    public func value(isolation: isolated (any Actor)? = #isolation) async throws -> Object? {
+        let id = self.id
+        await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
+            // floe's wait blocks, so it happens on a dispatch thread, not the task's.
+            DispatchQueue.global().async {
+                var futures = [id]
+                var index = 0
+                // Whatever this wait reports (consumed, released), the taking wait below says it too.
+                _ = floe_future_wait_any(&futures, 1, -1, &index)
+                finished.resume()
             }
-            return try wait(milliseconds: 0)
         }
+        return try wait(milliseconds: 0)
     }
 
     /// Delivers the outcome to `worker`'s queue: `callback` runs on that worker's thread — for
