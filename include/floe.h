@@ -784,10 +784,12 @@ floe_status floe_ref_retain(floe_ref object, floe_ref *out_ref);
  * (cycles included).
  *
  * After this call the handle is dead: using it gives `FLOE_ERR_RELEASED_HANDLE`, releasing it
- * again `FLOE_ERR_DOUBLE_RELEASE` — reported, never fatal. A handle to a mutable object must be
- * released on the object's owner thread (`FLOE_ERR_WRONG_THREAD` otherwise, and the handle stays
- * live); a handle to a frozen object on any thread. Do not release a handle while another thread
- * is using that same handle value: give each thread its own handle (`floe_ref_retain`).
+ * again `FLOE_ERR_DOUBLE_RELEASE` — reported, never fatal. Any thread may release a handle, as a
+ * C++ destructor or a Swift `deinit` runs wherever the last host reference went: a reference to
+ * another thread's mutable object (or one in transit) is handed to its owner, which drops it at
+ * its next release, collection, detach or attach, or when it exits — until then the object counts
+ * as live. Do not release a handle while another thread is using that same handle value: give
+ * each thread its own handle (`floe_ref_retain`).
  */
 floe_status floe_ref_release(floe_ref object);
 

@@ -152,8 +152,8 @@ impl Object {
         self.handle
     }
 
-    /// Releases the handle, reporting what `drop` would ignore (a double release, a mutable object
-    /// of another thread — then the handle stays live).
+    /// Releases the handle, reporting what `drop` would ignore (a double release). On any thread:
+    /// a reference to another thread's mutable object is dropped by that thread at its next drain.
     pub fn release(self) -> Result<()> {
         object::release(self.into_raw())
     }

@@ -17,6 +17,7 @@
 //! only to each other and to frozen objects, and frozen cycles are freed by SCC counting instead.
 //! Every walk uses an explicit stack.
 
+use super::foreign;
 use super::heap::{Slot, BUFFERED, GRAY, HEAP, VISITED, WHITE};
 use super::stats::snapshot;
 use super::thread;
@@ -74,6 +75,8 @@ impl Drop for Candidates {
 }
 
 fn collect_from(roots: Vec<ObjIndex>) -> usize {
+    // References other threads parked for this one may be what keeps a cycle alive.
+    foreign::drain();
     let heap = &HEAP;
     let me = thread::current();
     let roots: Vec<ObjIndex> = roots
@@ -189,9 +192,9 @@ fn free_garbage(garbage: &[ObjIndex], me: u32) {
     heap.free_slots(garbage);
     let mut work = Vec::new();
     for target in survivors {
-        heap.release_into(target, &mut work);
+        heap.release_into(target, me, &mut work);
         while let Some(next) = work.pop() {
-            heap.release_into(next, &mut work);
+            heap.release_into(next, me, &mut work);
         }
     }
 }

@@ -58,10 +58,8 @@ pub(crate) fn resolve(handle: u64) -> Result<ObjIndex> {
 }
 
 /// Ends a live handle and returns its object, whose reference the caller now owns and must drop.
-/// `still_yours` runs before the handle ends and may refuse (the object belongs to another thread).
-pub(crate) fn release(handle: u64, still_yours: impl FnOnce(ObjIndex) -> Result<()>) -> Result<ObjIndex> {
+pub(crate) fn release(handle: u64) -> Result<ObjIndex> {
     let target = lookup(handle).ok_or_else(|| invalid(handle, true))?;
-    still_yours(target)?;
     let (generation, index) = split(handle);
     let slot = TABLE.at(index);
     slot.generation

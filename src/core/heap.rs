@@ -22,6 +22,7 @@
 //! - Freeing walks an explicit worklist: a 10-million-node list is freed without recursion.
 
 use super::cycles;
+use super::foreign;
 use super::ownership::FROZEN_FREES;
 use super::provenance;
 use super::slab::Slab;
@@ -182,21 +183,27 @@ impl Heap {
 
     /// Drops a reference; frees whatever becomes unreachable, and may run the cycle collector.
     pub(crate) fn release(&self, index: ObjIndex) {
+        let me = thread::current();
         let mut work = Vec::new();
-        self.release_into(index, &mut work);
+        self.release_into(index, me, &mut work);
         while let Some(next) = work.pop() {
-            self.release_into(next, &mut work);
+            self.release_into(next, me, &mut work);
         }
         cycles::collect_if_due();
     }
 
-    /// Drops one reference; an object that dies pushes its outgoing references onto `work`.
-    pub(crate) fn release_into(&self, index: ObjIndex, work: &mut Vec<ObjIndex>) {
+    /// Drops one reference held by thread `me` (the calling thread); an object that dies pushes its
+    /// outgoing references onto `work`. Another thread's mutable object is parked for its owner.
+    pub(crate) fn release_into(&self, index: ObjIndex, me: u32, work: &mut Vec<ObjIndex>) {
         let slot = self.slot(index);
         let owner = slot.owner();
+        if owner & FROZEN == 0 && owner != me {
+            foreign::park(index);
+            return;
+        }
         let leader = if owner & FROZEN != 0 { slot.aux.load(Ordering::Relaxed) } else { index };
         if self.slot(leader).refs.fetch_sub(1, Ordering::Release) != 1 {
-            if owner == thread::current() {
+            if owner == me {
                 cycles::buffer_candidate(index, slot);
             }
             return;

@@ -6,6 +6,7 @@ pub(crate) mod atomic;
 pub mod concurrency;
 mod cycles;
 pub mod error;
+mod foreign;
 mod freeze;
 pub mod future;
 pub mod global;

@@ -2,6 +2,7 @@
 //! C ABI. Each validates the handle, checks ownership, then touches the object.
 
 use super::error::{Error, Result, Status};
+use super::foreign;
 use super::freeze;
 use super::handle;
 use super::heap::{FROZEN, HEAP, NEVER_FREEZE};
@@ -40,10 +41,12 @@ pub(crate) fn retain(handle: u64) -> Result<u64> {
     handle::issue(index).inspect_err(|_| HEAP.release(index))
 }
 
-/// Ends a handle and drops its reference. A handle to a mutable object is released by its owner.
+/// Ends a handle and drops its reference, on any thread: a reference to another thread's mutable
+/// object is handed to that thread, which drops it at its next drain (see `foreign`).
 pub(crate) fn release(handle: u64) -> Result<()> {
-    let index = handle::release(handle, |index| check_read(index, || format!("release a handle to {}", name(index))))?;
+    let index = handle::release(handle)?;
     HEAP.release(index);
+    foreign::drain();
     Ok(())
 }
 

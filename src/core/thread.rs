@@ -60,12 +60,14 @@ fn register() -> u32 {
     token
 }
 
-/// Renames a thread "name (exited)" when it ends, so that messages about objects it still owns
-/// (which nobody else may touch, or free) say why nobody can act on them.
+/// When a thread ends: drops the references other threads parked for it, then renames it
+/// "name (exited)", so that messages about objects it still owns (which nobody else may touch, or
+/// free) say why nobody can act on them.
 struct ExitMark;
 
 impl Drop for ExitMark {
     fn drop(&mut self) {
+        super::foreign::drain();
         let token = TOKEN.try_with(Cell::get).unwrap_or(0);
         if let Some(name) = names().write().get_mut(&token) {
             *name = Arc::from(format!("{name} (exited)"));

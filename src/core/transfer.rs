@@ -19,6 +19,7 @@
 
 use super::cycles;
 use super::error::{Error, Result, Status};
+use super::foreign;
 use super::handle;
 use super::heap::{BUFFERED, FROZEN, HEAP};
 use super::ownership::{self, name, path_within};
@@ -58,6 +59,8 @@ pub(crate) struct Transit {
 /// Takes the graph of `handle` from the calling thread. The handle is consumed on success; on
 /// failure it and the graph stay as they were.
 pub(crate) fn detach(handle: u64, mode: TransferMode) -> Result<Transit> {
+    // A reference another thread parked for this one is no reference from outside the graph.
+    foreign::drain();
     let root = handle::resolve(handle)?;
     let owner = HEAP.slot(root).owner();
     let me = thread::current();
@@ -71,7 +74,7 @@ pub(crate) fn detach(handle: u64, mode: TransferMode) -> Result<Transit> {
             TransferMode::Unsafe => walk(root, me)?.members,
         }
     };
-    handle::release(handle, |_| Ok(()))?;
+    handle::release(handle)?;
     for &member in &members {
         // The receiver's collector must be able to buffer these objects again.
         HEAP.slot(member).set_flags(0, BUFFERED);
@@ -236,6 +239,8 @@ impl Transit {
             HEAP.slot(member).owner.store(me, Ordering::Release);
         }
         STATS.transit.add(-1);
+        // References dropped while the graph was in transit were parked for its next owner: us.
+        foreign::drain();
         self.root.take().expect("a transit is adopted once")
     }
 }

@@ -10,6 +10,7 @@ crate::tests![
     an_outside_reference_refuses_the_transfer_and_moves_nothing,
     unreachable_garbage_does_not_block_a_safe_transfer,
     unsafe_transfer_leaves_references_that_fail_on_use,
+    a_left_behind_handle_released_by_the_sender_is_dropped_by_the_receiver,
     frozen_graphs_are_shared_not_moved,
     an_unattached_graph_is_reclaimed,
 ];
@@ -81,6 +82,19 @@ fn unsafe_transfer_leaves_references_that_fail_on_use() {
         job.set_string(0, "receiver's now").unwrap();
         // The left-behind handle counts as a reference; the receiver may release it.
         Object::from_raw(left_behind).release().unwrap();
+    });
+}
+
+fn a_left_behind_handle_released_by_the_sender_is_dropped_by_the_receiver() {
+    let t = types();
+    let (scope, job, children) = scope_with_children(&t, 2);
+    drop(children);
+    let graph = scope.detach(TransferMode::Unsafe).unwrap();
+    job.release().expect("the sender may release the handle it left behind");
+    assert_eq!(Runtime::stats().live_objects, 5, "the reference is parked for the graph's next owner");
+    on_thread("receiver", move || {
+        let scope = graph.attach().unwrap();
+        assert_eq!(scope.get_ref(1).unwrap().unwrap().get_string(0).unwrap(), "active");
     });
 }
 

@@ -4,8 +4,9 @@ import CFloe
 /// transfer) or frozen and readable from every thread. Every access is checked by floe; a misuse
 /// throws a `FloeError` whose message names the object, its owner and the calling thread.
 ///
-/// An `Object` owns one floe handle and releases it in `deinit` — on the owner thread for a
-/// mutable object, so keep `Object`s on the thread they belong to. Operations that hand the graph
+/// An `Object` owns one floe handle and releases it in `deinit`, on whichever thread ARC runs it:
+/// floe hands a reference dropped on another thread to the object's owner, which drops it at its
+/// next release, collection, detach or attach (or when it exits). Operations that hand the graph
 /// away (`detach`, `Worker.execute`, `SharedData.put`) *move* the handle out: the Swift handle
 /// would otherwise count as a reference from outside the graph and fail a SAFE transfer (the
 /// false "external reference" of kotlin-native#3027). After a move, the object's methods throw
@@ -41,9 +42,9 @@ public final class Object {
         guard handle != 0 else { return }
         let code = floe_ref_release(handle)
         if code != 0 {
-            // deinit cannot throw; a handle released on the wrong thread stays live and would leak
-            // silently, so say so.
-            print("floe: an Object was released on the wrong thread and leaks: \(FloeError.last(code))")
+            // deinit cannot throw, and a failed release (a handle made up or released behind this
+            // Object's back) should not pass silently.
+            print("floe: releasing \(handle) in deinit failed: \(FloeError.last(code))")
         }
     }
 
