@@ -455,11 +455,14 @@ floe_status floe_object_atomic_ref_get(floe_ref object, size_t index, floe_ref *
 /**
  * Points atomic reference field `index` at the object of `value` — which must be frozen
  * (`FLOE_ERR_NOT_FROZEN`): every thread may read it — or at nothing when `value` is 0. The field
- * takes its own reference; the caller keeps `value`. A frozen object may refer to itself, or to an
- * object of a cycle frozen together with it, this way without leaking; a cycle closed this way
- * between objects frozen separately is not reclaimed (Kotlin/Native's legacy limit too).
+ * takes its own reference; the caller keeps `value`. Cycles closed this way never leak (Kotlin/
+ * Native's legacy collector leaked them): when `value` reaches `object`, the frozen graphs on the
+ * cycle are merged into one unit, freed when nothing outside it refers to it — also if the cycle is
+ * broken again later. Storing a value whose graph has no atomic reference field costs no search.
  */
-floe_status floe_object_atomic_ref_set(floe_ref object, size_t index, floe_ref value);
+floe_status floe_object_atomic_ref_set(floe_ref object,
+                                       size_t index,
+                                       floe_ref value);
 
 /**
  * Points atomic reference field `index` at `new_value` (frozen, or 0) if it points at the object

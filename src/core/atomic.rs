@@ -8,13 +8,15 @@
 //! old one, which could free it. A striped lock orders the two, so a reader never retains an
 //! object a writer has just freed. A reference to an object of the container's own frozen SCC is
 //! not counted — the SCC dies as one — so a frozen object pointing at itself, or at its own frozen cycle,
-//! through an AtomicReference does not keep itself alive.
+//! through an AtomicReference does not keep itself alive; and a value that reaches the container
+//! from another frozen graph merges the SCCs on the cycle into one first (`scc_merge`).
 
 use super::error::{Error, Result, Status};
 use super::handle;
 use super::heap::HEAP;
 use super::object::{describe_slot, out_of_range, wrong_kind};
 use super::ownership::{check_read, name};
+use super::scc_merge;
 use super::stripes;
 use super::value::{Kind, ObjIndex, Value, NO_TARGET};
 use std::sync::atomic::Ordering;
@@ -161,7 +163,9 @@ fn exchange(container: ObjIndex, cell: &std::sync::atomic::AtomicU32, expected: 
     if expected.is_some_and(|e| e != old) {
         return (false, NO_TARGET);
     }
-    if new != NO_TARGET && counted(container, new) {
+    // A value that reaches the container closes a cycle: their SCCs merge, and the reference,
+    // now inside one SCC, is not counted.
+    if new != NO_TARGET && counted(container, new) && !scc_merge::close_cycle(container, new) {
         HEAP.retain(new);
     }
     cell.store(new, Ordering::Release);
@@ -178,7 +182,9 @@ fn release_outside_the_lock(released: u32) {
 /// Points an atomic reference at the frozen object of `target`, or at nothing.
 pub(crate) fn set_ref(handle: u64, slot: usize, target: Option<u64>) -> Result<()> {
     let new = frozen_target("set", handle, slot, target)?;
+    let topology = scc_merge::TOPOLOGY.lock();
     let (_, released) = with_atomic_ref(handle, slot, "set", |index, cell| Ok(exchange(index, cell, None, new)))?;
+    drop(topology);
     release_outside_the_lock(released);
     Ok(())
 }
@@ -192,8 +198,10 @@ pub(crate) fn compare_and_set_ref(handle: u64, slot: usize, expected: Option<u64
         None => NO_TARGET,
     };
     let new = frozen_target(verb, handle, slot, new)?;
+    let topology = scc_merge::TOPOLOGY.lock();
     let (swapped, released) =
         with_atomic_ref(handle, slot, verb, |index, cell| Ok(exchange(index, cell, Some(expected), new)))?;
+    drop(topology);
     release_outside_the_lock(released);
     Ok(swapped)
 }

@@ -14,7 +14,7 @@
 //! (Release on the owner word). The scratch vectors are kept per thread between freezes.
 
 use super::error::{Error, Result, Status};
-use super::heap::{FROZEN, HEAP, NEVER_FREEZE, ON_STACK, VISITED};
+use super::heap::{FROZEN, HEAP, MAY_REACH_ATOMIC_REF, NEVER_FREEZE, ON_STACK, VISITED};
 use super::ownership::{self, name, render_steps};
 use super::provenance::{self, Provenance};
 use super::stats::STATS;
@@ -51,6 +51,8 @@ struct Traversal {
     tarjan: Vec<ObjIndex>,
     merges: Vec<Merge>,
     members: Vec<ObjIndex>,
+    /// The graph has an atomic reference field, or reaches a frozen object that may reach one.
+    reaches_atomic_ref: bool,
 }
 
 thread_local! {
@@ -87,6 +89,7 @@ impl Traversal {
         self.tarjan.clear();
         self.merges.clear();
         self.members.clear();
+        self.reaches_atomic_ref = false;
     }
 
     fn run(&mut self, root: ObjIndex, me: u32) -> Result<()> {
@@ -105,6 +108,7 @@ impl Traversal {
                 let child_slot = heap.slot(child);
                 let child_owner = child_slot.owner();
                 if child_owner & FROZEN != 0 {
+                    self.reaches_atomic_ref |= child_slot.flags() & MAY_REACH_ATOMIC_REF != 0;
                     continue;
                 }
                 if child_owner != me {
@@ -131,9 +135,11 @@ impl Traversal {
 
     fn discover(&mut self, root: ObjIndex, node: ObjIndex) -> Result<()> {
         let slot = HEAP.slot(node);
-        if slot.flags() & NEVER_FREEZE != 0 {
+        let flags = slot.flags();
+        if flags & NEVER_FREEZE != 0 {
             return Err(self.blocked(root, node));
         }
+        self.reaches_atomic_ref |= flags & MAY_REACH_ATOMIC_REF != 0;
         let position = self.visited.len() as u32;
         slot.aux.store(position, Ordering::Relaxed);
         slot.set_flags(VISITED | ON_STACK, 0);
@@ -214,7 +220,12 @@ impl Traversal {
         STATS.frozen.add(self.visited.len() as i64);
         // VISITED and BUFFERED stay set: both mean nothing on a frozen object, and clearing them
         // would cost a write per object.
+        // The mark is per freeze, not per object: coarser, and one flag test per edge to compute.
+        let mark = if self.reaches_atomic_ref { MAY_REACH_ATOMIC_REF } else { 0 };
         for &node in &self.visited {
+            if mark != 0 {
+                heap.slot(node).set_flags(mark, 0);
+            }
             heap.publish_frozen(node, provenance);
         }
         Ok(())

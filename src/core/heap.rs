@@ -7,6 +7,9 @@
 //!   freeze marks, multi-member SCC). Only the owner changes flags; those left on a frozen object
 //!   (visited, buffered) mean nothing and are cleared when the slot is freed.
 //! - `aux`: scratch for the freeze traversal; once frozen, the index of the object's SCC leader.
+//!   Frozen SCCs merge when an atomic reference closes a cycle between them (`scc_merge`): members'
+//!   `aux` move to the new leader, and the old leader's count is swapped for `FORWARDED`, so a
+//!   count change that raced the merge onto the old leader sees the mark, undoes itself and retries.
 //!
 //! Invariants:
 //! - Values of a mutable object are read and written only by its owner thread; values of a frozen
@@ -45,6 +48,12 @@ pub(crate) const NEVER_FREEZE: u32 = 1 << 3;
 pub(crate) const VISITED: u32 = 1 << 4;
 pub(crate) const ON_STACK: u32 = 1 << 5;
 pub(crate) const SCC_MULTI: u32 = 1 << 6;
+/// On a mutable object: its type has an atomic reference field. On a frozen one: it may reach such a
+/// field (set on every object of a freeze that reached one). Objects without it cannot be on a cycle
+/// through an atomic reference, which is what keeps `scc_merge`'s search small.
+pub(crate) const MAY_REACH_ATOMIC_REF: u32 = 1 << 7;
+/// The count of an SCC leader whose SCC was merged into another.
+const FORWARDED: u32 = 1 << 31;
 const TYPE_SHIFT: u32 = 8;
 
 #[derive(Default)]
@@ -155,9 +164,11 @@ impl Heap {
         let slot = self.slot(index);
         // SAFETY: the slot is free (owner 0), so no other thread reads it; we initialise it before
         // publishing the owner.
+        let atomic_ref = values.iter().any(|v| matches!(v, Value::AtomicRef(_)));
         unsafe { *slot.values_mut() = values };
         slot.refs.store(0, Ordering::Relaxed);
-        slot.meta.store(type_id << TYPE_SHIFT, Ordering::Relaxed);
+        let flags = if atomic_ref { MAY_REACH_ATOMIC_REF } else { 0 };
+        slot.meta.store(type_id << TYPE_SHIFT | flags, Ordering::Relaxed);
         slot.aux.store(0, Ordering::Relaxed);
         slot.owner.store(thread::current(), Ordering::Release);
         STATS.objects.add(1);
@@ -178,7 +189,19 @@ impl Heap {
     /// Adds a reference. The caller holds a reference already, or is the owner storing a new one.
     #[inline]
     pub(crate) fn retain(&self, index: ObjIndex) {
-        self.slot(self.leader(index)).refs.fetch_add(1, Ordering::Relaxed);
+        while self.slot(self.leader(index)).refs.fetch_add(1, Ordering::Relaxed) & FORWARDED != 0 {
+            self.unforward(index, 1);
+        }
+    }
+
+    /// Undoes a count change that landed on a leader merged away; the caller retries on the new one.
+    #[cold]
+    fn unforward(&self, index: ObjIndex, added: i32) {
+        let stale = &self.slot(self.leader(index)).refs;
+        let _ = stale.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| Some(c.wrapping_sub(added as u32)));
+        // The merge moved every member's `aux` before marking the old leader (SeqCst): re-reading
+        // the leader now gives the new one.
+        std::sync::atomic::fence(Ordering::SeqCst);
     }
 
     /// Drops a reference; frees whatever becomes unreachable, and may run the cycle collector.
@@ -201,8 +224,14 @@ impl Heap {
             foreign::park(index);
             return;
         }
-        let leader = if owner & FROZEN != 0 { slot.aux.load(Ordering::Relaxed) } else { index };
-        if self.slot(leader).refs.fetch_sub(1, Ordering::Release) != 1 {
+        let mut leader = if owner & FROZEN != 0 { slot.aux.load(Ordering::Acquire) } else { index };
+        let mut before = self.slot(leader).refs.fetch_sub(1, Ordering::Release);
+        while before & FORWARDED != 0 {
+            self.unforward(index, -1);
+            leader = slot.aux.load(Ordering::Acquire);
+            before = self.slot(leader).refs.fetch_sub(1, Ordering::Release);
+        }
+        if before != 1 {
             if owner == me {
                 cycles::buffer_candidate(index, slot);
             }
@@ -233,7 +262,18 @@ impl Heap {
             let values = std::mem::take(unsafe { self.slot(member).values_mut() });
             work.extend(values.iter().filter_map(Value::as_ref_target).filter(|&t| self.leader(t) != leader));
         }
-        provenance::release_objects(self.slot(leader).owner() & !FROZEN, members.len() as u32);
+        let freeze_of = |m: ObjIndex| self.slot(m).owner() & !FROZEN;
+        let first = freeze_of(members[0]);
+        if members.iter().all(|&m| freeze_of(m) == first) {
+            provenance::release_objects(first, members.len() as u32);
+        } else {
+            // A merged SCC (see `scc_merge`): its members come from several freezes.
+            let mut freezes: Vec<u32> = members.iter().map(|&m| freeze_of(m)).collect();
+            freezes.sort_unstable();
+            for run in freezes.chunk_by(|a, b| a == b) {
+                provenance::release_objects(run[0], run.len() as u32);
+            }
+        }
         STATS.frozen.add(-(members.len() as i64));
         self.free_slots(&members);
     }
@@ -254,6 +294,42 @@ impl Heap {
         self.set_refs(leader, refs);
         self.slot(leader).set_flags(SCC_MULTI, 0);
         self.scc_members.lock().insert(leader, members);
+    }
+
+    /// The members of the frozen SCC led by `leader`.
+    pub(crate) fn scc_members_of(&self, leader: ObjIndex) -> Vec<ObjIndex> {
+        if self.slot(leader).flags() & SCC_MULTI == 0 {
+            return vec![leader];
+        }
+        self.scc_members.lock().get(&leader).cloned().expect("floe: multi-member SCC without a member list")
+    }
+
+    /// Merges the frozen SCCs led by `others` into the one led by `leader`, whose members then are
+    /// `members` (all of them), with `internal` references among them no longer counted. The caller
+    /// holds a reference into `leader`'s SCC and keeps every SCC involved reachable and its edges
+    /// fixed (see `scc_merge`).
+    pub(crate) fn merge_sccs(&self, leader: ObjIndex, others: &[ObjIndex], members: Vec<ObjIndex>, internal: u32) {
+        // Drops that follow the new `aux` reach `leader` before the counts they drop are moved
+        // there; the hold keeps its count from touching zero meanwhile.
+        const HOLD: u32 = 1 << 24;
+        let refs = &self.slot(leader).refs;
+        refs.fetch_add(HOLD, Ordering::SeqCst);
+        for &member in &members {
+            self.slot(member).aux.store(leader, Ordering::Release);
+        }
+        let mut moved: u32 = 0;
+        for &other in others {
+            // SeqCst after the `aux` stores: whoever reads the mark then reads the new leader.
+            moved = moved.wrapping_add(self.slot(other).refs.swap(FORWARDED, Ordering::SeqCst));
+        }
+        refs.fetch_add(moved, Ordering::SeqCst);
+        refs.fetch_sub(internal + HOLD, Ordering::SeqCst);
+        let mut lists = self.scc_members.lock();
+        for scc in others.iter().chain([&leader]) {
+            lists.remove(scc);
+        }
+        lists.insert(leader, members);
+        self.slot(leader).set_flags(SCC_MULTI, 0);
     }
 
     /// Sets the count of an object being frozen (its SCC's merged count).

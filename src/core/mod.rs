@@ -17,6 +17,7 @@ mod ownership;
 pub mod pool;
 mod provenance;
 pub(crate) mod registry;
+mod scc_merge;
 pub mod shared_data;
 mod slab;
 pub mod stats;

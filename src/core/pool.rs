@@ -140,6 +140,8 @@ impl Pool {
                 None => break,
             }
         }
+        // As a worker does (see `worker::run`), before the termination future can complete.
+        super::cycles::collect();
         let mut queue = self.queue.lock();
         queue.threads_left -= 1;
         if queue.threads_left == 0 {

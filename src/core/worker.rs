@@ -271,6 +271,9 @@ fn run(worker: Arc<Worker>) {
     while let Some(task) = worker.next() {
         task.run();
     }
+    // Before saying the thread is done: drop what other threads parked for it and its garbage
+    // cycles, which its thread-exit destructors would otherwise do after the future completed.
+    super::cycles::collect();
     WORKERS.lock().remove(&worker.id);
     let done = match &worker.queue.lock().phase {
         Phase::Terminating { done } => done.clone(),

@@ -10,6 +10,8 @@ crate::tests![
     atomic_references_take_only_frozen_values,
     readers_and_writers_of_an_atomic_reference_race_safely,
     an_atomic_reference_closing_a_cycle_does_not_leak,
+    an_atomic_reference_closing_a_cycle_across_frozen_graphs_does_not_leak,
+    atomic_reference_cycles_under_concurrent_writers_are_reclaimed,
     atomics_of_a_mutable_object_follow_the_ownership_rule,
 ];
 
@@ -118,6 +120,86 @@ fn an_atomic_reference_closing_a_cycle_does_not_leak() {
     b.atomic_ref_set(2, Some(&a)).unwrap();
     drop((a, b));
     assert_eq!(Runtime::stats().live_objects, 0, "a frozen cycle closed again through atomics");
+}
+
+/// Kotlin/Native's legacy collector leaked these: a cycle through atomic references between
+/// graphs frozen separately. floe merges the SCCs on the cycle, so it dies by counting.
+fn an_atomic_reference_closing_a_cycle_across_frozen_graphs_does_not_leak() {
+    let ty = counter_type();
+    let frozen = |next: Option<&Object>| {
+        let o = Object::new(ty).unwrap();
+        o.set_ref(3, next).unwrap();
+        o.freeze(Some("link")).unwrap();
+        o
+    };
+    // Two holders pointing at each other: the second store closes the cycle.
+    let (a, b) = (frozen(None), frozen(None));
+    a.atomic_ref_set(2, Some(&b)).unwrap();
+    b.atomic_ref_set(2, Some(&a)).unwrap();
+    drop((a, b));
+    assert_eq!(Runtime::stats().live_objects, 0, "two holders pointing at each other");
+
+    // A chain frozen in three steps, closed from its tail back to its head; handles only to the ends.
+    let head = frozen(None);
+    let middle = frozen(Some(&head));
+    let tail = frozen(Some(&middle));
+    drop(middle);
+    head.atomic_ref_set(2, Some(&tail)).unwrap();
+    assert_eq!(tail.atomic_ref_get(2).unwrap().map(|o| o.id().unwrap()), None);
+    assert_eq!(head.atomic_ref_get(2).unwrap().unwrap().id().unwrap(), tail.id().unwrap());
+    drop(head);
+    assert_eq!(Runtime::stats().live_objects, 3, "the tail's handle keeps the whole cycle");
+    drop(tail);
+    assert_eq!(Runtime::stats().live_objects, 0, "a three-graph cycle through one atomic reference");
+
+    // A merged cycle broken again, then the parts dropped one by one.
+    let (a, b) = (frozen(None), frozen(None));
+    a.atomic_ref_set(2, Some(&b)).unwrap();
+    b.atomic_ref_set(2, Some(&a)).unwrap();
+    a.atomic_ref_set(2, None).unwrap();
+    drop(a);
+    assert_eq!(Runtime::stats().live_objects, 2, "merged SCCs die as one");
+    drop(b);
+    assert_eq!(Runtime::stats().live_objects, 0);
+
+    // A plain frozen value never searches: it reaches no atomic reference field.
+    let holder = frozen(None);
+    let data = Object::new_list().unwrap();
+    data.push_int(1).unwrap();
+    data.freeze(None).unwrap();
+    holder.atomic_ref_set(2, Some(&data)).unwrap();
+}
+
+/// Threads close and break cycles between the same frozen holders while others read through them;
+/// at the end every object is accounted for.
+fn atomic_reference_cycles_under_concurrent_writers_are_reclaimed() {
+    let ty = counter_type();
+    let holders: Vec<Object> = (0..4)
+        .map(|_| {
+            let o = Object::new(ty).unwrap();
+            o.freeze(None).unwrap();
+            o
+        })
+        .collect();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let mine: Vec<Object> = holders.iter().map(|h| h.try_clone().unwrap()).collect();
+            s.spawn(move || {
+                for i in 0..500 {
+                    let (from, to) = ((t + i) % 4, (t * 3 + i * 7 + 1) % 4);
+                    mine[from].atomic_ref_set(2, Some(&mine[to])).unwrap();
+                    if let Some(seen) = mine[to].atomic_ref_get(2).unwrap() {
+                        assert!(seen.is_frozen().unwrap());
+                    }
+                    if i % 5 == 0 {
+                        mine[to].atomic_ref_set(2, None).unwrap();
+                    }
+                }
+            });
+        }
+    });
+    drop(holders);
+    assert_eq!(Runtime::stats().live_objects, 0, "every holder, merged or not, was freed");
 }
 
 fn atomics_of_a_mutable_object_follow_the_ownership_rule() {

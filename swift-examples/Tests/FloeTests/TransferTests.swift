@@ -37,12 +37,16 @@ final class TransferTests: FloeTestCase {
     func testUnsafeTransferLeavesMemorySafeLeftovers() {
         onMainAndBackground { _ in
             let worker = try Worker.start(name: "taker")
-            defer { XCTAssertNoThrow(try worker.requestTermination().wait()) }
-            let order = try makeOrder(lines: 1)
-            let leftover = try order.ref("lines")!
-            let future = try worker.execute(.unsafe, order, job: totalJob)
-            _ = try future.wait()
-            assertFloeError(try leftover.count(), .wrongThread, "List#")
+            try {
+                let order = try makeOrder(lines: 1)
+                let leftover = try order.ref("lines")!
+                let future = try worker.execute(.unsafe, order, job: totalJob)
+                _ = try future.wait()
+                assertFloeError(try leftover.count(), .wrongThread, "List#", "owned by thread taker")
+            }()
+            // `leftover` was released above, on this thread: floe parked the reference for the
+            // worker that owns the list, which drops it before its thread exits.
+            try worker.requestTermination().wait()
         }
     }
 
