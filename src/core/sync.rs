@@ -2,6 +2,8 @@
 //! machine, the worker queue, the shared-data stripes): parking_lot's normally, loom's under `--cfg floe_loom`, behind one small API; and the
 //! brief spin that waiters do before they sleep.
 
+use std::cell::Cell;
+
 #[cfg(not(floe_loom))]
 pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
 
@@ -76,10 +78,21 @@ mod modelled {
     }
 }
 
+const MAX_SPINS: u32 = 256;
+const MIN_SPINS: u32 = 4;
+const GIVE_UP_AFTER: u32 = 3;
+const PROBE: u32 = 16;
+
+thread_local! {
+    /// Spins in a row that came to nothing, and waits so far, on this thread.
+    static SPINNING: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
+}
+
 /// Waits briefly for `done()` without sleeping — spinning, then yielding — before a caller parks on
 /// a condition variable: a job handed to a waiting thread then costs no sleep and wake-up (tens of
 /// microseconds on a VM). Only with more than one CPU; under loom, not at all. Returns `done()`.
 pub(crate) fn spin_until(done: impl Fn() -> bool) -> bool {
+    const YIELDS: u32 = 10;
     static CPUS: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
     // The machine's CPUs, not the calling thread's affinity: a pinned thread still has a peer to wait for.
     // SAFETY: sysconf has no preconditions.
@@ -87,17 +100,30 @@ pub(crate) fn spin_until(done: impl Fn() -> bool) -> bool {
     if cfg!(floe_loom) || cpus < 2 {
         return done();
     }
-    for step in 0..16u32 {
+    // Checked between single pauses: a pause costs tens of cycles and more, so blocks of them
+    // between checks would add their length to every hand-off that lands in one. After a few spins
+    // in a row that came to nothing (the peer shares this CPU, or is slow) the thread yields almost
+    // at once, but still spins in full every `PROBE`th wait, to notice when spinning pays again.
+    let (fails, waits) = SPINNING.with(Cell::get);
+    let budget = if fails >= GIVE_UP_AFTER && waits % PROBE != 0 { MIN_SPINS } else { MAX_SPINS };
+    let mut spun = false;
+    for _ in 0..budget {
+        if done() {
+            spun = true;
+            break;
+        }
+        std::hint::spin_loop();
+    }
+    let fails = if spun { 0 } else { fails.saturating_add(1) };
+    SPINNING.with(|s| s.set((fails, waits.wrapping_add(1))));
+    if spun {
+        return true;
+    }
+    for _ in 0..YIELDS {
         if done() {
             return true;
         }
-        if step < 6 {
-            for _ in 0..1u32 << step {
-                std::hint::spin_loop();
-            }
-        } else {
-            std::thread::yield_now();
-        }
+        std::thread::yield_now();
     }
     done()
 }
