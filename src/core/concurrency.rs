@@ -97,7 +97,7 @@ impl Worker {
     /// Runs `job` on this worker with `input`; the future delivers its result graph.
     pub fn execute(self, input: Option<DetachedGraph>, result_mode: TransferMode, job: Job) -> Result<Future> {
         let worker = worker::lookup(self.0)?;
-        worker::execute(&worker, input.map(|g| g.0), result_mode, job_fn(job), None).map(Future)
+        worker::execute(&worker, input.map(|g| g.0), result_mode, JobFn::Plain(job), None).map(Future)
     }
 
     /// Runs `job` after `delay`, with a frozen input (shared, not moved) or none.
@@ -113,7 +113,7 @@ impl Worker {
             Some(object) => Some(transfer::detach(object::retain(object.handle())?, TransferMode::Safe)?),
             None => None,
         };
-        worker::execute(&worker, input, TransferMode::Safe, job_fn(job), Some(delay)).map(Future)
+        worker::execute(&worker, input, TransferMode::Safe, JobFn::Plain(job), Some(delay)).map(Future)
     }
 
     /// Asks the worker to stop: with `process_scheduled`, after running every queued job; without,
@@ -127,10 +127,6 @@ impl Worker {
     pub fn process_queue(self) -> Result<usize> {
         worker::lookup(self.0)?.process_queue(usize::MAX)
     }
-}
-
-fn job_fn(job: Job) -> JobFn {
-    Box::new(move |input| job(input.map(Object::from_raw)).map(|result| result.map(Object::into_raw)))
 }
 
 /// The main thread's queue: results and jobs sent to `Worker::MAIN` wait here until the host's own
@@ -347,7 +343,8 @@ impl Pool {
     /// Runs `job` on one of the pool's threads with `input`, as [`Worker::execute`] does.
     pub fn execute(self, input: Option<DetachedGraph>, result_mode: TransferMode, job: Job) -> Result<Future> {
         let executor = pool::lookup(self.0)?;
-        worker::execute_with(|task| executor.submit(task), input.map(|g| g.0), result_mode, job_fn(job)).map(Future)
+        worker::execute_with(|task| executor.submit(task), input.map(|g| g.0), result_mode, JobFn::Plain(job))
+            .map(Future)
     }
 
     /// Terminates the pool (for a view, its whole pool), running or cancelling queued jobs.

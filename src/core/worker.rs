@@ -11,6 +11,7 @@
 //! they come due) before the thread exits; without, it cancels everything not yet started. A worker
 //! that is terminating takes no new jobs (`ErrWorkerTerminated`); deliveries sent to it are disposed.
 
+use super::api::Object;
 use super::error::{Error, Result, Status};
 use super::future::Future;
 use super::object;
@@ -22,32 +23,61 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The id of the main thread's queue.
 pub const MAIN_WORKER: u32 = 1;
 
-/// A unit of work on a queue: called with `true` to run it, or `false` to cancel it.
-pub(crate) struct Task(Box<dyn FnOnce(bool) + Send>);
+/// A unit of work on a queue. A job is held inline, so queueing one allocates nothing beyond its
+/// future (boxes made on one thread and freed on another are what a worker's malloc paid most for).
+pub(crate) enum Task {
+    /// A job: run with its input, it completes its future; cancelled, it frees the input.
+    Job { future: Arc<Future>, input: Option<Transit>, job: JobFn, mode: TransferMode },
+    /// Anything else: called with `true` to run it, or `false` to cancel it.
+    Other(Box<dyn FnOnce(bool) + Send>),
+}
 
 impl Task {
     pub(crate) fn new(body: impl FnOnce(bool) + Send + 'static) -> Task {
-        Task(Box::new(body))
+        Task::Other(Box::new(body))
     }
 
     pub(crate) fn run(self) {
-        (self.0)(true)
+        match self {
+            Task::Job { future, input, job, mode } => future.complete(Some(run_job(input, job, mode))),
+            Task::Other(body) => body(true),
+        }
     }
 
     pub(crate) fn cancel(self) {
-        (self.0)(false)
+        match self {
+            Task::Job { future, input, .. } => {
+                drop(input);
+                future.complete(None);
+            }
+            Task::Other(body) => body(false),
+        }
     }
 }
 
 /// A job body as the core runs it: the input handle (owned by the job) in, a result handle out.
-pub type JobFn = Box<dyn FnOnce(Option<u64>) -> Result<Option<u64>> + Send>;
+pub enum JobFn {
+    /// A Rust API job: a plain function, called without allocating.
+    Plain(fn(Option<Object>) -> Result<Option<Object>>),
+    /// Any other body (a C job with its error mapping).
+    Boxed(Box<dyn FnOnce(Option<u64>) -> Result<Option<u64>> + Send>),
+}
+
+impl JobFn {
+    fn call(self, input: Option<u64>) -> Result<Option<u64>> {
+        match self {
+            JobFn::Plain(job) => job(input.map(Object::from_raw)).map(|result| result.map(Object::into_raw)),
+            JobFn::Boxed(job) => job(input),
+        }
+    }
+}
 
 /// Called, from any thread, when work is queued for the main thread.
 pub type WakeHook = Box<dyn Fn() + Send + Sync>;
@@ -76,6 +106,8 @@ pub struct Worker {
     token: AtomicU32,
     /// Counts submissions, so that an idle worker can spin for the next one before it sleeps.
     submitted: AtomicU64,
+    /// Set by a termination that cancels what is queued, batches taken by the thread included.
+    cancel_queued: AtomicBool,
 }
 
 // The registries are not part of the loom models: plain parking_lot, usable in statics.
@@ -103,6 +135,7 @@ impl Worker {
             wake: Condvar::new(),
             token: AtomicU32::new(0),
             submitted: AtomicU64::new(0),
+            cancel_queued: AtomicBool::new(false),
         }
     }
 
@@ -153,17 +186,20 @@ impl Worker {
         let _ = self.submit(task, None);
     }
 
-    /// The next task for the worker's thread, waiting for one; `None` once it must exit.
-    fn next(&self) -> Option<Task> {
+    /// Moves every ready task into the empty `batch`, waiting for one; `false` once the worker's
+    /// thread must exit. Taking them all at once keeps the worker off the lock that submitters take.
+    fn next_batch(&self, batch: &mut VecDeque<Task>) -> bool {
         let mut queue = self.queue.lock();
         let mut spun = false;
         loop {
             if let Some(task) = take_ready(&mut queue) {
-                return Some(task);
+                std::mem::swap(&mut queue.ready, batch);
+                batch.push_front(task);
+                return true;
             }
             if let Phase::Terminating { .. } = queue.phase {
                 if queue.delayed.is_empty() {
-                    return None;
+                    return false;
                 }
             }
             if !spun && queue.delayed.is_empty() {
@@ -179,6 +215,26 @@ impl Worker {
                     self.wake.wait_until(&mut queue, due);
                 }
                 None => self.wake.wait(&mut queue),
+            }
+        }
+    }
+
+    /// The worker thread's loop: runs batches of ready tasks until the worker must exit.
+    fn serve(&self) {
+        let mut batch = VecDeque::new();
+        while self.next_batch(&mut batch) {
+            self.run_batch(&mut batch);
+        }
+    }
+
+    /// Runs a batch taken by `next_batch`; once a termination without processing was asked for,
+    /// the tasks not started yet are cancelled instead.
+    fn run_batch(&self, batch: &mut VecDeque<Task>) {
+        while let Some(task) = batch.pop_front() {
+            if self.cancel_queued.load(Ordering::Acquire) {
+                task.cancel();
+            } else {
+                task.run();
             }
         }
     }
@@ -223,6 +279,7 @@ impl Worker {
         let cancelled: Vec<Task> = if process_scheduled {
             Vec::new()
         } else {
+            self.cancel_queued.store(true, Ordering::Release);
             let delayed = std::mem::take(&mut queue.delayed);
             queue.ready.drain(..).chain(delayed.into_values()).collect()
         };
@@ -268,9 +325,7 @@ pub fn start(name: &str) -> Result<u32> {
 fn run(worker: Arc<Worker>) {
     worker.token.store(thread::current(), Ordering::Release);
     CURRENT.with(|c| c.set(worker.id));
-    while let Some(task) = worker.next() {
-        task.run();
-    }
+    worker.serve();
     // Before saying the thread is done: drop what other threads parked for it and its garbage
     // cycles, which its thread-exit destructors would otherwise do after the future completed.
     super::cycles::collect();
@@ -337,15 +392,7 @@ pub(crate) fn execute_with(
     job: JobFn,
 ) -> Result<Arc<Future>> {
     let future = Future::new();
-    let outcome = future.clone();
-    submit(Task::new(move |run| {
-        if run {
-            outcome.complete(Some(run_job(input, job, mode)));
-        } else {
-            drop(input);
-            outcome.complete(None);
-        }
-    }))?;
+    submit(Task::Job { future: future.clone(), input, job, mode })?;
     Ok(future)
 }
 
@@ -353,7 +400,7 @@ pub(crate) fn execute_with(
 /// detaches the result.
 fn run_job(input: Option<Transit>, job: JobFn, mode: TransferMode) -> Result<Option<Transit>> {
     let input = input.map(Transit::attach).transpose()?;
-    let result = catch_unwind(AssertUnwindSafe(|| job(input))).map_err(Error::from_panic)??;
+    let result = catch_unwind(AssertUnwindSafe(|| job.call(input))).map_err(Error::from_panic)??;
     result
         .map(|handle| {
             transfer::detach(handle, mode).inspect_err(|_| {
@@ -377,9 +424,7 @@ mod loom_models {
             let (ran, cancelled) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
             let looping = worker.clone();
             let thread = loom::thread::spawn(move || {
-                while let Some(task) = looping.next() {
-                    task.run();
-                }
+                looping.serve();
             });
             for _ in 0..2 {
                 let (ran, cancelled) = (ran.clone(), cancelled.clone());
@@ -409,9 +454,7 @@ mod loom_models {
             let worker = Arc::new(Worker::new(2, "modelled"));
             let looping = worker.clone();
             let thread = loom::thread::spawn(move || {
-                while let Some(task) = looping.next() {
-                    task.run();
-                }
+                looping.serve();
             });
             let done = Future::new();
             let completing = done.clone();

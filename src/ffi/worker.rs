@@ -75,7 +75,7 @@ pub unsafe extern "C" fn floe_worker_current(out_worker: *mut u32) -> Status {
 
 fn c_job(job: floe_job_fn) -> Result<JobFn> {
     let job = job.ok_or_else(|| Error::new(Status::ErrNull, "argument `job` is NULL"))?;
-    Ok(Box::new(move |input| {
+    Ok(JobFn::Boxed(Box::new(move |input| {
         let mut result: floe_ref = 0;
         // SAFETY: the host's job function, called as documented with a writable out-parameter.
         let status = unsafe { job(input.unwrap_or(0), &mut result) };
@@ -84,7 +84,7 @@ fn c_job(job: floe_job_fn) -> Result<JobFn> {
             return Err(c_failure(status));
         }
         Ok((result != 0).then_some(result))
-    }))
+    })))
 }
 
 /// Runs the host's producer on the calling thread and detaches the graph it made by `mode`; on a
