@@ -791,8 +791,10 @@ floe_status floe_ref_retain(floe_ref object, floe_ref *out_ref);
  * C++ destructor or a Swift `deinit` runs wherever the last host reference went: a reference to
  * another thread's mutable object (or one in transit) is handed to its owner, which drops it at
  * its next release, collection, detach or attach, or when it exits — until then the object counts
- * as live. Do not release a handle while another thread is using that same handle value: give
- * each thread its own handle (`floe_ref_retain`).
+ * as live. Once the owner thread has exited its objects are orphans, unusable by anyone, and the
+ * release that drops an orphan's last reference frees it on the spot. Do not release a handle
+ * while another thread is using that same handle value: give each thread its own handle
+ * (`floe_ref_retain`).
  */
 floe_status floe_ref_release(floe_ref object);
 

@@ -7,10 +7,10 @@
 //!   the SAFE transfer check rely on that). Any other thread *parks* the reference here instead: it
 //!   stays counted, so the object cannot be freed or its slot reused while parked.
 //! - A parked reference is dropped by whichever thread owns the object when it drains — after an
-//!   UNSAFE transfer or an attach that is the new owner — or by any thread once the object is frozen.
+//!   UNSAFE transfer or an attach that is the new owner — or by any thread once the object is frozen
+//!   or its owner has exited (an orphan, see `thread`).
 //! - Threads drain at their next collection (explicit, due, or when the thread exits), handle
-//!   release, detach and attach. Until then the object counts as live in the stats. A reference
-//!   parked for a thread that has exited is never dropped (its objects stay, as before).
+//!   release, detach and attach. Until then the object counts as live in the stats.
 //! - `PENDING` counts parked references, so a drain with nothing parked is one atomic load.
 
 use super::heap::{FROZEN, HEAP};
@@ -48,7 +48,7 @@ fn drain_parked() -> usize {
             // The parked reference keeps the slot alive, so reading its owner is sound; an owner
             // of `me` or FROZEN cannot change under us.
             let owner = HEAP.slot(index).owner();
-            let droppable = owner == me || owner & FROZEN != 0;
+            let droppable = owner == me || owner & FROZEN != 0 || thread::has_exited(owner);
             if droppable {
                 mine.push(index);
             }

@@ -16,9 +16,9 @@
 //!   object are never written again, so any thread may read them. The owner word is published with
 //!   `Release` after the last write, and checked with `Acquire` before any read.
 //! - Counts change by atomic read-modify-write: a frozen SCC's count (on its leader) because any
-//!   thread may hold a reference, a mutable object's because a reference left behind by an UNSAFE
-//!   transfer may be dropped by the old owner. Whoever drops the last reference frees: nothing can
-//!   reach the object any more. The cycle collector never changes counts (its trial counts live in
+//!   thread may hold a reference. A mutable object's count changes only on its owner thread — other
+//!   threads park their drops for it (`foreign`) — or, once its owner has exited, on any thread
+//!   (an orphan). Whoever drops the last reference frees: nothing can reach the object any more. The cycle collector never changes counts (its trial counts live in
 //!   `aux`), so a concurrent drop never sees a count lowered by a collection in progress.
 //! - An object refers only to objects with the same owner, or to frozen objects; a frozen object only
 //!   to frozen objects. Frees, freeze and the cycle collector rely on it to stay thread-local.
@@ -220,7 +220,9 @@ impl Heap {
     pub(crate) fn release_into(&self, index: ObjIndex, me: u32, work: &mut Vec<ObjIndex>) {
         let slot = self.slot(index);
         let owner = slot.owner();
-        if owner & FROZEN == 0 && owner != me {
+        // Another live thread's object waits for its owner; an orphan (its owner exited) is
+        // dropped here, as its owner would, minus the collector.
+        if owner & FROZEN == 0 && owner != me && !thread::has_exited(owner) {
             foreign::park(index);
             return;
         }

@@ -312,12 +312,15 @@ mod tests {
     }
 
     #[test]
-    fn objects_of_an_exited_thread_say_their_owner_exited() {
+    fn objects_of_an_exited_thread_are_orphans_any_thread_may_release() {
         let handle =
             std::thread::Builder::new().name("short-lived".into()).spawn(|| list_with(&[1])).unwrap().join().unwrap();
         let error = len(handle).unwrap_err();
         assert_eq!(error.status(), Status::ErrWrongThread);
         assert!(error.message().contains("owned by thread short-lived (exited)"), "{}", error.message());
+        let index = handle::resolve(handle).unwrap();
+        release(handle).expect("an orphan's reference can be dropped on any thread");
+        assert_eq!(HEAP.slot(index).owner(), 0, "and the orphan is freed");
     }
 
     #[test]

@@ -9,11 +9,15 @@
 //!   [`crate::Runtime::init`], or else the first thread to make any floe call.
 //! - Names are fixed when a thread first meets floe: the Rust thread name, else the OS name when it
 //!   differs from the process name (what a never-named pthread inherits), else `thread-<n>`.
+//! - When a thread ends, its token is recorded as exited, last among floe's thread-locals. Its
+//!   mutable objects are then orphans: nobody may use them, and any thread may drop references to
+//!   them (nobody else can reach their values). A host destructor running on the thread after that
+//!   gets a fresh token, so it follows the same rules.
 
 use parking_lot::RwLock;
 use std::cell::Cell;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// Largest thread token; the object header keeps its top bit for the frozen state.
@@ -22,6 +26,9 @@ pub(crate) const MAX_TOKEN: u32 = 0x7FFF_FFFE;
 static NEXT_TOKEN: AtomicU32 = AtomicU32::new(1);
 static MAIN_TOKEN: AtomicU32 = AtomicU32::new(0);
 static NAMES: OnceLock<RwLock<HashMap<u32, Arc<str>>>> = OnceLock::new();
+static EXITED: OnceLock<RwLock<HashSet<u32>>> = OnceLock::new();
+/// Whether any thread has exited yet: until then `has_exited` reads no lock.
+static ANY_EXITED: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
     static TOKEN: Cell<u32> = const { Cell::new(0) };
@@ -56,22 +63,37 @@ fn register() -> u32 {
     };
     names().write().insert(token, name);
     TOKEN.with(|cell| cell.set(token));
-    EXIT_MARK.with(|_| ());
+    // A thread registering during its own teardown has no exit mark left to register.
+    let _ = EXIT_MARK.try_with(|_| ());
     token
 }
 
-/// When a thread ends: drops the references other threads parked for it, then renames it
-/// "name (exited)", so that messages about objects it still owns (which nobody else may touch, or
-/// free) say why nobody can act on them.
+fn exited() -> &'static RwLock<HashSet<u32>> {
+    EXITED.get_or_init(|| RwLock::new(HashSet::new()))
+}
+
+/// Whether the thread of `token` has exited, leaving its mutable objects orphans.
+pub(crate) fn has_exited(token: u32) -> bool {
+    ANY_EXITED.load(Ordering::Acquire) && exited().read().contains(&token)
+}
+
+/// When a thread ends: drops the references other threads parked for it, records it as exited
+/// (its objects become orphans), renames it "name (exited)" for messages about them, and lets any
+/// reference parked for it since be dropped.
 struct ExitMark;
 
 impl Drop for ExitMark {
     fn drop(&mut self) {
         super::foreign::drain();
         let token = TOKEN.try_with(Cell::get).unwrap_or(0);
+        exited().write().insert(token);
+        ANY_EXITED.store(true, Ordering::Release);
         if let Some(name) = names().write().get_mut(&token) {
             *name = Arc::from(format!("{name} (exited)"));
         }
+        // Later floe calls on this thread (a host's thread-local destructor) come from a new token.
+        let _ = TOKEN.try_with(|cell| cell.set(0));
+        super::foreign::drain();
     }
 }
 

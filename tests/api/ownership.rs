@@ -6,6 +6,7 @@ use floe::{Object, Runtime, Status};
 crate::tests![
     another_thread_cannot_touch_a_mutable_object,
     any_thread_may_release_a_handle_and_the_owner_drops_it,
+    objects_of_an_exited_thread_are_freed_by_the_last_release_anywhere,
     references_to_another_threads_objects_are_refused,
     only_the_first_thread_is_main,
 ];
@@ -56,6 +57,23 @@ fn any_thread_may_release_a_handle_and_the_owner_drops_it() {
     Runtime::collect_cycles();
     assert_eq!(Runtime::stats().live_objects, 1, "the owner dropped the parked reference: the list is gone");
     Object::from_raw(child_handle).release().unwrap();
+}
+
+/// A thread that exits while others hold handles to its objects leaves orphans: nobody may use
+/// them, and whoever drops the last reference frees them, children included.
+fn objects_of_an_exited_thread_are_freed_by_the_last_release_anywhere() {
+    let (root, child) = on_thread("short-lived", || {
+        let root = Object::new_list().unwrap();
+        let child = Object::new_list().unwrap();
+        root.push_ref(Some(&child)).unwrap();
+        (root.into_raw(), child.into_raw())
+    });
+    let root = Object::from_raw(root);
+    assert_error(root.len(), Status::ErrWrongThread, &["owned by thread short-lived (exited)"]);
+    root.release().expect("an orphan's handle may be released anywhere");
+    assert_eq!(Runtime::stats().live_objects, 1, "the root is freed; its child still has a handle");
+    drop(Object::from_raw(child));
+    assert_eq!(Runtime::stats().live_objects, 0);
 }
 
 fn references_to_another_threads_objects_are_refused() {
