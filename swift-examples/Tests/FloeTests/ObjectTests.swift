@@ -71,6 +71,30 @@ final class ObjectTests: FloeTestCase {
         }
     }
 
+    /// ARC releases an Object wherever its last reference goes. floe hands a reference dropped on
+    /// another thread to the owner, and an exited thread's objects to whoever drops them last.
+    func testObjectsReleasedByARCOnAnyThreadAreFreed() {
+        onMainAndBackground { _ in
+            var order: Object? = try makeOrder(lines: 2)
+            let lines = try order!.ref("lines")!
+            var carrier: [Object] = [order!]
+            order = nil
+            onThread("releaser") { carrier.removeAll() }  // the last Swift reference to the order dies there
+            XCTAssertEqual(try lines.count(), 2)
+            try Runtime.collectCycles()  // the owner's next drain drops what the releaser parked
+
+            var orphan: Object?
+            onThread("short-lived") { orphan = try makeOrder(lines: 1) }
+            // onThread returns when the closure is done; the thread itself ends a moment later.
+            let deadline = Date().addingTimeInterval(5)
+            while Date() < deadline, !(floeError { _ = try orphan!.count() }?.message.contains("(exited)") ?? false) {
+                Thread.sleep(forTimeInterval: 0.001)
+            }
+            assertFloeError(try orphan!.count(), .wrongThread, "owned by thread short-lived (exited)")
+            orphan = nil  // freed here, on this thread: its owner thread is gone
+        }
+    }
+
     func testStatusNamesComeFromTheHeader() {
         XCTAssertEqual(Status.frozen.name, "FLOE_ERR_FROZEN")
         XCTAssertEqual(Status.host.name, "FLOE_ERR_HOST")

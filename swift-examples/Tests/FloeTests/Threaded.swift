@@ -79,6 +79,16 @@ func assertFloeError<T>(
     }
 }
 
+/// The FloeError `body` throws, if it throws one.
+func floeError(_ body: () throws -> Void) -> FloeError? {
+    do {
+        try body()
+        return nil
+    } catch {
+        return error as? FloeError
+    }
+}
+
 /// floe's main thread is the test runner's main thread.
 class FloeTestCase: XCTestCase {
     override class func setUp() {

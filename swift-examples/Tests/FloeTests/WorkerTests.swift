@@ -113,6 +113,18 @@ final class WorkerTests: FloeTestCase {
         }
     }
 
+    func testShutdownStopsEveryWorkerAndReportsWhatIsLeft() {
+        onMainAndBackground { _ in
+            let worker = try Worker.start(name: "to-stop")
+            let queued = try worker.execute(.safe, try makeOrder(lines: 2), job: totalJob)
+            let report = try Runtime.shutdown(processScheduledJobs: true, timeoutMilliseconds: 5_000)
+            XCTAssertGreaterThanOrEqual(report.workersStopped, 1)
+            XCTAssertEqual(report.workersUnfinished, 0)
+            XCTAssertEqual(try queued.wait()?.int("total"), 6, "with processScheduledJobs the queued job ran")
+            assertFloeError(try worker.execute(.safe, nil, job: totalJob), .unknownWorker)
+        }
+    }
+
     func testAwaitingAFutureFromTheMainActorAndFromATask() async throws {
         let worker = try Worker.start(name: "async")
         let onMain = try await Task { @MainActor in
