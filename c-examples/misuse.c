@@ -12,6 +12,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -515,6 +516,21 @@ static floe_status explaining_job(floe_ref input, floe_ref *out_result)
     return FLOE_ERR_INVALID_ARGUMENT;
 }
 
+/* A delivery's callback: records how it was called. */
+struct delivery_record {
+    atomic_int calls;
+    floe_status status;
+};
+
+static void record_delivery(floe_status status, floe_ref result, void *user_data)
+{
+    struct delivery_record *record = user_data;
+    record->status = status;
+    if (result != 0)
+        floe_ref_release(result);
+    atomic_fetch_add(&record->calls, 1);
+}
+
 static floe_status sleepy_job(floe_ref input, floe_ref *out_result)
 {
     const struct timespec nap = {0, 300 * 1000 * 1000};
@@ -723,6 +739,28 @@ static void workers_and_futures(uint32_t worker)
     SETUP(floe_future_release(future));
     expect(floe_last_error_set(FLOE_OK, "fine"), FLOE_ERR_INVALID_ARGUMENT, "floe_last_error_set with FLOE_OK");
     expect(floe_last_error_set(FLOE_ERR_FROZEN, NULL), FLOE_ERR_NULL, "floe_last_error_set with a NULL message");
+
+    /* A delivery whose worker terminates before running it still calls back, once. */
+    {
+        uint32_t doomed = 0;
+        floe_future busy = 0, made = 0, stopped = 0;
+        struct delivery_record record = {0};
+        SETUP(floe_worker_start("doomed", &doomed));
+        SETUP(floe_worker_execute(doomed, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, sleepy_job, &busy));
+        SETUP(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, list_producer, NULL, quick_job, &made));
+        SETUP(floe_future_deliver(made, doomed, record_delivery, &record));
+        SETUP(floe_worker_request_termination(doomed, false, &stopped));
+        SETUP(floe_future_wait(stopped, -1, &result));
+        for (int waited = 0; atomic_load(&record.calls) == 0 && waited < 5000; waited++) {
+            const struct timespec ms = {0, 1000 * 1000};
+            nanosleep(&ms, NULL);
+        }
+        CHECK(atomic_load(&record.calls) == 1 && record.status == FLOE_ERR_WORKER_TERMINATED,
+              "a delivery to a worker that terminated first calls back once, with FLOE_ERR_WORKER_TERMINATED");
+        SETUP(floe_future_release(busy));
+        SETUP(floe_future_release(made));
+        SETUP(floe_future_release(stopped));
+    }
 
     SETUP(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, sleepy_job, &future));
     if (expect(floe_future_wait(future, 20, &result), FLOE_ERR_TIMEOUT, "floe_future_wait(20 ms) on a 300 ms job"))

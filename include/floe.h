@@ -502,7 +502,9 @@ floe_status floe_future_consume(floe_future future,
  * Delivers the future's outcome to `worker`'s queue (`FLOE_WORKER_MAIN` for the main thread's):
  * `callback(status, result, user_data)` runs on that worker's thread, where the result graph is
  * attached — for the main queue, when the host drains it. `user_data` must be usable from there.
- * A future is consumed once: by a wait, a consume or one delivery.
+ * The callback runs exactly once: if the worker terminates before running it, it is called on the
+ * thread that found out, with `FLOE_ERR_WORKER_TERMINATED` and no result (freed), so `user_data`
+ * can be released. A future is consumed once: by a wait, a consume or one delivery.
  */
 floe_status floe_future_deliver(floe_future future,
                                 uint32_t worker,

@@ -171,11 +171,20 @@ impl Future {
 }
 
 /// Queues `callback` on `worker` with the outcome; the result graph is attached on that worker's
-/// thread when the callback runs (or disposed there if the worker never runs it).
+/// thread when the callback runs. If the worker terminates first, the result is freed and the
+/// callback still runs once — on the thread that found out — with `ErrWorkerTerminated` and no
+/// result, so that whatever the host passed along (C `user_data`, a Swift closure) can be freed.
 fn deliver(worker: &Worker, outcome: Result<Option<Transit>>, callback: Box<dyn FnOnce(Outcome) + Send>) {
+    let name = worker.name().to_owned();
     worker.enqueue_delivery(Task::new(move |run| {
         if run {
             callback(outcome.and_then(|result| result.map(Transit::attach).transpose()))
+        } else {
+            drop(outcome);
+            callback(Err(Error::new(
+                Status::ErrWorkerTerminated,
+                format!("worker {name:?} terminated before running this delivery; its result was freed"),
+            )))
         }
     }));
 }

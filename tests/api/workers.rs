@@ -14,6 +14,7 @@ crate::tests![
     delayed_jobs_take_frozen_input,
     wait_any_returns_the_first_finished,
     results_can_be_delivered_to_a_workers_queue,
+    a_delivery_to_a_terminated_worker_calls_back_with_the_reason,
     unknown_and_terminated_workers_are_errors,
     shutdown_reports_instead_of_aborting,
 ];
@@ -165,6 +166,34 @@ fn record_delivery(outcome: Result<Option<Object>>) {
     let list = outcome.unwrap().unwrap();
     list.push_int(1).expect("attached to the thread it was delivered to");
     DELIVERED_ON.store(Worker::current().map_or(0, |w| w.id() as usize), Ordering::SeqCst);
+}
+
+static REFUSED_DELIVERIES: AtomicUsize = AtomicUsize::new(0);
+
+fn record_refused_delivery(outcome: Result<Option<Object>>) {
+    let error = outcome.expect_err("the target terminated before the delivery ran");
+    assert_eq!(error.status(), Status::ErrWorkerTerminated, "{}", error.message());
+    assert!(error.message().contains("\"doomed\" terminated before running this delivery"), "{}", error.message());
+    REFUSED_DELIVERIES.fetch_add(1, Ordering::SeqCst);
+}
+
+/// A delivery its worker never runs still calls back once, so the host can free what it passed.
+fn a_delivery_to_a_terminated_worker_calls_back_with_the_reason() {
+    REFUSED_DELIVERIES.store(0, Ordering::SeqCst);
+    let producer = Worker::start("producer").unwrap();
+    let doomed = Worker::start("doomed").unwrap();
+    let _busy = doomed
+        .execute(None, TransferMode::Safe, |_| {
+            std::thread::sleep(Duration::from_millis(100));
+            Ok(None)
+        })
+        .unwrap();
+    let future = producer.execute(None, TransferMode::Safe, make_list).unwrap();
+    future.deliver_to(doomed, record_refused_delivery).unwrap();
+    // Cancelled while queued behind the busy job, or refused if the result comes after.
+    doomed.request_termination(false).unwrap().result(WAIT).unwrap();
+    stop(producer);
+    assert_eq!(REFUSED_DELIVERIES.load(Ordering::SeqCst), 1, "called back exactly once");
 }
 
 fn results_can_be_delivered_to_a_workers_queue() {

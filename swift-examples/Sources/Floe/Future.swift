@@ -68,6 +68,8 @@ public final class Future {
     /// Delivers the outcome to `worker`'s queue: `callback` runs on that worker's thread — for
     /// `Worker.main`, when the host drains the main queue — where the result is attached. This
     /// consumes the future. `callback` may capture state: it stays in Swift and never crosses to C.
+    /// It runs exactly once: if the worker terminates first, on the thread that found out, with
+    /// `FLOE_ERR_WORKER_TERMINATED` and no result.
     public func deliver(to worker: Worker, _ callback: @escaping (Result<Object?, FloeError>) -> Void) throws {
         let box = Unmanaged.passRetained(Delivery(callback)).toOpaque()
         let code = floe_future_deliver(id, worker.id, Delivery.run, box)
