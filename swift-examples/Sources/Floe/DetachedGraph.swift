@@ -1,4 +1,5 @@
 import CFloe
+import Foundation
 
 /// How a graph leaves its owner thread.
 public enum TransferMode: Sendable {
@@ -20,8 +21,10 @@ public enum TransferMode: Sendable {
 /// Its `pointer` is an opaque `void *` that may be stored anywhere in C memory; floe never
 /// dereferences it, so a garbage, disposed or already attached pointer is an error, not a crash.
 /// A `DetachedGraph` that is neither attached nor handed to C disposes of its graph in `deinit`.
-public final class DetachedGraph {
+/// It is `Sendable`, made to travel between threads: its pointer is taken under a lock.
+public final class DetachedGraph: @unchecked Sendable {
     private var graph: UnsafeMutableRawPointer?
+    private let lock = NSLock()
 
     /// Adopts `pointer`, as made by `Object.detach` or `floe_object_detach` (and kept in C memory).
     public init(adopting pointer: UnsafeMutableRawPointer) {
@@ -36,29 +39,29 @@ public final class DetachedGraph {
     /// attached once (`FLOE_ERR_ALREADY_ATTACHED` after, also through another `DetachedGraph` over
     /// the same pointer — the first owner's graph stays valid).
     public func attach() throws -> Object {
-        let root = try returning(floe_ref(0)) { floe_graph_attach(try pointer(), $0) }
-        graph = nil
-        return Object(adopting: root)
+        Object(adopting: try taking { graph in try returning(floe_ref(0)) { floe_graph_attach(graph, $0) } })
     }
 
     /// Frees the graph without attaching it.
     public func dispose() throws {
-        try check(floe_graph_dispose(try pointer()))
-        graph = nil
+        try taking { try check(floe_graph_dispose($0)) }
     }
 
     /// Hands the pointer to C code (to store in a C global, say); this object no longer disposes
     /// of it, and whoever attaches or disposes it there takes over.
     public func release() throws -> UnsafeMutableRawPointer {
-        let pointer = try pointer()
-        graph = nil
-        return pointer
+        try taking { $0 }
     }
 
-    private func pointer() throws -> UnsafeMutableRawPointer {
+    /// Runs `use` on the pointer under the lock, and lets go of the pointer if it succeeds.
+    private func taking<T>(_ use: (UnsafeMutableRawPointer) throws -> T) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
         guard let graph else {
             throw FloeError(.alreadyAttached, "this DetachedGraph was already attached, disposed or released to C")
         }
-        return graph
+        let result = try use(graph)
+        self.graph = nil
+        return result
     }
 }

@@ -2,9 +2,10 @@ import CFloe
 import Dispatch
 
 /// The future of a job (Kotlin's Future): its result graph is attached to whichever thread takes it.
-/// A `Future` may be handed to another thread and consumed there; it is released in `deinit` (a
-/// result never taken is freed when the job finishes).
-public final class Future {
+/// A `Future` may be handed to another thread and consumed there (it is `Sendable`: floe checks its
+/// id and serialises its state on every call); it is released in `deinit` (a result never taken is
+/// freed when the job finishes).
+public final class Future: @unchecked Sendable {
     public enum State: Sendable {
         case scheduled, computed, failed, cancelled, consumed
     }

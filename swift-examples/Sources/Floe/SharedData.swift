@@ -2,7 +2,7 @@ import CFloe
 
 /// Kotlin/Native's versioned `SharedData` struct (`floe_shared_data` in C memory): a frozen graph
 /// published for every thread to read, or a mutable graph parked for exactly one taker.
-public final class SharedData {
+public final class SharedData: @unchecked Sendable {  // floe serialises every operation on the struct
     /// The C struct: this object's own zeroed allocation, or C memory (a C global) it was given.
     public let pointer: UnsafeMutablePointer<floe_shared_data>
     private let ownsMemory: Bool
