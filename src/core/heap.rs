@@ -189,19 +189,23 @@ impl Heap {
     /// Adds a reference. The caller holds a reference already, or is the owner storing a new one.
     #[inline]
     pub(crate) fn retain(&self, index: ObjIndex) {
-        while self.slot(self.leader(index)).refs.fetch_add(1, Ordering::Relaxed) & FORWARDED != 0 {
-            self.unforward(index, 1);
+        loop {
+            let leader = self.leader(index);
+            if self.slot(leader).refs.fetch_add(1, Ordering::Relaxed) & FORWARDED == 0 {
+                return;
+            }
+            self.unforward(leader, 1);
         }
     }
 
-    /// Undoes a count change that landed on a leader merged away; the caller retries on the new one.
+    /// Undoes a count change of `added` that landed on `stale`, a leader merged away; the caller
+    /// then retries on the new leader.
     #[cold]
-    fn unforward(&self, index: ObjIndex, added: i32) {
-        let stale = &self.slot(self.leader(index)).refs;
-        let _ = stale.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| Some(c.wrapping_sub(added as u32)));
-        // The merge moved every member's `aux` before marking the old leader (SeqCst): re-reading
-        // the leader now gives the new one.
-        std::sync::atomic::fence(Ordering::SeqCst);
+    fn unforward(&self, stale: ObjIndex, added: i32) {
+        // Acquire pairs with the merge's SeqCst mark, written after every member's new `aux`, so
+        // the caller's next read of the leader gives the new one.
+        let undo = |c: u32| Some(c.wrapping_sub(added as u32));
+        let _ = self.slot(stale).refs.fetch_update(Ordering::Acquire, Ordering::Acquire, undo);
     }
 
     /// Drops a reference; frees whatever becomes unreachable, and may run the cycle collector.
@@ -229,7 +233,7 @@ impl Heap {
         let mut leader = if owner & FROZEN != 0 { slot.aux.load(Ordering::Acquire) } else { index };
         let mut before = self.slot(leader).refs.fetch_sub(1, Ordering::Release);
         while before & FORWARDED != 0 {
-            self.unforward(index, -1);
+            self.unforward(leader, -1);
             leader = slot.aux.load(Ordering::Acquire);
             before = self.slot(leader).refs.fetch_sub(1, Ordering::Release);
         }
@@ -239,7 +243,9 @@ impl Heap {
             }
             return;
         }
-        std::sync::atomic::fence(Ordering::Acquire);
+        // Acquire the releases of every earlier drop before freeing: a load of the count rather
+        // than a fence, which ThreadSanitizer cannot see (as std's Arc does under it).
+        self.slot(leader).refs.load(Ordering::Acquire);
         if owner & FROZEN != 0 {
             self.free_frozen_scc(leader, work);
         } else {
