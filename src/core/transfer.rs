@@ -138,6 +138,15 @@ impl SlotSet {
 /// target turns out to be a member. A member of another thread (left behind by an UNSAFE
 /// transfer) stops the walk.
 fn walk(root: ObjIndex, me: u32) -> Result<Walk> {
+    let slot = HEAP.slot(root);
+    if slot.owner() == me {
+        // SAFETY: `root` is a mutable object owned by the calling thread (checked just above).
+        let values = unsafe { slot.values() };
+        if values.iter().all(|v| v.as_ref_target().is_none()) {
+            // A graph of one object (the common job input or result): no stack, no sets.
+            return Ok(Walk { members: vec![root], refs: u64::from(slot.local_refs()), internal: 0 });
+        }
+    }
     let (mut member, mut frozen) = (SlotSet::default(), SlotSet::default());
     let mut walk = Walk { members: Vec::new(), refs: 0, internal: 0 };
     // The root's own entry is not an edge; every other stack entry is one.
