@@ -53,7 +53,11 @@ impl TransferMode {
 #[derive(Debug)]
 pub(crate) struct Transit {
     root: Option<ObjIndex>,
-    members: Vec<ObjIndex>,
+    /// The root is mutable and moves with the graph (a frozen root is shared, not moved).
+    root_moves: bool,
+    /// The mutable members other than the root: none for the common one-object graph, so that
+    /// carrying it allocates nothing.
+    others: Vec<ObjIndex>,
 }
 
 /// Takes the graph of `handle` from the calling thread. The handle is consumed on success; on
@@ -64,7 +68,7 @@ pub(crate) fn detach(handle: u64, mode: TransferMode) -> Result<Transit> {
     let root = handle::resolve(handle)?;
     let owner = HEAP.slot(root).owner();
     let me = thread::current();
-    let members = if owner & FROZEN != 0 {
+    let others = if owner & FROZEN != 0 {
         Vec::new()
     } else if owner != me {
         return Err(ownership::wrong_thread(root, owner, format!("transfer {}", name(root))));
@@ -75,17 +79,19 @@ pub(crate) fn detach(handle: u64, mode: TransferMode) -> Result<Transit> {
         }
     };
     handle::release(handle)?;
-    for &member in &members {
+    let transit = Transit { root: Some(root), root_moves: owner & FROZEN == 0, others };
+    for member in transit.members() {
         // The receiver's collector must be able to buffer these objects again.
         HEAP.slot(member).set_flags(0, BUFFERED);
         HEAP.slot(member).owner.store(TRANSIT, Ordering::Release);
     }
     STATS.transit.add(1);
-    Ok(Transit { root: Some(root), members })
+    Ok(transit)
 }
 
 /// The mutable graph of a root: its members, and what the SAFE check needs to know about them.
 struct Walk {
+    /// The members other than the root.
     members: Vec<ObjIndex>,
     /// The members' counts, summed.
     refs: u64,
@@ -144,7 +150,7 @@ fn walk(root: ObjIndex, me: u32) -> Result<Walk> {
         let values = unsafe { slot.values() };
         if values.iter().all(|v| v.as_ref_target().is_none()) {
             // A graph of one object (the common job input or result): no stack, no sets.
-            return Ok(Walk { members: vec![root], refs: u64::from(slot.local_refs()), internal: 0 });
+            return Ok(Walk { members: Vec::new(), refs: u64::from(slot.local_refs()), internal: 0 });
         }
     }
     let (mut member, mut frozen) = (SlotSet::default(), SlotSet::default());
@@ -170,7 +176,9 @@ fn walk(root: ObjIndex, me: u32) -> Result<Walk> {
             return Err(ownership::wrong_thread(node, owner, what));
         }
         member.insert(node);
-        walk.members.push(node);
+        if node != root {
+            walk.members.push(node);
+        }
         walk.internal += u64::from(is_edge);
         walk.refs += u64::from(slot.local_refs());
         // SAFETY: `node` is a mutable object owned by the calling thread (checked just above).
@@ -182,9 +190,10 @@ fn walk(root: ObjIndex, me: u32) -> Result<Walk> {
 
 /// The first member referenced from outside the graph, with how many outside references it has:
 /// the slow path, once the summed check has failed.
-fn first_outside_reference(root: ObjIndex, members: &[ObjIndex]) -> Option<(ObjIndex, u32)> {
-    let mut inside: HashMap<ObjIndex, u32> = members.iter().map(|&m| (m, u32::from(m == root))).collect();
-    for &m in members {
+fn first_outside_reference(root: ObjIndex, others: &[ObjIndex]) -> Option<(ObjIndex, u32)> {
+    let members = || std::iter::once(root).chain(others.iter().copied());
+    let mut inside: HashMap<ObjIndex, u32> = members().map(|m| (m, u32::from(m == root))).collect();
+    for m in members() {
         // SAFETY: members are mutable objects owned by the calling thread.
         for child in unsafe { HEAP.slot(m).values() }.iter().filter_map(Value::as_ref_target) {
             if let Some(count) = inside.get_mut(&child) {
@@ -192,14 +201,14 @@ fn first_outside_reference(root: ObjIndex, members: &[ObjIndex]) -> Option<(ObjI
             }
         }
     }
-    members.iter().find_map(|&m| {
+    members().find_map(|m| {
         let outside = HEAP.slot(m).local_refs().saturating_sub(inside[&m]);
         (outside > 0).then_some((m, outside))
     })
 }
 
 /// Every reference to a member comes from another member, except the root's own handle: the
-/// members' counts sum to the internal references plus one.
+/// members' counts sum to the internal references plus one. Returns the members other than the root.
 fn checked_members(root: ObjIndex, me: u32) -> Result<Vec<ObjIndex>> {
     let mut collected = false;
     loop {
@@ -233,6 +242,11 @@ fn checked_members(root: ObjIndex, me: u32) -> Result<Vec<ObjIndex>> {
 }
 
 impl Transit {
+    /// The mutable objects that move with the graph.
+    fn members(&self) -> impl Iterator<Item = ObjIndex> + '_ {
+        self.root.filter(|_| self.root_moves).into_iter().chain(self.others.iter().copied())
+    }
+
     /// Gives the graph to the calling thread and returns a handle to its root, which the caller
     /// owns.
     pub(crate) fn attach(mut self) -> Result<u64> {
@@ -244,7 +258,7 @@ impl Transit {
     /// reference passes to the caller.
     fn adopt(&mut self) -> ObjIndex {
         let me = thread::current();
-        for &member in &self.members {
+        for member in self.members() {
             HEAP.slot(member).owner.store(me, Ordering::Release);
         }
         STATS.transit.add(-1);
