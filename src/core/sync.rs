@@ -84,7 +84,7 @@ const GIVE_UP_AFTER: u32 = 3;
 const PROBE: u32 = 16;
 
 thread_local! {
-    /// Spins in a row that came to nothing, and waits so far, on this thread.
+    /// Waits in a row that ended during the yields after a fruitless spin, and waits so far.
     static SPINNING: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
 }
 
@@ -101,29 +101,27 @@ pub(crate) fn spin_until(done: impl Fn() -> bool) -> bool {
         return done();
     }
     // Checked between single pauses: a pause costs tens of cycles and more, so blocks of them
-    // between checks would add their length to every hand-off that lands in one. After a few spins
-    // in a row that came to nothing (the peer shares this CPU, or is slow) the thread yields almost
-    // at once, but still spins in full every `PROBE`th wait, to notice when spinning pays again.
-    let (fails, waits) = SPINNING.with(Cell::get);
-    let budget = if fails >= GIVE_UP_AFTER && waits % PROBE != 0 { MIN_SPINS } else { MAX_SPINS };
-    let mut spun = false;
+    // between checks would add their length to every hand-off that lands in one. When the last few
+    // waits each ended right after the spin, at the first yields — the peer needed this CPU —
+    // the thread yields almost at once, still spinning in full every `PROBE`th wait to notice when
+    // spinning pays again. A wait that outlasts the yields too (the peer was simply busy or idle)
+    // says nothing about spinning and changes nothing.
+    let (fruitless, waits) = SPINNING.with(Cell::get);
+    SPINNING.with(|s| s.set((fruitless, waits.wrapping_add(1))));
+    let budget = if fruitless >= GIVE_UP_AFTER && waits % PROBE != 0 { MIN_SPINS } else { MAX_SPINS };
     for _ in 0..budget {
         if done() {
-            spun = true;
-            break;
+            SPINNING.with(|s| s.set((0, waits.wrapping_add(1))));
+            return true;
         }
         std::hint::spin_loop();
     }
-    let fails = if spun { 0 } else { fails.saturating_add(1) };
-    SPINNING.with(|s| s.set((fails, waits.wrapping_add(1))));
-    if spun {
-        return true;
-    }
     for _ in 0..YIELDS {
+        std::thread::yield_now();
         if done() {
+            SPINNING.with(|s| s.set((fruitless.saturating_add(1), waits.wrapping_add(1))));
             return true;
         }
-        std::thread::yield_now();
     }
     done()
 }
