@@ -28,7 +28,7 @@ func produce(into out: UnsafeMutablePointer<floe_ref>?, _ body: () throws -> Obj
         let made = try body()
         out?.pointee = try made?.move(into: "floe") ?? 0
         return 0
-    } catch let error as FloeError {
+    } catch let error as FloeError where error.status != .ok {
         floe_last_error_set(error.status.rawValue, error.message)
         return error.status.rawValue
     } catch {
