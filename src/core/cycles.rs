@@ -16,13 +16,21 @@
 //! Only mutable objects owned by the calling thread are visited: by the heap invariant they refer
 //! only to each other and to frozen objects, and frozen cycles are freed by SCC counting instead.
 //! Every walk uses an explicit stack.
+//!
+//! Orphans — mutable objects of threads that have exited — have no owner to collect them. Whoever
+//! drops an orphan's reference to a non-zero count buffers it in one global list; a collection
+//! (on demand, or when due) runs the same three phases over them, per dead owner, holding `ORPHANS`
+//! for writing. Every orphan release holds it for reading, so nothing else touches an orphan while
+//! its counts and colours are in use: nobody else may read or write an orphan at all.
 
 use super::foreign;
-use super::heap::{Slot, BUFFERED, GRAY, HEAP, VISITED, WHITE};
+use super::heap::{Slot, BUFFERED, FROZEN, GRAY, HEAP, VISITED, WHITE};
 use super::stats::snapshot;
 use super::thread;
 use super::value::{ObjIndex, Value};
-use std::cell::RefCell;
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 /// Candidates that trigger a collection by themselves: at least this many, and at least a quarter of
@@ -33,6 +41,25 @@ const BLACK: u32 = 0;
 
 thread_local! {
     static CANDIDATES: RefCell<Candidates> = const { RefCell::new(Candidates(Vec::new())) };
+    /// Set while this thread collects orphans, holding `ORPHANS` for writing.
+    static COLLECTING_ORPHANS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Held for reading by every orphan release, for writing by the orphan collector.
+static ORPHANS: RwLock<()> = RwLock::new(());
+/// Orphans whose count dropped to a non-zero value.
+static ORPHAN_CANDIDATES: Mutex<Vec<ObjIndex>> = Mutex::new(Vec::new());
+
+/// Keeps the orphan collector out while an orphan's reference is dropped (the collector's own
+/// releases need no guard: it holds the lock for writing).
+pub(crate) fn orphan_release_guard() -> Option<RwLockReadGuard<'static, ()>> {
+    let collecting = COLLECTING_ORPHANS.try_with(Cell::get).unwrap_or(false);
+    (!collecting).then(|| ORPHANS.read_recursive())
+}
+
+/// Remembers an orphan whose count dropped to a non-zero value.
+pub(crate) fn buffer_orphan(index: ObjIndex) {
+    ORPHAN_CANDIDATES.lock().push(index);
 }
 
 /// Remembers a mutable object whose count dropped to a non-zero value.
@@ -54,14 +81,50 @@ pub(crate) fn collect_if_due() {
 /// Children of `index` that belong to this collection: mutable and owned by `me`.
 fn local_children(index: ObjIndex, me: u32) -> impl Iterator<Item = ObjIndex> {
     let heap = &HEAP;
-    // SAFETY: `index` is a mutable object owned by the calling thread (checked by every caller).
+    // SAFETY: `index` is a mutable object owned by the calling thread, or an orphan while the
+    // calling thread holds `ORPHANS` for writing (checked by every caller).
     let values = unsafe { heap.slot(index).values() };
     values.iter().filter_map(Value::as_ref_target).filter(move |&c| heap.slot(c).owner() == me)
 }
 
-/// Collects the calling thread's unreachable mutable cycles; returns how many objects were freed.
+/// Collects the calling thread's unreachable mutable cycles, and those among orphans; returns how
+/// many objects were freed.
 pub fn collect() -> usize {
-    collect_from(CANDIDATES.with(|c| std::mem::take(&mut c.borrow_mut().0)))
+    collect_from(CANDIDATES.with(|c| std::mem::take(&mut c.borrow_mut().0))) + collect_orphans()
+}
+
+/// Collects garbage cycles among orphans, per dead owner; returns how many objects were freed.
+fn collect_orphans() -> usize {
+    let candidates = std::mem::take(&mut *ORPHAN_CANDIDATES.lock());
+    if candidates.is_empty() {
+        return 0;
+    }
+    let _exclusive = ORPHANS.write();
+    // A candidate freed since it was buffered may hold another object now; tokens are never
+    // reused, so one still owned by an exited thread is an orphan of that thread.
+    let mut by_owner: BTreeMap<u32, Vec<ObjIndex>> = BTreeMap::new();
+    for index in candidates {
+        let owner = HEAP.slot(index).owner();
+        if owner != 0 && owner & FROZEN == 0 && thread::has_exited(owner) {
+            by_owner.entry(owner).or_default().push(index);
+        }
+    }
+    /// Clears the flag however the collection ends.
+    struct Collecting;
+    impl Drop for Collecting {
+        fn drop(&mut self) {
+            COLLECTING_ORPHANS.with(|c| c.set(false));
+        }
+    }
+    COLLECTING_ORPHANS.with(|c| c.set(true));
+    let _collecting = Collecting;
+    let mut freed = 0;
+    for (owner, mut roots) in by_owner {
+        roots.sort_unstable();
+        roots.dedup();
+        freed += collect_among(&roots, owner);
+    }
+    freed
 }
 
 /// A thread's candidates; when the thread exits, its garbage cycles are collected one last time
@@ -90,15 +153,21 @@ fn collect_from(roots: Vec<ObjIndex>) -> usize {
             live
         })
         .collect();
+    collect_among(&roots, me)
+}
+
+/// The three phases over `roots`, objects of owner `me`: the calling thread, or an exited thread
+/// whose orphans the caller holds `ORPHANS` for.
+fn collect_among(roots: &[ObjIndex], me: u32) -> usize {
     let mut stack = Vec::new();
-    for &root in &roots {
+    for &root in roots {
         mark_gray(root, me, &mut stack);
     }
-    for &root in &roots {
+    for &root in roots {
         scan(root, me, &mut stack);
     }
     let mut garbage = Vec::new();
-    for &root in &roots {
+    for &root in roots {
         collect_white(root, me, &mut stack, &mut garbage);
     }
     free_garbage(&garbage, me);

@@ -224,12 +224,14 @@ impl Heap {
     pub(crate) fn release_into(&self, index: ObjIndex, me: u32, work: &mut Vec<ObjIndex>) {
         let slot = self.slot(index);
         let owner = slot.owner();
-        // Another live thread's object waits for its owner; an orphan (its owner exited) is
-        // dropped here, as its owner would, minus the collector.
-        if owner & FROZEN == 0 && owner != me && !thread::has_exited(owner) {
+        // Another live thread's object waits for its owner. An orphan (its owner exited) is
+        // dropped here, as its owner would, with the orphan collector kept out meanwhile.
+        let orphan = owner & FROZEN == 0 && owner != me;
+        if orphan && !thread::has_exited(owner) {
             foreign::park(index);
             return;
         }
+        let _collector_out = orphan.then(cycles::orphan_release_guard).flatten();
         let mut leader = if owner & FROZEN != 0 { slot.aux.load(Ordering::Acquire) } else { index };
         let mut before = self.slot(leader).refs.fetch_sub(1, Ordering::Release);
         while before & FORWARDED != 0 {
@@ -240,6 +242,8 @@ impl Heap {
         if before != 1 {
             if owner == me {
                 cycles::buffer_candidate(index, slot);
+            } else if orphan {
+                cycles::buffer_orphan(index);
             }
             return;
         }

@@ -7,6 +7,7 @@ crate::tests![
     another_thread_cannot_touch_a_mutable_object,
     any_thread_may_release_a_handle_and_the_owner_drops_it,
     objects_of_an_exited_thread_are_freed_by_the_last_release_anywhere,
+    orphan_cycles_are_collected,
     references_to_another_threads_objects_are_refused,
     only_the_first_thread_is_main,
 ];
@@ -74,6 +75,38 @@ fn objects_of_an_exited_thread_are_freed_by_the_last_release_anywhere() {
     assert_eq!(Runtime::stats().live_objects, 1, "the root is freed; its child still has a handle");
     drop(Object::from_raw(child));
     assert_eq!(Runtime::stats().live_objects, 0);
+}
+
+/// A cycle whose owner thread exited, dropped later by other threads: the orphan collector frees
+/// it, while other threads keep releasing orphans of the same thread.
+fn orphan_cycles_are_collected() {
+    let handles: Vec<u64> = on_thread("cycle-maker", || {
+        (0..4)
+            .map(|_| {
+                let a = Object::new_list().unwrap();
+                let b = Object::new_list().unwrap();
+                a.push_ref(Some(&b)).unwrap();
+                b.push_ref(Some(&a)).unwrap();
+                a.push_int(7).unwrap();
+                a.into_raw()
+            })
+            .collect()
+    });
+    assert_eq!(Runtime::stats().live_objects, 8);
+    std::thread::scope(|s| {
+        for (i, &handle) in handles.iter().enumerate().skip(1) {
+            s.spawn(move || {
+                Object::from_raw(handle).release().unwrap();
+                if i % 2 == 0 {
+                    Runtime::collect_cycles();
+                }
+            });
+        }
+        Object::from_raw(handles[0]).release().unwrap();
+        Runtime::collect_cycles();
+    });
+    Runtime::collect_cycles();
+    assert_eq!(Runtime::stats().live_objects, 0, "every orphan cycle was collected");
 }
 
 fn references_to_another_threads_objects_are_refused() {
