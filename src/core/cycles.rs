@@ -31,7 +31,7 @@ use super::value::{ObjIndex, Value};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Candidates that trigger a collection by themselves: at least this many, and at least a quarter of
 /// the live objects — so that releasing handles into a large live graph, which the collection must
@@ -47,8 +47,9 @@ thread_local! {
 
 /// Held for reading by every orphan release, for writing by the orphan collector.
 static ORPHANS: RwLock<()> = RwLock::new(());
-/// Orphans whose count dropped to a non-zero value.
+/// Orphans whose count dropped to a non-zero value, and how many (read without the lock).
 static ORPHAN_CANDIDATES: Mutex<Vec<ObjIndex>> = Mutex::new(Vec::new());
+static ORPHAN_COUNT: AtomicUsize = AtomicUsize::new(0);
 
 /// Keeps the orphan collector out while an orphan's reference is dropped (the collector's own
 /// releases need no guard: it holds the lock for writing).
@@ -59,7 +60,9 @@ pub(crate) fn orphan_release_guard() -> Option<RwLockReadGuard<'static, ()>> {
 
 /// Remembers an orphan whose count dropped to a non-zero value.
 pub(crate) fn buffer_orphan(index: ObjIndex) {
-    ORPHAN_CANDIDATES.lock().push(index);
+    let mut candidates = ORPHAN_CANDIDATES.lock();
+    candidates.push(index);
+    ORPHAN_COUNT.store(candidates.len(), Ordering::Relaxed);
 }
 
 /// Remembers a mutable object whose count dropped to a non-zero value.
@@ -75,6 +78,8 @@ pub(crate) fn collect_if_due() {
     let candidates = CANDIDATES.try_with(|c| c.borrow().0.len()).unwrap_or(0);
     if candidates >= MIN_THRESHOLD && candidates >= snapshot().live_objects as usize / 4 {
         collect();
+    } else if ORPHAN_COUNT.load(Ordering::Relaxed) >= MIN_THRESHOLD {
+        collect_orphans();
     }
 }
 
@@ -95,7 +100,11 @@ pub fn collect() -> usize {
 
 /// Collects garbage cycles among orphans, per dead owner; returns how many objects were freed.
 fn collect_orphans() -> usize {
-    let candidates = std::mem::take(&mut *ORPHAN_CANDIDATES.lock());
+    let candidates = {
+        let mut buffered = ORPHAN_CANDIDATES.lock();
+        ORPHAN_COUNT.store(0, Ordering::Relaxed);
+        std::mem::take(&mut *buffered)
+    };
     if candidates.is_empty() {
         return 0;
     }
