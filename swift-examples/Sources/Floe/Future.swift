@@ -39,6 +39,21 @@ public final class Future: @unchecked Sendable {
         Object.adopting(try returning(0) { floe_future_wait(id, milliseconds ?? -1, $0) })
     }
 
+    /// Kotlin's `consume`: waits like `wait`, then hands the outcome — the job's failure included —
+    /// to `body` on this thread (a result is attached here) and returns what `body` returns. Only
+    /// the wait's own failures (a timeout, a released future) throw.
+    public func consume<R>(milliseconds: Int64? = nil, _ body: (Result<Object?, FloeError>) -> R) throws -> R {
+        var result: R?
+        try withoutActuallyEscaping(body) { body in
+            let consumer = Consumer { result = body($0) }
+            let context = Unmanaged.passUnretained(consumer).toOpaque()
+            try withExtendedLifetime(consumer) {
+                try check(floe_future_consume(id, milliseconds ?? -1, Consumer.run, context))
+            }
+        }
+        return result!  // floe calls back before it returns FLOE_OK
+    }
+
     /// `try await future.value` on the main actor: waits without blocking the main thread, then
     /// takes the result there, attached to the main thread — the way results reach a UI.
     @MainActor
@@ -99,5 +114,19 @@ private final class Delivery {
     static let run: floe_outcome_fn = { status, result, userData in
         let delivery = Unmanaged<Delivery>.fromOpaque(userData!).takeRetainedValue()
         delivery.callback(status == 0 ? .success(Object.adopting(result)) : .failure(FloeError.last(status)))
+    }
+}
+
+/// A `consume` body, reached from floe's callback through `user_data` during the call.
+private final class Consumer {
+    let body: (Result<Object?, FloeError>) -> Void
+
+    init(_ body: @escaping (Result<Object?, FloeError>) -> Void) {
+        self.body = body
+    }
+
+    static let run: floe_outcome_fn = { status, result, userData in
+        let consumer = Unmanaged<Consumer>.fromOpaque(userData!).takeUnretainedValue()
+        consumer.body(status == 0 ? .success(Object.adopting(result)) : .failure(FloeError.last(status)))
     }
 }

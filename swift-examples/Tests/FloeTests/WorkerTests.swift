@@ -39,6 +39,24 @@ final class WorkerTests: FloeTestCase {
         }
     }
 
+    func testConsumeHandsTheOutcomeToItsBody() {
+        onMainAndBackground { _ in
+            let worker = try Worker.start(name: "consumed")
+            defer { XCTAssertNoThrow(try worker.requestTermination().wait()) }
+            let total = try worker.execute(.safe, try makeOrder(lines: 3), job: totalJob).consume { outcome in
+                try? outcome.get()?.int("total")
+            }
+            XCTAssertEqual(total, 12)
+            let failure = try worker.execute(.safe, nil, job: throwingJob).consume { outcome -> String in
+                if case .failure(let error) = outcome { return error.message }
+                return "no failure"
+            }
+            XCTAssertTrue(failure.contains("refused by policy"), failure)
+            let slow = try worker.execute(.safe, nil, job: sleepyJob)
+            assertFloeError(try slow.consume(milliseconds: 1) { _ in () }, .timeout)
+        }
+    }
+
     func testWaitTimeoutWaitAnyAndExecuteAfter() {
         onMainAndBackground { _ in
             let worker = try Worker.start(name: "slow")
