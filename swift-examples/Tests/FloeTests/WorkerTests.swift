@@ -120,6 +120,38 @@ final class WorkerTests: FloeTestCase {
         }
     }
 
+    func testAHostLoopIsWokenWhenWorkArrivesForTheMainThread() {
+        final class Count: @unchecked Sendable {
+            private let lock = NSLock()
+            private var value = 0
+            func add() { lock.lock(); value += 1; lock.unlock() }
+            var now: Int { lock.lock(); defer { lock.unlock() }; return value }
+        }
+        onMainAndBackground { onMain in
+            let woken = Count()
+            try MainQueue.setWakeUp { woken.add() }
+            defer { XCTAssertNoThrow(try MainQueue.setWakeUp(nil)) }
+            guard onMain else {
+                assertFloeError(try MainQueue.drain(), .wrongThread, "main")
+                return
+            }
+            let worker = try Worker.start(name: "waker")
+            defer { XCTAssertNoThrow(try worker.requestTermination().wait()) }
+            var total: Int64?
+            try worker.execute(.safe, try makeOrder(lines: 2), job: totalJob).deliver(to: .main) { outcome in
+                total = try? outcome.get()?.int("total")
+            }
+            // The host's own loop: sleep until woken, then drain.
+            let deadline = Date().addingTimeInterval(10)
+            while total == nil && Date() < deadline {
+                if woken.now > 0 { try MainQueue.drain() }
+                Thread.sleep(forTimeInterval: 0.001)
+            }
+            XCTAssertEqual(total, 6)
+            XCTAssertGreaterThanOrEqual(woken.now, 1, "the hook ran when the result was queued")
+        }
+    }
+
     func testPoolViewsRunEveryJob() {
         onMainAndBackground { _ in
             let pool = try Pool.start(name: "pool", threads: 2)
