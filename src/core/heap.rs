@@ -159,15 +159,15 @@ impl Heap {
     }
 
     /// Allocates an object owned by the calling thread with a count of zero.
-    pub(crate) fn alloc(&self, type_id: u32, values: Vec<Value>) -> Option<ObjIndex> {
+    /// `has_atomic_ref`: its type has an atomic reference field.
+    pub(crate) fn alloc(&self, type_id: u32, values: Vec<Value>, has_atomic_ref: bool) -> Option<ObjIndex> {
         let index = self.slots.alloc()?;
         let slot = self.slot(index);
         // SAFETY: the slot is free (owner 0), so no other thread reads it; we initialise it before
         // publishing the owner.
-        let atomic_ref = values.iter().any(|v| matches!(v, Value::AtomicRef(_)));
         unsafe { *slot.values_mut() = values };
         slot.refs.store(0, Ordering::Relaxed);
-        let flags = if atomic_ref { MAY_REACH_ATOMIC_REF } else { 0 };
+        let flags = if has_atomic_ref { MAY_REACH_ATOMIC_REF } else { 0 };
         slot.meta.store(type_id << TYPE_SHIFT | flags, Ordering::Relaxed);
         slot.aux.store(0, Ordering::Relaxed);
         slot.owner.store(thread::current(), Ordering::Release);

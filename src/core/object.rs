@@ -11,9 +11,9 @@ use super::thread;
 use super::types::{self, LIST_TYPE};
 use super::value::{Kind, ObjIndex, Value};
 
-fn allocated(type_id: u32, values: Vec<Value>) -> Result<u64> {
+fn allocated(type_id: u32, values: Vec<Value>, has_atomic_ref: bool) -> Result<u64> {
     let index = HEAP
-        .alloc(type_id, values)
+        .alloc(type_id, values, has_atomic_ref)
         .ok_or_else(|| Error::new(Status::ErrLimit, "cannot allocate an object: the heap is full"))?;
     HEAP.retain(index);
     handle::issue(index).inspect_err(|_| HEAP.release(index))
@@ -25,12 +25,12 @@ pub(crate) fn new_object(type_id: u32) -> Result<u64> {
     if type_id == LIST_TYPE {
         return new_list();
     }
-    allocated(type_id, def.fields.iter().map(|(_, kind)| kind.default_value()).collect())
+    allocated(type_id, def.fields.iter().map(|(_, kind)| kind.default_value()).collect(), def.has_atomic_ref)
 }
 
 /// A new empty list owned by the calling thread.
 pub(crate) fn new_list() -> Result<u64> {
-    allocated(LIST_TYPE, Vec::new())
+    allocated(LIST_TYPE, Vec::new(), false)
 }
 
 /// A second handle to the same object (one more reference).

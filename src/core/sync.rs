@@ -107,21 +107,24 @@ pub(crate) fn spin_until(done: impl Fn() -> bool) -> bool {
     // spinning pays again. A wait that outlasts the yields too (the peer was simply busy or idle)
     // says nothing about spinning and changes nothing.
     let (fruitless, waits) = SPINNING.with(Cell::get);
-    SPINNING.with(|s| s.set((fruitless, waits.wrapping_add(1))));
     let budget = if fruitless >= GIVE_UP_AFTER && waits % PROBE != 0 { MIN_SPINS } else { MAX_SPINS };
-    for _ in 0..budget {
-        if done() {
-            SPINNING.with(|s| s.set((0, waits.wrapping_add(1))));
-            return true;
+    let spun = (0..budget).any(|_| {
+        let now = done();
+        if !now {
+            std::hint::spin_loop();
         }
-        std::hint::spin_loop();
-    }
-    for _ in 0..YIELDS {
-        std::thread::yield_now();
-        if done() {
-            SPINNING.with(|s| s.set((fruitless.saturating_add(1), waits.wrapping_add(1))));
-            return true;
-        }
-    }
-    done()
+        now
+    });
+    let yielded = !spun
+        && (0..YIELDS).any(|_| {
+            std::thread::yield_now();
+            done()
+        });
+    let fruitless = match (spun, yielded) {
+        (true, _) => 0,
+        (false, true) => fruitless.saturating_add(1),
+        (false, false) => fruitless,
+    };
+    SPINNING.with(|s| s.set((fruitless, waits.wrapping_add(1))));
+    spun || yielded || done()
 }

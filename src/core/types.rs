@@ -17,6 +17,9 @@ pub(crate) const LIST_TYPE: u32 = 1;
 pub struct TypeDef {
     pub name: Box<str>,
     pub fields: Box<[(Box<str>, Kind)]>,
+    /// Whether a field is an atomic reference (objects of the type start marked
+    /// `MAY_REACH_ATOMIC_REF`), decided once here rather than per allocation.
+    pub(crate) has_atomic_ref: bool,
 }
 
 impl TypeDef {
@@ -25,8 +28,9 @@ impl TypeDef {
     }
 }
 
-static TYPES: LazyLock<RwLock<Vec<Arc<TypeDef>>>> =
-    LazyLock::new(|| RwLock::new(vec![Arc::new(TypeDef { name: "List".into(), fields: Box::new([]) })]));
+static TYPES: LazyLock<RwLock<Vec<Arc<TypeDef>>>> = LazyLock::new(|| {
+    RwLock::new(vec![Arc::new(TypeDef { name: "List".into(), fields: Box::new([]), has_atomic_ref: false })])
+});
 
 /// Defines a type. Names must be non-empty; field names non-empty and distinct.
 pub fn define(name: &str, fields: &[(&str, Kind)]) -> Result<u32> {
@@ -42,8 +46,11 @@ pub fn define(name: &str, fields: &[(&str, Kind)]) -> Result<u32> {
             return invalid(format!("{name} has two fields named {field}"));
         }
     }
-    let def =
-        TypeDef { name: name.into(), fields: fields.iter().map(|(field, kind)| (Box::from(*field), *kind)).collect() };
+    let def = TypeDef {
+        name: name.into(),
+        fields: fields.iter().map(|(field, kind)| (Box::from(*field), *kind)).collect(),
+        has_atomic_ref: fields.iter().any(|(_, kind)| *kind == Kind::AtomicRef),
+    };
     let mut types = TYPES.write();
     if types.len() >= MAX_TYPES {
         return Err(Error::new(Status::ErrLimit, format!("cannot define type {name}: {MAX_TYPES} types exist")));

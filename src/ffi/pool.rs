@@ -42,17 +42,13 @@ pub unsafe extern "C" fn floe_pool_execute(
     job: floe_job_fn,
     out_future: *mut floe_future,
 ) -> Status {
-    let body = || {
+    let target = || {
         let executor = pool::lookup(pool)?;
-        // SAFETY: documented contract: the producer is callable with `producer_arg`.
-        unsafe {
-            execute_from_c(mode, producer, producer_arg, job, |input, job| {
-                worker::execute_with(|task| executor.submit(task), input, TransferMode::Safe, job)
-            })
-        }
+        Ok(move |input, job| worker::execute_with(|task| executor.submit(task), input, TransferMode::Safe, job))
     };
-    // SAFETY: documented contract: `out_future` is NULL or writable.
-    unsafe { returning("floe_pool_execute", out_future, "out_future", body) }
+    // SAFETY: documented contract: the producer is callable with `producer_arg`, `out_future` is
+    // NULL or writable.
+    unsafe { execute_from_c("floe_pool_execute", target, mode, producer, producer_arg, job, out_future) }
 }
 
 /// Terminates the pool (for a view, its whole pool; its views stop with it), running queued jobs

@@ -113,22 +113,33 @@ unsafe fn produced_input(
     Ok(Some(transit))
 }
 
-/// The body of `floe_worker_execute` and `floe_pool_execute`: runs the producer, detaches its graph
-/// by `mode`, hands input and job to `schedule`, and registers the future.
+/// The body of `floe_worker_execute` and `floe_pool_execute`: resolves the executor with `target`
+/// (before the producer runs, so an unknown one runs nothing), runs the producer, detaches its
+/// graph by `mode`, hands input and job to the scheduler `target` returned, and writes the
+/// registered future to `*out_future`.
 ///
 /// # Safety
-/// `producer` is callable with `producer_arg` as documented for `floe_producer_fn`.
-pub(crate) unsafe fn execute_from_c(
+/// `producer` is callable with `producer_arg` as documented for `floe_producer_fn`; `out_future` is
+/// NULL or writable.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn execute_from_c<S: FnOnce(Option<Transit>, JobFn) -> Result<Arc<Future>>>(
+    function: &'static str,
+    target: impl FnOnce() -> Result<S>,
     mode: u32,
     producer: floe_producer_fn,
     producer_arg: *mut c_void,
     job: floe_job_fn,
-    schedule: impl FnOnce(Option<Transit>, JobFn) -> Result<Arc<Future>>,
-) -> Result<floe_future> {
-    let (mode, job) = (transfer_mode(mode)?, c_job(job)?);
+    out_future: *mut floe_future,
+) -> Status {
+    let body = || {
+        let schedule = target()?;
+        let (mode, job) = (transfer_mode(mode)?, c_job(job)?);
+        // SAFETY: forwarded contract.
+        let input = unsafe { produced_input(producer, producer_arg, mode) }?;
+        register(schedule(input, job)?)
+    };
     // SAFETY: forwarded contract.
-    let input = unsafe { produced_input(producer, producer_arg, mode) }?;
-    register(schedule(input, job)?)
+    unsafe { returning(function, out_future, "out_future", body) }
 }
 
 /// Runs `producer(producer_arg, &root)` on the calling thread, transfers the graph of `root` to
@@ -147,17 +158,13 @@ pub unsafe extern "C" fn floe_worker_execute(
     job: floe_job_fn,
     out_future: *mut floe_future,
 ) -> Status {
-    let body = || {
+    let target = || {
         let target = worker::lookup(worker)?;
-        // SAFETY: documented contract: the producer is callable with `producer_arg`.
-        unsafe {
-            execute_from_c(mode, producer, producer_arg, job, |input, job| {
-                worker::execute(&target, input, TransferMode::Safe, job, None)
-            })
-        }
+        Ok(move |input, job| worker::execute(&target, input, TransferMode::Safe, job, None))
     };
-    // SAFETY: documented contract: `out_future` is NULL or writable.
-    unsafe { returning("floe_worker_execute", out_future, "out_future", body) }
+    // SAFETY: documented contract: the producer is callable with `producer_arg`, `out_future` is
+    // NULL or writable.
+    unsafe { execute_from_c("floe_worker_execute", target, mode, producer, producer_arg, job, out_future) }
 }
 
 /// Schedules `job` on `worker` after `delay_ms` milliseconds, with `input` — a frozen object,

@@ -45,10 +45,8 @@ public final class Future: @unchecked Sendable {
     public func consume<R>(milliseconds: Int64? = nil, _ body: (Result<Object?, FloeError>) -> R) throws -> R {
         var result: R?
         try withoutActuallyEscaping(body) { body in
-            let consumer = Consumer { result = body($0) }
-            let context = Unmanaged.passUnretained(consumer).toOpaque()
-            try withExtendedLifetime(consumer) {
-                try check(floe_future_consume(id, milliseconds ?? -1, Consumer.run, context))
+            try passOutcome(to: { result = body($0) }) { callback, context in
+                floe_future_consume(id, milliseconds ?? -1, callback, context)
             }
         }
         return result!  // floe calls back before it returns FLOE_OK
@@ -87,12 +85,7 @@ public final class Future: @unchecked Sendable {
     /// It runs exactly once: if the worker terminates first, on the thread that found out, with
     /// `FLOE_ERR_WORKER_TERMINATED` and no result.
     public func deliver(to worker: Worker, _ callback: @escaping (Result<Object?, FloeError>) -> Void) throws {
-        let box = Unmanaged.passRetained(Delivery(callback)).toOpaque()
-        let code = floe_future_deliver(id, worker.id, Delivery.run, box)
-        if code != 0 {
-            Unmanaged<Delivery>.fromOpaque(box).release()
-            throw FloeError.last(code)
-        }
+        try passOutcome(to: callback) { floe_future_deliver(id, worker.id, $0, $1) }
     }
 
     /// Waits up to `milliseconds` (nil: forever) until one of `futures` has finished and not yet
@@ -103,30 +96,31 @@ public final class Future: @unchecked Sendable {
     }
 }
 
-/// A delivery's Swift callback, kept alive by floe's `user_data` until it runs.
-private final class Delivery {
-    let callback: (Result<Object?, FloeError>) -> Void
-
-    init(_ callback: @escaping (Result<Object?, FloeError>) -> Void) {
-        self.callback = callback
-    }
-
-    static let run: floe_outcome_fn = { status, result, userData in
-        let delivery = Unmanaged<Delivery>.fromOpaque(userData!).takeRetainedValue()
-        delivery.callback(status == 0 ? .success(Object.adopting(result)) : .failure(FloeError.last(status)))
+/// Hands `receiver` to a floe call that takes an outcome callback and its `user_data`. floe calls
+/// it exactly once when the call succeeds (`consume` before returning, `deliver` later, on the
+/// worker's thread) and never when it fails; the receiver is kept alive until then.
+private func passOutcome(
+    to receiver: @escaping (Result<Object?, FloeError>) -> Void,
+    _ call: (floe_outcome_fn, UnsafeMutableRawPointer) -> Int32
+) throws {
+    let context = Unmanaged.passRetained(OutcomeReceiver(receiver)).toOpaque()
+    let code = call(OutcomeReceiver.run, context)
+    if code != 0 {
+        Unmanaged<OutcomeReceiver>.fromOpaque(context).release()
+        throw FloeError.last(code)
     }
 }
 
-/// A `consume` body, reached from floe's callback through `user_data` during the call.
-private final class Consumer {
-    let body: (Result<Object?, FloeError>) -> Void
+/// A Swift receiver of a future's outcome, reached from floe's callback through `user_data`.
+private final class OutcomeReceiver {
+    let receive: (Result<Object?, FloeError>) -> Void
 
-    init(_ body: @escaping (Result<Object?, FloeError>) -> Void) {
-        self.body = body
+    init(_ receive: @escaping (Result<Object?, FloeError>) -> Void) {
+        self.receive = receive
     }
 
     static let run: floe_outcome_fn = { status, result, userData in
-        let consumer = Unmanaged<Consumer>.fromOpaque(userData!).takeUnretainedValue()
-        consumer.body(status == 0 ? .success(Object.adopting(result)) : .failure(FloeError.last(status)))
+        let receiver = Unmanaged<OutcomeReceiver>.fromOpaque(userData!).takeRetainedValue()
+        receiver.receive(status == 0 ? .success(Object.adopting(result)) : .failure(FloeError.last(status)))
     }
 }
