@@ -133,7 +133,7 @@ pub(crate) fn get_ref(handle: u64, slot: usize) -> Result<Option<u64>> {
         }
         Ok(Some(target).filter(|&t| t != NO_TARGET))
     })?;
-    target.map(|t| handle::issue(t).inspect_err(|_| HEAP.release(t))).transpose()
+    target.map(handle::issue).transpose()
 }
 
 /// The index of a value for an atomic reference: frozen, or none.

@@ -310,7 +310,7 @@ pub fn shutdown(process_scheduled: bool, timeout: Option<Duration>) -> ShutdownR
         .collect();
     for (worker, done) in stopping {
         let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
-        let name = format!("worker {} ({})", worker.id(), worker.name());
+        let name = worker.describe();
         match done.wait(left) {
             Ok(_) => report.stopped.push(name),
             Err(_) => report.unfinished.push(name),

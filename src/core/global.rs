@@ -144,7 +144,7 @@ pub fn get(id: u32) -> Result<Option<u64>> {
     target
         .map(|t| {
             HEAP.retain(t);
-            handle::issue(t).inspect_err(|_| HEAP.release(t))
+            handle::issue(t)
         })
         .transpose()
 }

@@ -14,6 +14,7 @@
 //! old could then validate again.
 
 use super::error::{Error, Result, Status};
+use super::heap::HEAP;
 use super::slab::Slab;
 use super::stats::STATS;
 use super::value::ObjIndex;
@@ -31,10 +32,13 @@ fn split(handle: u64) -> (u32, u32) {
     ((handle >> 32) as u32, handle as u32)
 }
 
-/// Issues a handle for `target`, taking over one reference the caller already counted.
+/// Issues a handle for `target`, taking over one reference the caller already counted; when no
+/// handle can be issued, that reference is dropped.
 pub(crate) fn issue(target: ObjIndex) -> Result<u64> {
-    let index =
-        TABLE.alloc().ok_or_else(|| Error::new(Status::ErrLimit, "cannot issue a handle: the handle table is full"))?;
+    let Some(index) = TABLE.alloc() else {
+        HEAP.release(target);
+        return Err(Error::new(Status::ErrLimit, "cannot issue a handle: the handle table is full"));
+    };
     let slot = TABLE.at(index);
     slot.target.store(target, Ordering::Relaxed);
     let generation = slot.generation.load(Ordering::Relaxed) + 1;

@@ -16,7 +16,7 @@ fn allocated(type_id: u32, values: Vec<Value>, has_atomic_ref: bool) -> Result<u
         .alloc(type_id, values, has_atomic_ref)
         .ok_or_else(|| Error::new(Status::ErrLimit, "cannot allocate an object: the heap is full"))?;
     HEAP.retain(index);
-    handle::issue(index).inspect_err(|_| HEAP.release(index))
+    handle::issue(index)
 }
 
 /// A new object of `type_id`, fields at their kind's zero value, owned by the calling thread.
@@ -38,7 +38,7 @@ pub(crate) fn retain(handle: u64) -> Result<u64> {
     let index = handle::resolve(handle)?;
     check_read(index, || format!("retain {}", name(index)))?;
     HEAP.retain(index);
-    handle::issue(index).inspect_err(|_| HEAP.release(index))
+    handle::issue(index)
 }
 
 /// Ends a handle and drops its reference, on any thread: a reference to another thread's mutable
@@ -104,7 +104,7 @@ pub(crate) fn get_ref(handle: u64, slot: usize) -> Result<Option<u64>> {
         return Ok(None);
     };
     HEAP.retain(target);
-    handle::issue(target).map(Some).inspect_err(|_| HEAP.release(target))
+    handle::issue(target).map(Some)
 }
 
 /// Resolves the handle a reference is to be set to, checking that the container may refer to it.

@@ -93,10 +93,7 @@ pub fn view(pool_id: u32, limit: usize) -> Result<u32> {
     if limit == 0 {
         return Err(Error::new(Status::ErrInvalidArgument, "a view's parallelism limit is at least 1"));
     }
-    let pool = match &*lookup(pool_id)? {
-        Executor::Pool(pool) => pool.clone(),
-        Executor::View(view) => view.pool.clone(),
-    };
+    let pool = lookup(pool_id)?.pool().clone();
     Ok(register(Executor::View(Arc::new(View {
         pool,
         limit,
@@ -213,16 +210,18 @@ impl Executor {
         }
     }
 
-    /// Terminates the pool (of a view: its whole pool); views of it stop taking jobs with it.
-    pub fn request_termination(&self, process_scheduled: bool) -> Arc<Future> {
-        let pool = match self {
+    /// The pool this executor runs on: itself, or a view's pool.
+    fn pool(&self) -> &Arc<Pool> {
+        match self {
             Executor::Pool(pool) => pool,
             Executor::View(view) => &view.pool,
-        };
-        EXECUTORS.lock().retain(|_, e| match &**e {
-            Executor::Pool(p) => !Arc::ptr_eq(p, pool),
-            Executor::View(v) => !Arc::ptr_eq(&v.pool, pool),
-        });
+        }
+    }
+
+    /// Terminates the pool (of a view: its whole pool); views of it stop taking jobs with it.
+    pub fn request_termination(&self, process_scheduled: bool) -> Arc<Future> {
+        let pool = self.pool();
+        EXECUTORS.lock().retain(|_, e| !Arc::ptr_eq(e.pool(), pool));
         pool.request_termination(process_scheduled)
     }
 }

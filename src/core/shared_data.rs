@@ -177,7 +177,7 @@ pub unsafe fn read(data: *mut SharedData) -> Result<(i32, Option<u64>)> {
             Ok((data.version, root))
         })
     }?;
-    let root = root.map(|index| handle::issue(index).inspect_err(|_| HEAP.release(index))).transpose()?;
+    let root = root.map(handle::issue).transpose()?;
     Ok((version, root))
 }
 

@@ -251,7 +251,7 @@ impl Transit {
     /// owns.
     pub(crate) fn attach(mut self) -> Result<u64> {
         let root = self.adopt();
-        handle::issue(root).inspect_err(|_| HEAP.release(root))
+        handle::issue(root)
     }
 
     /// Makes the calling thread the owner of every member; returns the root, whose counted

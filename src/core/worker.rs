@@ -147,7 +147,7 @@ impl Worker {
         &self.name
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!("worker {} ({})", self.id, self.name)
     }
 

@@ -1,14 +1,13 @@
 //! `floe_future_*`: the outcome of a job, consumed once, on any thread.
 
 use super::worker::UserData;
-use super::{boundary, floe_future, floe_ref, returning};
-use crate::core::error::{Error, Result, Status};
+use super::{boundary, floe_future, floe_ref, null_argument, required, returning, timeout};
+use crate::core::error::{Result, Status};
 use crate::core::future::{self as core_future, Future};
 use crate::core::registry::Registry;
 use crate::core::worker;
 use std::ffi::c_void;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Receives a future's outcome: `status` is `FLOE_OK` with `result` (a handle the callback owns,
 /// or 0 for none), or the job's failure (`floe_last_error_message()` explains it, on this thread).
@@ -19,10 +18,6 @@ static FUTURES: Registry<Future> = Registry::new("future");
 
 pub(crate) fn register(future: Arc<Future>) -> Result<floe_future> {
     FUTURES.insert(future)
-}
-
-fn timeout(ms: i64) -> Option<Duration> {
-    u64::try_from(ms).ok().map(Duration::from_millis)
 }
 
 /// Writes the future's state (`FLOE_FUTURE_STATE_*`) to `*out_state`. Any thread.
@@ -59,7 +54,7 @@ pub unsafe extern "C" fn floe_future_consume(
     user_data: *mut c_void,
 ) -> Status {
     boundary("floe_future_consume", || {
-        let callback = callback.ok_or_else(|| Error::new(Status::ErrNull, "argument `callback` is NULL"))?;
+        let callback = required(callback, "callback")?;
         let outcome = FUTURES.get(future)?.wait(timeout(timeout_ms));
         if let Err(error) = &outcome {
             if error.status() == Status::ErrTimeout {
@@ -101,7 +96,7 @@ pub extern "C" fn floe_future_deliver(
     user_data: *mut c_void,
 ) -> Status {
     boundary("floe_future_deliver", || {
-        let callback = callback.ok_or_else(|| Error::new(Status::ErrNull, "argument `callback` is NULL"))?;
+        let callback = required(callback, "callback")?;
         let user_data = UserData(user_data);
         let target = worker::lookup(worker)?;
         FUTURES
@@ -123,7 +118,7 @@ pub unsafe extern "C" fn floe_future_wait_any(
 ) -> Status {
     let body = || {
         if futures.is_null() {
-            return Err(Error::new(Status::ErrNull, "argument `futures` is NULL"));
+            return Err(null_argument("futures"));
         }
         // SAFETY: documented contract: `futures` points to `count` readable ids.
         let ids = unsafe { std::slice::from_raw_parts(futures, count) };

@@ -1,7 +1,7 @@
 //! `floe_global_*`: named globals — main-thread-only, thread-local or shared-immutable.
 
 use super::worker::c_failure;
-use super::{boundary, c_str, floe_ref, returning};
+use super::{boundary, c_str, floe_ref, required, returning};
 use crate::core::error::{Error, Status};
 use crate::core::global::{self, GlobalMode};
 use std::ffi::c_char;
@@ -34,7 +34,7 @@ pub unsafe extern "C" fn floe_global_define(
         let name = unsafe { c_str(name, "name") }?;
         let mode = GlobalMode::from_code(mode)
             .ok_or_else(|| Error::new(Status::ErrInvalidArgument, format!("mode {mode} is no FLOE_GLOBAL_MODE_*")))?;
-        let initializer = initializer.ok_or_else(|| Error::new(Status::ErrNull, "argument `initializer` is NULL"))?;
+        let initializer = required(initializer, "initializer")?;
         let id = global::define(
             name,
             mode,

@@ -116,8 +116,18 @@ pub(crate) fn last_message() -> *const c_char {
     })
 }
 
-fn null_argument(name: &str) -> Error {
+pub(crate) fn null_argument(name: &str) -> Error {
     Error::new(Status::ErrNull, format!("argument `{name}` is NULL"))
+}
+
+/// A host function pointer argument that must not be NULL.
+pub(crate) fn required<F>(function: Option<F>, name: &str) -> Result<F> {
+    function.ok_or_else(|| null_argument(name))
+}
+
+/// A C timeout in milliseconds: negative means none (wait forever).
+pub(crate) fn timeout(ms: i64) -> Option<std::time::Duration> {
+    u64::try_from(ms).ok().map(std::time::Duration::from_millis)
 }
 
 /// Borrows a NUL-terminated UTF-8 string argument.

@@ -1,6 +1,6 @@
 //! `floe_runtime_*`, the last-error functions and status names.
 
-use super::{boundary, c_str, last_message, last_status, record_message, returning};
+use super::{boundary, c_str, last_message, last_status, record_message, returning, timeout};
 use crate::core::api::Runtime;
 use crate::core::error::{Error, Status};
 use crate::core::stats::Stats;
@@ -102,7 +102,7 @@ pub unsafe extern "C" fn floe_runtime_shutdown(
     out_report: *mut ShutdownSummary,
 ) -> Status {
     let body = || {
-        let timeout = u64::try_from(timeout_ms).ok().map(std::time::Duration::from_millis);
+        let timeout = timeout(timeout_ms);
         let report = Runtime::shutdown(process_scheduled, timeout);
         if !report.is_clean() {
             eprintln!("{report}");

@@ -4,7 +4,7 @@
 //! not capture: everything it needs travels in its input graph.
 
 use super::future::register;
-use super::{boundary, c_str, floe_future, floe_ref, last_message, last_status, returning, transfer_mode};
+use super::{boundary, c_str, floe_future, floe_ref, last_message, last_status, required, returning, transfer_mode};
 use crate::core::error::{Error, Result, Status};
 use crate::core::future::Future;
 use crate::core::transfer::{self, TransferMode, Transit};
@@ -74,7 +74,7 @@ pub unsafe extern "C" fn floe_worker_current(out_worker: *mut u32) -> Status {
 }
 
 fn c_job(job: floe_job_fn) -> Result<JobFn> {
-    let job = job.ok_or_else(|| Error::new(Status::ErrNull, "argument `job` is NULL"))?;
+    let job = required(job, "job")?;
     Ok(JobFn::Boxed(Box::new(move |input| {
         let mut result: floe_ref = 0;
         // SAFETY: the host's job function, called as documented with a writable out-parameter.
