@@ -4,13 +4,11 @@ import CFloe
 /// frozen objects, from every thread — the way to change shared state.
 extension Object {
     public func atomicValue(_ field: some FieldKey) throws -> Int64 {
-        let index = try field.index(in: self)
-        return try returning(0) { floe_object_atomic_get(try raw(), index, $0) }
+        try get(field, 0, floe_object_atomic_get)
     }
 
     public func setAtomicValue(_ field: some FieldKey, _ value: Int64) throws {
-        let index = try field.index(in: self)
-        try check(floe_object_atomic_set(try raw(), index, value))
+        try put(field, value, floe_object_atomic_set)
     }
 
     /// Adds `delta` (wrapping) and returns the new value.
@@ -28,14 +26,12 @@ extension Object {
 
     /// The frozen object the atomic reference points to (a new handle), or nil.
     public func atomicRef(_ field: some FieldKey) throws -> Object? {
-        let index = try field.index(in: self)
-        return Object.adopting(try returning(0) { floe_object_atomic_ref_get(try raw(), index, $0) })
+        Object.adopting(try get(field, 0, floe_object_atomic_ref_get))
     }
 
     /// Points the atomic reference at `value`, which must be frozen (`FLOE_ERR_NOT_FROZEN`), or at nothing.
     public func setAtomicRef(_ field: some FieldKey, _ value: Object?) throws {
-        let index = try field.index(in: self)
-        try check(floe_object_atomic_ref_set(try raw(), index, try value?.raw() ?? 0))
+        try put(field, try value?.raw() ?? 0, floe_object_atomic_ref_set)
     }
 
     /// Points the atomic reference at `newValue` if it points at the object of `expected`.

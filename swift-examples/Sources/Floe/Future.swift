@@ -69,10 +69,8 @@ public final class Future: @unchecked Sendable {
         await withCheckedContinuation { (finished: CheckedContinuation<Void, Never>) in
             // floe's wait blocks, so it happens on a dispatch thread, not the task's.
             DispatchQueue.global().async {
-                var futures = [id]
-                var index = 0
                 // Whatever this wait reports (consumed, released), the taking wait below says it too.
-                _ = floe_future_wait_any(&futures, 1, -1, &index)
+                _ = try? Future.waitAny(ids: [id], milliseconds: nil)
                 finished.resume()
             }
         }
@@ -91,8 +89,11 @@ public final class Future: @unchecked Sendable {
     /// Waits up to `milliseconds` (nil: forever) until one of `futures` has finished and not yet
     /// been consumed; returns its index (Kotlin's waitForMultipleFutures). Takes no result.
     public static func waitAny(_ futures: [Future], milliseconds: Int64? = nil) throws -> Int {
-        let ids = futures.map(\.id)
-        return try returning(0) { floe_future_wait_any(ids, ids.count, milliseconds ?? -1, $0) }
+        try waitAny(ids: futures.map(\.id), milliseconds: milliseconds)
+    }
+
+    private static func waitAny(ids: [floe_future], milliseconds: Int64?) throws -> Int {
+        try returning(0) { floe_future_wait_any(ids, ids.count, milliseconds ?? -1, $0) }
     }
 }
 

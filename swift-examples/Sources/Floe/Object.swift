@@ -16,6 +16,8 @@ public final class Object {
     private var handle: floe_ref
     /// Where the handle went, for the message of a use after a move.
     private var movedInto: String?
+    /// The object's type, once asked (it never changes).
+    private var knownType: ObjectType?
 
     /// Adopts `handle`, which the new `Object` releases.
     public init(adopting handle: floe_ref) {
@@ -67,22 +69,33 @@ public final class Object {
         return moved
     }
 
-    /// Gives back a handle moved out by an operation that then failed.
-    func restore(_ moved: floe_ref) {
-        handle = moved
-        movedInto = nil
+    /// Moves the handle into `operation`, a floe call that consumes it on success; when the call
+    /// fails, the handle comes back and the failure is thrown.
+    func moving(into operation: String, _ call: (floe_ref) -> Int32) throws {
+        let moved = try move(into: operation)
+        let code = call(moved)
+        if code != 0 {
+            handle = moved
+            movedInto = nil
+            throw FloeError.last(code)
+        }
     }
 
     // MARK: - Identity
 
-    public func type() throws -> ObjectType { ObjectType(id: try returning(0) { floe_object_type(try raw(), $0) }) }
+    public func type() throws -> ObjectType {
+        let handle = try raw()
+        if let knownType { return knownType }
+        let type = ObjectType(id: try returning(0) { floe_object_type(handle, $0) })
+        knownType = type
+        return type
+    }
     /// The number messages show as `Type#id`.
     public func id() throws -> UInt32 { try returning(0) { floe_object_id(try raw(), $0) } }
     /// The number of fields, or of elements for a list.
     public func count() throws -> Int { Int(try returning(0) { floe_object_len(try raw(), $0) }) }
     public func kind(_ field: some FieldKey) throws -> Kind {
-        let index = try field.index(in: self)
-        return Kind(rawValue: try returning(0) { floe_object_kind_at(try raw(), index, $0) })
+        Kind(rawValue: try get(field, 0, floe_object_kind_at))
     }
 
     /// A second handle to the same object. A mutable object can be retained on its owner thread
@@ -154,26 +167,21 @@ public final class Object {
     /// Consumes this `Object` on success; on failure (`FLOE_ERR_NOT_TRANSFERABLE`: something
     /// outside the graph refers into it, named with its path) nothing moves and it stays usable.
     public func detach(_ mode: TransferMode = .safe) throws -> DetachedGraph {
-        let handle = try move(into: "detach()")
         var graph: UnsafeMutableRawPointer?
-        let code = floe_object_detach(handle, mode.rawValue, &graph)
-        guard code == 0, let graph else {
-            restore(handle)
-            throw FloeError.last(code)
-        }
-        return DetachedGraph(adopting: graph)
+        try moving(into: "detach()") { floe_object_detach($0, mode.rawValue, &graph) }
+        return DetachedGraph(adopting: graph!)  // written by floe on success
     }
 
     // MARK: - Helpers
 
-    private func get<T>(
+    func get<T>(
         _ field: some FieldKey, _ initial: T, _ getter: (floe_ref, Int, UnsafeMutablePointer<T>?) -> Int32
     ) throws -> T {
         let index = try field.index(in: self)
         return try returning(initial) { getter(try raw(), index, $0) }
     }
 
-    private func put<T>(_ field: some FieldKey, _ value: T, _ setter: (floe_ref, Int, T) -> Int32) throws {
+    func put<T>(_ field: some FieldKey, _ value: T, _ setter: (floe_ref, Int, T) -> Int32) throws {
         let index = try field.index(in: self)
         try check(setter(try raw(), index, value))
     }

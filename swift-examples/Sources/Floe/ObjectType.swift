@@ -44,9 +44,34 @@ public struct ObjectType: Hashable, Sendable {
         return ObjectType(id: id)
     }
 
-    /// The index of the field called `name` (`FLOE_ERR_UNKNOWN_FIELD` when there is none).
+    /// The index of the field called `name` (`FLOE_ERR_UNKNOWN_FIELD` when there is none). Types
+    /// never change, so floe is asked once per type and name.
     public func fieldIndex(_ name: String) throws -> Int {
-        Int(try returning(0) { floe_type_field_index(id, name, $0) })
+        if let known = FieldIndices.shared.index(of: name, in: id) {
+            return known
+        }
+        let index = Int(try returning(0) { floe_type_field_index(id, name, $0) })
+        FieldIndices.shared.remember(index, of: name, in: id)
+        return index
+    }
+}
+
+/// Field indices floe has given, by type id and name.
+private final class FieldIndices: @unchecked Sendable {  // every access takes the lock
+    static let shared = FieldIndices()
+    private let lock = NSLock()
+    private var indices: [UInt32: [String: Int]] = [:]
+
+    func index(of name: String, in type: UInt32) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        return indices[type]?[name]
+    }
+
+    func remember(_ index: Int, of name: String, in type: UInt32) {
+        lock.lock()
+        defer { lock.unlock() }
+        indices[type, default: [:]][name] = index
     }
 }
 

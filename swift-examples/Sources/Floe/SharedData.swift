@@ -46,12 +46,7 @@ public final class SharedData: @unchecked Sendable {  // floe serialises every o
     /// Parks the mutable graph of `root` for one taker, detached by `mode`. Moves `root` in; on
     /// failure (not empty, not transferable) it stays with the caller.
     public func put(_ root: Object, mode: TransferMode = .safe) throws {
-        let handle = try root.move(into: "SharedData.put")
-        let code = floe_shared_data_put(pointer, handle, mode.rawValue)
-        if code != 0 {
-            root.restore(handle)
-            throw FloeError.last(code)
-        }
+        try root.moving(into: "SharedData.put") { floe_shared_data_put(pointer, $0, mode.rawValue) }
     }
 
     /// Takes the parked graph, which the calling thread then owns. Exactly one taker wins; the

@@ -88,27 +88,31 @@ func show(_ outcome: Result<Object?, FloeError>, expectedCents: Int64) {
     }
 }
 
-/// "Price order": the graph goes to the worker, the result comes back through the main queue.
-func pressPriceOrder(_ worker: Worker, number: Int64, items: [(String, Int64, Int64)]) throws {
-    let order = try buildOrder(number: number, items: items)
-    let expected = items.reduce(0) { $0 + $1.1 * $1.2 }
-    let future = try worker.execute(.safe, order, job: priceOrder)  // moves `order` in
+/// A press of "Price order": builds the order on the main thread and sends it to the worker (the
+/// order's handle moves in); returns the job's future and the total the result must show.
+func sendOrder(_ worker: Worker, number: Int64, items: [(String, Int64, Int64)], how: String) throws
+    -> (Future, expectedCents: Int64)
+{
+    let future = try worker.execute(.safe, try buildOrder(number: number, items: items), job: priceOrder)
     screen.ordersSent += 1
-    screen.render("pressed Price order #\(number)")
+    screen.render("pressed Price order #\(number)\(how)")
+    return (future, items.reduce(0) { $0 + $1.1 * $1.2 })
+}
+
+/// "Price order": the result comes back through the main queue.
+func pressPriceOrder(_ worker: Worker, number: Int64, items: [(String, Int64, Int64)]) throws {
+    let (future, expected) = try sendOrder(worker, number: number, items: items, how: "")
     try future.deliver(to: .main) { show($0, expectedCents: expected) }
 }
 
 /// The same, awaited from the main actor: `try await future.value` resumes on the main thread.
 func pressPriceOrderAsync(_ worker: Worker, number: Int64) throws {
-    let items: [(String, Int64, Int64)] = [("tea", 350, 2)]
-    let future = try worker.execute(.safe, try buildOrder(number: number, items: items), job: priceOrder)
-    screen.ordersSent += 1
-    screen.render("pressed Price order #\(number) (async)")
+    let (future, expected) = try sendOrder(worker, number: number, items: [("tea", 350, 2)], how: " (async)")
     Task { @MainActor in
         do {
-            show(.success(try await future.value), expectedCents: 700)
+            show(.success(try await future.value), expectedCents: expected)
         } catch let error as FloeError {
-            show(.failure(error), expectedCents: 700)
+            show(.failure(error), expectedCents: expected)
         }
     }
 }

@@ -109,9 +109,9 @@ enum Types {
 func makeOrder(lines count: Int) throws -> Object {
     let order = try Object(Types.order)
     let lines = try Object.list()
-    for i in 1...max(count, 1) where count > 0 {
+    for i in 0..<count {
         let line = try Object(Types.line)
-        try line.set("price", Int64(i))
+        try line.set("price", Int64(i + 1))
         try line.set("quantity", Int64(2))
         try lines.append(line)
     }

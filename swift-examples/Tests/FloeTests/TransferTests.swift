@@ -59,7 +59,7 @@ final class TransferTests: FloeTestCase {
             var total: Int64 = -1
             onThread("attacher") {
                 if let root = try? first.attach() {
-                    total = (try? root.ref("lines")?.count()).flatMap { $0 }.map(Int64.init) ?? -2
+                    total = (try? root.ref("lines")?.count()).map(Int64.init) ?? -2
                 }
             }
             XCTAssertEqual(total, 2)

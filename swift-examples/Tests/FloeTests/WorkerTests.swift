@@ -8,7 +8,10 @@ struct Refusal: Error, CustomStringConvertible {
 
 let throwingJob: Job = { input, result in runJob(input, result) { _ in throw Refusal() } }
 let floeFailingJob: Job = { input, result in
-    runJob(input, result) { order in try order!.int("missing") == 0 ? nil : nil }
+    runJob(input, result) { order in
+        _ = try order!.int("missing")
+        return nil
+    }
 }
 let sleepyJob: Job = { input, result in
     runJob(input, result) { input in
