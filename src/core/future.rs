@@ -6,8 +6,8 @@
 //! is owned there and nowhere else. A failed future keeps the job's status and message (Kotlin/
 //! Native reduced them to "Job has thrown an exception"). A future may instead be asked to deliver
 //! its outcome to a worker's queue (the main queue included): the graph is then attached on that
-//! worker's thread. A global completion counter and condition variable serve "wait for any of these
-//! futures", as in Kotlin/Native.
+//! worker's thread. One global condition variable serves "wait for any of these futures", as in
+//! Kotlin/Native; a completion touches it only while someone waits.
 
 use super::error::{Error, Result, Status};
 use super::sync::{spin_until, Condvar, Mutex};
@@ -53,14 +53,22 @@ pub struct Future {
     finished: AtomicBool,
 }
 
+// "Wait for any": waiters hold `ANY_LOCK` from their check of the states to their wait on
+// `ANY_DONE`, and count themselves in `ANY_WAITERS` before the check. A completion takes the lock
+// and notifies only when someone waits: it writes its state under the future's slot lock, so
+// either the waiter's check sees the state, or the waiter had counted itself before the completion
+// looked (the slot lock orders the two).
 #[cfg(not(floe_loom))]
-static COMPLETIONS: Mutex<u64> = Mutex::new(0);
+static ANY_LOCK: Mutex<()> = Mutex::new(());
 #[cfg(not(floe_loom))]
 static ANY_DONE: Condvar = Condvar::new();
+#[cfg(not(floe_loom))]
+static ANY_WAITERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 #[cfg(floe_loom)]
 loom::lazy_static! {
-    static ref COMPLETIONS: Mutex<u64> = Mutex::new(0);
+    static ref ANY_LOCK: Mutex<()> = Mutex::new(());
     static ref ANY_DONE: Condvar = Condvar::new();
+    static ref ANY_WAITERS: loom::sync::atomic::AtomicUsize = loom::sync::atomic::AtomicUsize::new(0);
 }
 
 impl Future {
@@ -92,8 +100,10 @@ impl Future {
         let previous = std::mem::replace(&mut *self.slot.lock(), finished);
         self.finished.store(true, Ordering::Release);
         self.done.notify_all();
-        *COMPLETIONS.lock() += 1;
-        ANY_DONE.notify_all();
+        if ANY_WAITERS.load(Ordering::SeqCst) > 0 {
+            drop(ANY_LOCK.lock());
+            ANY_DONE.notify_all();
+        }
         if let Slot::Scheduled(Some((worker, callback))) = previous {
             deliver(&worker, self.take(), callback);
         }
@@ -195,7 +205,16 @@ pub fn wait_any(futures: &[Arc<Future>], timeout: Option<Duration>) -> Result<us
         return Err(Error::new(Status::ErrInvalidArgument, "wait_any needs at least one future"));
     }
     let deadline = timeout.map(|t| Instant::now() + t);
-    let mut completions = COMPLETIONS.lock();
+    /// Counts the calling thread in `ANY_WAITERS` until it returns.
+    struct Waiting;
+    impl Drop for Waiting {
+        fn drop(&mut self) {
+            ANY_WAITERS.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    ANY_WAITERS.fetch_add(1, Ordering::SeqCst);
+    let _waiting = Waiting;
+    let mut guard = ANY_LOCK.lock();
     loop {
         let states: Vec<FutureState> = futures.iter().map(|f| f.state()).collect();
         let finished =
@@ -208,7 +227,7 @@ pub fn wait_any(futures: &[Arc<Future>], timeout: Option<Duration>) -> Result<us
         }
         match deadline {
             Some(deadline) => {
-                if ANY_DONE.wait_until(&mut completions, deadline).timed_out() {
+                if ANY_DONE.wait_until(&mut guard, deadline).timed_out() {
                     let waited = timeout.unwrap_or_default();
                     return Err(Error::new(
                         Status::ErrTimeout,
@@ -216,7 +235,7 @@ pub fn wait_any(futures: &[Arc<Future>], timeout: Option<Duration>) -> Result<us
                     ));
                 }
             }
-            None => ANY_DONE.wait(&mut completions),
+            None => ANY_DONE.wait(&mut guard),
         }
     }
 }
