@@ -3,10 +3,9 @@
 //! needs data gets it as its input graph.
 
 use super::api::Object;
-use super::error::{Error, Result, Status};
+use super::error::{Error, Result};
 use super::future::{self as core_future, FutureState};
 use super::global::{self, GlobalMode};
-use super::object;
 use super::pool;
 use super::shared_data::{self, SharedData};
 use super::stats::Stats;
@@ -103,17 +102,7 @@ impl Worker {
     /// Runs `job` after `delay`, with a frozen input (shared, not moved) or none.
     pub fn execute_after(self, delay: Duration, input: Option<&Object>, job: Job) -> Result<Future> {
         let worker = worker::lookup(self.0)?;
-        let input = match input {
-            Some(object) if !object.is_frozen()? => {
-                return Err(Error::new(
-                    Status::ErrNotFrozen,
-                    "execute_after takes a frozen input (shared by every run) or none; freeze it, or use execute",
-                ))
-            }
-            Some(object) => Some(transfer::detach(object::retain(object.handle())?, TransferMode::Safe)?),
-            None => None,
-        };
-        worker::execute(&worker, input, TransferMode::Safe, JobFn::Plain(job), Some(delay)).map(Future)
+        worker::execute_after(&worker, delay, input.map(Object::handle), JobFn::Plain(job)).map(Future)
     }
 
     /// Asks the worker to stop: with `process_scheduled`, after running every queued job; without,

@@ -25,7 +25,7 @@
 
 use super::foreign;
 use super::heap::{Slot, BUFFERED, FROZEN, GRAY, HEAP, VISITED, WHITE};
-use super::stats::snapshot;
+use super::stats::STATS;
 use super::thread;
 use super::value::{ObjIndex, Value};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
@@ -76,7 +76,7 @@ pub(crate) fn buffer_candidate(index: ObjIndex, slot: &Slot) {
 
 pub(crate) fn collect_if_due() {
     let candidates = CANDIDATES.try_with(|c| c.borrow().0.len()).unwrap_or(0);
-    if candidates >= MIN_THRESHOLD && candidates >= snapshot().live_objects as usize / 4 {
+    if candidates >= MIN_THRESHOLD && candidates as u64 >= STATS.objects.get() / 4 {
         collect();
     } else if ORPHAN_COUNT.load(Ordering::Relaxed) >= MIN_THRESHOLD {
         collect_orphans();
@@ -95,7 +95,12 @@ fn local_children(index: ObjIndex, me: u32) -> impl Iterator<Item = ObjIndex> {
 /// Collects the calling thread's unreachable mutable cycles, and those among orphans; returns how
 /// many objects were freed.
 pub fn collect() -> usize {
-    collect_from(CANDIDATES.with(|c| std::mem::take(&mut c.borrow_mut().0))) + collect_orphans()
+    collect_local() + collect_orphans()
+}
+
+/// Collects the calling thread's unreachable mutable cycles only (orphans never refer to them).
+pub(crate) fn collect_local() -> usize {
+    collect_from(CANDIDATES.with(|c| std::mem::take(&mut c.borrow_mut().0)))
 }
 
 /// Collects garbage cycles among orphans, per dead owner; returns how many objects were freed.

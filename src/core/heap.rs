@@ -180,7 +180,7 @@ impl Heap {
     pub(crate) fn leader(&self, index: ObjIndex) -> ObjIndex {
         let slot = self.slot(index);
         if slot.is_frozen() {
-            slot.aux.load(Ordering::Relaxed)
+            slot.aux.load(Ordering::Acquire)
         } else {
             index
         }
@@ -189,12 +189,22 @@ impl Heap {
     /// Adds a reference. The caller holds a reference already, or is the owner storing a new one.
     #[inline]
     pub(crate) fn retain(&self, index: ObjIndex) {
+        self.count(index, 1);
+    }
+
+    /// Adds `delta` (1 or -1) to the count of `index` — on its SCC's leader when frozen — retrying
+    /// on the new leader when a merge moved it; returns that leader and the count before.
+    #[inline]
+    fn count(&self, index: ObjIndex, delta: i32) -> (ObjIndex, u32) {
         loop {
             let leader = self.leader(index);
-            if self.slot(leader).refs.fetch_add(1, Ordering::Relaxed) & FORWARDED == 0 {
-                return;
+            let refs = &self.slot(leader).refs;
+            let before =
+                if delta > 0 { refs.fetch_add(1, Ordering::Relaxed) } else { refs.fetch_sub(1, Ordering::Release) };
+            if before & FORWARDED == 0 {
+                return (leader, before);
             }
-            self.unforward(leader, 1);
+            self.unforward(leader, delta);
         }
     }
 
@@ -232,13 +242,7 @@ impl Heap {
             return;
         }
         let _collector_out = orphan.then(cycles::orphan_release_guard).flatten();
-        let mut leader = if owner & FROZEN != 0 { slot.aux.load(Ordering::Acquire) } else { index };
-        let mut before = self.slot(leader).refs.fetch_sub(1, Ordering::Release);
-        while before & FORWARDED != 0 {
-            self.unforward(leader, -1);
-            leader = slot.aux.load(Ordering::Acquire);
-            before = self.slot(leader).refs.fetch_sub(1, Ordering::Release);
-        }
+        let (leader, before) = self.count(index, -1);
         if before != 1 {
             if owner == me {
                 cycles::buffer_candidate(index, slot);
@@ -304,6 +308,11 @@ impl Heap {
     /// Records the members of a frozen multi-member SCC so that the last release frees them all.
     pub(crate) fn set_scc_members(&self, leader: ObjIndex, members: Vec<ObjIndex>, refs: u32) {
         self.set_refs(leader, refs);
+        self.record_members(leader, members);
+    }
+
+    /// Makes `members` the member list of the multi-member SCC led by `leader`.
+    fn record_members(&self, leader: ObjIndex, members: Vec<ObjIndex>) {
         self.slot(leader).set_flags(SCC_MULTI, 0);
         self.scc_members.lock().insert(leader, members);
     }
@@ -337,11 +346,11 @@ impl Heap {
         refs.fetch_add(moved, Ordering::SeqCst);
         refs.fetch_sub(internal + HOLD, Ordering::SeqCst);
         let mut lists = self.scc_members.lock();
-        for scc in others.iter().chain([&leader]) {
+        for scc in others {
             lists.remove(scc);
         }
-        lists.insert(leader, members);
-        self.slot(leader).set_flags(SCC_MULTI, 0);
+        drop(lists);
+        self.record_members(leader, members);
     }
 
     /// Sets the count of an object being frozen (its SCC's merged count).

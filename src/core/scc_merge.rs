@@ -18,7 +18,7 @@
 use super::heap::{FROZEN, HEAP, MAY_REACH_ATOMIC_REF};
 use super::value::{ObjIndex, Value};
 use parking_lot::Mutex;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Held by every atomic reference write (see the module invariants).
 pub(crate) static TOPOLOGY: Mutex<()> = Mutex::new(());
@@ -78,10 +78,13 @@ pub(crate) fn close_cycle(container: ObjIndex, target: ObjIndex) -> bool {
     let members: Vec<ObjIndex> =
         others.iter().chain([&leader]).flat_map(|&l| HEAP.scc_members_of(l)).collect::<Vec<_>>();
     // References between the SCCs being merged were counted; inside the merged SCC they are not.
-    let inside: HashSet<ObjIndex> = members.iter().copied().collect();
+    let merged = |l: ObjIndex| l == leader || others.binary_search(&l).is_ok();
     let internal = members
         .iter()
-        .map(|&m| edges(m).filter(|&t| inside.contains(&t) && HEAP.leader(t) != HEAP.leader(m)).count() as u32)
+        .map(|&m| {
+            let own = HEAP.leader(m);
+            edges(m).map(|t| HEAP.leader(t)).filter(|&l| l != own && merged(l)).count() as u32
+        })
         .sum();
     HEAP.merge_sccs(leader, &others, members, internal);
     true

@@ -25,7 +25,7 @@ impl Counter {
         SHARD_TABLE[thread::current() as usize % SHARDS].0[self.0].fetch_add(delta, Ordering::Relaxed);
     }
 
-    fn get(&self) -> u64 {
+    pub(crate) fn get(&self) -> u64 {
         SHARD_TABLE.iter().map(|shard| shard.0[self.0].load(Ordering::Relaxed)).sum::<i64>().max(0) as u64
     }
 }

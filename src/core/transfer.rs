@@ -217,7 +217,7 @@ fn checked_members(root: ObjIndex, me: u32) -> Result<Vec<ObjIndex>> {
             return Ok(walk.members);
         }
         // Cyclic garbage may hold a reference: collect once, then look again.
-        if !collected && cycles::collect() > 0 {
+        if !collected && cycles::collect_local() > 0 {
             collected = true;
             continue;
         }

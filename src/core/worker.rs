@@ -383,6 +383,22 @@ pub(crate) fn execute(
     execute_with(|task| worker.submit(task, delay), input, mode, job)
 }
 
+/// Schedules `job` on `worker` after `delay`, with a frozen input — shared: the caller keeps its
+/// handle — or none.
+pub(crate) fn execute_after(worker: &Worker, delay: Duration, input: Option<u64>, job: JobFn) -> Result<Arc<Future>> {
+    let input = match input {
+        None => None,
+        Some(handle) if !object::is_frozen(handle)? => {
+            return Err(Error::new(
+                Status::ErrNotFrozen,
+                "execute_after takes a frozen input (shared by every run) or none; freeze it, or use execute",
+            ))
+        }
+        Some(handle) => Some(transfer::detach(object::retain(handle)?, TransferMode::Safe)?),
+    };
+    execute(worker, input, TransferMode::Safe, job, Some(delay))
+}
+
 /// Makes the task that runs `job` with `input` and completes a future, and hands it to `submit`
 /// (a worker's queue, a pool, a view). A cancelled task disposes of its input and cancels the future.
 pub(crate) fn execute_with(

@@ -180,18 +180,8 @@ pub unsafe extern "C" fn floe_worker_execute_after(
 ) -> Status {
     let body = || {
         let (worker, job) = (worker::lookup(worker)?, c_job(job)?);
-        let input = match input {
-            0 => None,
-            object if !crate::core::object::is_frozen(object)? => {
-                return Err(Error::new(
-                    Status::ErrNotFrozen,
-                    "the input of a delayed job must be frozen (it is shared)",
-                ))
-            }
-            object => Some(transfer::detach(crate::core::object::retain(object)?, TransferMode::Safe)?),
-        };
-        let future = worker::execute(&worker, input, TransferMode::Safe, job, Some(Duration::from_millis(delay_ms)))?;
-        register(future)
+        let input = (input != 0).then_some(input);
+        register(worker::execute_after(&worker, Duration::from_millis(delay_ms), input, job)?)
     };
     // SAFETY: documented contract: `out_future` is NULL or writable.
     unsafe { returning("floe_worker_execute_after", out_future, "out_future", body) }
