@@ -40,10 +40,16 @@ func onThread(
     done.wait()
 }
 
-/// Names the calling thread; Foundation passes the name on to the OS (at most 15 bytes on Linux),
-/// where floe reads it for its messages.
+/// Names the calling thread for the OS, where floe reads it for its messages (at most 15 bytes on
+/// Linux), and for Foundation. Foundation alone passes the name on only once its thread object is
+/// set up, which races with the start of the thread's closure; the kernel's file takes it at once.
 func nameThisThread(_ name: String) {
     precondition(name.utf8.count <= 15, "Linux thread names hold 15 bytes")
+    #if os(Linux)
+    try! name.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
+    #else
+    pthread_setname_np(name)
+    #endif
     Thread.current.name = name
 }
 
