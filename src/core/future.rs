@@ -1,19 +1,32 @@
 //! Futures: the outcome of a job, produced on a worker and consumed on any thread.
 //!
-//! State machine (one mutex and condition variable per future):
-//! `Scheduled → Computed | Failed | Cancelled`, then `Computed → Consumed` when a consumer takes the
-//! result. The result is a graph in transit; consuming attaches it to the consuming thread, so it
-//! is owned there and nowhere else. A failed future keeps the job's status and message (Kotlin/
-//! Native reduced them to "Job has thrown an exception"). A future may instead be asked to deliver
-//! its outcome to a worker's queue (the main queue included): the graph is then attached on that
-//! worker's thread. One global condition variable serves "wait for any of these futures", as in
-//! Kotlin/Native; a completion touches it only while someone waits.
+//! State machine: `Scheduled → Computed | Failed | Cancelled`, then `Computed → Consumed` when a
+//! consumer takes the result. The result is a graph in transit; consuming attaches it to the
+//! consuming thread, so it is owned there and nowhere else. A failed future keeps the job's status
+//! and message (Kotlin/Native reduced them to "Job has thrown an exception"). A future may instead
+//! be asked to deliver its outcome to a worker's queue (the main queue included): the graph is then
+//! attached on that worker's thread.
+//!
+//! The state is one atomic word: the `FutureState` number, plus a flag for waiters that sleep and
+//! one for a delivery. Completing is one swap of that word (no lock) after the outcome is written;
+//! the mutex is taken only by consumers, by `deliver_to`, and by a completion that finds a sleeper.
+//! Invariants:
+//! - `outcome` is written by the completer alone, before the swap that leaves `Scheduled`
+//!   (release), and read only after seeing a finished state (acquire), under the mutex.
+//! - A waiter sets `WAITING` under the mutex and holds it until it sleeps on the condition
+//!   variable; a completion that swaps out a `WAITING` takes the mutex before notifying.
+//! - `delivery` is written under the mutex before `DELIVERY` is set, and taken by the completer
+//!   after its swap returns the flag; if the swap came first, `deliver_to` delivers itself.
+//! - "Wait for any" (one global condition variable, as in Kotlin/Native): a waiter counts itself in
+//!   `ANY_WAITERS` before it checks the states, and a completion reads `ANY_WAITERS` after its swap,
+//!   each with a SeqCst fence in between, so either the check sees the state or the completion
+//!   sees the waiter.
 
 use super::error::{Error, Result, Status};
-use super::sync::{spin_until, Condvar, Mutex};
+use super::sync::{handshake_fence, spin_until, AtomicU32, Condvar, Mutex, UnsafeCell};
 use super::transfer::Transit;
 use super::worker::{Task, Worker};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,26 +51,34 @@ pub type Outcome = Result<Option<u64>>;
 
 type Delivery = (Arc<Worker>, Box<dyn FnOnce(Outcome) + Send>);
 
-enum Slot {
-    Scheduled(Option<Delivery>),
-    Computed(Option<Transit>),
-    Failed(Error),
-    Cancelled,
-    Consumed,
+/// The bits of the state word that hold the `FutureState`.
+const STATE: u32 = 0b111;
+/// Someone sleeps on `done` until the job finishes.
+const WAITING: u32 = 1 << 3;
+/// `delivery` holds a delivery for the completer.
+const DELIVERY: u32 = 1 << 4;
+
+/// What the job left: a result (Computed, then Consumed once taken), a failure, or nothing.
+enum Left {
+    Nothing,
+    Result(Option<Transit>),
+    Failure(Error),
 }
 
 pub struct Future {
-    slot: Mutex<Slot>,
+    state: AtomicU32,
+    outcome: UnsafeCell<Left>,
+    delivery: UnsafeCell<Option<Delivery>>,
+    lock: Mutex<()>,
     done: Condvar,
-    /// Set once the job has finished, for waiters that spin before they sleep.
-    finished: AtomicBool,
 }
 
-// "Wait for any": waiters hold `ANY_LOCK` from their check of the states to their wait on
-// `ANY_DONE`, and count themselves in `ANY_WAITERS` before the check. A completion takes the lock
-// and notifies only when someone waits: it writes its state under the future's slot lock, so
-// either the waiter's check sees the state, or the waiter had counted itself before the completion
-// looked (the slot lock orders the two).
+// SAFETY: `outcome` and `delivery` are reached as the invariants at the top say: written by one
+// thread before an atomic publishes them, then only under `lock`. What they hold is `Send`.
+unsafe impl Sync for Future {}
+// SAFETY: as for `Sync`; every field is `Send`.
+unsafe impl Send for Future {}
+
 #[cfg(not(floe_loom))]
 static ANY_LOCK: Mutex<()> = Mutex::new(());
 #[cfg(not(floe_loom))]
@@ -71,112 +92,152 @@ loom::lazy_static! {
     static ref ANY_WAITERS: loom::sync::atomic::AtomicUsize = loom::sync::atomic::AtomicUsize::new(0);
 }
 
+fn state_of(word: u32) -> FutureState {
+    match word & STATE {
+        1 => FutureState::Scheduled,
+        2 => FutureState::Computed,
+        3 => FutureState::Failed,
+        4 => FutureState::Cancelled,
+        _ => FutureState::Consumed,
+    }
+}
+
 impl Future {
     pub(crate) fn new() -> Arc<Future> {
         Arc::new(Future {
-            slot: Mutex::new(Slot::Scheduled(None)),
+            state: AtomicU32::new(FutureState::Scheduled as u32),
+            outcome: UnsafeCell::new(Left::Nothing),
+            delivery: UnsafeCell::new(None),
+            lock: Mutex::new(()),
             done: Condvar::new(),
-            finished: AtomicBool::new(false),
         })
     }
 
     pub fn state(&self) -> FutureState {
-        match &*self.slot.lock() {
-            Slot::Scheduled(_) => FutureState::Scheduled,
-            Slot::Computed(_) => FutureState::Computed,
-            Slot::Failed(_) => FutureState::Failed,
-            Slot::Cancelled => FutureState::Cancelled,
-            Slot::Consumed => FutureState::Consumed,
-        }
+        state_of(self.state.load(Ordering::Acquire))
+    }
+
+    fn finished(&self) -> bool {
+        self.state() != FutureState::Scheduled
     }
 
     /// Records the job's outcome (or, with `None`, that it was cancelled) and wakes consumers.
+    /// Called once, by whoever ran or cancelled the job.
     pub(crate) fn complete(&self, outcome: Option<Result<Option<Transit>>>) {
-        let finished = match outcome {
-            Some(Ok(result)) => Slot::Computed(result),
-            Some(Err(error)) => Slot::Failed(error),
-            None => Slot::Cancelled,
+        let (left, state) = match outcome {
+            Some(Ok(result)) => (Left::Result(result), FutureState::Computed),
+            Some(Err(error)) => (Left::Failure(error), FutureState::Failed),
+            None => (Left::Nothing, FutureState::Cancelled),
         };
-        let previous = std::mem::replace(&mut *self.slot.lock(), finished);
-        self.finished.store(true, Ordering::Release);
-        self.done.notify_all();
+        // SAFETY: the completer alone writes `outcome`, and nobody reads it while the state is
+        // `Scheduled` (invariants at the top).
+        self.outcome.with_mut(|slot| unsafe { *slot = left });
+        let previous = self.state.swap(state as u32, Ordering::SeqCst);
+        debug_assert_eq!(state_of(previous), FutureState::Scheduled, "a future is completed once");
+        handshake_fence();
+        if previous & WAITING != 0 {
+            drop(self.lock.lock());
+            self.done.notify_all();
+        }
         if ANY_WAITERS.load(Ordering::SeqCst) > 0 {
             drop(ANY_LOCK.lock());
             ANY_DONE.notify_all();
         }
-        if let Slot::Scheduled(Some((worker, callback))) = previous {
+        if previous & DELIVERY != 0 {
+            // SAFETY: `deliver_to` wrote it before setting the flag that this swap took (acquire);
+            // nobody else touches it once the flag is set.
+            let delivery = self.delivery.with_mut(|delivery| unsafe { (*delivery).take() });
+            let (worker, callback) = delivery.expect("the DELIVERY flag comes with a delivery");
             deliver(&worker, self.take(), callback);
         }
     }
 
     /// Takes a finished outcome: the result graph (still in transit) or the failure.
     fn take(&self) -> Result<Option<Transit>> {
-        let mut slot = self.slot.lock();
-        match std::mem::replace(&mut *slot, Slot::Consumed) {
-            Slot::Computed(result) => Ok(result),
-            other => {
-                let error = match &other {
-                    Slot::Failed(error) => Error::new(error.status(), format!("the job failed: {}", error.message())),
-                    Slot::Cancelled => Error::new(
-                        Status::ErrCancelled,
-                        "the job was cancelled: its worker terminated without processing it",
-                    ),
-                    Slot::Consumed => Error::new(Status::ErrConsumed, "the future's result was already consumed"),
-                    Slot::Scheduled(_) => Error::new(Status::ErrTimeout, "the job has not finished"),
-                    Slot::Computed(_) => unreachable!("handled above"),
-                };
-                // Failures and cancellations stay readable; only a result is taken once.
-                if !matches!(other, Slot::Consumed) {
-                    *slot = other;
-                }
-                Err(error)
+        let _consumer = self.lock.lock();
+        let state = self.state();
+        // SAFETY: consumers reach `outcome` under `lock`, and only once the state says it is
+        // written (the acquire in `state()`).
+        self.outcome.with_mut(|slot| match (state, unsafe { &mut *slot }) {
+            (FutureState::Computed, Left::Result(result)) => {
+                let result = result.take();
+                self.state.store(FutureState::Consumed as u32, Ordering::Release);
+                Ok(result)
             }
-        }
+            // Failures and cancellations stay readable; only a result is taken once.
+            (FutureState::Failed, Left::Failure(error)) => {
+                Err(Error::new(error.status(), format!("the job failed: {}", error.message())))
+            }
+            (FutureState::Cancelled, _) => Err(Error::new(
+                Status::ErrCancelled,
+                "the job was cancelled: its worker terminated without processing it",
+            )),
+            (FutureState::Consumed, _) => {
+                Err(Error::new(Status::ErrConsumed, "the future's result was already consumed"))
+            }
+            (FutureState::Scheduled, _) => Err(Error::new(Status::ErrTimeout, "the job has not finished")),
+            (state, _) => unreachable!("a {state:?} future holds what its state says"),
+        })
     }
 
     /// Waits up to `timeout` (forever with `None`) and takes the outcome; a result is attached to
     /// the calling thread and returned as a handle it owns.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<Option<u64>> {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        spin_until(|| self.finished.load(Ordering::Acquire));
-        {
-            let mut slot = self.slot.lock();
-            while let Slot::Scheduled(_) = &*slot {
-                match deadline {
-                    Some(deadline) => {
-                        if self.done.wait_until(&mut slot, deadline).timed_out() {
-                            break;
-                        }
-                    }
-                    None => self.done.wait(&mut slot),
-                }
-            }
-            if let Slot::Scheduled(_) = &*slot {
-                let waited = timeout.unwrap_or_default();
-                return Err(Error::new(Status::ErrTimeout, format!("the job did not finish within {waited:?}")));
-            }
+        if !spin_until(|| self.finished()) && !self.sleep_until_finished(timeout.map(|t| Instant::now() + t)) {
+            let waited = timeout.unwrap_or_default();
+            return Err(Error::new(Status::ErrTimeout, format!("the job did not finish within {waited:?}")));
         }
         self.take()?.map(Transit::attach).transpose()
+    }
+
+    /// Sleeps until the job finishes or `deadline` passes; whether it finished.
+    fn sleep_until_finished(&self, deadline: Option<Instant>) -> bool {
+        let mut guard = self.lock.lock();
+        loop {
+            let word = self.state.load(Ordering::Acquire);
+            if state_of(word) != FutureState::Scheduled {
+                return true;
+            }
+            if word & WAITING == 0
+                && self.state.compare_exchange(word, word | WAITING, Ordering::SeqCst, Ordering::Acquire).is_err()
+            {
+                continue;
+            }
+            match deadline {
+                Some(deadline) => {
+                    if self.done.wait_until(&mut guard, deadline).timed_out() {
+                        return self.finished();
+                    }
+                }
+                None => self.done.wait(&mut guard),
+            }
+        }
     }
 
     /// Asks for the outcome to be delivered on `worker`'s thread, to `callback`; right away if
     /// the future is already finished.
     pub(crate) fn deliver_to(&self, worker: Arc<Worker>, callback: Box<dyn FnOnce(Outcome) + Send>) -> Result<()> {
-        let mut slot = self.slot.lock();
-        match &mut *slot {
-            Slot::Scheduled(delivery @ None) => {
-                *delivery = Some((worker, callback));
-                Ok(())
+        let guard = self.lock.lock();
+        let word = self.state.load(Ordering::Acquire);
+        let (worker, callback) = if state_of(word) != FutureState::Scheduled {
+            (worker, callback)
+        } else if word & DELIVERY != 0 {
+            return Err(Error::new(Status::ErrConsumed, "the future already has a delivery; it is consumed once"));
+        } else {
+            // SAFETY: `delivery` is written under `lock`, and the completer reads it only after
+            // the flag set below.
+            self.delivery.with_mut(|delivery| unsafe { *delivery = Some((worker, callback)) });
+            // Under `lock` the word changes only by the completion's swap (waiters too hold `lock`).
+            if self.state.compare_exchange(word, word | DELIVERY, Ordering::SeqCst, Ordering::Acquire).is_ok() {
+                return Ok(());
             }
-            Slot::Scheduled(Some(_)) => {
-                Err(Error::new(Status::ErrConsumed, "the future already has a delivery; it is consumed once"))
-            }
-            _ => {
-                drop(slot);
-                deliver(&worker, self.take(), callback);
-                Ok(())
-            }
-        }
+            // SAFETY: the flag was not set, so the completer did not and will not touch it.
+            let delivery = self.delivery.with_mut(|delivery| unsafe { (*delivery).take() });
+            delivery.expect("written above")
+        };
+        drop(guard);
+        deliver(&worker, self.take(), callback);
+        Ok(())
     }
 }
 
@@ -213,6 +274,7 @@ pub fn wait_any(futures: &[Arc<Future>], timeout: Option<Duration>) -> Result<us
         }
     }
     ANY_WAITERS.fetch_add(1, Ordering::SeqCst);
+    handshake_fence();
     let _waiting = Waiting;
     let mut guard = ANY_LOCK.lock();
     loop {

@@ -12,6 +12,7 @@ pub mod future;
 pub mod global;
 mod handle;
 mod heap;
+mod mpsc;
 pub(crate) mod object;
 mod ownership;
 pub mod pool;

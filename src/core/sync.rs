@@ -1,14 +1,63 @@
-//! The mutex and condition variable of the protocols that loom models check (the future state
-//! machine, the worker queue, the shared-data stripes): parking_lot's normally, loom's under `--cfg floe_loom`, behind one small API; and the
-//! brief spin that waiters do before they sleep.
+//! The mutex, condition variable, atomics and cell of the protocols that loom models check (the
+//! future state machine, the worker queue, the shared-data stripes): parking_lot's and std's
+//! normally, loom's under `--cfg floe_loom`, behind one small API; and the brief spin that waiters
+//! do before they sleep.
 
 use std::cell::Cell;
 
 #[cfg(not(floe_loom))]
 pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
+#[cfg(not(floe_loom))]
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
 
 #[cfg(floe_loom)]
 pub(crate) use self::modelled::{Condvar, Mutex, MutexGuard};
+#[cfg(floe_loom)]
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
+
+/// A cell whose accesses loom checks for data races under `--cfg floe_loom`.
+#[cfg(not(floe_loom))]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+#[cfg(floe_loom)]
+pub(crate) struct UnsafeCell<T>(loom::cell::UnsafeCell<T>);
+
+impl<T> UnsafeCell<T> {
+    pub(crate) fn new(value: T) -> Self {
+        #[cfg(not(floe_loom))]
+        return UnsafeCell(std::cell::UnsafeCell::new(value));
+        #[cfg(floe_loom)]
+        return UnsafeCell(loom::cell::UnsafeCell::new(value));
+    }
+
+    /// Calls `f` with a pointer to the value; the caller guarantees no other access meanwhile.
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        #[cfg(not(floe_loom))]
+        return f(self.0.get());
+        #[cfg(floe_loom)]
+        return self.0.with_mut(f);
+    }
+}
+
+/// Orders what a thread wrote before it with what it reads after it: the middle of a handshake in
+/// which each side writes its own flag and then reads the other's (a producer pushes and then
+/// reads `sleeping`; the worker sets `sleeping` and then looks at the queue), so that at least one
+/// side sees the other. SeqCst accesses alone would do in the language's model, but loom checks
+/// them as acquire/release only; with the fence, the models check the handshake as it runs.
+pub(crate) fn handshake_fence() {
+    #[cfg(not(floe_loom))]
+    std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+    #[cfg(floe_loom)]
+    loom::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+}
+
+/// One step of a wait for another thread that is in the middle of a short, bounded action (a
+/// producer between claiming a queue slot and filling it): a pause, or under loom a yield.
+pub(crate) fn spin_hint() {
+    #[cfg(not(floe_loom))]
+    std::hint::spin_loop();
+    #[cfg(floe_loom)]
+    loom::thread::yield_now();
+}
 
 #[cfg(floe_loom)]
 mod modelled {
@@ -76,6 +125,17 @@ mod modelled {
             self.0.notify_one();
         }
     }
+}
+
+/// Runs a loom model with at most `preemptions` preemptions per execution, as loom advises for
+/// models with many atomic operations (the worker's loop, the lock-free queue): exhaustive search
+/// takes hours there, and bugs that need more preemptions than this are rare.
+#[cfg(all(test, floe_loom))]
+pub(crate) fn bounded_model(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(preemptions);
+    builder.max_branches = 20_000;
+    builder.check(f);
 }
 
 const MAX_SPINS: u32 = 256;

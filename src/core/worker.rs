@@ -5,25 +5,34 @@
 //! result graph, transferred to whoever consumes its future. Jobs are plain functions, with no
 //! captured state, as in Kotlin/Native.
 //!
-//! Queue invariants (one mutex and condition variable per worker): a job is either run or
-//! cancelled, never lost. Cancelling a job cancels its future and disposes of its input on the
-//! cancelling thread. Termination with `process_scheduled` runs everything queued (delayed jobs when
-//! they come due) before the thread exits; without, it cancels everything not yet started. A worker
-//! that is terminating takes no new jobs (`ErrWorkerTerminated`); deliveries sent to it are disposed.
+//! Queue invariants: ready tasks go through a lock-free queue with many producers and one consumer
+//! (`mpsc`), the thread that runs the worker; delayed tasks, termination and the sleep handshake
+//! sit under one mutex. A job is either run or cancelled, never lost. Cancelling a job cancels its
+//! future and disposes of its input. Termination closes the queue: every job that got in before
+//! runs — or, without `process_scheduled`, is cancelled by the worker's thread as it takes it (the
+//! delayed ones by the terminating thread at once) — and every later one is refused
+//! (`ErrWorkerTerminated`; deliveries sent to it are disposed). With `process_scheduled`, delayed
+//! jobs run when they come due, before the thread exits.
+//!
+//! Sleep handshake: the worker stores `sleeping` under the mutex and then looks at the queue once
+//! more; a producer pushes and then reads `sleeping`; each side has a SeqCst fence between its
+//! write and its read. One of the two sees the other, and a producer that sees a sleeper takes
+//! the mutex before notifying, so the worker is either still deciding or already waiting.
 
 use super::api::Object;
 use super::error::{Error, Result, Status};
 use super::future::Future;
+use super::mpsc::{Look, Mpsc, Pop};
 use super::object;
 use super::sync::spin_until;
-use super::sync::{Condvar, Mutex};
+use super::sync::{handshake_fence, AtomicBool, Condvar, Mutex};
 use super::thread;
 use super::transfer::{self, TransferMode, Transit};
-use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -90,8 +99,8 @@ enum Phase {
     },
 }
 
-struct Queue {
-    ready: VecDeque<Task>,
+/// What the mutex guards: the delayed tasks, in due order, and the phase.
+struct Control {
     delayed: BTreeMap<(Instant, u64), Task>,
     sequence: u64,
     phase: Phase,
@@ -100,14 +109,20 @@ struct Queue {
 pub struct Worker {
     id: u32,
     name: Arc<str>,
-    queue: Mutex<Queue>,
+    /// Tasks ready to run, in order; taken only on the thread that runs this worker's queue.
+    ready: Mpsc<Task>,
+    control: Mutex<Control>,
     wake: Condvar,
+    /// Set by the worker's thread, under `control`, before its last look at `ready` ahead of a sleep.
+    sleeping: AtomicBool,
+    /// Whether `control.delayed` has tasks: a hint that spares the worker the mutex when not.
+    has_delayed: AtomicBool,
+    /// Set by a termination that cancels what is queued.
+    cancel_queued: AtomicBool,
+    /// Set just before a worker's thread leaves the registry: cached lookups then fail as it does.
+    exited: AtomicBool,
     /// The thread token of the thread that runs this worker's queue.
     token: AtomicU32,
-    /// Counts submissions, so that an idle worker can spin for the next one before it sleeps.
-    submitted: AtomicU64,
-    /// Set by a termination that cancels what is queued, batches taken by the thread included.
-    cancel_queued: AtomicBool,
 }
 
 // The registries are not part of the loom models: plain parking_lot, usable in statics.
@@ -119,6 +134,9 @@ static MAIN_WAKEUP: parking_lot::Mutex<Option<WakeHook>> = parking_lot::Mutex::n
 
 thread_local! {
     static CURRENT: Cell<u32> = const { Cell::new(0) };
+    /// The worker this thread addressed last, so that a stream of `execute`s to one worker skips
+    /// the registry's mutex and hash lookup.
+    static LAST_ADDRESSED: RefCell<Option<Arc<Worker>>> = const { RefCell::new(None) };
 }
 
 impl Worker {
@@ -126,16 +144,14 @@ impl Worker {
         Worker {
             id,
             name: name.into(),
-            queue: Mutex::new(Queue {
-                ready: VecDeque::new(),
-                delayed: BTreeMap::new(),
-                sequence: 0,
-                phase: Phase::Running,
-            }),
+            ready: Mpsc::new(),
+            control: Mutex::new(Control { delayed: BTreeMap::new(), sequence: 0, phase: Phase::Running }),
             wake: Condvar::new(),
-            token: AtomicU32::new(0),
-            submitted: AtomicU64::new(0),
+            sleeping: AtomicBool::new(false),
+            has_delayed: AtomicBool::new(false),
             cancel_queued: AtomicBool::new(false),
+            exited: AtomicBool::new(false),
+            token: AtomicU32::new(0),
         }
     }
 
@@ -153,26 +169,23 @@ impl Worker {
 
     /// Queues `task` (after `delay`). A terminating worker refuses it, and the task is cancelled.
     fn submit(&self, task: Task, delay: Option<Duration>) -> Result<()> {
-        let mut queue = self.queue.lock();
-        if let Phase::Terminating { .. } = queue.phase {
-            drop(queue);
+        let refused = match delay {
+            None => self.ready.push(task).err(),
+            Some(delay) => self.schedule(task, delay),
+        };
+        if let Some(task) = refused {
             task.cancel();
             return Err(Error::new(
                 Status::ErrWorkerTerminated,
                 format!("{} was asked to terminate and takes no new jobs", self.describe()),
             ));
         }
-        match delay {
-            Some(delay) => {
-                queue.sequence += 1;
-                let key = (Instant::now() + delay, queue.sequence);
-                queue.delayed.insert(key, task);
-            }
-            None => queue.ready.push_back(task),
+        // The producer's half of the sleep handshake (see the top of this file).
+        handshake_fence();
+        if delay.is_some() || self.sleeping.load(Ordering::SeqCst) {
+            drop(self.control.lock());
+            self.wake.notify_one();
         }
-        self.submitted.fetch_add(1, Ordering::Release);
-        drop(queue);
-        self.wake.notify_one();
         if self.id == MAIN_WORKER {
             if let Some(hook) = &*MAIN_WAKEUP.lock() {
                 hook();
@@ -181,61 +194,95 @@ impl Worker {
         Ok(())
     }
 
+    /// Adds a delayed task, or hands it back if the worker is terminating.
+    fn schedule(&self, task: Task, delay: Duration) -> Option<Task> {
+        let mut control = self.control.lock();
+        if let Phase::Terminating { .. } = control.phase {
+            return Some(task);
+        }
+        control.sequence += 1;
+        let key = (Instant::now() + delay, control.sequence);
+        control.delayed.insert(key, task);
+        self.has_delayed.store(true, Ordering::Relaxed);
+        None
+    }
+
     /// Queues a future's delivery; a terminating worker disposes of it instead.
     pub(crate) fn enqueue_delivery(&self, task: Task) {
         let _ = self.submit(task, None);
     }
 
-    /// Moves every ready task into the empty `batch`, waiting for one; `false` once the worker's
-    /// thread must exit. Taking them all at once keeps the worker off the lock that submitters take.
-    fn next_batch(&self, batch: &mut VecDeque<Task>) -> bool {
-        let mut queue = self.queue.lock();
-        let mut spun = false;
+    /// The next task for the worker's thread, waiting for one; `None` once the thread must exit.
+    /// Delayed tasks that are due go first, so a busy queue does not hold them back.
+    fn next_task(&self) -> Option<Task> {
         loop {
-            if let Some(task) = take_ready(&mut queue) {
-                std::mem::swap(&mut queue.ready, batch);
-                batch.push_front(task);
-                return true;
+            if let Some(task) = self.take_due() {
+                return Some(task);
             }
-            if let Phase::Terminating { .. } = queue.phase {
-                if queue.delayed.is_empty() {
-                    return false;
-                }
-            }
-            if !spun && queue.delayed.is_empty() {
-                spun = true;
-                let seen = self.submitted.load(Ordering::Acquire);
-                drop(queue);
-                spin_until(|| self.submitted.load(Ordering::Acquire) != seen);
-                queue = self.queue.lock();
+            // SAFETY (here and below): `next_task` runs on the worker's own thread, the only
+            // consumer of `ready` (`process_queue` checks that it is called there too).
+            let closed = match unsafe { self.ready.pop() } {
+                Pop::Value(task) => return Some(task),
+                Pop::Empty => false,
+                Pop::Closed => true,
+            };
+            if !closed && spin_until(|| unsafe { self.ready.next_is_written() }) {
                 continue;
             }
-            match queue.delayed.keys().next().map(|&(due, _)| due) {
-                Some(due) => {
-                    self.wake.wait_until(&mut queue, due);
+            let mut control = self.control.lock();
+            if let Some(task) = self.take_due_locked(&mut control) {
+                return Some(task);
+            }
+            self.sleeping.store(true, Ordering::SeqCst);
+            handshake_fence();
+            let look = unsafe { self.ready.look() };
+            let due = control.delayed.keys().next().map(|&(due, _)| due);
+            match (look, due) {
+                (Look::Values, _) => {}
+                (Look::Closed, None) => {
+                    self.sleeping.store(false, Ordering::Relaxed);
+                    return None;
                 }
-                None => self.wake.wait(&mut queue),
+                (_, Some(due)) => {
+                    self.wake.wait_until(&mut control, due);
+                }
+                (Look::Empty, None) => self.wake.wait(&mut control),
             }
+            self.sleeping.store(false, Ordering::Relaxed);
         }
     }
 
-    /// The worker thread's loop: runs batches of ready tasks until the worker must exit.
+    /// Takes the first delayed task if it is due; takes the mutex only while there are delayed tasks.
+    fn take_due(&self) -> Option<Task> {
+        if !self.has_delayed.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.take_due_locked(&mut self.control.lock())
+    }
+
+    fn take_due_locked(&self, control: &mut Control) -> Option<Task> {
+        let entry = control.delayed.first_entry()?;
+        if entry.key().0 > Instant::now() {
+            return None;
+        }
+        let task = entry.remove();
+        self.has_delayed.store(!control.delayed.is_empty(), Ordering::Relaxed);
+        Some(task)
+    }
+
+    /// The worker thread's loop: runs tasks until the worker must exit.
     fn serve(&self) {
-        let mut batch = VecDeque::new();
-        while self.next_batch(&mut batch) {
-            self.run_batch(&mut batch);
+        while let Some(task) = self.next_task() {
+            self.run_or_cancel(task);
         }
     }
 
-    /// Runs a batch taken by `next_batch`; once a termination without processing was asked for,
-    /// the tasks not started yet are cancelled instead.
-    fn run_batch(&self, batch: &mut VecDeque<Task>) {
-        while let Some(task) = batch.pop_front() {
-            if self.cancel_queued.load(Ordering::Acquire) {
-                task.cancel();
-            } else {
-                task.run();
-            }
+    /// Runs `task`, or cancels it once a termination without processing was asked for.
+    fn run_or_cancel(&self, task: Task) {
+        if self.cancel_queued.load(Ordering::Acquire) {
+            task.cancel();
+        } else {
+            task.run();
         }
     }
 
@@ -256,10 +303,15 @@ impl Worker {
         }
         let mut ran = 0;
         while ran < max {
-            let Some(task) = take_ready(&mut self.queue.lock()) else {
-                break;
+            let task = match self.take_due() {
+                Some(task) => task,
+                // SAFETY: checked above: this is the worker's own thread, the only consumer of `ready`.
+                None => match unsafe { self.ready.pop() } {
+                    Pop::Value(task) => task,
+                    Pop::Empty | Pop::Closed => break,
+                },
             };
-            task.run();
+            self.run_or_cancel(task);
             ran += 1;
         }
         Ok(ran)
@@ -270,43 +322,30 @@ impl Worker {
         if self.id == MAIN_WORKER {
             return Err(Error::new(Status::ErrInvalidArgument, "the main queue cannot be terminated"));
         }
-        let mut queue = self.queue.lock();
-        let done = match &queue.phase {
+        let mut control = self.control.lock();
+        let done = match &control.phase {
             Phase::Terminating { done } => return Ok(done.clone()),
             Phase::Running => Future::new(),
         };
-        queue.phase = Phase::Terminating { done: done.clone() };
-        let cancelled: Vec<Task> = if process_scheduled {
-            Vec::new()
+        control.phase = Phase::Terminating { done: done.clone() };
+        let cancelled = if process_scheduled {
+            BTreeMap::new()
         } else {
             self.cancel_queued.store(true, Ordering::Release);
-            let delayed = std::mem::take(&mut queue.delayed);
-            queue.ready.drain(..).chain(delayed.into_values()).collect()
+            self.has_delayed.store(false, Ordering::Relaxed);
+            std::mem::take(&mut control.delayed)
         };
-        drop(queue);
+        self.ready.close();
+        drop(control);
         self.wake.notify_all();
-        cancelled.into_iter().for_each(Task::cancel);
+        cancelled.into_values().for_each(Task::cancel);
         Ok(done)
     }
 }
 
-/// Moves delayed tasks that are due to the ready queue and takes the first ready task.
-fn take_ready(queue: &mut Queue) -> Option<Task> {
-    // The clock is read only when a delayed task exists: most queues never have one.
-    let now = if queue.delayed.is_empty() { None } else { Some(Instant::now()) };
-    while let (Some(now), Some(entry)) = (now, queue.delayed.first_entry()) {
-        if entry.key().0 > now {
-            break;
-        }
-        let task = entry.remove();
-        queue.ready.push_back(task);
-    }
-    queue.ready.pop_front()
-}
-
 /// The main thread's queue.
-fn main_worker() -> Arc<Worker> {
-    MAIN.get_or_init(|| Arc::new(Worker::new(MAIN_WORKER, "main"))).clone()
+fn main_worker() -> &'static Arc<Worker> {
+    MAIN.get_or_init(|| Arc::new(Worker::new(MAIN_WORKER, "main")))
 }
 
 /// Starts a worker thread named `name`; returns its id, valid on every thread.
@@ -329,19 +368,50 @@ fn run(worker: Arc<Worker>) {
     // Before saying the thread is done: drop what other threads parked for it and its garbage
     // cycles, which its thread-exit destructors would otherwise do after the future completed.
     super::cycles::collect();
+    worker.exited.store(true, Ordering::Release);
     WORKERS.lock().remove(&worker.id);
-    let done = match &worker.queue.lock().phase {
+    let done = match &worker.control.lock().phase {
         Phase::Terminating { done } => done.clone(),
         Phase::Running => unreachable!("a worker's thread exits only when asked to terminate"),
     };
     done.complete(Some(Ok(None)));
 }
 
+/// Calls `f` with the worker with id `id` (the main queue for `MAIN_WORKER`). The worker that the
+/// calling thread addressed last is found without the registry, unless its thread has exited.
+pub(crate) fn with<R>(id: u32, f: impl FnOnce(&Arc<Worker>) -> Result<R>) -> Result<R> {
+    if id == MAIN_WORKER {
+        return f(main_worker());
+    }
+    let mut f = Some(f);
+    let cached = LAST_ADDRESSED.try_with(|last| {
+        // Borrowed while `f` runs; a call of `with` from inside `f` (a cancelled delivery's
+        // callback, say) finds it borrowed and goes to the registry.
+        let mut last = last.try_borrow_mut().ok()?;
+        let current = matches!(&*last, Some(worker) if worker.id == id && !worker.exited.load(Ordering::Acquire));
+        if !current {
+            *last = Some(match registered(id) {
+                Ok(worker) => worker,
+                Err(error) => return Some(Err(error)),
+            });
+        }
+        let f = f.take().expect("called once");
+        Some(f(last.as_ref().expect("just filled")))
+    });
+    match (cached, f) {
+        (Ok(Some(result)), _) => result,
+        (_, Some(f)) => f(&registered(id)?),
+        (_, None) => unreachable!("`f` ran only if the cache answered"),
+    }
+}
+
 /// The worker with id `id` (the main queue for `MAIN_WORKER`).
 pub fn lookup(id: u32) -> Result<Arc<Worker>> {
-    if id == MAIN_WORKER {
-        return Ok(main_worker());
-    }
+    with(id, |worker| Ok(worker.clone()))
+}
+
+/// The running worker with id `id`, from the registry.
+fn registered(id: u32) -> Result<Arc<Worker>> {
     WORKERS.lock().get(&id).cloned().ok_or_else(|| {
         Error::new(Status::ErrUnknownWorker, format!("no worker has id {id} (it never existed, or it has terminated)"))
     })
@@ -430,12 +500,15 @@ fn run_job(input: Option<Transit>, job: JobFn, mode: TransferMode) -> Result<Opt
 #[cfg(all(test, floe_loom))]
 mod loom_models {
     use super::*;
+    use crate::core::sync::bounded_model;
     use loom::sync::atomic::AtomicUsize;
+
+    const PREEMPTIONS: usize = 3;
 
     /// Two jobs raced against the worker's loop and a termination: each runs or is cancelled,
     /// exactly once, and with `process_scheduled` every one runs.
     fn every_job_runs_or_is_cancelled_once(process_scheduled: bool) {
-        loom::model(move || {
+        bounded_model(PREEMPTIONS, move || {
             let worker = Arc::new(Worker::new(2, "modelled"));
             let (ran, cancelled) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
             let looping = worker.clone();

@@ -1,0 +1,477 @@
+//! A lock-free, unbounded, closable queue with many producers and one consumer: the job queue of a
+//! worker and of the main thread. A push claims a position with one compare-and-swap and, in a
+//! steady stream, allocates nothing; the consumer takes values in order with no read-modify-write.
+//!
+//! Positions count up from 0: `tail` is the next one a producer claims, `head` the next one the
+//! consumer reads. Values live in blocks of `BLOCK` slots, linked in position order. Each block
+//! spans `LAP = BLOCK + 1` positions, the last of which is no slot: while `tail` sits on it, the
+//! producer that claimed the block's last slot is installing the next block, and other producers
+//! wait for it.
+//!
+//! Invariants:
+//! - A slot is written once, by the producer that claimed its position, which then marks it
+//!   written (release); the consumer reads it once, after seeing the mark (acquire).
+//! - Whenever `tail` is not on a lap's last position, `tail_block` is the block of its lap: the
+//!   installer stores it before moving `tail` past that position.
+//! - The producer that claims a block's last slot links the next block before it marks that slot,
+//!   so the consumer, having read the slot, finds the link.
+//! - Only the consumer frees a block, once it has read every slot of it. A producer dereferences a
+//!   block only after claiming a slot in it, and not after marking that slot. An emptied block is
+//!   kept as the spare that the next installer takes, so a steady stream allocates nothing.
+//! - `CLOSED` in `tail` is set once and never cleared: every push that claimed a position before it
+//!   is in the queue; every later push fails and hands its value back.
+
+use super::sync::{spin_hint, AtomicBool, AtomicPtr, AtomicUsize, UnsafeCell};
+use std::mem::MaybeUninit;
+use std::ptr;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+
+/// Slots per block. Under loom, two: a model crosses block boundaries within a few pushes.
+#[cfg(not(floe_loom))]
+const BLOCK: usize = 31;
+#[cfg(floe_loom)]
+const BLOCK: usize = 2;
+const LAP: usize = BLOCK + 1;
+/// `tail` holds the position shifted left by one; bit 0 says the queue is closed.
+const CLOSED: usize = 1;
+const ONE: usize = 2;
+
+struct Slot<T> {
+    written: AtomicBool,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+struct Block<T> {
+    slots: [Slot<T>; BLOCK],
+    next: AtomicPtr<Block<T>>,
+}
+
+impl<T> Block<T> {
+    fn allocate() -> *mut Block<T> {
+        Box::into_raw(Box::new(Block {
+            slots: std::array::from_fn(|_| Slot {
+                written: AtomicBool::new(false),
+                value: UnsafeCell::new(MaybeUninit::uninit()),
+            }),
+            next: AtomicPtr::new(ptr::null_mut()),
+        }))
+    }
+}
+
+/// The consumer's place: its next position and the block holding it.
+struct Head<T> {
+    position: usize,
+    block: *mut Block<T>,
+}
+
+/// Keeps what producers write and what the consumer writes on separate cache lines.
+#[repr(align(128))]
+struct Padded<T>(T);
+
+pub(crate) struct Mpsc<T> {
+    tail: Padded<AtomicUsize>,
+    tail_block: AtomicPtr<Block<T>>,
+    spare: AtomicPtr<Block<T>>,
+    head: Padded<UnsafeCell<Head<T>>>,
+}
+
+/// What the consumer found.
+pub(crate) enum Pop<T> {
+    Value(T),
+    Empty,
+    /// Empty, and closed: nothing will ever come.
+    Closed,
+}
+
+/// What the consumer would find.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Look {
+    Values,
+    Empty,
+    Closed,
+}
+
+// SAFETY: values cross from producers to the consumer (hence `T: Send`); every shared field is
+// atomic except `head` and the slots' values, which the invariants above give to one thread at a time.
+unsafe impl<T: Send> Send for Mpsc<T> {}
+// SAFETY: as for `Send`; `pop` and `look`, which use `head`, are `unsafe` with a one-consumer contract.
+unsafe impl<T: Send> Sync for Mpsc<T> {}
+
+impl<T> Mpsc<T> {
+    pub(crate) fn new() -> Mpsc<T> {
+        let block = Block::allocate();
+        Mpsc {
+            tail: Padded(AtomicUsize::new(0)),
+            tail_block: AtomicPtr::new(block),
+            spare: AtomicPtr::new(ptr::null_mut()),
+            head: Padded(UnsafeCell::new(Head { position: 0, block })),
+        }
+    }
+
+    /// Appends `value`, or hands it back if the queue is closed. Any thread.
+    pub(crate) fn push(&self, value: T) -> Result<(), T> {
+        // A block taken ahead of a claim of some block's last slot; kept as the spare if unused.
+        let mut next_block: *mut Block<T> = ptr::null_mut();
+        let pushed = loop {
+            let tail = self.tail.0.load(Acquire);
+            if tail & CLOSED != 0 {
+                break Err(value);
+            }
+            let offset = (tail / ONE) % LAP;
+            if offset == BLOCK {
+                spin_hint();
+                continue;
+            }
+            let last = offset + 1 == BLOCK;
+            if last && next_block.is_null() {
+                next_block = self.take_block();
+            }
+            let block = self.tail_block.load(Acquire);
+            // SeqCst: a worker going to sleep stores its flag and then reads `tail` (see worker.rs).
+            if self.tail.0.compare_exchange_weak(tail, tail + ONE, SeqCst, Relaxed).is_err() {
+                continue;
+            }
+            // SAFETY: `block` is the block of the claimed position: `tail` did not change between
+            // its load (which acquired the installer's store of `tail_block`) and the claim, and
+            // `tail_block` changes only while `tail` sits on a lap's last position. The consumer
+            // frees it only after reading the slot claimed here, which is not marked yet.
+            let block = unsafe { &*block };
+            if last {
+                let next = std::mem::replace(&mut next_block, ptr::null_mut());
+                self.tail_block.store(next, Release);
+                self.tail.0.fetch_add(ONE, Release);
+                block.next.store(next, Release);
+            }
+            let slot = &block.slots[offset];
+            // SAFETY: the slot's position was claimed here alone, and it is not marked written yet,
+            // so the consumer does not read it.
+            slot.value.with_mut(|cell| unsafe { (*cell).write(value) });
+            slot.written.store(true, Release);
+            break Ok(());
+        };
+        if !next_block.is_null() {
+            self.keep_spare(next_block);
+        }
+        pushed
+    }
+
+    /// Closes the queue: later pushes fail. Values already in it stay for the consumer.
+    pub(crate) fn close(&self) {
+        self.tail.0.fetch_or(CLOSED, SeqCst);
+    }
+
+    /// Takes the next value.
+    ///
+    /// # Safety
+    /// One thread alone is the consumer: no two calls of `pop` or `look` may overlap.
+    pub(crate) unsafe fn pop(&self) -> Pop<T> {
+        // SAFETY: the caller is the only consumer, so `head` is this call's alone.
+        self.head.0.with_mut(|head| unsafe { self.pop_at(&mut *head) })
+    }
+
+    /// # Safety
+    /// `head` is the consumer's, and the caller is the consumer.
+    unsafe fn pop_at(&self, head: &mut Head<T>) -> Pop<T> {
+        loop {
+            let offset = head.position % LAP;
+            if offset == BLOCK {
+                // SAFETY: the consumer has read this block's last slot, whose producer linked the
+                // next block before marking it; no producer uses this block any more.
+                let next = unsafe { (*head.block).next.load(Acquire) };
+                debug_assert!(!next.is_null(), "the last slot's producer linked the next block");
+                self.recycle(head.block);
+                head.block = next;
+                head.position += 1;
+                continue;
+            }
+            // SAFETY: the consumer frees a block only after leaving it, so `head.block` is live.
+            let slot = unsafe { &(*head.block).slots[offset] };
+            if slot.written.load(Acquire) {
+                // SAFETY: marked written (acquired above) and never read before: positions are read
+                // once, in order.
+                let value = slot.value.with_mut(|cell| unsafe { (*cell).assume_init_read() });
+                head.position += 1;
+                return Pop::Value(value);
+            }
+            let tail = self.tail.0.load(SeqCst);
+            if tail / ONE == head.position {
+                return if tail & CLOSED == 0 { Pop::Empty } else { Pop::Closed };
+            }
+            // Claimed, not written yet: its producer is between the two steps.
+            spin_hint();
+        }
+    }
+
+    /// What a `pop` would find now, from one look at `tail`: values (or one being written), none,
+    /// or none ever again. Does not wait.
+    ///
+    /// # Safety
+    /// As for `pop`.
+    pub(crate) unsafe fn look(&self) -> Look {
+        let tail = self.tail.0.load(SeqCst);
+        // SAFETY: the caller is the only consumer, so `head` is not being changed.
+        let head = self.head.0.with_mut(|head| unsafe { (*head).position });
+        // A head on a lap's last position stands for the next lap's first.
+        if tail / ONE > head + usize::from(head % LAP == BLOCK) {
+            Look::Values
+        } else if tail & CLOSED == 0 {
+            Look::Empty
+        } else {
+            Look::Closed
+        }
+    }
+
+    /// Whether the next value is written, for a consumer that spins before it sleeps: it reads
+    /// only the line that the next push writes, not `tail`, which every push claims.
+    ///
+    /// # Safety
+    /// As for `pop`.
+    pub(crate) unsafe fn next_is_written(&self) -> bool {
+        // SAFETY: the caller is the only consumer, so `head` is not being changed, and its block
+        // is live (the consumer frees a block only after leaving it).
+        self.head.0.with_mut(|head| unsafe {
+            let Head { position, block } = *head;
+            match position % LAP {
+                BLOCK => !(*block).next.load(Acquire).is_null(),
+                offset => (*block).slots[offset].written.load(Acquire),
+            }
+        })
+    }
+
+    fn take_block(&self) -> *mut Block<T> {
+        let spare = self.spare.swap(ptr::null_mut(), Acquire);
+        if spare.is_null() {
+            Block::allocate()
+        } else {
+            spare
+        }
+    }
+
+    /// Keeps `block` (unused: no slot written, no link) as the spare, freeing the one it replaces.
+    fn keep_spare(&self, block: *mut Block<T>) {
+        let replaced = self.spare.swap(block, AcqRel);
+        if !replaced.is_null() {
+            // SAFETY: a spare belongs to the queue alone, and the swap took it out.
+            drop(unsafe { Box::from_raw(replaced) });
+        }
+    }
+
+    /// Readies a block the consumer has read entirely for reuse.
+    fn recycle(&self, block: *mut Block<T>) {
+        // SAFETY: every slot of `block` was read and no producer uses it any more (see the
+        // invariants), so the consumer owns it.
+        let emptied = unsafe { &*block };
+        for slot in &emptied.slots {
+            slot.written.store(false, Relaxed);
+        }
+        emptied.next.store(ptr::null_mut(), Relaxed);
+        self.keep_spare(block);
+    }
+}
+
+impl<T> Drop for Mpsc<T> {
+    fn drop(&mut self) {
+        // SAFETY: `&mut self`: no producer or other consumer is left.
+        while let Pop::Value(value) = unsafe { self.pop() } {
+            drop(value);
+        }
+        // SAFETY: the head block is the last one (every value was read) and the spare is unused;
+        // both belong to the queue alone.
+        unsafe {
+            drop(Box::from_raw(self.head.0.with_mut(|head| (*head).block)));
+            let spare = self.spare.swap(ptr::null_mut(), Acquire);
+            if !spare.is_null() {
+                drop(Box::from_raw(spare));
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(floe_loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    /// Pops until empty; the consumer's own thread.
+    fn drain<T>(queue: &Mpsc<T>) -> Vec<T> {
+        let mut values = Vec::new();
+        // SAFETY: each test has one consumer thread.
+        while let Pop::Value(value) = unsafe { queue.pop() } {
+            values.push(value);
+        }
+        values
+    }
+
+    #[test]
+    fn values_come_out_in_order_across_blocks_and_closing_keeps_them() {
+        let queue = Mpsc::new();
+        let count = BLOCK * 3 + 5;
+        for i in 0..count {
+            queue.push(Box::new(i)).unwrap();
+        }
+        // SAFETY: one consumer.
+        assert_eq!(unsafe { queue.look() }, Look::Values);
+        let firsts: Vec<usize> = (0..BLOCK + 2)
+            .map(|_| match unsafe { queue.pop() } {
+                Pop::Value(value) => *value,
+                _ => panic!("a value was pushed"),
+            })
+            .collect();
+        assert_eq!(firsts, (0..BLOCK + 2).collect::<Vec<_>>());
+        queue.close();
+        assert_eq!(unsafe { queue.look() }, Look::Values, "closed, not empty yet");
+        assert_eq!(*queue.push(Box::new(999)).unwrap_err(), 999, "a closed queue hands the value back");
+        let rest: Vec<usize> = drain(&queue).into_iter().map(|value| *value).collect();
+        assert_eq!(rest, (BLOCK + 2..count).collect::<Vec<_>>());
+        assert!(matches!(unsafe { queue.pop() }, Pop::Closed));
+        assert_eq!(unsafe { queue.look() }, Look::Closed);
+    }
+
+    #[test]
+    fn values_left_in_a_dropped_queue_are_dropped() {
+        let queue = Mpsc::new();
+        let counted = Arc::new(());
+        for _ in 0..BLOCK + 3 {
+            queue.push(counted.clone()).unwrap();
+        }
+        drop(queue);
+        assert_eq!(Arc::strong_count(&counted), 1);
+    }
+
+    #[test]
+    fn producers_on_threads_lose_nothing_and_keep_their_order() {
+        const PRODUCERS: usize = 3;
+        let per_producer = if cfg!(miri) { 40 } else { 20_000 };
+        let queue = Arc::new(Mpsc::new());
+        let producers: Vec<_> = (0..PRODUCERS)
+            .map(|p| {
+                let queue = queue.clone();
+                std::thread::spawn(move || (0..per_producer).for_each(|i| queue.push((p, i)).unwrap()))
+            })
+            .collect();
+        let mut next = [0; PRODUCERS];
+        let mut received = 0;
+        while received < PRODUCERS * per_producer {
+            // SAFETY: this thread is the only consumer.
+            match unsafe { queue.pop() } {
+                Pop::Value((p, i)) => {
+                    assert_eq!(i, next[p], "producer {p}'s values arrive in its order");
+                    next[p] += 1;
+                    received += 1;
+                }
+                Pop::Empty => std::thread::yield_now(),
+                Pop::Closed => unreachable!("never closed"),
+            }
+        }
+        producers.into_iter().for_each(|p| p.join().unwrap());
+        assert!(matches!(unsafe { queue.pop() }, Pop::Empty));
+    }
+
+    #[test]
+    fn a_close_racing_pushes_keeps_every_accepted_value() {
+        let pushes = if cfg!(miri) { 30 } else { 5_000 };
+        let queue = Arc::new(Mpsc::new());
+        let producers: Vec<_> = (0..2)
+            .map(|_| {
+                let queue = queue.clone();
+                std::thread::spawn(move || (0..pushes).filter(|&i| queue.push(i).is_ok()).count())
+            })
+            .collect();
+        let mut popped = drain(&queue).len();
+        queue.close();
+        let accepted: usize = producers.into_iter().map(|p| p.join().unwrap()).sum();
+        loop {
+            match unsafe { queue.pop() } {
+                Pop::Value(_) => popped += 1,
+                Pop::Empty => unreachable!("closed, and every producer has returned"),
+                Pop::Closed => break,
+            }
+        }
+        assert_eq!(popped, accepted, "every accepted push is popped once");
+    }
+}
+
+/// loom models of the queue: run with `RUSTFLAGS="--cfg floe_loom" cargo test --release --lib loom`.
+#[cfg(all(test, floe_loom))]
+mod loom_models {
+    use super::*;
+    use crate::core::sync::bounded_model;
+    use loom::sync::Arc;
+
+    const PREEMPTIONS: usize = 3;
+
+    /// Pops `count` values, yielding while the queue is empty.
+    fn pop_values(queue: &Mpsc<i32>, count: usize) -> Vec<i32> {
+        let mut seen = Vec::new();
+        while seen.len() < count {
+            // SAFETY: the models have one consumer thread.
+            match unsafe { queue.pop() } {
+                Pop::Value(value) => seen.push(value),
+                Pop::Empty => loom::thread::yield_now(),
+                Pop::Closed => unreachable!("never closed"),
+            }
+        }
+        seen
+    }
+
+    /// Two producers race for the first block's two slots (the one that gets the last slot
+    /// installs the next block) while the consumer pops; then the consumer moves to the next block.
+    #[test]
+    fn loom_two_producers_race_for_a_block_and_lose_nothing() {
+        bounded_model(PREEMPTIONS, || {
+            let queue = Arc::new(Mpsc::new());
+            let producers: Vec<_> = (1..=2)
+                .map(|value| {
+                    let queue = queue.clone();
+                    loom::thread::spawn(move || queue.push(value).unwrap())
+                })
+                .collect();
+            let mut seen = pop_values(&queue, 2);
+            producers.into_iter().for_each(|p| p.join().unwrap());
+            seen.sort_unstable();
+            assert_eq!(seen, [1, 2]);
+            queue.push(3).unwrap();
+            assert_eq!(pop_values(&queue, 1), [3], "the next block was linked");
+        });
+    }
+
+    /// One producer crosses a block boundary while the consumer pops: values arrive in order.
+    #[test]
+    fn loom_a_block_boundary_crossed_under_the_consumer_keeps_order() {
+        bounded_model(PREEMPTIONS, || {
+            let queue = Arc::new(Mpsc::new());
+            let producer = {
+                let queue = queue.clone();
+                loom::thread::spawn(move || (1..=3).for_each(|value| queue.push(value).unwrap()))
+            };
+            assert_eq!(pop_values(&queue, 3), [1, 2, 3]);
+            producer.join().unwrap();
+        });
+    }
+
+    /// A close racing a push: the push either lands before the close, and is popped, or fails and
+    /// gets its value back.
+    #[test]
+    fn loom_a_close_racing_a_push_loses_nothing() {
+        loom::model(|| {
+            let queue = Arc::new(Mpsc::new());
+            queue.push(1).unwrap();
+            let producer = {
+                let queue = queue.clone();
+                loom::thread::spawn(move || queue.push(2).is_ok())
+            };
+            queue.close();
+            let mut popped = Vec::new();
+            loop {
+                // SAFETY: this thread is the only consumer.
+                match unsafe { queue.pop() } {
+                    Pop::Value(value) => popped.push(value),
+                    Pop::Empty => loom::thread::yield_now(),
+                    Pop::Closed => break,
+                }
+            }
+            let accepted = producer.join().unwrap();
+            assert_eq!(popped, if accepted { vec![1, 2] } else { vec![1] });
+        });
+    }
+}
