@@ -15,7 +15,7 @@
 
 use super::error::{Error, Result, Status};
 use super::heap::HEAP;
-use super::slab::Slab;
+use super::slab::{LocalFree, Slab};
 use super::stats::STATS;
 use super::value::ObjIndex;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -26,7 +26,11 @@ struct HandleSlot {
     target: AtomicU32,
 }
 
-static TABLE: Slab<HandleSlot> = Slab::new();
+// Each thread keeps a few free handle slots: a transfer releases one handle and issues another.
+static TABLE: Slab<HandleSlot> = Slab::with_local_free(&FREE_HANDLES);
+thread_local! {
+    static FREE_HANDLES: LocalFree = const { LocalFree::new(TABLE.shared_free()) };
+}
 
 fn split(handle: u64) -> (u32, u32) {
     ((handle >> 32) as u32, handle as u32)

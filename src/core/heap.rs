@@ -28,7 +28,7 @@ use super::cycles;
 use super::foreign;
 use super::ownership::FROZEN_FREES;
 use super::provenance;
-use super::slab::Slab;
+use super::slab::{LocalFree, Slab};
 use super::stats::STATS;
 use super::thread;
 use super::value::{ObjIndex, Value};
@@ -144,8 +144,14 @@ pub(crate) struct Heap {
     scc_members: Mutex<HashMap<ObjIndex, Vec<ObjIndex>, BuildHasherDefault<DefaultHasher>>>,
 }
 
-pub(crate) static HEAP: Heap =
-    Heap { slots: Slab::new(), scc_members: Mutex::new(HashMap::with_hasher(BuildHasherDefault::new())) };
+// Each thread keeps a few free object slots: objects come and go by the job on a worker.
+pub(crate) static HEAP: Heap = Heap {
+    slots: Slab::with_local_free(&FREE_SLOTS),
+    scc_members: Mutex::new(HashMap::with_hasher(BuildHasherDefault::new())),
+};
+thread_local! {
+    static FREE_SLOTS: LocalFree = const { LocalFree::new(HEAP.slots.shared_free()) };
+}
 
 impl Heap {
     #[inline]

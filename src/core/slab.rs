@@ -5,11 +5,20 @@
 //!   are statics, so a `&T` obtained from [`Slab::get`] stays valid for the life of the process.
 //! - A chunk pointer is published with `Release` after the chunk is fully initialised; readers load
 //!   it with `Acquire`. An index whose chunk was never allocated reads as `None`.
-//! - Allocation and freeing of indices go through one mutex; freed indices are reused (callers keep
-//!   generations where reuse must be detectable).
+//! - Freed indices are reused (callers keep generations where reuse must be detectable). They go
+//!   through one mutex, the slab's free list — or, for a slab made with [`Slab::with_local_free`],
+//!   through a short list kept by each thread first, which takes from and gives back to the shared
+//!   list `BATCH` at a time and gives back everything when its thread exits. A thread that issues
+//!   and releases a handle per transfer then seldom takes the mutex that every thread shares.
 
 use parking_lot::Mutex;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicPtr, Ordering};
+use std::thread::LocalKey;
+
+/// How many free indices a thread's list takes from, or gives back to, the shared list at once; it
+/// holds at most twice as many.
+const BATCH: usize = 32;
 
 const CHUNK_BITS: u32 = if cfg!(miri) { 6 } else { 16 };
 const CHUNK_LEN: usize = 1 << CHUNK_BITS;
@@ -22,19 +31,80 @@ const MAX_CHUNKS: usize = 1 << (INDEX_BITS - CHUNK_BITS);
 pub(crate) struct Slab<T> {
     chunks: [AtomicPtr<T>; MAX_CHUNKS],
     alloc: Mutex<Allocator>,
+    local_free: Option<&'static LocalKey<LocalFree>>,
 }
 
-struct Allocator {
+pub(crate) struct Allocator {
     high_water: u32,
     free: Vec<u32>,
 }
 
+/// One thread's free indices of one slab; given back to the slab's shared list when the thread exits.
+pub(crate) struct LocalFree {
+    shared: &'static Mutex<Allocator>,
+    indices: RefCell<Vec<u32>>,
+}
+
+impl LocalFree {
+    /// The list of a slab whose shared list is `shared` (`&SLAB.alloc` of a static slab).
+    pub(crate) const fn new(shared: &'static Mutex<Allocator>) -> LocalFree {
+        LocalFree { shared, indices: RefCell::new(Vec::new()) }
+    }
+
+    /// A free index: from this thread's list, refilled from the shared list when empty.
+    fn pop(&self) -> Option<u32> {
+        let mut indices = self.indices.try_borrow_mut().ok()?;
+        if indices.is_empty() {
+            let mut shared = self.shared.lock();
+            let keep = shared.free.len().saturating_sub(BATCH);
+            indices.extend(shared.free.drain(keep..));
+        }
+        indices.pop()
+    }
+
+    /// Keeps `index` for this thread; hands `BATCH` back once the list is full. `false` if the list
+    /// is in use (a re-entrant call), and the caller gives the index to the shared list.
+    fn push(&self, index: u32) -> bool {
+        let Ok(mut indices) = self.indices.try_borrow_mut() else {
+            return false;
+        };
+        indices.push(index);
+        if indices.len() > 2 * BATCH {
+            let keep = indices.len() - BATCH;
+            self.shared.lock().free.extend(indices.drain(keep..));
+        }
+        true
+    }
+}
+
+impl Drop for LocalFree {
+    fn drop(&mut self) {
+        self.shared.lock().free.append(self.indices.get_mut());
+    }
+}
+
 impl<T> Slab<T> {
     pub(crate) const fn new() -> Slab<T> {
+        Slab::with(None)
+    }
+
+    /// A slab whose indices are freed to, and allocated from, each thread's `local_free` first
+    /// (whose shared list must be this slab's own: `LocalFree::new(&SLAB.alloc)`).
+    pub(crate) const fn with_local_free(local_free: &'static LocalKey<LocalFree>) -> Slab<T> {
+        Slab::with(Some(local_free))
+    }
+
+    const fn with(local_free: Option<&'static LocalKey<LocalFree>>) -> Slab<T> {
         Slab {
             chunks: [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_CHUNKS],
             alloc: Mutex::new(Allocator { high_water: 0, free: Vec::new() }),
+            local_free,
         }
+    }
+
+    /// The shared free list, for this slab's `LocalFree`.
+    pub(crate) const fn shared_free(&'static self) -> &'static Mutex<Allocator> {
+        &self.alloc
     }
 }
 
@@ -59,6 +129,11 @@ impl<T: Default> Slab<T> {
 
     /// A free index; its slot holds whatever the previous user left (callers reset on free).
     pub(crate) fn alloc(&self) -> Option<u32> {
+        if let Some(local) = self.local_free {
+            if let Ok(Some(index)) = local.try_with(LocalFree::pop) {
+                return Some(index);
+            }
+        }
         let mut alloc = self.alloc.lock();
         if let Some(index) = alloc.free.pop() {
             return Some(index);
@@ -83,6 +158,11 @@ impl<T: Default> Slab<T> {
 
     /// Returns indices for reuse.
     pub(crate) fn free(&self, indices: &[u32]) {
+        if let (Some(local), [index]) = (self.local_free, indices) {
+            if local.try_with(|local| local.push(*index)) == Ok(true) {
+                return;
+            }
+        }
         self.alloc.lock().free.extend_from_slice(indices);
     }
 }
@@ -105,6 +185,30 @@ mod tests {
         slab.free(&[b]);
         assert_eq!(slab.alloc(), Some(b));
         assert_eq!(slab.at(b).load(Ordering::Relaxed), 7);
+    }
+
+    #[test]
+    fn a_threads_free_indices_go_back_to_the_slab_when_it_exits() {
+        static SLAB: Slab<AtomicU32> = Slab::with_local_free(&LOCAL);
+        thread_local! {
+            static LOCAL: LocalFree = const { LocalFree::new(SLAB.shared_free()) };
+        }
+        let n = 3 * BATCH as u32;
+        std::thread::spawn(move || {
+            let indices: Vec<u32> = (0..n).map(|_| SLAB.alloc().unwrap()).collect();
+            indices.iter().for_each(|&index| SLAB.free(&[index]));
+            let reused = SLAB.alloc().unwrap();
+            assert_eq!(Some(reused), indices.last().copied(), "the thread reuses what it freed last");
+            SLAB.free(&[reused]);
+        })
+        .join()
+        .unwrap();
+        assert_eq!(SLAB.len(), n);
+        let mut again: Vec<u32> = (0..n).map(|_| SLAB.alloc().unwrap()).collect();
+        assert_eq!(SLAB.len(), n, "every index the exited thread held was reused");
+        again.sort_unstable();
+        again.dedup();
+        assert_eq!(again.len(), n as usize, "no index handed out twice");
     }
 
     #[test]
