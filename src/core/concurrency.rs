@@ -95,8 +95,8 @@ impl Worker {
 
     /// Runs `job` on this worker with `input`; the future delivers its result graph.
     pub fn execute(self, input: Option<DetachedGraph>, result_mode: TransferMode, job: Job) -> Result<Future> {
-        worker::with(self.0, |worker| worker::execute(worker, input.map(|g| g.0), result_mode, JobFn::Plain(job), None))
-            .map(Future)
+        let worker = worker::lookup(self.0)?;
+        worker::execute(&worker, input.map(|g| g.0), result_mode, JobFn::Plain(job), None).map(Future)
     }
 
     /// Runs `job` after `delay`, with a frozen input (shared, not moved) or none.

@@ -127,7 +127,7 @@ impl<T> Mpsc<T> {
                 next_block = self.take_block();
             }
             let block = self.tail_block.load(Acquire);
-            // SeqCst: a worker going to sleep stores its flag and then reads `tail` (see worker.rs).
+            // The claim is the producer's write in the worker's sleep handshake (see worker.rs).
             if self.tail.0.compare_exchange_weak(tail, tail + ONE, SeqCst, Relaxed).is_err() {
                 continue;
             }

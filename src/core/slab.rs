@@ -46,7 +46,7 @@ pub(crate) struct LocalFree {
 }
 
 impl LocalFree {
-    /// The list of a slab whose shared list is `shared` (`&SLAB.alloc` of a static slab).
+    /// The list of a slab whose shared list is `shared` (`SLAB.shared_free()` of a static slab).
     pub(crate) const fn new(shared: &'static Mutex<Allocator>) -> LocalFree {
         LocalFree { shared, indices: RefCell::new(Vec::new()) }
     }
@@ -89,7 +89,7 @@ impl<T> Slab<T> {
     }
 
     /// A slab whose indices are freed to, and allocated from, each thread's `local_free` first
-    /// (whose shared list must be this slab's own: `LocalFree::new(&SLAB.alloc)`).
+    /// (whose shared list must be this slab's own: `LocalFree::new(SLAB.shared_free())`).
     pub(crate) const fn with_local_free(local_free: &'static LocalKey<LocalFree>) -> Slab<T> {
         Slab::with(Some(local_free))
     }

@@ -377,37 +377,22 @@ fn run(worker: Arc<Worker>) {
     done.complete(Some(Ok(None)));
 }
 
-/// Calls `f` with the worker with id `id` (the main queue for `MAIN_WORKER`). The worker that the
-/// calling thread addressed last is found without the registry, unless its thread has exited.
-pub(crate) fn with<R>(id: u32, f: impl FnOnce(&Arc<Worker>) -> Result<R>) -> Result<R> {
-    if id == MAIN_WORKER {
-        return f(main_worker());
-    }
-    let mut f = Some(f);
-    let cached = LAST_ADDRESSED.try_with(|last| {
-        // Borrowed while `f` runs; a call of `with` from inside `f` (a cancelled delivery's
-        // callback, say) finds it borrowed and goes to the registry.
-        let mut last = last.try_borrow_mut().ok()?;
-        let current = matches!(&*last, Some(worker) if worker.id == id && !worker.exited.load(Ordering::Acquire));
-        if !current {
-            *last = Some(match registered(id) {
-                Ok(worker) => worker,
-                Err(error) => return Some(Err(error)),
-            });
-        }
-        let f = f.take().expect("called once");
-        Some(f(last.as_ref().expect("just filled")))
-    });
-    match (cached, f) {
-        (Ok(Some(result)), _) => result,
-        (_, Some(f)) => f(&registered(id)?),
-        (_, None) => unreachable!("`f` ran only if the cache answered"),
-    }
-}
-
-/// The worker with id `id` (the main queue for `MAIN_WORKER`).
+/// The worker with id `id` (the main queue for `MAIN_WORKER`). The worker that the calling thread
+/// addressed last is found without the registry, unless its thread has exited.
 pub fn lookup(id: u32) -> Result<Arc<Worker>> {
-    with(id, |worker| Ok(worker.clone()))
+    if id == MAIN_WORKER {
+        return Ok(main_worker().clone());
+    }
+    let cached = LAST_ADDRESSED.try_with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some(worker) if worker.id == id && !worker.exited.load(Ordering::Acquire) => Ok((worker.clone(), None)),
+            _ => registered(id).map(|worker| (worker.clone(), last.replace(worker))),
+        }
+    });
+    // The worker replaced in the cache is dropped here, outside the borrow.
+    let (worker, _replaced) = cached.unwrap_or_else(|_| registered(id).map(|worker| (worker, None)))?;
+    Ok(worker)
 }
 
 /// The running worker with id `id`, from the registry.
