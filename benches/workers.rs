@@ -28,7 +28,7 @@ mod report;
 
 use report::{
     channel_stream, cpu_count, floe_stream, pin_current_thread, pin_worker, round_trip, tiny_job, Crossbeam, Echo,
-    Graph, Mpsc, Shape,
+    Futures, Graph, Mpsc, Shape,
 };
 
 const JOBS: u64 = 100_000;
@@ -96,8 +96,8 @@ fn throughput(c: &mut Criterion) {
     let streams: [(&str, Stream); 4] = [
         ("crossbeam", Box::new(|| channel_stream::<Crossbeam>(JOBS, partner))),
         ("std_mpsc", Box::new(|| channel_stream::<Mpsc>(JOBS, partner))),
-        ("floe_worker", Box::new(|| floe_stream(worker, JOBS))),
-        ("floe_main_queue", Box::new(|| floe_stream(Worker::MAIN, JOBS))),
+        ("floe_worker", Box::new(|| floe_stream(worker, JOBS, Futures::Kept))),
+        ("floe_main_queue", Box::new(|| floe_stream(Worker::MAIN, JOBS, Futures::Kept))),
     ];
     for (name, stream) in &streams {
         group.bench_function(*name, |b| b.iter_custom(|iters| (0..iters).map(|_| stream()).sum()));

@@ -12,7 +12,6 @@ use super::stats::Stats;
 use super::transfer::{self, TransferMode, Transit};
 use super::worker::{self, JobFn, MAIN_WORKER};
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// A job: runs on a worker with its input graph (owned by the job), returns a result graph.
@@ -95,8 +94,9 @@ impl Worker {
 
     /// Runs `job` on this worker with `input`; the future delivers its result graph.
     pub fn execute(self, input: Option<DetachedGraph>, result_mode: TransferMode, job: Job) -> Result<Future> {
-        let worker = worker::lookup(self.0)?;
-        worker::execute(&worker, input.map(|g| g.0), result_mode, JobFn::Plain(job), None).map(Future)
+        let input = input.map(|g| g.0);
+        worker::with_worker(self.0, |worker| worker::execute(worker, input, result_mode, JobFn::Plain(job), None))?
+            .map(Future)
     }
 
     /// Runs `job` after `delay`, with a frozen input (shared, not moved) or none.
@@ -137,7 +137,7 @@ impl MainQueue {
 
 /// The outcome of a job. Its result graph is consumed once, attached to the consuming thread.
 #[derive(Clone)]
-pub struct Future(pub(crate) Arc<core_future::Future>);
+pub struct Future(pub(crate) core_future::Future);
 
 impl fmt::Debug for Future {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -170,7 +170,7 @@ impl Future {
 
     /// Waits until one of `futures` finishes; returns its index.
     pub fn wait_any(futures: &[&Future], timeout: Option<Duration>) -> Result<usize> {
-        let inner: Vec<Arc<core_future::Future>> = futures.iter().map(|f| f.0.clone()).collect();
+        let inner: Vec<core_future::Future> = futures.iter().map(|f| f.0.clone()).collect();
         core_future::wait_any(&inner, timeout)
     }
 }

@@ -7,25 +7,31 @@
 //! be asked to deliver its outcome to a worker's queue (the main queue included): the graph is then
 //! attached on that worker's thread.
 //!
-//! The state is one atomic word: the `FutureState` number, plus a flag for waiters that sleep and
-//! one for a delivery. Completing is one swap of that word (no lock) after the outcome is written;
-//! the mutex is taken only by consumers, by `deliver_to`, and by a completion that finds a sleeper.
+//! A future is a counted handle to a cell carved from its thread's block of cells
+//! (`future_blocks`): making one allocates nothing in a steady stream of jobs. The cell's state is
+//! one atomic word: the `FutureState` number, plus a flag for waiters that sleep and one for a
+//! delivery. Completing is one swap of that word (no lock) after the outcome is written; sleepers
+//! and deliveries use the lock and condition variable of the cell's stripe (`stripes`).
 //! Invariants:
 //! - `outcome` is written by the completer alone, before the swap that leaves `Scheduled`
-//!   (release), and read only after seeing a finished state (acquire), under the mutex.
-//! - A waiter sets `WAITING` under the mutex and holds it until it sleeps on the condition
-//!   variable; a completion that swaps out a `WAITING` takes the mutex before notifying.
-//! - `delivery` is written under the mutex before `DELIVERY` is set, and taken by the completer
-//!   after its swap returns the flag; if the swap came first, `deliver_to` delivers itself.
+//!   (release), and read only after seeing a finished state (acquire). A result is taken by the
+//!   one consumer whose exchange turns `Computed` into `Consumed`; a failure is only read.
+//! - A waiter sets `WAITING` under its stripe's lock and holds it until it sleeps on the stripe's
+//!   condition variable; a completion that swaps out a `WAITING` takes that lock before notifying.
+//! - `delivery` is written under the stripe's lock before `DELIVERY` is set, and taken by the
+//!   completer after its swap returns the flag; if the swap came first, `deliver_to` delivers itself.
 //! - "Wait for any" (one global condition variable, as in Kotlin/Native): a waiter counts itself in
 //!   `ANY_WAITERS` before it checks the states, and a completion reads `ANY_WAITERS` after its swap,
-//!   each with a SeqCst fence in between, so either the check sees the state or the completion
-//!   sees the waiter.
+//!   all SeqCst, so either the check sees the state or the completion sees the waiter.
+//! - `refs` counts the handles; the last one to go drops the cell's contents and retires the cell.
 
 use super::error::{Error, Result, Status};
+use super::future_blocks;
+use super::stripes::{self, Stripe};
 use super::sync::{handshake_fence, spin_until, AtomicU32, Condvar, Mutex, UnsafeCell};
 use super::transfer::Transit;
 use super::worker::{Task, Worker};
+use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,7 +59,7 @@ type Delivery = (Arc<Worker>, Box<dyn FnOnce(Outcome) + Send>);
 
 /// The bits of the state word that hold the `FutureState`.
 const STATE: u32 = 0b111;
-/// Someone sleeps on `done` until the job finishes.
+/// Someone sleeps on the stripe until the job finishes.
 const WAITING: u32 = 1 << 3;
 /// `delivery` holds a delivery for the completer.
 const DELIVERY: u32 = 1 << 4;
@@ -62,21 +68,24 @@ const DELIVERY: u32 = 1 << 4;
 enum Left {
     Nothing,
     Result(Option<Transit>),
-    Failure(Error),
+    Failure(Box<Error>),
 }
 
-pub struct Future {
+/// A future's shared part, in a block of cells.
+pub(crate) struct Cell {
     state: AtomicU32,
+    refs: AtomicU32,
     outcome: UnsafeCell<Left>,
-    delivery: UnsafeCell<Option<Delivery>>,
-    lock: Mutex<()>,
-    done: Condvar,
+    delivery: UnsafeCell<Option<Box<Delivery>>>,
 }
 
-// SAFETY: `outcome` and `delivery` are reached as the invariants at the top say: written by one
-// thread before an atomic publishes them, then only under `lock`. What they hold is `Send`.
+/// A handle to a future; clones share it. The outcome is taken once, by one consumer.
+pub struct Future(NonNull<Cell>);
+
+// SAFETY: the cell's `outcome` and `delivery` are reached as the invariants at the top say; what
+// they hold is `Send`, and the rest of the cell is atomic.
 unsafe impl Sync for Future {}
-// SAFETY: as for `Sync`; every field is `Send`.
+// SAFETY: as for `Sync`.
 unsafe impl Send for Future {}
 
 #[cfg(not(floe_loom))]
@@ -102,19 +111,74 @@ fn state_of(word: u32) -> FutureState {
     }
 }
 
+impl Clone for Future {
+    fn clone(&self) -> Future {
+        if self.cell().refs.fetch_add(1, Ordering::Relaxed) > u32::MAX / 2 {
+            // As `Arc` does: so many handles mean a leak of them, and wrapping would free a live cell.
+            std::process::abort();
+        }
+        Future(self.0)
+    }
+}
+
+impl Drop for Future {
+    fn drop(&mut self) {
+        if self.cell().refs.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        // SAFETY: the last handle is going: nobody else reaches the cell, whose contents were
+        // initialised by `new`. An unconsumed result is freed here, on this thread.
+        unsafe {
+            std::ptr::drop_in_place(self.0.as_ptr());
+            future_blocks::retire(self.0);
+        }
+    }
+}
+
 impl Future {
-    pub(crate) fn new() -> Arc<Future> {
-        Arc::new(Future {
-            state: AtomicU32::new(FutureState::Scheduled as u32),
-            outcome: UnsafeCell::new(Left::Nothing),
-            delivery: UnsafeCell::new(None),
-            lock: Mutex::new(()),
-            done: Condvar::new(),
-        })
+    pub(crate) fn new() -> Future {
+        Future(Future::carve(1))
     }
 
+    /// A future and a second handle to it, for the task that completes it: counted as two from the
+    /// start, as a clone's read-modify-write on the new cell would wait for its writes to land.
+    pub(crate) fn new_pair() -> (Future, Future) {
+        let cell = Future::carve(2);
+        (Future(cell), Future(cell))
+    }
+
+    /// A new cell, `Scheduled`, counting `refs` handles that the caller makes.
+    fn carve(refs: u32) -> NonNull<Cell> {
+        let cell = future_blocks::carve();
+        let fresh = Cell {
+            state: AtomicU32::new(FutureState::Scheduled as u32),
+            refs: AtomicU32::new(refs),
+            outcome: UnsafeCell::new(Left::Nothing),
+            delivery: UnsafeCell::new(None),
+        };
+        // SAFETY: `carve` hands out memory for one cell, this thread's alone until shared.
+        unsafe { cell.as_ptr().write(fresh) };
+        cell
+    }
+
+    #[cfg(test)]
+    pub(crate) fn cell_ptr(&self) -> NonNull<Cell> {
+        self.0
+    }
+
+    fn cell(&self) -> &Cell {
+        // SAFETY: this handle counts in `refs`, so the cell is live and initialised.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// The stripe where this future's sleepers wait and its delivery is handed over.
+    fn stripe(&self) -> &'static Stripe {
+        stripes::stripe(self.0.as_ptr() as usize)
+    }
+
+    /// SeqCst: `wait_any` reads states after counting itself in `ANY_WAITERS` (see the top).
     pub fn state(&self) -> FutureState {
-        state_of(self.state.load(Ordering::Acquire))
+        state_of(self.cell().state.load(Ordering::SeqCst))
     }
 
     fn finished(&self) -> bool {
@@ -124,20 +188,22 @@ impl Future {
     /// Records the job's outcome (or, with `None`, that it was cancelled) and wakes consumers.
     /// Called once, by whoever ran or cancelled the job.
     pub(crate) fn complete(&self, outcome: Option<Result<Option<Transit>>>) {
+        let cell = self.cell();
         let (left, state) = match outcome {
             Some(Ok(result)) => (Left::Result(result), FutureState::Computed),
-            Some(Err(error)) => (Left::Failure(error), FutureState::Failed),
+            Some(Err(error)) => (Left::Failure(Box::new(error)), FutureState::Failed),
             None => (Left::Nothing, FutureState::Cancelled),
         };
         // SAFETY: the completer alone writes `outcome`, and nobody reads it while the state is
         // `Scheduled` (invariants at the top).
-        self.outcome.with_mut(|slot| unsafe { *slot = left });
-        let previous = self.state.swap(state as u32, Ordering::SeqCst);
+        cell.outcome.with_mut(|slot| unsafe { *slot = left });
+        let previous = cell.state.swap(state as u32, Ordering::SeqCst);
         debug_assert_eq!(state_of(previous), FutureState::Scheduled, "a future is completed once");
         handshake_fence();
         if previous & WAITING != 0 {
-            drop(self.lock.lock());
-            self.done.notify_all();
+            let stripe = self.stripe();
+            drop(stripe.lock.lock());
+            stripe.wake.notify_all();
         }
         if ANY_WAITERS.load(Ordering::SeqCst) > 0 {
             drop(ANY_LOCK.lock());
@@ -146,38 +212,49 @@ impl Future {
         if previous & DELIVERY != 0 {
             // SAFETY: `deliver_to` wrote it before setting the flag that this swap took (acquire);
             // nobody else touches it once the flag is set.
-            let delivery = self.delivery.with_mut(|delivery| unsafe { (*delivery).take() });
-            let (worker, callback) = delivery.expect("the DELIVERY flag comes with a delivery");
+            let delivery = cell.delivery.with_mut(|delivery| unsafe { (*delivery).take() });
+            let (worker, callback) = *delivery.expect("the DELIVERY flag comes with a delivery");
             deliver(&worker, self.take(), callback);
         }
     }
 
     /// Takes a finished outcome: the result graph (still in transit) or the failure.
     fn take(&self) -> Result<Option<Transit>> {
-        let _consumer = self.lock.lock();
-        let state = self.state();
-        // SAFETY: consumers reach `outcome` under `lock`, and only once the state says it is
-        // written (the acquire in `state()`).
-        self.outcome.with_mut(|slot| match (state, unsafe { &mut *slot }) {
-            (FutureState::Computed, Left::Result(result)) => {
-                let result = result.take();
-                self.state.store(FutureState::Consumed as u32, Ordering::Release);
-                Ok(result)
-            }
-            // Failures and cancellations stay readable; only a result is taken once.
-            (FutureState::Failed, Left::Failure(error)) => {
-                Err(Error::new(error.status(), format!("the job failed: {}", error.message())))
-            }
-            (FutureState::Cancelled, _) => Err(Error::new(
-                Status::ErrCancelled,
-                "the job was cancelled: its worker terminated without processing it",
-            )),
-            (FutureState::Consumed, _) => {
-                Err(Error::new(Status::ErrConsumed, "the future's result was already consumed"))
-            }
-            (FutureState::Scheduled, _) => Err(Error::new(Status::ErrTimeout, "the job has not finished")),
-            (state, _) => unreachable!("a {state:?} future holds what its state says"),
-        })
+        let cell = self.cell();
+        loop {
+            let word = cell.state.load(Ordering::Acquire);
+            return match state_of(word) {
+                FutureState::Computed => {
+                    // After the completion's swap no flag is set again: the word is the state alone.
+                    let consumed = FutureState::Consumed as u32;
+                    if cell.state.compare_exchange(word, consumed, Ordering::Acquire, Ordering::Relaxed).is_err() {
+                        continue;
+                    }
+                    // SAFETY: the exchange made this call the result's one consumer, after the
+                    // completer's write (acquired with the state).
+                    cell.outcome.with_mut(|slot| match unsafe { &mut *slot } {
+                        Left::Result(result) => Ok(result.take()),
+                        _ => unreachable!("a computed future holds a result"),
+                    })
+                }
+                // Failures and cancellations stay readable; only a result is taken once.
+                // SAFETY: a failure, written before the state said so (acquired), is only read.
+                FutureState::Failed => cell.outcome.with(|slot| match unsafe { &*slot } {
+                    Left::Failure(error) => {
+                        Err(Error::new(error.status(), format!("the job failed: {}", error.message())))
+                    }
+                    _ => unreachable!("a failed future holds its failure"),
+                }),
+                FutureState::Cancelled => Err(Error::new(
+                    Status::ErrCancelled,
+                    "the job was cancelled: its worker terminated without processing it",
+                )),
+                FutureState::Consumed => {
+                    Err(Error::new(Status::ErrConsumed, "the future's result was already consumed"))
+                }
+                FutureState::Scheduled => Err(Error::new(Status::ErrTimeout, "the job has not finished")),
+            };
+        }
     }
 
     /// Waits up to `timeout` (forever with `None`) and takes the outcome; a result is attached to
@@ -192,24 +269,26 @@ impl Future {
 
     /// Sleeps until the job finishes or `deadline` passes; whether it finished.
     fn sleep_until_finished(&self, deadline: Option<Instant>) -> bool {
-        let mut guard = self.lock.lock();
+        let (cell, stripe) = (self.cell(), self.stripe());
+        let mut guard = stripe.lock.lock();
         loop {
-            let word = self.state.load(Ordering::Acquire);
+            let word = cell.state.load(Ordering::Acquire);
             if state_of(word) != FutureState::Scheduled {
                 return true;
             }
             if word & WAITING == 0
-                && self.state.compare_exchange(word, word | WAITING, Ordering::SeqCst, Ordering::Acquire).is_err()
+                && cell.state.compare_exchange(word, word | WAITING, Ordering::SeqCst, Ordering::Acquire).is_err()
             {
                 continue;
             }
+            // The stripe's other futures wake it too: the loop checks this one's state again.
             match deadline {
                 Some(deadline) => {
-                    if self.done.wait_until(&mut guard, deadline).timed_out() {
+                    if stripe.wake.wait_until(&mut guard, deadline).timed_out() {
                         return self.finished();
                     }
                 }
-                None => self.done.wait(&mut guard),
+                None => stripe.wake.wait(&mut guard),
             }
         }
     }
@@ -217,23 +296,24 @@ impl Future {
     /// Asks for the outcome to be delivered on `worker`'s thread, to `callback`; right away if
     /// the future is already finished.
     pub(crate) fn deliver_to(&self, worker: Arc<Worker>, callback: Box<dyn FnOnce(Outcome) + Send>) -> Result<()> {
-        let guard = self.lock.lock();
-        let word = self.state.load(Ordering::Acquire);
+        let cell = self.cell();
+        let guard = self.stripe().lock.lock();
+        let word = cell.state.load(Ordering::Acquire);
         let (worker, callback) = if state_of(word) != FutureState::Scheduled {
             (worker, callback)
         } else if word & DELIVERY != 0 {
             return Err(Error::new(Status::ErrConsumed, "the future already has a delivery; it is consumed once"));
         } else {
-            // SAFETY: `delivery` is written under `lock`, and the completer reads it only after
-            // the flag set below.
-            self.delivery.with_mut(|delivery| unsafe { *delivery = Some((worker, callback)) });
-            // Under `lock` the word changes only by the completion's swap (waiters too hold `lock`).
-            if self.state.compare_exchange(word, word | DELIVERY, Ordering::SeqCst, Ordering::Acquire).is_ok() {
+            // SAFETY: `delivery` is written under the stripe's lock, and the completer reads it
+            // only after the flag set below.
+            cell.delivery.with_mut(|delivery| unsafe { *delivery = Some(Box::new((worker, callback))) });
+            // Under the lock the word changes only by the completion's swap (waiters hold it too).
+            if cell.state.compare_exchange(word, word | DELIVERY, Ordering::SeqCst, Ordering::Acquire).is_ok() {
                 return Ok(());
             }
             // SAFETY: the flag was not set, so the completer did not and will not touch it.
-            let delivery = self.delivery.with_mut(|delivery| unsafe { (*delivery).take() });
-            delivery.expect("written above")
+            let delivery = cell.delivery.with_mut(|delivery| unsafe { (*delivery).take() });
+            *delivery.expect("written above")
         };
         drop(guard);
         deliver(&worker, self.take(), callback);
@@ -261,7 +341,7 @@ fn deliver(worker: &Worker, outcome: Result<Option<Transit>>, callback: Box<dyn 
 }
 
 /// Waits until one of `futures` has finished and is not consumed yet; returns the index of the first.
-pub fn wait_any(futures: &[Arc<Future>], timeout: Option<Duration>) -> Result<usize> {
+pub fn wait_any(futures: &[Future], timeout: Option<Duration>) -> Result<usize> {
     if futures.is_empty() {
         return Err(Error::new(Status::ErrInvalidArgument, "wait_any needs at least one future"));
     }

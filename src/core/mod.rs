@@ -9,6 +9,7 @@ pub mod error;
 mod foreign;
 mod freeze;
 pub mod future;
+mod future_blocks;
 pub mod global;
 mod handle;
 mod heap;

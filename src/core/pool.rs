@@ -27,7 +27,7 @@ pub struct Pool {
 
 struct PoolQueue {
     tasks: VecDeque<Task>,
-    terminating: Option<Arc<Future>>,
+    terminating: Option<Future>,
     threads_left: usize,
 }
 
@@ -150,7 +150,7 @@ impl Pool {
 
     /// Asks every thread to stop once the queue is empty (with `process_scheduled`) or at once,
     /// cancelling queued jobs; the future completes when the last thread has exited.
-    fn request_termination(&self, process_scheduled: bool) -> Arc<Future> {
+    fn request_termination(&self, process_scheduled: bool) -> Future {
         let mut queue = self.queue.lock();
         if let Some(done) = &queue.terminating {
             return done.clone();
@@ -219,7 +219,7 @@ impl Executor {
     }
 
     /// Terminates the pool (of a view: its whole pool); views of it stop taking jobs with it.
-    pub fn request_termination(&self, process_scheduled: bool) -> Arc<Future> {
+    pub fn request_termination(&self, process_scheduled: bool) -> Future {
         let pool = self.pool();
         EXECUTORS.lock().retain(|_, e| !Arc::ptr_eq(e.pool(), pool));
         pool.request_termination(process_scheduled)

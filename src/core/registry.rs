@@ -1,4 +1,5 @@
-//! A generation-checked table of shared values (futures, detached graphs): the same `u64` encoding
+//! A generation-checked table of shared values (futures, detached graphs): counted handles such
+//! as a `Future` or an `Arc`, cloned for each use. The same `u64` encoding
 //! as object handles, and a clear failure for an id never issued or already ended — with the
 //! reason it ended (released, attached, disposed), each its own status. Not on any hot path: each
 //! entry sits behind a small mutex.
@@ -7,7 +8,6 @@ use super::error::{Error, Result, Status};
 use super::slab::Slab;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 pub(crate) struct Registry<T> {
     noun: &'static str,
@@ -17,7 +17,7 @@ pub(crate) struct Registry<T> {
 struct Entry<T> {
     /// Odd while live, even while free (as for handles).
     generation: u32,
-    value: Option<Arc<T>>,
+    value: Option<T>,
     /// How recent generations ended (generation, status for later uses, how), newest last: a
     /// reused slot still tells an old id why it ended.
     ended: VecDeque<(u32, Status, &'static str)>,
@@ -44,7 +44,7 @@ fn split(id: u64) -> (u32, u32) {
 
 impl<T> Registry<T> {
     /// Registers `value`; the returned id is live until `remove`.
-    pub(crate) fn insert(&self, value: Arc<T>) -> Result<u64> {
+    pub(crate) fn insert(&self, value: T) -> Result<u64> {
         let index = self.slots.alloc().ok_or_else(|| {
             Error::new(Status::ErrLimit, format!("cannot register a {}: the table is full", self.noun))
         })?;
@@ -55,7 +55,10 @@ impl<T> Registry<T> {
     }
 
     /// The value of a live id.
-    pub(crate) fn get(&self, id: u64) -> Result<Arc<T>> {
+    pub(crate) fn get(&self, id: u64) -> Result<T>
+    where
+        T: Clone,
+    {
         let (generation, index) = split(id);
         if let Some(slot) = self.slots.get(index) {
             let entry = slot.lock();
@@ -70,7 +73,7 @@ impl<T> Registry<T> {
 
     /// Ends a live id and returns its value. Later uses of the id fail with `status`, saying it was
     /// `how` ("released", "attached", "disposed").
-    pub(crate) fn remove(&self, id: u64, status: Status, how: &'static str) -> Result<Arc<T>> {
+    pub(crate) fn remove(&self, id: u64, status: Status, how: &'static str) -> Result<T> {
         let (generation, index) = split(id);
         if let Some(slot) = self.slots.get(index) {
             let mut entry = slot.lock();
@@ -116,9 +119,9 @@ mod tests {
     #[test]
     fn a_reused_slot_still_tells_an_old_id_how_it_ended() {
         static TABLE: Registry<u32> = Registry::new("thing");
-        let first = TABLE.insert(Arc::new(1)).unwrap();
+        let first = TABLE.insert(1).unwrap();
         TABLE.remove(first, Status::ErrAlreadyAttached, "attached").unwrap();
-        let second = TABLE.insert(Arc::new(2)).unwrap();
+        let second = TABLE.insert(2).unwrap();
         assert_eq!(second as u32, first as u32, "the slot is reused");
         TABLE.remove(second, Status::ErrDisposed, "disposed").unwrap();
         assert_eq!(TABLE.get(first).unwrap_err().status(), Status::ErrAlreadyAttached);

@@ -40,7 +40,7 @@ enum Content {
     Parked(Transit),
 }
 
-static CONTENTS: Registry<Mutex<Option<Content>>> = Registry::new("shared-data value");
+static CONTENTS: Registry<Arc<Mutex<Option<Content>>>> = Registry::new("shared-data value");
 
 /// Runs `f` with the struct's fields under its stripe's lock.
 ///

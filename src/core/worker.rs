@@ -43,7 +43,7 @@ pub const MAIN_WORKER: u32 = 1;
 /// future (boxes made on one thread and freed on another are what a worker's malloc paid most for).
 pub(crate) enum Task {
     /// A job: run with its input, it completes its future; cancelled, it frees the input.
-    Job { future: Arc<Future>, input: Option<Transit>, job: JobFn, mode: TransferMode },
+    Job { future: Future, input: Option<Transit>, job: JobFn, mode: TransferMode },
     /// Anything else: called with `true` to run it, or `false` to cancel it.
     Other(Box<dyn FnOnce(bool) + Send>),
 }
@@ -95,7 +95,7 @@ enum Phase {
     Running,
     /// Asked to stop; `done` completes when the thread has exited.
     Terminating {
-        done: Arc<Future>,
+        done: Future,
     },
 }
 
@@ -318,7 +318,7 @@ impl Worker {
     }
 
     /// Asks the worker to stop; the returned future completes when its thread has exited.
-    pub fn request_termination(&self, process_scheduled: bool) -> Result<Arc<Future>> {
+    pub fn request_termination(&self, process_scheduled: bool) -> Result<Future> {
         if self.id == MAIN_WORKER {
             return Err(Error::new(Status::ErrInvalidArgument, "the main queue cannot be terminated"));
         }
@@ -384,7 +384,10 @@ pub fn lookup(id: u32) -> Result<Arc<Worker>> {
         return Ok(main_worker().clone());
     }
     let cached = LAST_ADDRESSED.try_with(|last| {
-        let mut last = last.borrow_mut();
+        // Borrowed by a `with_worker` that re-entered here: leave the cache as it is.
+        let Ok(mut last) = last.try_borrow_mut() else {
+            return registered(id).map(|worker| (worker, None));
+        };
         match &*last {
             Some(worker) if worker.id == id && !worker.exited.load(Ordering::Acquire) => Ok((worker.clone(), None)),
             _ => registered(id).map(|worker| (worker.clone(), last.replace(worker))),
@@ -393,6 +396,27 @@ pub fn lookup(id: u32) -> Result<Arc<Worker>> {
     // The worker replaced in the cache is dropped here, outside the borrow.
     let (worker, _replaced) = cached.unwrap_or_else(|_| registered(id).map(|worker| (worker, None)))?;
     Ok(worker)
+}
+
+/// Calls `f` with the worker with id `id`, as `lookup` finds it, but lending the cached worker
+/// rather than cloning its `Arc`: a stream of `execute`s to one worker then makes no
+/// read-modify-write on the worker's count, each of which would wait for the stream's earlier
+/// writes to land. `f` may call `lookup` (it then bypasses the cache).
+pub(crate) fn with_worker<R>(id: u32, f: impl FnOnce(&Worker) -> R) -> Result<R> {
+    if id == MAIN_WORKER {
+        return Ok(f(main_worker()));
+    }
+    let mut f = Some(f);
+    let lent = LAST_ADDRESSED.try_with(|last| {
+        let last = last.try_borrow().ok()?;
+        let worker = last.as_ref().filter(|worker| worker.id == id && !worker.exited.load(Ordering::Acquire))?;
+        f.take().map(|f| f(worker))
+    });
+    match (lent, f) {
+        (Ok(Some(result)), _) => Ok(result),
+        (_, Some(f)) => Ok(f(&*lookup(id)?)),
+        (_, None) => unreachable!("`f` is taken only when it is called"),
+    }
 }
 
 /// The running worker with id `id`, from the registry.
@@ -434,13 +458,13 @@ pub(crate) fn execute(
     mode: TransferMode,
     job: JobFn,
     delay: Option<Duration>,
-) -> Result<Arc<Future>> {
+) -> Result<Future> {
     execute_with(|task| worker.submit(task, delay), input, mode, job)
 }
 
 /// Schedules `job` on `worker` after `delay`, with a frozen input — shared: the caller keeps its
 /// handle — or none.
-pub(crate) fn execute_after(worker: &Worker, delay: Duration, input: Option<u64>, job: JobFn) -> Result<Arc<Future>> {
+pub(crate) fn execute_after(worker: &Worker, delay: Duration, input: Option<u64>, job: JobFn) -> Result<Future> {
     let input = match input {
         None => None,
         Some(handle) if !object::is_frozen(handle)? => {
@@ -461,9 +485,9 @@ pub(crate) fn execute_with(
     input: Option<Transit>,
     mode: TransferMode,
     job: JobFn,
-) -> Result<Arc<Future>> {
-    let future = Future::new();
-    submit(Task::Job { future: future.clone(), input, job, mode })?;
+) -> Result<Future> {
+    let (future, completer) = Future::new_pair();
+    submit(Task::Job { future: completer, input, job, mode })?;
     Ok(future)
 }
 
@@ -479,6 +503,28 @@ fn run_job(input: Option<Transit>, job: JobFn, mode: TransferMode) -> Result<Opt
             })
         })
         .transpose()
+}
+
+#[cfg(all(test, not(floe_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lookup_inside_with_worker_leaves_the_lent_worker_alone_and_an_exited_one_is_not_lent() {
+        let (lent, other) = (start("lent").unwrap(), start("other").unwrap());
+        with_worker(lent, |_| ()).unwrap();
+        let inner = with_worker(lent, |worker| {
+            assert_eq!(worker.id(), lent);
+            lookup(other).unwrap().id()
+        });
+        assert_eq!(inner.unwrap(), other);
+        assert_eq!(with_worker(lent, |worker| worker.id()).unwrap(), lent, "still lent after the inner lookup");
+        // `lent` last, so that the cache holds it when its thread has exited.
+        for id in [other, lent] {
+            assert!(matches!(lookup(id).unwrap().request_termination(true).unwrap().wait(None), Ok(None)));
+        }
+        assert_eq!(with_worker(lent, |_| ()).unwrap_err().status(), Status::ErrUnknownWorker);
+    }
 }
 
 /// loom models of the queue: run with `RUSTFLAGS="--cfg floe_loom" cargo test --release --lib loom`.

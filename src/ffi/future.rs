@@ -7,7 +7,6 @@ use crate::core::future::{self as core_future, Future};
 use crate::core::registry::Registry;
 use crate::core::worker;
 use std::ffi::c_void;
-use std::sync::Arc;
 
 /// Receives a future's outcome: `status` is `FLOE_OK` with `result` (a handle the callback owns,
 /// or 0 for none), or the job's failure (`floe_last_error_message()` explains it, on this thread).
@@ -16,7 +15,7 @@ pub type floe_outcome_fn = Option<unsafe extern "C" fn(status: Status, result: f
 
 static FUTURES: Registry<Future> = Registry::new("future");
 
-pub(crate) fn register(future: Arc<Future>) -> Result<floe_future> {
+pub(crate) fn register(future: Future) -> Result<floe_future> {
     FUTURES.insert(future)
 }
 

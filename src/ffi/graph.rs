@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use std::ffi::c_void;
 use std::sync::Arc;
 
-static GRAPHS: Registry<Mutex<Option<Transit>>> = Registry::new("detached graph");
+static GRAPHS: Registry<Arc<Mutex<Option<Transit>>>> = Registry::new("detached graph");
 
 fn id_of(graph: *mut c_void) -> u64 {
     graph as usize as u64

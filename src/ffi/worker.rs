@@ -10,7 +10,6 @@ use crate::core::future::Future;
 use crate::core::transfer::{self, TransferMode, Transit};
 use crate::core::worker::{self, JobFn};
 use std::ffi::{c_char, c_void, CStr};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Makes the root of a job's input graph on the calling thread: writes a handle to `*out_root`
@@ -122,7 +121,7 @@ unsafe fn produced_input(
 /// `producer` is callable with `producer_arg` as documented for `floe_producer_fn`; `out_future` is
 /// NULL or writable.
 #[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn execute_from_c<S: FnOnce(Option<Transit>, JobFn) -> Result<Arc<Future>>>(
+pub(crate) unsafe fn execute_from_c<S: FnOnce(Option<Transit>, JobFn) -> Result<Future>>(
     function: &'static str,
     target: impl FnOnce() -> Result<S>,
     mode: u32,

@@ -180,19 +180,27 @@ fn access_report(verdicts: &mut Verdicts) {
     object.set_int(field, 42).expect("set");
     let mut out = 0i64;
     // SAFETY: `out` is a writable i64.
-    let get = per_call(CALLS, |_| unsafe { floe_object_get_int(black_box(handle), black_box(field), &raw mut out) });
+    let get = seven(|| {
+        per_call(CALLS, |_| unsafe { floe_object_get_int(black_box(handle), black_box(field), &raw mut out) })
+    });
     assert_eq!(out, 42, "the gets happened");
-    let set = per_call(CALLS, |i| floe_object_set_int(black_box(handle), black_box(field), i64::from(i)));
+    let set = seven(|| per_call(CALLS, |i| floe_object_set_int(black_box(handle), black_box(field), i64::from(i))));
     assert_eq!(object.get_int(field).expect("read"), i64::from(CALLS - 1), "the sets happened");
     for (name, summary) in [("floe_object_get_int", get), ("floe_object_set_int", set)] {
         let verdict = verdicts.check(summary.best <= CALL_TARGET_NS);
         println!("{name:<24} {:>16}  {verdict}", summary.to_string());
     }
-    let rust_get = per_call(CALLS, |_| object.get_int(black_box(field)).expect("get"));
-    let rust_set = per_call(CALLS, |i| object.set_int(black_box(field), i64::from(i)).expect("set"));
+    let rust_get = seven(|| per_call(CALLS, |_| object.get_int(black_box(field)).expect("get")));
+    let rust_set = seven(|| per_call(CALLS, |i| object.set_int(black_box(field), i64::from(i)).expect("set")));
     for (name, summary) in [("Object::get_int (Rust)", rust_get), ("Object::set_int (Rust)", rust_set)] {
         println!("{name:<24} {:>16}  (reference: the same checks without the C boundary)", summary.to_string());
     }
+}
+
+/// The best and median of 7 samples.
+fn seven(mut sample: impl FnMut() -> f64) -> Summary {
+    let mut samples: Vec<f64> = (0..7).map(|_| sample()).collect();
+    Summary::of(&mut samples)
 }
 
 /// The header size, and the resident memory an object really takes.
@@ -214,14 +222,15 @@ fn memory_report(resident: Option<f64>, verdicts: &mut Verdicts) {
 }
 
 /// Workers against crossbeam-channel between two threads: round trips on two placements, then the
-/// throughput of tiny jobs.
+/// throughput of tiny jobs. Contenders take turns (see `interleaved`), and each ratio is the median
+/// of the ratios of samples taken side by side.
 fn workers_report(quick: bool, verdicts: &mut Verdicts) {
     let trips: u32 = if quick { 1_000 } else { 5_000 };
     let jobs: u64 = if quick { 100_000 } else { 1_000_000 };
     let cpus = cpu_count();
     let worker = Worker::start("bench").expect("start a worker");
-    println!("\nround trip to another thread and back, best of 7 runs of {trips}, ns per round trip; target floe/crossbeam <= {ROUND_TRIP_TARGET}x");
-    println!("(floe: Worker::execute + Future::result; crossbeam and mpsc: ping-pong over two unbounded channels; threads pinned)");
+    println!("\nround trip to another thread and back, {ROUNDS} rounds of {trips}, ns per round trip, best (median); ratio: median of the rounds' floe/crossbeam; target <= {ROUND_TRIP_TARGET}x");
+    println!("(floe: Worker::execute + Future::result; crossbeam and mpsc: ping-pong over two unbounded channels; threads pinned; contenders take turns in each round)");
     println!("{:<10} {:<42} {:>20}  {:>6}", "placement", "", "ns per round trip", "ratio");
     for placement in Placement::ALL {
         if placement.partner >= cpus {
@@ -231,44 +240,52 @@ fn workers_report(quick: bool, verdicts: &mut Verdicts) {
         pin_current_thread(Some(0));
         pin_worker(worker, placement.partner);
         let rows = round_trips(worker, trips, Some(placement.partner));
-        let crossbeam = rows[0].1;
-        for (i, (name, summary)) in rows.into_iter().enumerate() {
-            let ratio = summary.best / crossbeam.best;
+        let crossbeam = rows[0].1.clone();
+        for (i, (name, mut samples)) in rows.into_iter().enumerate() {
+            let ratio = paired_ratio(&samples, &crossbeam);
             let verdict = match i {
                 0 => "",
                 1 => "(reference)",
                 _ => verdicts.check(ratio <= ROUND_TRIP_TARGET),
             };
+            let summary = Summary::of(&mut samples);
             println!("{:<10} {name:<42} {:>20}  {ratio:>5.2}x  {verdict}", placement.name, summary.to_string());
         }
     }
 
     let partner = (cpus > 1).then_some(1);
-    println!("\nthroughput, {jobs} tiny jobs (one relaxed atomic increment each) to another thread, best of 5 runs, ns per job (median); target floe/crossbeam >= {THROUGHPUT_TARGET}x in jobs/s");
-    println!("(floe: execute them all, keeping the futures, then Future::result of the last; channels: send them all, then wait for the consumer's word that it did the last; {})",
+    println!("\nthroughput, {jobs} tiny jobs (one relaxed atomic increment each) to another thread, {ROUNDS} rounds, ns per job, best (median); ratio: median of the rounds' crossbeam/floe time (floe/crossbeam in jobs/s); target >= {THROUGHPUT_TARGET}x");
+    println!("(floe: execute them all, then Future::result of the last; channels: send them all, then wait for the consumer's word that it did the last; {}; contenders take turns in each round)",
         if partner.is_some() { "pinned on two CPUs" } else { "one CPU" });
     pin_current_thread(Some(0));
     if let Some(cpu) = partner {
         pin_worker(worker, cpu);
     }
-    let five = |mut stream: Box<dyn FnMut() -> Duration + '_>| {
-        let mut samples: Vec<f64> = (0..5).map(|_| per_job(stream(), jobs)).collect();
-        Summary::of(&mut samples)
-    };
-    let crossbeam = five(Box::new(|| channel_stream::<Crossbeam>(jobs, partner)));
-    let rows = [
-        ("crossbeam-channel", crossbeam),
-        ("std::sync::mpsc", five(Box::new(|| channel_stream::<Mpsc>(jobs, partner)))),
-        ("floe worker", five(Box::new(|| floe_stream(worker, jobs)))),
-        ("floe, Worker::MAIN + MainQueue::drain", five(Box::new(|| floe_stream(Worker::MAIN, jobs)))),
+    let per_job = |elapsed: Duration| elapsed.as_nanos() as f64 / jobs as f64;
+    let samples = interleaved(&mut [
+        &mut || per_job(channel_stream::<Crossbeam>(jobs, partner)),
+        &mut || per_job(channel_stream::<Mpsc>(jobs, partner)),
+        &mut || per_job(floe_stream(worker, jobs, Futures::Kept)),
+        &mut || per_job(floe_stream(worker, jobs, Futures::Dropped)),
+        &mut || per_job(floe_stream(Worker::MAIN, jobs, Futures::Kept)),
+    ]);
+    let names = [
+        "crossbeam-channel",
+        "std::sync::mpsc",
+        "floe worker, every future kept",
+        "floe worker, futures dropped as made",
+        "floe, Worker::MAIN + MainQueue::drain",
     ];
-    for (i, (name, summary)) in rows.into_iter().enumerate() {
-        let ratio = crossbeam.best / summary.best;
+    let crossbeam = samples[0].clone();
+    for (i, (name, mut samples)) in names.into_iter().zip(samples).enumerate() {
+        let ratio = 1.0 / paired_ratio(&samples, &crossbeam);
         let verdict = match i {
             2 => verdicts.check(ratio >= THROUGHPUT_TARGET),
-            3 => "(reference: one thread, no wake-up)",
+            3 => "(reference: no future outlives its job)",
+            4 => "(reference: one thread, no wake-up)",
             _ => "",
         };
+        let summary = Summary::of(&mut samples);
         println!(
             "{name:<38} {:>16}  {:>7.2} M jobs/s  {ratio:>5.2}x  {verdict}",
             summary.to_string(),
@@ -277,6 +294,30 @@ fn workers_report(quick: bool, verdicts: &mut Verdicts) {
     }
     pin_current_thread(None);
     worker.request_termination(true).and_then(|done| done.result(None)).expect("terminate the worker");
+}
+
+/// Rounds of samples in every worker comparison.
+const ROUNDS: usize = 7;
+
+/// `ROUNDS` samples of each contender, taken in turns: each round samples every contender once, in
+/// order. This VM's speed drifts by 2.5× from one second to the next (crossbeam's ping-pong takes
+/// 130 ns in some runs, 330 in others), so contenders sampled one after the other in a round meet
+/// the same machine, where a block of one contender's samples and then a block of the next's may not.
+pub fn interleaved(contenders: &mut [&mut dyn FnMut() -> f64]) -> Vec<Vec<f64>> {
+    let mut samples = vec![Vec::with_capacity(ROUNDS); contenders.len()];
+    for _ in 0..ROUNDS {
+        for (contender, samples) in contenders.iter_mut().zip(&mut samples) {
+            samples.push(contender());
+        }
+    }
+    samples
+}
+
+/// The median, over rounds, of `samples[r] / baseline[r]`.
+fn paired_ratio(samples: &[f64], baseline: &[f64]) -> f64 {
+    let mut ratios: Vec<f64> = samples.iter().zip(baseline).map(|(s, b)| s / b).collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios[ratios.len() / 2]
 }
 
 /// Where a round trip's other thread runs while the caller runs on CPU 0.
@@ -290,49 +331,48 @@ impl Placement {
     const ALL: [Placement; 2] = [Placement { name: "two CPUs", partner: 1 }, Placement { name: "one CPU", partner: 0 }];
 }
 
-/// Round trips, `trips` per run, from this thread to a thread on `partner`: crossbeam-channel and
+/// Round trips, `trips` per sample, from this thread to a thread on `partner`: crossbeam-channel and
 /// std::sync::mpsc ping-pongs, then `worker` (already on `partner`) with no input and with a
-/// one-object input and result.
-pub fn round_trips(worker: Worker, trips: u32, partner: Option<usize>) -> [(&'static str, Summary); 4] {
-    let crossbeam = ping_pong(&Echo::<Crossbeam>::start(partner), trips);
-    let mpsc = ping_pong(&Echo::<Mpsc>::start(partner), trips);
-    let no_input = per_call(trips, |_| {
-        worker.execute(None, TransferMode::Safe, tiny_job).and_then(|f| f.result(None)).expect("round trip")
-    });
+/// one-object input and result; `ROUNDS` samples of each, taken in turns.
+pub fn round_trips(worker: Worker, trips: u32, partner: Option<usize>) -> [(&'static str, Vec<f64>); 4] {
+    let (crossbeam, mpsc) = (Echo::<Crossbeam>::start(partner), Echo::<Mpsc>::start(partner));
     let mut object = Some(Object::new(Graph::node_type()).expect("allocate"));
-    let tiny_input = per_call(trips, |_| {
-        let input = object.take().expect("returned by the previous job");
-        object = round_trip(worker, input);
-    });
+    let [crossbeam, mpsc, no_input, one_object] = interleaved(&mut [
+        &mut || ping_pong(&crossbeam, trips),
+        &mut || ping_pong(&mpsc, trips),
+        &mut || {
+            per_call(trips, |_| {
+                worker.execute(None, TransferMode::Safe, tiny_job).and_then(|f| f.result(None)).expect("round trip")
+            })
+        },
+        &mut || {
+            per_call(trips, |_| {
+                let input = object.take().expect("returned by the previous job");
+                object = round_trip(worker, input);
+            })
+        },
+    ])
+    .try_into()
+    .expect("four contenders");
     let value = object.expect("returned").get_int(Graph::VALUE_FIELD);
-    assert_eq!(value.expect("read"), 7 * i64::from(trips), "every job ran once");
+    assert_eq!(value.expect("read"), ROUNDS as i64 * i64::from(trips), "every job ran once");
     [
         ("crossbeam-channel ping-pong", crossbeam),
         ("std::sync::mpsc ping-pong", mpsc),
         ("floe execute, no input", no_input),
-        ("floe execute, 1-object input+result, SAFE", tiny_input),
+        ("floe execute, 1-object input+result, SAFE", one_object),
     ]
 }
 
-/// 7 runs of `trips` round trips through `echo`.
-fn ping_pong<C: Channel>(echo: &Echo<C>, trips: u32) -> Summary {
+/// ns per round trip of `trips` round trips through `echo`.
+fn ping_pong<C: Channel>(echo: &Echo<C>, trips: u32) -> f64 {
     per_call(trips, |i| assert_eq!(echo.ping(u64::from(i)), u64::from(i) + 1, "the echo's reply"))
 }
 
-/// ns per job of a stream of `jobs` that took `elapsed`.
-fn per_job(elapsed: Duration, jobs: u64) -> f64 {
-    elapsed.as_nanos() as f64 / jobs as f64
-}
-
-/// The best and median ns per call of 7 runs of `calls` calls of `call`.
-fn per_call<R>(calls: u32, mut call: impl FnMut(u32) -> R) -> Summary {
-    let mut samples: Vec<f64> = (0..7)
-        .map(|_| {
-            let ((), elapsed) = timed(|| (0..calls).for_each(|i| drop(black_box(call(i)))));
-            elapsed.as_nanos() as f64 / f64::from(calls)
-        })
-        .collect();
-    Summary::of(&mut samples)
+/// ns per call of `calls` calls of `call`.
+fn per_call<R>(calls: u32, mut call: impl FnMut(u32) -> R) -> f64 {
+    let ((), elapsed) = timed(|| (0..calls).for_each(|i| drop(black_box(call(i)))));
+    elapsed.as_nanos() as f64 / f64::from(calls)
 }
 
 /// Runs `f` once; its result and how long it took.
@@ -545,23 +585,33 @@ pub fn round_trip(worker: Worker, object: Object) -> Option<Object> {
         .expect("round trip")
 }
 
-/// Runs `jobs` tiny jobs on `worker`, keeping every future; the time from the first `execute` to
-/// the result of the last job (a worker runs its jobs in order). For `Worker::MAIN`, the calling
-/// (main) thread drains its queue before that. Untimed: every future is checked.
-pub fn floe_stream(worker: Worker, jobs: u64) -> Duration {
-    let mut futures = Vec::with_capacity(jobs as usize);
+/// Whether a stream of jobs keeps every future until the end, or drops each as it is made.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Futures {
+    Kept,
+    Dropped,
+}
+
+/// Runs `jobs` tiny jobs on `worker`; the time from the first `execute` to the result of the last
+/// job (a worker runs its jobs in order). For `Worker::MAIN`, the calling (main) thread drains its
+/// queue before that. Untimed: every kept future is checked, and the count of jobs run.
+pub fn floe_stream(worker: Worker, jobs: u64, futures: Futures) -> Duration {
+    let mut kept = Vec::with_capacity(if futures == Futures::Kept { jobs as usize } else { 1 });
     let before = TINY_WORK.load(Ordering::Relaxed);
     let (last, elapsed) = timed(|| {
-        for _ in 0..jobs {
-            futures.push(worker.execute(None, TransferMode::Safe, tiny_job).expect("execute"));
+        for i in 0..jobs {
+            let future = worker.execute(None, TransferMode::Safe, tiny_job).expect("execute");
+            if futures == Futures::Kept || i + 1 == jobs {
+                kept.push(future);
+            }
         }
         if worker == Worker::MAIN {
             assert_eq!(MainQueue::drain(usize::MAX).expect("drain"), jobs as usize);
         }
-        futures.last().expect("at least one job").result(None)
+        kept.last().expect("at least one job").result(None)
     });
     last.expect("the last job");
-    let (last, rest) = futures.split_last().expect("at least one job");
+    let (last, rest) = kept.split_last().expect("at least one job");
     assert_eq!(last.state(), FutureState::Consumed);
     assert!(rest.iter().all(|f| f.state() == FutureState::Computed), "every job ran");
     assert_eq!(TINY_WORK.load(Ordering::Relaxed) - before, jobs, "every job ran once");
