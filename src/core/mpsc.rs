@@ -9,8 +9,11 @@
 //! wait for it.
 //!
 //! Invariants:
-//! - A slot is written once, by the producer that claimed its position, which then marks it
-//!   written (release); the consumer reads it once, after seeing the mark (acquire).
+//! - A slot is written once per position, by the producer that claimed the position, which then
+//!   stamps the slot with the position plus one (release); the consumer reads it once, after seeing
+//!   that stamp (acquire). A stamp names its position, so a reused block needs no reset: the
+//!   consumer writes nothing to a slot, and a producer's write to a reused slot finds its line
+//!   shared, not modified on the consumer's CPU.
 //! - Whenever `tail` is not on a lap's last position, `tail_block` is the block of its lap: the
 //!   installer stores it before moving `tail` past that position.
 //! - The producer that claims a block's last slot links the next block before it marks that slot,
@@ -21,7 +24,7 @@
 //! - `CLOSED` in `tail` is set once and never cleared: every push that claimed a position before it
 //!   is in the queue; every later push fails and hands its value back.
 
-use super::sync::{spin_hint, AtomicBool, AtomicPtr, AtomicUsize, UnsafeCell};
+use super::sync::{spin_hint, AtomicPtr, AtomicUsize, UnsafeCell};
 use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
@@ -37,7 +40,8 @@ const CLOSED: usize = 1;
 const ONE: usize = 2;
 
 struct Slot<T> {
-    written: AtomicBool,
+    /// The position whose value the slot holds, plus one; 0 before its first use.
+    stamp: AtomicUsize,
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
@@ -50,7 +54,7 @@ impl<T> Block<T> {
     fn allocate() -> *mut Block<T> {
         Box::into_raw(Box::new(Block {
             slots: std::array::from_fn(|_| Slot {
-                written: AtomicBool::new(false),
+                stamp: AtomicUsize::new(0),
                 value: UnsafeCell::new(MaybeUninit::uninit()),
             }),
             next: AtomicPtr::new(ptr::null_mut()),
@@ -143,10 +147,10 @@ impl<T> Mpsc<T> {
                 block.next.store(next, Release);
             }
             let slot = &block.slots[offset];
-            // SAFETY: the slot's position was claimed here alone, and it is not marked written yet,
+            // SAFETY: the slot's position was claimed here alone, and it is not stamped with it yet,
             // so the consumer does not read it.
             slot.value.with_mut(|cell| unsafe { (*cell).write(value) });
-            slot.written.store(true, Release);
+            slot.stamp.store(tail / ONE + 1, Release);
             break Ok(());
         };
         if !next_block.is_null() {
@@ -186,8 +190,8 @@ impl<T> Mpsc<T> {
             }
             // SAFETY: the consumer frees a block only after leaving it, so `head.block` is live.
             let slot = unsafe { &(*head.block).slots[offset] };
-            if slot.written.load(Acquire) {
-                // SAFETY: marked written (acquired above) and never read before: positions are read
+            if slot.stamp.load(Acquire) == head.position + 1 {
+                // SAFETY: stamped with this position (acquired above) and never read before: positions are read
                 // once, in order.
                 let value = slot.value.with_mut(|cell| unsafe { (*cell).assume_init_read() });
                 head.position += 1;
@@ -233,7 +237,7 @@ impl<T> Mpsc<T> {
             let Head { position, block } = *head;
             match position % LAP {
                 BLOCK => !(*block).next.load(Acquire).is_null(),
-                offset => (*block).slots[offset].written.load(Acquire),
+                offset => (*block).slots[offset].stamp.load(Acquire) == position + 1,
             }
         })
     }
@@ -261,9 +265,6 @@ impl<T> Mpsc<T> {
         // SAFETY: every slot of `block` was read and no producer uses it any more (see the
         // invariants), so the consumer owns it.
         let emptied = unsafe { &*block };
-        for slot in &emptied.slots {
-            slot.written.store(false, Relaxed);
-        }
         emptied.next.store(ptr::null_mut(), Relaxed);
         self.keep_spare(block);
     }
@@ -325,6 +326,22 @@ mod tests {
         assert_eq!(rest, (BLOCK + 2..count).collect::<Vec<_>>());
         assert!(matches!(unsafe { queue.pop() }, Pop::Closed));
         assert_eq!(unsafe { queue.look() }, Look::Closed);
+    }
+
+    #[test]
+    fn a_reused_block_holds_no_stale_value() {
+        let queue = Mpsc::new();
+        // One value at a time over many laps: emptied blocks come back as spares, their slots
+        // still stamped by earlier laps.
+        for i in 0..BLOCK * 5 {
+            // SAFETY: one consumer.
+            assert!(!unsafe { queue.next_is_written() }, "nothing written at {i}");
+            assert_eq!(unsafe { queue.look() }, Look::Empty);
+            queue.push(i).unwrap();
+            assert!(unsafe { queue.next_is_written() });
+            assert!(matches!(unsafe { queue.pop() }, Pop::Value(v) if v == i));
+            assert!(matches!(unsafe { queue.pop() }, Pop::Empty), "a stale stamp is no value at {i}");
+        }
     }
 
     #[test]
