@@ -15,7 +15,9 @@
 //! - Memory per object: the 16-byte header, and the resident memory 10^6 two-field objects really
 //!   take (RSS from `/proc/self/statm` before and after).
 //!
-//! Every figure is the best of several repetitions, with the median beside it. Graph construction and
+//! Every figure is the best of several repetitions, with the median beside it. The worker
+//! contenders take turns, round after round (`interleaved`), and their ratios are given twice: of
+//! the best samples, and the median of the rounds' paired ratios; a target is met when both meet it. Graph construction and
 //! teardown are never timed; each graph is walked once after construction, so freeze and traversal
 //! both meet a graph that was just walked (the traversal is timed on the frozen graph: same objects,
 //! same code path). A SAFE transfer meets one graph per shape and size, transferred again and again
@@ -222,16 +224,18 @@ fn memory_report(resident: Option<f64>, verdicts: &mut Verdicts) {
 }
 
 /// Workers against crossbeam-channel between two threads: round trips on two placements, then the
-/// throughput of tiny jobs. Contenders take turns (see `interleaved`), and each ratio is the median
-/// of the ratios of samples taken side by side.
+/// throughput of tiny jobs. Contenders take turns (see `interleaved`). Two ratios each: of the best
+/// samples, and the median of the ratios of samples taken side by side; a target is met only when
+/// both meet it (a crossbeam sample in which its receiver parked makes the paired ratio flatter
+/// floe; a lucky best sample, the ratio of bests).
 fn workers_report(quick: bool, verdicts: &mut Verdicts) {
     let trips: u32 = if quick { 1_000 } else { 5_000 };
     let jobs: u64 = if quick { 100_000 } else { 1_000_000 };
     let cpus = cpu_count();
     let worker = Worker::start("bench").expect("start a worker");
-    println!("\nround trip to another thread and back, {ROUNDS} rounds of {trips}, ns per round trip, best (median); ratio: median of the rounds' floe/crossbeam; target <= {ROUND_TRIP_TARGET}x");
+    println!("\nround trip to another thread and back, {ROUNDS} rounds of {trips}, ns per round trip, best (median); floe/crossbeam: of the bests, and the median of the rounds' ratios; target <= {ROUND_TRIP_TARGET}x for both");
     println!("(floe: Worker::execute + Future::result; crossbeam and mpsc: ping-pong over two unbounded channels; threads pinned; contenders take turns in each round)");
-    println!("{:<10} {:<42} {:>20}  {:>6}", "placement", "", "ns per round trip", "ratio");
+    println!("{:<10} {:<42} {:>20}  {:>6}  {:>6}", "placement", "", "ns per round trip", "bests", "paired");
     for placement in Placement::ALL {
         if placement.partner >= cpus {
             println!("{:<10} skipped: {cpus} CPU(s)", placement.name);
@@ -242,19 +246,23 @@ fn workers_report(quick: bool, verdicts: &mut Verdicts) {
         let rows = round_trips(worker, trips, Some(placement.partner));
         let crossbeam = rows[0].1.clone();
         for (i, (name, mut samples)) in rows.into_iter().enumerate() {
-            let ratio = paired_ratio(&samples, &crossbeam);
+            let (bests, paired) = ratios(&samples, &crossbeam);
             let verdict = match i {
                 0 => "",
                 1 => "(reference)",
-                _ => verdicts.check(ratio <= ROUND_TRIP_TARGET),
+                _ => verdicts.check(bests.max(paired) <= ROUND_TRIP_TARGET),
             };
             let summary = Summary::of(&mut samples);
-            println!("{:<10} {name:<42} {:>20}  {ratio:>5.2}x  {verdict}", placement.name, summary.to_string());
+            println!(
+                "{:<10} {name:<42} {:>20}  {bests:>5.2}x  {paired:>5.2}x  {verdict}",
+                placement.name,
+                summary.to_string()
+            );
         }
     }
 
     let partner = (cpus > 1).then_some(1);
-    println!("\nthroughput, {jobs} tiny jobs (one relaxed atomic increment each) to another thread, {ROUNDS} rounds, ns per job, best (median); ratio: median of the rounds' crossbeam/floe time (floe/crossbeam in jobs/s); target >= {THROUGHPUT_TARGET}x");
+    println!("\nthroughput, {jobs} tiny jobs (one relaxed atomic increment each) to another thread, {ROUNDS} rounds, ns per job, best (median); floe/crossbeam in jobs/s: of the bests, and the median of the rounds' ratios; target >= {THROUGHPUT_TARGET}x for both");
     println!("(floe: execute them all, then Future::result of the last; channels: send them all, then wait for the consumer's word that it did the last; {}; contenders take turns in each round)",
         if partner.is_some() { "pinned on two CPUs" } else { "one CPU" });
     pin_current_thread(Some(0));
@@ -278,16 +286,17 @@ fn workers_report(quick: bool, verdicts: &mut Verdicts) {
     ];
     let crossbeam = samples[0].clone();
     for (i, (name, mut samples)) in names.into_iter().zip(samples).enumerate() {
-        let ratio = 1.0 / paired_ratio(&samples, &crossbeam);
+        let (bests, paired) = ratios(&samples, &crossbeam);
+        let (bests, paired) = (1.0 / bests, 1.0 / paired);
         let verdict = match i {
-            2 => verdicts.check(ratio >= THROUGHPUT_TARGET),
+            2 => verdicts.check(bests.min(paired) >= THROUGHPUT_TARGET),
             3 => "(reference: no future outlives its job)",
             4 => "(reference: one thread, no wake-up)",
             _ => "",
         };
         let summary = Summary::of(&mut samples);
         println!(
-            "{name:<38} {:>16}  {:>7.2} M jobs/s  {ratio:>5.2}x  {verdict}",
+            "{name:<38} {:>16}  {:>7.2} M jobs/s  {bests:>5.2}x  {paired:>5.2}x  {verdict}",
             summary.to_string(),
             1e3 / summary.best
         );
@@ -313,11 +322,13 @@ pub fn interleaved(contenders: &mut [&mut dyn FnMut() -> f64]) -> Vec<Vec<f64>> 
     samples
 }
 
-/// The median, over rounds, of `samples[r] / baseline[r]`.
-fn paired_ratio(samples: &[f64], baseline: &[f64]) -> f64 {
-    let mut ratios: Vec<f64> = samples.iter().zip(baseline).map(|(s, b)| s / b).collect();
-    ratios.sort_by(f64::total_cmp);
-    ratios[ratios.len() / 2]
+/// The ratio of the best (smallest) samples to the baseline's, and the median, over rounds, of
+/// `samples[r] / baseline[r]`.
+fn ratios(samples: &[f64], baseline: &[f64]) -> (f64, f64) {
+    let best = |samples: &[f64]| samples.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut paired: Vec<f64> = samples.iter().zip(baseline).map(|(s, b)| s / b).collect();
+    paired.sort_by(f64::total_cmp);
+    (best(samples) / best(baseline), paired[paired.len() / 2])
 }
 
 /// Where a round trip's other thread runs while the caller runs on CPU 0.
