@@ -13,6 +13,9 @@
 //! delivery. Completing is one swap of that word (no lock) after the outcome is written; sleepers
 //! and deliveries use the lock and condition variable of the cell's stripe (`stripes`).
 //! Invariants:
+//! - A job's future holds the job's work (input, body, result mode) in `outcome` from its making
+//!   until the task that completes it takes the work out; the queue that carries the task
+//!   publishes the cell's contents to the worker's thread. So a queue slot holds a handle alone.
 //! - `outcome` is written by the completer alone, before the swap that leaves `Scheduled`
 //!   (release), and read only after seeing a finished state (acquire). A result is taken by the
 //!   one consumer whose exchange turns `Computed` into `Consumed`; a failure is only read.
@@ -30,7 +33,7 @@ use super::future_blocks;
 use super::stripes::{self, Stripe};
 use super::sync::{handshake_fence, spin_until, AtomicU32, Condvar, Mutex, UnsafeCell};
 use super::transfer::Transit;
-use super::worker::{Task, Worker};
+use super::worker::{Task, Work, Worker};
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -64,9 +67,11 @@ const WAITING: u32 = 1 << 3;
 /// `delivery` holds a delivery for the completer.
 const DELIVERY: u32 = 1 << 4;
 
-/// What the job left: a result (Computed, then Consumed once taken), a failure, or nothing.
+/// The job to run, until the task that completes the future takes it; then what the job left: a
+/// result (Computed, then Consumed once taken), a failure, or nothing.
 enum Left {
     Nothing,
+    Pending(Work),
     Result(Option<Transit>),
     Failure(Box<Error>),
 }
@@ -137,23 +142,36 @@ impl Drop for Future {
 
 impl Future {
     pub(crate) fn new() -> Future {
-        Future(Future::carve(1))
+        Future(Future::carve(1, Left::Nothing))
     }
 
-    /// A future and a second handle to it, for the task that completes it: counted as two from the
-    /// start, as a clone's read-modify-write on the new cell would wait for its writes to land.
-    pub(crate) fn new_pair() -> (Future, Future) {
-        let cell = Future::carve(2);
+    /// A future holding `work`, and a second handle to it for the task that runs the work and
+    /// completes it. The work travels in the cell, so that a queue slot holds only the handle.
+    /// Counted as two from the start: a clone's read-modify-write on the new cell would wait for
+    /// its writes to land.
+    pub(crate) fn new_job(work: Work) -> (Future, Future) {
+        let cell = Future::carve(2, Left::Pending(work));
         (Future(cell), Future(cell))
     }
 
-    /// A new cell, `Scheduled`, counting `refs` handles that the caller makes.
-    fn carve(refs: u32) -> NonNull<Cell> {
+    /// The work of a future made by `new_job`, for the task that completes it, before it does.
+    pub(crate) fn take_work(&self) -> Option<Work> {
+        // SAFETY: the work is written when the cell is made and taken by the completing task
+        // before it completes; the queue that carried the task published the cell's contents to
+        // it, and nobody else reads `outcome` while the state is `Scheduled`.
+        self.cell().outcome.with_mut(|slot| match unsafe { std::ptr::replace(slot, Left::Nothing) } {
+            Left::Pending(work) => Some(work),
+            _ => None,
+        })
+    }
+
+    /// A new cell, `Scheduled`, holding `outcome` and counting `refs` handles that the caller makes.
+    fn carve(refs: u32, outcome: Left) -> NonNull<Cell> {
         let cell = future_blocks::carve();
         let fresh = Cell {
             state: AtomicU32::new(FutureState::Scheduled as u32),
             refs: AtomicU32::new(refs),
-            outcome: UnsafeCell::new(Left::Nothing),
+            outcome: UnsafeCell::new(outcome),
             delivery: UnsafeCell::new(None),
         };
         // SAFETY: `carve` hands out memory for one cell, this thread's alone until shared.
