@@ -84,6 +84,10 @@ pub(crate) struct Cell {
     delivery: UnsafeCell<Option<Box<Delivery>>>,
 }
 
+// One cache line: the producer writes it when it makes the job, the worker when it completes it.
+#[cfg(not(floe_loom))]
+const _: () = assert!(std::mem::size_of::<Cell>() <= 64, "a future's cell fits a cache line");
+
 /// A handle to a future; clones share it. The outcome is taken once, by one consumer.
 pub struct Future(NonNull<Cell>);
 

@@ -52,12 +52,14 @@ impl TransferMode {
 /// carries. Dropped without being attached, it is attached to the dropping thread and released.
 #[derive(Debug)]
 pub(crate) struct Transit {
-    root: Option<ObjIndex>,
+    root: ObjIndex,
     /// The root is mutable and moves with the graph (a frozen root is shared, not moved).
     root_moves: bool,
+    /// The graph was given to a thread (`adopt`); dropping the transit then frees nothing.
+    adopted: bool,
     /// The mutable members other than the root: none for the common one-object graph, so that
     /// carrying it allocates nothing.
-    others: Vec<ObjIndex>,
+    others: Box<[ObjIndex]>,
 }
 
 /// Takes the graph of `handle` from the calling thread. The handle is consumed on success; on
@@ -79,7 +81,7 @@ pub(crate) fn detach(handle: u64, mode: TransferMode) -> Result<Transit> {
         }
     };
     handle::release(handle)?;
-    let transit = Transit { root: Some(root), root_moves: owner & FROZEN == 0, others };
+    let transit = Transit { root, root_moves: owner & FROZEN == 0, adopted: false, others: others.into_boxed_slice() };
     for member in transit.members() {
         // The receiver's collector must be able to buffer these objects again.
         HEAP.slot(member).set_flags(0, BUFFERED);
@@ -244,7 +246,7 @@ fn checked_members(root: ObjIndex, me: u32) -> Result<Vec<ObjIndex>> {
 impl Transit {
     /// The mutable objects that move with the graph.
     fn members(&self) -> impl Iterator<Item = ObjIndex> + '_ {
-        self.root.filter(|_| self.root_moves).into_iter().chain(self.others.iter().copied())
+        Some(self.root).filter(|_| self.root_moves).into_iter().chain(self.others.iter().copied())
     }
 
     /// Gives the graph to the calling thread and returns a handle to its root, which the caller
@@ -257,6 +259,7 @@ impl Transit {
     /// Makes the calling thread the owner of every member; returns the root, whose counted
     /// reference passes to the caller.
     fn adopt(&mut self) -> ObjIndex {
+        assert!(!std::mem::replace(&mut self.adopted, true), "a transit is adopted once");
         let me = thread::current();
         for member in self.members() {
             HEAP.slot(member).owner.store(me, Ordering::Release);
@@ -264,13 +267,13 @@ impl Transit {
         STATS.transit.add(-1);
         // References dropped while the graph was in transit were parked for its next owner: us.
         foreign::drain();
-        self.root.take().expect("a transit is adopted once")
+        self.root
     }
 }
 
 impl Drop for Transit {
     fn drop(&mut self) {
-        if self.root.is_some() {
+        if !self.adopted {
             let root = self.adopt();
             HEAP.release(root);
         }
