@@ -183,7 +183,7 @@ impl Future {
         cell
     }
 
-    #[cfg(test)]
+    #[cfg(all(test, not(floe_loom)))]
     pub(crate) fn cell_ptr(&self) -> NonNull<Cell> {
         self.0
     }
