@@ -16,10 +16,10 @@
 //!   shared, not modified on the consumer's CPU.
 //! - Whenever `tail` is not on a lap's last position, `tail_block` is the block of its lap: the
 //!   installer stores it before moving `tail` past that position.
-//! - The producer that claims a block's last slot links the next block before it marks that slot,
+//! - The producer that claims a block's last slot links the next block before it stamps that slot,
 //!   so the consumer, having read the slot, finds the link.
 //! - Only the consumer frees a block, once it has read every slot of it. A producer dereferences a
-//!   block only after claiming a slot in it, and not after marking that slot. An emptied block is
+//!   block only after claiming a slot in it, and not after stamping that slot. An emptied block is
 //!   kept as the spare that the next installer takes, so a steady stream allocates nothing.
 //! - `CLOSED` in `tail` is set once and never cleared: every push that claimed a position before it
 //!   is in the queue; every later push fails and hands its value back.
@@ -48,6 +48,18 @@ struct Slot<T> {
 struct Block<T> {
     slots: [Slot<T>; BLOCK],
     next: AtomicPtr<Block<T>>,
+}
+
+impl<T> Slot<T> {
+    /// The stamp of a slot that holds the value of `position`.
+    fn stamp_of(position: usize) -> usize {
+        position + 1
+    }
+
+    /// Whether the slot holds the value of `position`, written (acquire).
+    fn holds(&self, position: usize) -> bool {
+        self.stamp.load(Acquire) == Slot::<T>::stamp_of(position)
+    }
 }
 
 impl<T> Block<T> {
@@ -138,7 +150,7 @@ impl<T> Mpsc<T> {
             // SAFETY: `block` is the block of the claimed position: `tail` did not change between
             // its load (which acquired the installer's store of `tail_block`) and the claim, and
             // `tail_block` changes only while `tail` sits on a lap's last position. The consumer
-            // frees it only after reading the slot claimed here, which is not marked yet.
+            // frees it only after reading the slot claimed here, which is not stamped yet.
             let block = unsafe { &*block };
             if last {
                 let next = std::mem::replace(&mut next_block, ptr::null_mut());
@@ -150,7 +162,7 @@ impl<T> Mpsc<T> {
             // SAFETY: the slot's position was claimed here alone, and it is not stamped with it yet,
             // so the consumer does not read it.
             slot.value.with_mut(|cell| unsafe { (*cell).write(value) });
-            slot.stamp.store(tail / ONE + 1, Release);
+            slot.stamp.store(Slot::<T>::stamp_of(tail / ONE), Release);
             break Ok(());
         };
         if !next_block.is_null() {
@@ -180,7 +192,7 @@ impl<T> Mpsc<T> {
             let offset = head.position % LAP;
             if offset == BLOCK {
                 // SAFETY: the consumer has read this block's last slot, whose producer linked the
-                // next block before marking it; no producer uses this block any more.
+                // next block before stamping it; no producer uses this block any more.
                 let next = unsafe { (*head.block).next.load(Acquire) };
                 debug_assert!(!next.is_null(), "the last slot's producer linked the next block");
                 self.recycle(head.block);
@@ -190,9 +202,9 @@ impl<T> Mpsc<T> {
             }
             // SAFETY: the consumer frees a block only after leaving it, so `head.block` is live.
             let slot = unsafe { &(*head.block).slots[offset] };
-            if slot.stamp.load(Acquire) == head.position + 1 {
-                // SAFETY: stamped with this position (acquired above) and never read before: positions are read
-                // once, in order.
+            if slot.holds(head.position) {
+                // SAFETY: stamped with this position (acquired above) and never read before:
+                // positions are read once, in order.
                 let value = slot.value.with_mut(|cell| unsafe { (*cell).assume_init_read() });
                 head.position += 1;
                 return Pop::Value(value);
@@ -237,7 +249,7 @@ impl<T> Mpsc<T> {
             let Head { position, block } = *head;
             match position % LAP {
                 BLOCK => !(*block).next.load(Acquire).is_null(),
-                offset => (*block).slots[offset].stamp.load(Acquire) == position + 1,
+                offset => (*block).slots[offset].holds(position),
             }
         })
     }
@@ -251,7 +263,7 @@ impl<T> Mpsc<T> {
         }
     }
 
-    /// Keeps `block` (unused: no slot written, no link) as the spare, freeing the one it replaces.
+    /// Keeps `block` (no value in it, no link) as the spare, freeing the one it replaces.
     fn keep_spare(&self, block: *mut Block<T>) {
         let replaced = self.spare.swap(block, AcqRel);
         if !replaced.is_null() {

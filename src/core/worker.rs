@@ -15,8 +15,8 @@
 //! jobs run when they come due, before the thread exits.
 //!
 //! Sleep handshake: the worker stores `sleeping` under the mutex and then looks at the queue once
-//! more; a producer pushes and then reads `sleeping`; each side has a SeqCst fence between its
-//! write and its read. One of the two sees the other, and a producer that sees a sleeper takes
+//! more; a producer pushes and then reads `sleeping`; each side's write and read are SeqCst
+//! (`sync::handshake_fence` says why that suffices). One of the two sees the other, and a producer that sees a sleeper takes
 //! the mutex before notifying, so the worker is either still deciding or already waiting.
 
 use super::api::Object;
@@ -176,6 +176,11 @@ impl Worker {
         &self.name
     }
 
+    /// Whether this is the running worker with id `id`: a cached worker whose thread has exited is not.
+    fn answers(&self, id: u32) -> bool {
+        self.id == id && !self.exited.load(Ordering::Acquire)
+    }
+
     pub(crate) fn describe(&self) -> String {
         format!("worker {} ({})", self.id, self.name)
     }
@@ -226,15 +231,11 @@ impl Worker {
     }
 
     /// The next task for the worker's thread, waiting for one; `None` once the thread must exit.
-    /// Delayed tasks that are due go first, so a busy queue does not hold them back.
     fn next_task(&self) -> Option<Task> {
         loop {
-            if let Some(task) = self.take_due() {
-                return Some(task);
-            }
             // SAFETY (here and below): `next_task` runs on the worker's own thread, the only
             // consumer of `ready` (`process_queue` checks that it is called there too).
-            let closed = match unsafe { self.ready.pop() } {
+            let closed = match unsafe { self.take_ready() } {
                 Pop::Value(task) => return Some(task),
                 Pop::Empty => false,
                 Pop::Closed => true,
@@ -262,6 +263,19 @@ impl Worker {
                 (Look::Empty, None) => self.wake.wait(&mut control),
             }
             self.sleeping.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// The next task ready now, without waiting: a delayed task that is due first, so a busy queue
+    /// does not hold it back, then the queue's next.
+    ///
+    /// # Safety
+    /// Called on the thread that runs this worker's queue, the only consumer of `ready`.
+    unsafe fn take_ready(&self) -> Pop<Task> {
+        match self.take_due() {
+            Some(task) => Pop::Value(task),
+            // SAFETY: forwarded contract.
+            None => unsafe { self.ready.pop() },
         }
     }
 
@@ -316,13 +330,9 @@ impl Worker {
         }
         let mut ran = 0;
         while ran < max {
-            let task = match self.take_due() {
-                Some(task) => task,
-                // SAFETY: checked above: this is the worker's own thread, the only consumer of `ready`.
-                None => match unsafe { self.ready.pop() } {
-                    Pop::Value(task) => task,
-                    Pop::Empty | Pop::Closed => break,
-                },
+            // SAFETY: checked above: this is the worker's own thread, the only consumer of `ready`.
+            let Pop::Value(task) = (unsafe { self.take_ready() }) else {
+                break;
             };
             self.run_or_cancel(task);
             ran += 1;
@@ -402,7 +412,7 @@ pub fn lookup(id: u32) -> Result<Arc<Worker>> {
             return registered(id).map(|worker| (worker, None));
         };
         match &*last {
-            Some(worker) if worker.id == id && !worker.exited.load(Ordering::Acquire) => Ok((worker.clone(), None)),
+            Some(worker) if worker.answers(id) => Ok((worker.clone(), None)),
             _ => registered(id).map(|worker| (worker.clone(), last.replace(worker))),
         }
     });
@@ -422,13 +432,12 @@ pub(crate) fn with_worker<R>(id: u32, f: impl FnOnce(&Worker) -> R) -> Result<R>
     let mut f = Some(f);
     let lent = LAST_ADDRESSED.try_with(|last| {
         let last = last.try_borrow().ok()?;
-        let worker = last.as_ref().filter(|worker| worker.id == id && !worker.exited.load(Ordering::Acquire))?;
+        let worker = last.as_ref().filter(|worker| worker.answers(id))?;
         f.take().map(|f| f(worker))
     });
     match (lent, f) {
         (Ok(Some(result)), _) => Ok(result),
-        (_, Some(f)) => Ok(f(&*lookup(id)?)),
-        (_, None) => unreachable!("`f` is taken only when it is called"),
+        (_, f) => Ok(f.expect("`f` is taken only when a worker is lent")(&*lookup(id)?)),
     }
 }
 

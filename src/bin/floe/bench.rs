@@ -17,11 +17,11 @@
 //!
 //! Every figure is the best of several repetitions, with the median beside it. The worker
 //! contenders take turns, round after round (`interleaved`), and their ratios are given twice: of
-//! the best samples, and the median of the rounds' paired ratios; a target is met when both meet it. Graph construction and
-//! teardown are never timed; each graph is walked once after construction, so freeze and traversal
-//! both meet a graph that was just walked (the traversal is timed on the frozen graph: same objects,
-//! same code path). A SAFE transfer meets one graph per shape and size, transferred again and again
-//! (the attach gives it back). `benches/freeze.rs` and `benches/workers.rs` include this file for
+//! the best samples, and the median of the rounds' paired ratios; a target is met when both meet
+//! it. Graph construction and teardown are never timed; each graph is walked once after
+//! construction, so freeze and traversal both meet a graph that was just walked (the traversal is
+//! timed on the frozen graph: same objects, same code path). A SAFE transfer meets one graph per
+//! shape and size, transferred again and again (the attach gives it back). `benches/freeze.rs` and `benches/workers.rs` include this file for
 //! its graph builder, jobs and channel baselines.
 
 use floe::ffi::object::{floe_object_get_int, floe_object_set_int};
@@ -176,32 +176,33 @@ fn transfer_report(largest: usize, verdicts: &mut Verdicts) {
 
 /// Checked get and set of an int field through the C ABI, with the Rust API beside for reference.
 fn access_report(verdicts: &mut Verdicts) {
-    println!("\nchecked field access on one object, best of 7 runs of {CALLS} calls, ns per call; target <= {CALL_TARGET_NS} ns (C ABI)");
+    println!("\nchecked field access on one object, best of {ROUNDS} runs of {CALLS} calls, ns per call; target <= {CALL_TARGET_NS} ns (C ABI)");
     let object = Object::new(Graph::node_type()).expect("allocate");
     let (handle, field) = (object.handle(), Graph::VALUE_FIELD);
     object.set_int(field, 42).expect("set");
     let mut out = 0i64;
     // SAFETY: `out` is a writable i64.
-    let get = seven(|| {
+    let get = best_of_rounds(|| {
         per_call(CALLS, |_| unsafe { floe_object_get_int(black_box(handle), black_box(field), &raw mut out) })
     });
     assert_eq!(out, 42, "the gets happened");
-    let set = seven(|| per_call(CALLS, |i| floe_object_set_int(black_box(handle), black_box(field), i64::from(i))));
+    let set =
+        best_of_rounds(|| per_call(CALLS, |i| floe_object_set_int(black_box(handle), black_box(field), i64::from(i))));
     assert_eq!(object.get_int(field).expect("read"), i64::from(CALLS - 1), "the sets happened");
     for (name, summary) in [("floe_object_get_int", get), ("floe_object_set_int", set)] {
         let verdict = verdicts.check(summary.best <= CALL_TARGET_NS);
         println!("{name:<24} {:>16}  {verdict}", summary.to_string());
     }
-    let rust_get = seven(|| per_call(CALLS, |_| object.get_int(black_box(field)).expect("get")));
-    let rust_set = seven(|| per_call(CALLS, |i| object.set_int(black_box(field), i64::from(i)).expect("set")));
+    let rust_get = best_of_rounds(|| per_call(CALLS, |_| object.get_int(black_box(field)).expect("get")));
+    let rust_set = best_of_rounds(|| per_call(CALLS, |i| object.set_int(black_box(field), i64::from(i)).expect("set")));
     for (name, summary) in [("Object::get_int (Rust)", rust_get), ("Object::set_int (Rust)", rust_set)] {
         println!("{name:<24} {:>16}  (reference: the same checks without the C boundary)", summary.to_string());
     }
 }
 
-/// The best and median of 7 samples.
-fn seven(mut sample: impl FnMut() -> f64) -> Summary {
-    let mut samples: Vec<f64> = (0..7).map(|_| sample()).collect();
+/// The best and median of `ROUNDS` samples.
+fn best_of_rounds(mut sample: impl FnMut() -> f64) -> Summary {
+    let mut samples: Vec<f64> = (0..ROUNDS).map(|_| sample()).collect();
     Summary::of(&mut samples)
 }
 
