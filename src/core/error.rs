@@ -139,21 +139,25 @@ fn screaming_name(variant: &str) -> String {
 }
 
 /// A failed operation: its status and a message naming the operation, the object, its owner and the
-/// calling thread.
+/// calling thread. One pointer wide, so that a `Result` on a hot path (a future, a handle, a value)
+/// is moved in registers rather than through memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<Failure>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Failure {
     status: Status,
     message: String,
 }
 
 impl Error {
     pub(crate) fn new(status: Status, message: impl Into<String>) -> Error {
-        Error { status, message: message.into() }
+        Error(Box::new(Failure { status, message: message.into() }))
     }
 
     /// The same error with `what` said first: `the target handle: handle 0x… was released`.
     pub(crate) fn context(self, what: &str) -> Error {
-        Error { status: self.status, message: format!("{what}: {}", self.message) }
+        Error::new(self.status(), format!("{what}: {}", self.message()))
     }
 
     /// The error for a caught panic: `ErrPanic` with the panic's text.
@@ -168,18 +172,18 @@ impl Error {
 
     /// The status, never `Status::Ok`.
     pub fn status(&self) -> Status {
-        self.status
+        self.0.status
     }
 
     /// The readable message.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.status.name(), self.message)
+        write!(f, "{}: {}", self.status().name(), self.message())
     }
 }
 

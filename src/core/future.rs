@@ -153,6 +153,7 @@ impl Future {
     /// completes it. The work travels in the cell, so that a queue slot holds only the handle.
     /// Counted as two from the start: a clone's read-modify-write on the new cell would wait for
     /// its writes to land.
+    #[inline]
     pub(crate) fn new_job(work: Work) -> (Future, Future) {
         let cell = Future::carve(2, Left::Pending(work));
         (Future(cell), Future(cell))
@@ -170,6 +171,7 @@ impl Future {
     }
 
     /// A new cell, `Scheduled`, holding `outcome` and counting `refs` handles that the caller makes.
+    #[inline]
     fn carve(refs: u32, outcome: Left) -> NonNull<Cell> {
         let cell = future_blocks::carve();
         let fresh = Cell {
@@ -217,17 +219,32 @@ impl Future {
             None => (Left::Nothing, FutureState::Cancelled),
         };
         // SAFETY: the completer alone writes `outcome`, and nobody reads it while the state is
-        // `Scheduled` (invariants at the top).
-        cell.outcome.with_mut(|slot| unsafe { *slot = left });
+        // `Scheduled` (invariants at the top). It holds `Nothing` — a job's work is taken before
+        // its future completes — so writing over it drops nothing.
+        cell.outcome.with_mut(|slot| unsafe {
+            debug_assert!(matches!(*slot, Left::Nothing), "a job's work is taken before it completes");
+            slot.write(left)
+        });
         let previous = cell.state.swap(state as u32, Ordering::SeqCst);
         debug_assert_eq!(state_of(previous), FutureState::Scheduled, "a future is completed once");
         handshake_fence();
+        let any_waiters = ANY_WAITERS.load(Ordering::SeqCst) > 0;
+        if previous & (WAITING | DELIVERY) != 0 || any_waiters {
+            self.wake_and_deliver(previous, any_waiters);
+        }
+    }
+
+    /// What a completion owes to those waiting (for this future, or for any) and to a delivery:
+    /// `previous` is the state word that the completion swapped out.
+    #[cold]
+    fn wake_and_deliver(&self, previous: u32, any_waiters: bool) {
+        let cell = self.cell();
         if previous & WAITING != 0 {
             let stripe = self.stripe();
             drop(stripe.lock.lock());
             stripe.wake.notify_all();
         }
-        if ANY_WAITERS.load(Ordering::SeqCst) > 0 {
+        if any_waiters {
             drop(ANY_LOCK.lock());
             ANY_DONE.notify_all();
         }

@@ -125,7 +125,29 @@ impl<T> Mpsc<T> {
     }
 
     /// Appends `value`, or hands it back if the queue is closed. Any thread.
+    #[inline]
     pub(crate) fn push(&self, value: T) -> Result<(), T> {
+        // The common case, kept small enough to inline: an open queue, a slot that is not its
+        // block's last, and no other producer claiming it first.
+        let tail = self.tail.0.load(Acquire);
+        let offset = (tail / ONE) % LAP;
+        if tail & CLOSED == 0 && offset + 1 < BLOCK {
+            let block = self.tail_block.load(Acquire);
+            // The claim is the producer's write in the worker's sleep handshake (see worker.rs).
+            if self.tail.0.compare_exchange_weak(tail, tail + ONE, SeqCst, Relaxed).is_ok() {
+                // SAFETY: as in `push_any`: `block` holds the claimed position, whose slot is
+                // not stamped yet.
+                unsafe { Self::fill(&*block, offset, tail / ONE, value) };
+                return Ok(());
+            }
+        }
+        self.push_any(value)
+    }
+
+    /// `push` for every case: a closed queue, a block's last slot (which installs the next
+    /// block), a lap's last position (wait for that install), a lost claim (try again).
+    #[cold]
+    fn push_any(&self, value: T) -> Result<(), T> {
         // A block taken ahead of a claim of some block's last slot; kept as the spare if unused.
         let mut next_block: *mut Block<T> = ptr::null_mut();
         let pushed = loop {
@@ -143,7 +165,6 @@ impl<T> Mpsc<T> {
                 next_block = self.take_block();
             }
             let block = self.tail_block.load(Acquire);
-            // The claim is the producer's write in the worker's sleep handshake (see worker.rs).
             if self.tail.0.compare_exchange_weak(tail, tail + ONE, SeqCst, Relaxed).is_err() {
                 continue;
             }
@@ -158,17 +179,27 @@ impl<T> Mpsc<T> {
                 self.tail.0.fetch_add(ONE, Release);
                 block.next.store(next, Release);
             }
-            let slot = &block.slots[offset];
-            // SAFETY: the slot's position was claimed here alone, and it is not stamped with it yet,
-            // so the consumer does not read it.
-            slot.value.with_mut(|cell| unsafe { (*cell).write(value) });
-            slot.stamp.store(Slot::<T>::stamp_of(tail / ONE), Release);
+            // SAFETY: the position was claimed here alone, and its slot is not stamped yet.
+            unsafe { Self::fill(block, offset, tail / ONE, value) };
             break Ok(());
         };
         if !next_block.is_null() {
             self.keep_spare(next_block);
         }
         pushed
+    }
+
+    /// Writes the value of `position` into its slot, at `offset` in `block`, and stamps it.
+    ///
+    /// # Safety
+    /// The caller claimed `position`, and the slot is not stamped with it yet, so the consumer
+    /// does not read it.
+    #[inline]
+    unsafe fn fill(block: &Block<T>, offset: usize, position: usize, value: T) {
+        let slot = &block.slots[offset];
+        // SAFETY: forwarded contract: the slot is this producer's until stamped.
+        slot.value.with_mut(|cell| unsafe { (*cell).write(value) });
+        slot.stamp.store(Slot::<T>::stamp_of(position), Release);
     }
 
     /// Closes the queue: later pushes fail. Values already in it stay for the consumer.

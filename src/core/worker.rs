@@ -186,7 +186,8 @@ impl Worker {
     }
 
     /// Queues `task` (after `delay`). A terminating worker refuses it, and the task is cancelled.
-    fn submit(&self, task: Task, delay: Option<Duration>) -> Result<()> {
+    #[inline]
+    pub(crate) fn submit(&self, task: Task, delay: Option<Duration>) -> Result<()> {
         let refused = match delay {
             None => self.ready.push(task).err(),
             Some(delay) => self.schedule(task, delay),
@@ -425,9 +426,10 @@ pub fn lookup(id: u32) -> Result<Arc<Worker>> {
 /// rather than cloning its `Arc`: a stream of `execute`s to one worker then makes no
 /// read-modify-write on the worker's count, each of which would wait for the stream's earlier
 /// writes to land. `f` may call `lookup` (it then bypasses the cache).
-pub(crate) fn with_worker<R>(id: u32, f: impl FnOnce(&Worker) -> R) -> Result<R> {
+#[inline]
+pub(crate) fn with_worker<R>(id: u32, f: impl FnOnce(&Worker) -> Result<R>) -> Result<R> {
     if id == MAIN_WORKER {
-        return Ok(f(main_worker()));
+        return f(main_worker());
     }
     let mut f = Some(f);
     let lent = LAST_ADDRESSED.try_with(|last| {
@@ -436,8 +438,8 @@ pub(crate) fn with_worker<R>(id: u32, f: impl FnOnce(&Worker) -> R) -> Result<R>
         f.take().map(|f| f(worker))
     });
     match (lent, f) {
-        (Ok(Some(result)), _) => Ok(result),
-        (_, f) => Ok(f.expect("`f` is taken only when a worker is lent")(&*lookup(id)?)),
+        (Ok(Some(result)), _) => result,
+        (_, f) => f.expect("`f` is taken only when a worker is lent")(&*lookup(id)?),
     }
 }
 
@@ -502,6 +504,7 @@ pub(crate) fn execute_after(worker: &Worker, delay: Duration, input: Option<u64>
 
 /// Makes the task that runs `job` with `input` and completes a future, and hands it to `submit`
 /// (a worker's queue, a pool, a view). A cancelled task disposes of its input and cancels the future.
+#[inline]
 pub(crate) fn execute_with(
     submit: impl FnOnce(Task) -> Result<()>,
     input: Option<Transit>,
@@ -539,18 +542,18 @@ mod tests {
     #[test]
     fn a_lookup_inside_with_worker_leaves_the_lent_worker_alone_and_an_exited_one_is_not_lent() {
         let (lent, other) = (start("lent").unwrap(), start("other").unwrap());
-        with_worker(lent, |_| ()).unwrap();
+        with_worker(lent, |_| Ok(())).unwrap();
         let inner = with_worker(lent, |worker| {
             assert_eq!(worker.id(), lent);
-            lookup(other).unwrap().id()
+            lookup(other).map(|worker| worker.id())
         });
         assert_eq!(inner.unwrap(), other);
-        assert_eq!(with_worker(lent, |worker| worker.id()).unwrap(), lent, "still lent after the inner lookup");
+        assert_eq!(with_worker(lent, |worker| Ok(worker.id())).unwrap(), lent, "still lent after the inner lookup");
         // `lent` last, so that the cache holds it when its thread has exited.
         for id in [other, lent] {
             assert!(matches!(lookup(id).unwrap().request_termination(true).unwrap().wait(None), Ok(None)));
         }
-        assert_eq!(with_worker(lent, |_| ()).unwrap_err().status(), Status::ErrUnknownWorker);
+        assert_eq!(with_worker(lent, |_| Ok(())).unwrap_err().status(), Status::ErrUnknownWorker);
     }
 }
 
