@@ -20,20 +20,29 @@
 //!   so the consumer, having read the slot, finds the link.
 //! - Only the consumer frees a block, once it has read every slot of it. A producer dereferences a
 //!   block only after claiming a slot in it, and not after stamping that slot. An emptied block is
-//!   kept as the spare that the next installer takes, so a steady stream allocates nothing.
+//!   kept in a spare place for the next installer, so a stream allocates nothing: a block emptied
+//!   just before an install, or just after, would otherwise be freed by the consumer while the
+//!   producer allocates one, both in the producer's allocator arena, whose lock they then contend
+//!   for (a futex call each way on a VM, thousands per 10^5 jobs). A spare place holds a block or
+//!   null; a block moves in and out of it by one atomic exchange, so each spare has one owner.
 //! - `CLOSED` in `tail` is set once and never cleared: every push that claimed a position before it
 //!   is in the queue; every later push fails and hands its value back.
 
 use super::sync::{spin_hint, AtomicPtr, AtomicUsize, UnsafeCell};
 use std::mem::MaybeUninit;
 use std::ptr;
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
 /// Slots per block. Under loom, two: a model crosses block boundaries within a few pushes.
 #[cfg(not(floe_loom))]
 const BLOCK: usize = 31;
 #[cfg(floe_loom)]
 const BLOCK: usize = 2;
+/// Places for emptied blocks. Under loom, two: enough to check the places' protocol.
+#[cfg(not(floe_loom))]
+const SPARES: usize = 4;
+#[cfg(floe_loom)]
+const SPARES: usize = 2;
 const LAP: usize = BLOCK + 1;
 /// `tail` holds the position shifted left by one; bit 0 says the queue is closed.
 const CLOSED: usize = 1;
@@ -87,7 +96,7 @@ struct Padded<T>(T);
 pub(crate) struct Mpsc<T> {
     tail: Padded<AtomicUsize>,
     tail_block: AtomicPtr<Block<T>>,
-    spare: AtomicPtr<Block<T>>,
+    spares: [AtomicPtr<Block<T>>; SPARES],
     head: Padded<UnsafeCell<Head<T>>>,
 }
 
@@ -119,7 +128,7 @@ impl<T> Mpsc<T> {
         Mpsc {
             tail: Padded(AtomicUsize::new(0)),
             tail_block: AtomicPtr::new(block),
-            spare: AtomicPtr::new(ptr::null_mut()),
+            spares: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             head: Padded(UnsafeCell::new(Head { position: 0, block })),
         }
     }
@@ -148,7 +157,7 @@ impl<T> Mpsc<T> {
     /// block), a lap's last position (wait for that install), a lost claim (try again).
     #[cold]
     fn push_any(&self, value: T) -> Result<(), T> {
-        // A block taken ahead of a claim of some block's last slot; kept as the spare if unused.
+        // A block taken ahead of a claim of some block's last slot; kept as a spare if unused.
         let mut next_block: *mut Block<T> = ptr::null_mut();
         let pushed = loop {
             let tail = self.tail.0.load(Acquire);
@@ -285,21 +294,25 @@ impl<T> Mpsc<T> {
         })
     }
 
+    /// A spare block, or a new one.
     fn take_block(&self) -> *mut Block<T> {
-        let spare = self.spare.swap(ptr::null_mut(), Acquire);
-        if spare.is_null() {
-            Block::allocate()
-        } else {
-            spare
-        }
+        self.spares
+            .iter()
+            .filter(|place| !place.load(Relaxed).is_null())
+            .map(|place| place.swap(ptr::null_mut(), Acquire))
+            .find(|spare| !spare.is_null())
+            .unwrap_or_else(Block::allocate)
     }
 
-    /// Keeps `block` (no value in it, no link) as the spare, freeing the one it replaces.
+    /// Keeps `block` (no value in it, no link) in an empty spare place, or frees it if none is.
     fn keep_spare(&self, block: *mut Block<T>) {
-        let replaced = self.spare.swap(block, AcqRel);
-        if !replaced.is_null() {
-            // SAFETY: a spare belongs to the queue alone, and the swap took it out.
-            drop(unsafe { Box::from_raw(replaced) });
+        let kept = self.spares.iter().any(|place| {
+            place.load(Relaxed).is_null()
+                && place.compare_exchange(ptr::null_mut(), block, Release, Relaxed).is_ok()
+        });
+        if !kept {
+            // SAFETY: the caller owns `block` (an emptied block, or one taken ahead and unused).
+            drop(unsafe { Box::from_raw(block) });
         }
     }
 
@@ -319,13 +332,15 @@ impl<T> Drop for Mpsc<T> {
         while let Pop::Value(value) = unsafe { self.pop() } {
             drop(value);
         }
-        // SAFETY: the head block is the last one (every value was read) and the spare is unused;
-        // both belong to the queue alone.
+        // SAFETY: the head block is the last one (every value was read) and the spares are
+        // unused; all belong to the queue alone.
         unsafe {
             drop(Box::from_raw(self.head.0.with_mut(|head| (*head).block)));
-            let spare = self.spare.swap(ptr::null_mut(), Acquire);
-            if !spare.is_null() {
-                drop(Box::from_raw(spare));
+            for place in &self.spares {
+                let spare = place.swap(ptr::null_mut(), Acquire);
+                if !spare.is_null() {
+                    drop(Box::from_raw(spare));
+                }
             }
         }
     }
