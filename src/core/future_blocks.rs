@@ -13,10 +13,11 @@
 //!   from it. It is kept as a spare or freed (`keeps_spare`).
 //!
 //! Spares: up to `KEPT_SPARES` blocks are always kept; more, as long as a thread wanted a block
-//! (a spare or a new one) within `SPARE_DECAY`. A burst of futures kept at once (10^6 is 64 MB) tends to come again, and its
-//! memory freed and faulted back costs more than the stream itself: a page fault took about 3 µs on
-//! the VM where floe is benchmarked, 47 ns for each of a page's 63 cells. Once no block has been wanted for
-//! `SPARE_DECAY`, the next block emptied brings the list back to `KEPT_SPARES`.
+//! (a spare or a new one) within `SPARE_DECAY`. A burst of futures kept at once (10^6 is 64 MB)
+//! tends to come again, and its memory freed and faulted back costs more than the stream itself:
+//! a page fault took about 3 µs on the VM where floe is benchmarked, 47 ns for each of a page's
+//! 63 cells. Once no block has been wanted for `SPARE_DECAY`, the next block emptied brings the
+//! list back to `KEPT_SPARES`.
 //!
 //! Under loom each cell is a box of its own: the models check the future's protocol, not this.
 
@@ -65,7 +66,7 @@ pub(crate) mod blocks {
         parking_lot::Mutex::new(Spares { blocks: Vec::new(), last_wanted: None });
 
     /// Whether an emptied block joins `spares` spares already kept, at `now`.
-    pub(crate) fn keeps_spare(spares: usize, last_wanted: Option<Instant>, now: Instant) -> bool {
+    pub(super) fn keeps_spare(spares: usize, last_wanted: Option<Instant>, now: Instant) -> bool {
         spares < KEPT_SPARES || last_wanted.is_some_and(|wanted| now.saturating_duration_since(wanted) < SPARE_DECAY)
     }
 
@@ -216,11 +217,11 @@ mod tests {
 
     #[test]
     fn spares_beyond_the_kept_ones_stay_while_blocks_are_wanted_and_go_after() {
-        let drawn = Instant::now();
-        let (soon, later) = (drawn + Duration::from_millis(10), drawn + Duration::from_secs(5));
-        assert!(keeps_spare(0, None, later) && keeps_spare(1023, Some(drawn), later), "a few are always kept");
-        assert!(keeps_spare(1024, Some(drawn), soon) && keeps_spare(50_000, Some(drawn), soon), "a burst's are kept");
-        assert!(!keeps_spare(1024, Some(drawn), later) && !keeps_spare(1024, None, soon), "a quiet list shrinks");
+        let wanted = Instant::now();
+        let (soon, later) = (wanted + Duration::from_millis(10), wanted + Duration::from_secs(5));
+        assert!(keeps_spare(0, None, later) && keeps_spare(1023, Some(wanted), later), "a few are always kept");
+        assert!(keeps_spare(1024, Some(wanted), soon) && keeps_spare(50_000, Some(wanted), soon), "a burst's are kept");
+        assert!(!keeps_spare(1024, Some(wanted), later) && !keeps_spare(1024, None, soon), "a quiet list shrinks");
     }
 
     #[test]

@@ -307,8 +307,7 @@ impl<T> Mpsc<T> {
     /// Keeps `block` (no value in it, no link) in an empty spare place, or frees it if none is.
     fn keep_spare(&self, block: *mut Block<T>) {
         let kept = self.spares.iter().any(|place| {
-            place.load(Relaxed).is_null()
-                && place.compare_exchange(ptr::null_mut(), block, Release, Relaxed).is_ok()
+            place.load(Relaxed).is_null() && place.compare_exchange(ptr::null_mut(), block, Release, Relaxed).is_ok()
         });
         if !kept {
             // SAFETY: the caller owns `block` (an emptied block, or one taken ahead and unused).
