@@ -85,18 +85,28 @@ pub(crate) struct Work {
 }
 
 /// A job body as the core runs it: the input handle (owned by the job) in, a result handle out.
+/// Neither kind allocates: a job is a function pointer, as in Kotlin/Native, where it may not capture.
 pub enum JobFn {
-    /// A Rust API job: a plain function, called without allocating.
+    /// A Rust API job: a plain function.
     Plain(fn(Option<Object>) -> Result<Option<Object>>),
-    /// Any other body (a C job with its error mapping).
-    Boxed(Box<dyn FnOnce(Option<u64>) -> Result<Option<u64>> + Send>),
+    /// A foreign job (a C one): `adapter` calls the function `target` points to, whose type and
+    /// error mapping only the adapter knows.
+    Foreign { adapter: fn(ForeignFn, Option<u64>) -> Result<Option<u64>>, target: ForeignFn },
 }
+
+/// A foreign function pointer, its type erased; its adapter casts it back.
+#[derive(Clone, Copy)]
+pub struct ForeignFn(pub(crate) *const ());
+
+// SAFETY: it points at code, which any thread may call (a foreign job runs on its worker's thread,
+// as its documentation says); floe only copies it.
+unsafe impl Send for ForeignFn {}
 
 impl JobFn {
     fn call(self, input: Option<u64>) -> Result<Option<u64>> {
         match self {
             JobFn::Plain(job) => job(input.map(Object::from_raw)).map(|result| result.map(Object::into_raw)),
-            JobFn::Boxed(job) => job(input),
+            JobFn::Foreign { adapter, target } => adapter(target, input),
         }
     }
 }

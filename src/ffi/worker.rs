@@ -8,7 +8,7 @@ use super::{boundary, c_str, floe_future, floe_ref, last_message, last_status, r
 use crate::core::error::{Error, Result, Status};
 use crate::core::future::Future;
 use crate::core::transfer::{self, TransferMode, Transit};
-use crate::core::worker::{self, JobFn};
+use crate::core::worker::{self, ForeignFn, JobFn};
 use std::ffi::{c_char, c_void, CStr};
 use std::time::Duration;
 
@@ -74,16 +74,22 @@ pub unsafe extern "C" fn floe_worker_current(out_worker: *mut u32) -> Status {
 
 fn c_job(job: floe_job_fn) -> Result<JobFn> {
     let job = required(job, "job")?;
-    Ok(JobFn::Boxed(Box::new(move |input| {
-        let mut result: floe_ref = 0;
-        // SAFETY: the host's job function, called as documented with a writable out-parameter.
-        let status = unsafe { job(input.unwrap_or(0), &mut result) };
-        if status != Status::Ok {
-            // The future says "the job failed: ..." when it reports this.
-            return Err(c_failure(status));
-        }
-        Ok((result != 0).then_some(result))
-    })))
+    Ok(JobFn::Foreign { adapter: run_c_job, target: ForeignFn(job as *const ()) })
+}
+
+/// The C jobs' adapter: calls the host's job function that `c_job` erased into `target`.
+fn run_c_job(target: ForeignFn, input: Option<u64>) -> Result<Option<u64>> {
+    type CJob = unsafe extern "C" fn(input: floe_ref, out_result: *mut floe_ref) -> Status;
+    // SAFETY: `c_job` made `target` from a `CJob`, the type given back here.
+    let job = unsafe { std::mem::transmute::<*const (), CJob>(target.0) };
+    let mut result: floe_ref = 0;
+    // SAFETY: the host's job function, called as documented with a writable out-parameter.
+    let status = unsafe { job(input.unwrap_or(0), &mut result) };
+    if status != Status::Ok {
+        // The future says "the job failed: ..." when it reports this.
+        return Err(c_failure(status));
+    }
+    Ok((result != 0).then_some(result))
 }
 
 /// Runs the host's producer on the calling thread and detaches the graph it made by `mode`; on a

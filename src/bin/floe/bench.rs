@@ -24,8 +24,11 @@
 //! shape and size, transferred again and again (the attach gives it back). `benches/freeze.rs` and `benches/workers.rs` include this file for
 //! its graph builder, jobs and channel baselines.
 
+use floe::ffi::future::{floe_future_release, floe_future_wait};
 use floe::ffi::object::{floe_object_get_int, floe_object_set_int};
-use floe::{FutureState, Kind, MainQueue, Object, ObjectType, Runtime, TransferMode, Worker};
+use floe::ffi::worker::floe_worker_execute;
+use floe::ffi::{floe_future, floe_ref};
+use floe::{FutureState, Kind, MainQueue, Object, ObjectType, Runtime, Status, TransferMode, Worker};
 use std::cell::RefCell;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -278,6 +281,7 @@ fn workers_report(quick: bool, verdicts: &mut Verdicts) {
         &mut || per_job(floe_stream(worker, jobs, Futures::Kept)),
         &mut || per_job(floe_stream(worker, jobs, Futures::Dropped)),
         &mut || per_job(floe_stream(Worker::MAIN, jobs, Futures::Kept)),
+        &mut || per_job(floe_c_stream(worker, jobs)),
     ]);
     let names = [
         "crossbeam-channel",
@@ -285,6 +289,7 @@ fn workers_report(quick: bool, verdicts: &mut Verdicts) {
         "floe worker, every future kept",
         "floe worker, futures dropped as made",
         "floe, Worker::MAIN + MainQueue::drain",
+        "floe worker from C, every future kept",
     ];
     let crossbeam = samples[0].clone();
     for (i, (name, mut samples)) in names.into_iter().zip(samples).enumerate() {
@@ -294,6 +299,7 @@ fn workers_report(quick: bool, verdicts: &mut Verdicts) {
             2 => verdicts.check(bests.min(paired) >= THROUGHPUT_TARGET),
             3 => "(reference: no future outlives its job)",
             4 => "(reference: one thread, no wake-up)",
+            5 => "(reference: floe_worker_execute, a C job)",
             _ => "",
         };
         let summary = Summary::of(&mut samples);
@@ -639,6 +645,41 @@ pub fn floe_stream(worker: Worker, jobs: u64, futures: Futures) -> Duration {
         kept.clear();
         elapsed
     })
+}
+
+/// The C job of `floe_c_stream`: the tiny work, no result.
+unsafe extern "C" fn c_tiny_job(_input: floe_ref, out_result: *mut floe_ref) -> Status {
+    tiny_work();
+    // SAFETY: floe passes a writable out-parameter.
+    unsafe { out_result.write(0) };
+    Status::Ok
+}
+
+/// `floe_stream` through the C ABI: `floe_worker_execute` with no producer and a C job, every
+/// future kept (as a C host holds `floe_future` handles), then `floe_future_wait` on the last.
+/// Untimed: every future released, and the count of jobs run.
+pub fn floe_c_stream(worker: Worker, jobs: u64) -> Duration {
+    let mut futures: Vec<floe_future> = Vec::with_capacity(jobs as usize);
+    let before = TINY_WORK.load(Ordering::Relaxed);
+    let safe = TransferMode::Safe as u32;
+    let (status, elapsed) = timed(|| {
+        for _ in 0..jobs {
+            let mut future: floe_future = 0;
+            // SAFETY: no producer; a job of the documented type; a writable out-parameter.
+            let status = unsafe {
+                floe_worker_execute(worker.id(), safe, None, std::ptr::null_mut(), Some(c_tiny_job), &mut future)
+            };
+            assert_eq!(status, Status::Ok, "floe_worker_execute");
+            futures.push(future);
+        }
+        let mut result: floe_ref = 0;
+        // SAFETY: a writable out-parameter.
+        unsafe { floe_future_wait(*futures.last().expect("at least one job"), -1, &mut result) }
+    });
+    assert_eq!(status, Status::Ok, "the last job");
+    assert!(futures.into_iter().all(|future| floe_future_release(future) == Status::Ok), "every future released");
+    assert_eq!(TINY_WORK.load(Ordering::Relaxed) - before, jobs, "every job ran once");
+    elapsed
 }
 
 /// Pins the calling thread to one CPU, or with `None` lets it run on any (Linux; elsewhere a
