@@ -27,7 +27,7 @@ struct HandleSlot {
 }
 
 // Each thread keeps a few free handle slots: a transfer releases one handle and issues another.
-static TABLE: Slab<HandleSlot> = Slab::with_local_free(&FREE_HANDLES);
+static TABLE: Slab<HandleSlot> = Slab::new();
 thread_local! {
     static FREE_HANDLES: LocalFree = const { LocalFree::new(TABLE.shared_free()) };
 }
@@ -39,7 +39,7 @@ fn split(handle: u64) -> (u32, u32) {
 /// Issues a handle for `target`, taking over one reference the caller already counted; when no
 /// handle can be issued, that reference is dropped.
 pub(crate) fn issue(target: ObjIndex) -> Result<u64> {
-    let Some(index) = TABLE.alloc() else {
+    let Some(index) = TABLE.alloc_local(&FREE_HANDLES) else {
         HEAP.release(target);
         return Err(Error::new(Status::ErrLimit, "cannot issue a handle: the handle table is full"));
     };
@@ -73,7 +73,7 @@ pub(crate) fn release(handle: u64) -> Result<ObjIndex> {
     slot.generation
         .compare_exchange(generation, generation + 1, Ordering::AcqRel, Ordering::Acquire)
         .map_err(|_| invalid(handle, true))?;
-    TABLE.free(&[index]);
+    TABLE.free_local(&[index], &FREE_HANDLES);
     STATS.handles.add(-1);
     Ok(target)
 }

@@ -145,10 +145,8 @@ pub(crate) struct Heap {
 }
 
 // Each thread keeps a few free object slots: objects come and go by the job on a worker.
-pub(crate) static HEAP: Heap = Heap {
-    slots: Slab::with_local_free(&FREE_SLOTS),
-    scc_members: Mutex::new(HashMap::with_hasher(BuildHasherDefault::new())),
-};
+pub(crate) static HEAP: Heap =
+    Heap { slots: Slab::new(), scc_members: Mutex::new(HashMap::with_hasher(BuildHasherDefault::new())) };
 thread_local! {
     static FREE_SLOTS: LocalFree = const { LocalFree::new(HEAP.slots.shared_free()) };
 }
@@ -167,7 +165,7 @@ impl Heap {
     /// Allocates an object owned by the calling thread with a count of zero.
     /// `has_atomic_ref`: its type has an atomic reference field.
     pub(crate) fn alloc(&self, type_id: u32, values: Vec<Value>, has_atomic_ref: bool) -> Option<ObjIndex> {
-        let index = self.slots.alloc()?;
+        let index = self.slots.alloc_local(&FREE_SLOTS)?;
         let slot = self.slot(index);
         // SAFETY: the slot is free (owner 0), so no other thread reads it; we initialise it before
         // publishing the owner.
@@ -308,7 +306,7 @@ impl Heap {
             slot.owner.store(0, Ordering::Release);
         }
         STATS.objects.add(-(indices.len() as i64));
-        self.slots.free(indices);
+        self.slots.free_local(indices, &FREE_SLOTS);
     }
 
     /// Records the members of a frozen multi-member SCC so that the last release frees them all.

@@ -6,10 +6,12 @@
 //! - A chunk pointer is published with `Release` after the chunk is fully initialised; readers load
 //!   it with `Acquire`. An index whose chunk was never allocated reads as `None`.
 //! - Freed indices are reused (callers keep generations where reuse must be detectable). They go
-//!   through one mutex, the slab's free list — or, for a slab made with [`Slab::with_local_free`],
-//!   through a short list kept by each thread first, which takes from and gives back to the shared
-//!   list `BATCH` at a time and gives back everything when its thread exits. A thread that issues
-//!   and releases a handle per transfer then seldom takes the mutex that every thread shares.
+//!   through one mutex, the slab's free list — or, with [`Slab::alloc_local`] and
+//!   [`Slab::free_local`], through a short list kept by each thread first, which takes from and
+//!   gives back to the shared list `BATCH` at a time and gives back everything when its thread
+//!   exits. A thread that issues and releases a handle per transfer then seldom takes the mutex
+//!   that every thread shares. The caller names its thread-local list at each call, so that the
+//!   access to it is inlined (a list stored in the slab would be reached by an indirect call).
 
 use parking_lot::Mutex;
 use std::cell::RefCell;
@@ -31,7 +33,6 @@ const MAX_CHUNKS: usize = 1 << (INDEX_BITS - CHUNK_BITS);
 pub(crate) struct Slab<T> {
     chunks: [AtomicPtr<T>; MAX_CHUNKS],
     alloc: Mutex<Allocator>,
-    local_free: Option<&'static LocalKey<LocalFree>>,
 }
 
 pub(crate) struct Allocator {
@@ -52,28 +53,40 @@ impl LocalFree {
     }
 
     /// A free index: from this thread's list, refilled from the shared list when empty.
+    #[inline]
     fn pop(&self) -> Option<u32> {
         let mut indices = self.indices.try_borrow_mut().ok()?;
         if indices.is_empty() {
-            let mut shared = self.shared.lock();
-            let keep = shared.free.len().saturating_sub(BATCH);
-            indices.extend(shared.free.drain(keep..));
+            self.refill(&mut indices);
         }
         indices.pop()
     }
 
+    #[cold]
+    fn refill(&self, indices: &mut Vec<u32>) {
+        let mut shared = self.shared.lock();
+        let keep = shared.free.len().saturating_sub(BATCH);
+        indices.extend(shared.free.drain(keep..));
+    }
+
     /// Keeps `index` for this thread; hands `BATCH` back once the list is full. `false` if the list
     /// is in use (a re-entrant call), and the caller gives the index to the shared list.
+    #[inline]
     fn push(&self, index: u32) -> bool {
         let Ok(mut indices) = self.indices.try_borrow_mut() else {
             return false;
         };
         indices.push(index);
         if indices.len() > 2 * BATCH {
-            let keep = indices.len() - BATCH;
-            self.shared.lock().free.extend(indices.drain(keep..));
+            self.hand_back(&mut indices);
         }
         true
+    }
+
+    #[cold]
+    fn hand_back(&self, indices: &mut Vec<u32>) {
+        let keep = indices.len() - BATCH;
+        self.shared.lock().free.extend(indices.drain(keep..));
     }
 }
 
@@ -85,20 +98,9 @@ impl Drop for LocalFree {
 
 impl<T> Slab<T> {
     pub(crate) const fn new() -> Slab<T> {
-        Slab::with(None)
-    }
-
-    /// A slab whose indices are freed to, and allocated from, each thread's `local_free` first
-    /// (whose shared list must be this slab's own: `LocalFree::new(SLAB.shared_free())`).
-    pub(crate) const fn with_local_free(local_free: &'static LocalKey<LocalFree>) -> Slab<T> {
-        Slab::with(Some(local_free))
-    }
-
-    const fn with(local_free: Option<&'static LocalKey<LocalFree>>) -> Slab<T> {
         Slab {
             chunks: [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_CHUNKS],
             alloc: Mutex::new(Allocator { high_water: 0, free: Vec::new() }),
-            local_free,
         }
     }
 
@@ -127,13 +129,21 @@ impl<T: Default> Slab<T> {
         self.get(index).expect("floe: internal reference to an unallocated slot")
     }
 
+    /// `alloc`, from the calling thread's list `local` first (which must be this slab's: made by
+    /// `LocalFree::new(SLAB.shared_free())`).
+    #[inline]
+    pub(crate) fn alloc_local(&self, local: &'static LocalKey<LocalFree>) -> Option<u32> {
+        match local.try_with(|local| {
+            debug_assert!(std::ptr::eq(local.shared, &self.alloc), "a slab's own local list");
+            local.pop()
+        }) {
+            Ok(Some(index)) => Some(index),
+            _ => self.alloc(),
+        }
+    }
+
     /// A free index; its slot holds whatever the previous user left (callers reset on free).
     pub(crate) fn alloc(&self) -> Option<u32> {
-        if let Some(local) = self.local_free {
-            if let Ok(Some(index)) = local.try_with(LocalFree::pop) {
-                return Some(index);
-            }
-        }
         let mut alloc = self.alloc.lock();
         if let Some(index) = alloc.free.pop() {
             return Some(index);
@@ -156,13 +166,19 @@ impl<T: Default> Slab<T> {
         self.alloc.lock().high_water
     }
 
-    /// Returns indices for reuse.
-    pub(crate) fn free(&self, indices: &[u32]) {
-        if let (Some(local), [index]) = (self.local_free, indices) {
+    /// `free`, a single index to the calling thread's list `local` (as for `alloc_local`).
+    #[inline]
+    pub(crate) fn free_local(&self, indices: &[u32], local: &'static LocalKey<LocalFree>) {
+        if let [index] = indices {
             if local.try_with(|local| local.push(*index)) == Ok(true) {
                 return;
             }
         }
+        self.free(indices);
+    }
+
+    /// Returns indices for reuse.
+    pub(crate) fn free(&self, indices: &[u32]) {
         self.alloc.lock().free.extend_from_slice(indices);
     }
 }
@@ -189,17 +205,17 @@ mod tests {
 
     #[test]
     fn a_threads_free_indices_go_back_to_the_slab_when_it_exits() {
-        static SLAB: Slab<AtomicU32> = Slab::with_local_free(&LOCAL);
+        static SLAB: Slab<AtomicU32> = Slab::new();
         thread_local! {
             static LOCAL: LocalFree = const { LocalFree::new(SLAB.shared_free()) };
         }
         let n = 3 * BATCH as u32;
         std::thread::spawn(move || {
-            let indices: Vec<u32> = (0..n).map(|_| SLAB.alloc().unwrap()).collect();
-            indices.iter().for_each(|&index| SLAB.free(&[index]));
-            let reused = SLAB.alloc().unwrap();
+            let indices: Vec<u32> = (0..n).map(|_| SLAB.alloc_local(&LOCAL).unwrap()).collect();
+            indices.iter().for_each(|&index| SLAB.free_local(&[index], &LOCAL));
+            let reused = SLAB.alloc_local(&LOCAL).unwrap();
             assert_eq!(Some(reused), indices.last().copied(), "the thread reuses what it freed last");
-            SLAB.free(&[reused]);
+            SLAB.free_local(&[reused], &LOCAL);
         })
         .join()
         .unwrap();
