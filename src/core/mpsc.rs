@@ -23,8 +23,9 @@
 //!   kept in a spare place for the next installer, so a stream allocates nothing: a block emptied
 //!   just before an install, or just after, would otherwise be freed by the consumer while the
 //!   producer allocates one, both in the producer's allocator arena, whose lock they then contend
-//!   for (a futex call each way on a VM, thousands per 10^5 jobs). A spare place holds a block or
-//!   null; a block moves in and out of it by one atomic exchange, so each spare has one owner.
+//!   for (a futex call each way: 2000–2700 in 9 × 10^5 jobs of a probe). A spare place holds a
+//!   block or null; a block moves in and out of it by one atomic exchange, so each spare has one
+//!   owner.
 //! - `CLOSED` in `tail` is set once and never cleared: every push that claimed a position before it
 //!   is in the queue; every later push fails and hands its value back.
 
@@ -174,6 +175,7 @@ impl<T> Mpsc<T> {
                 next_block = self.take_block();
             }
             let block = self.tail_block.load(Acquire);
+            // The claim, as in `push`: the producer's write in the worker's sleep handshake.
             if self.tail.0.compare_exchange_weak(tail, tail + ONE, SeqCst, Relaxed).is_err() {
                 continue;
             }
