@@ -94,9 +94,7 @@ impl Worker {
 
     /// Runs `job` on this worker with `input`; the future delivers its result graph.
     pub fn execute(self, input: Option<DetachedGraph>, result_mode: TransferMode, job: Job) -> Result<Future> {
-        // The task is made first, so that what `with_worker` carries to the worker is a handle.
-        let submit = |task| worker::with_worker(self.0, |worker| worker.submit(task, None));
-        worker::execute_with(submit, input.map(|g| g.0), result_mode, JobFn::Plain(job)).map(Future)
+        worker::execute_on(self.0, input.map(|g| g.0), result_mode, JobFn::Plain(job)).map(Future)
     }
 
     /// Runs `job` after `delay`, with a frozen input (shared, not moved) or none.

@@ -197,7 +197,7 @@ impl Worker {
 
     /// Queues `task` (after `delay`). A terminating worker refuses it, and the task is cancelled.
     #[inline]
-    pub(crate) fn submit(&self, task: Task, delay: Option<Duration>) -> Result<()> {
+    fn submit(&self, task: Task, delay: Option<Duration>) -> Result<()> {
         let refused = match delay {
             None => self.ready.push(task).err(),
             Some(delay) => self.schedule(task, delay),
@@ -494,6 +494,13 @@ pub(crate) fn execute(
     delay: Option<Duration>,
 ) -> Result<Future> {
     execute_with(|task| worker.submit(task, delay), input, mode, job)
+}
+
+/// Schedules `job` with `input` on the worker with id `id`, lent rather than cloned (`with_worker`).
+#[inline]
+pub(crate) fn execute_on(id: u32, input: Option<Transit>, mode: TransferMode, job: JobFn) -> Result<Future> {
+    // The task is made first, so that what `with_worker` carries to the worker is a handle.
+    execute_with(|task| with_worker(id, |worker| worker.submit(task, None)), input, mode, job)
 }
 
 /// Schedules `job` on `worker` after `delay`, with a frozen input — shared: the caller keeps its

@@ -164,8 +164,9 @@ pub unsafe extern "C" fn floe_worker_execute(
     out_future: *mut floe_future,
 ) -> Status {
     let target = || {
-        let target = worker::lookup(worker)?;
-        Ok(move |input, job| worker::execute(&target, input, TransferMode::Safe, job, None))
+        // The worker must exist before the producer runs; it is lent, not cloned, to queue the job.
+        worker::with_worker(worker, |_| Ok(()))?;
+        Ok(move |input, job| worker::execute_on(worker, input, TransferMode::Safe, job))
     };
     // SAFETY: documented contract: the producer is callable with `producer_arg`, `out_future` is
     // NULL or writable.
