@@ -73,7 +73,7 @@ enum Left {
     Nothing,
     Pending(Work),
     Result(Option<Transit>),
-    Failure(Box<Error>),
+    Failure(Error),
 }
 
 /// A future's shared part, in a block of cells.
@@ -136,7 +136,7 @@ impl Drop for Future {
             return;
         }
         // SAFETY: the last handle is going: nobody else reaches the cell, whose contents were
-        // initialised by `new`. An unconsumed result is freed here, on this thread.
+        // initialised by `carve`. An unconsumed result is freed here, on this thread.
         unsafe {
             std::ptr::drop_in_place(self.0.as_ptr());
             future_blocks::retire(self.0);
@@ -215,7 +215,7 @@ impl Future {
         let cell = self.cell();
         let (left, state) = match outcome {
             Some(Ok(result)) => (Left::Result(result), FutureState::Computed),
-            Some(Err(error)) => (Left::Failure(Box::new(error)), FutureState::Failed),
+            Some(Err(error)) => (Left::Failure(error), FutureState::Failed),
             None => (Left::Nothing, FutureState::Cancelled),
         };
         // SAFETY: the completer alone writes `outcome`, and nobody reads it while the state is

@@ -16,8 +16,9 @@
 //!
 //! Sleep handshake: the worker stores `sleeping` under the mutex and then looks at the queue once
 //! more; a producer pushes and then reads `sleeping`; each side's write and read are SeqCst
-//! (`sync::handshake_fence` says why that suffices). One of the two sees the other, and a producer that sees a sleeper takes
-//! the mutex before notifying, so the worker is either still deciding or already waiting.
+//! (`sync::handshake_fence` says why that suffices). One of the two sees the other, and a producer
+//! that sees a sleeper takes the mutex before notifying, so the worker is either still deciding or
+//! already waiting.
 
 use super::api::Object;
 use super::error::{Error, Result, Status};
@@ -484,19 +485,8 @@ pub fn drain_main(max: usize) -> Result<usize> {
     main_worker().process_queue(max)
 }
 
-/// Schedules `job` on `worker` (after `delay`) with `input` (a graph in transit, or none); its
-/// result leaves the worker's thread by `mode`.
-pub(crate) fn execute(
-    worker: &Worker,
-    input: Option<Transit>,
-    mode: TransferMode,
-    job: JobFn,
-    delay: Option<Duration>,
-) -> Result<Future> {
-    execute_with(|task| worker.submit(task, delay), input, mode, job)
-}
-
-/// Schedules `job` with `input` on the worker with id `id`, lent rather than cloned (`with_worker`).
+/// Schedules `job` with `input` (a graph in transit, or none) on the worker with id `id`, lent
+/// rather than cloned (`with_worker`); its result leaves the worker's thread by `mode`.
 #[inline]
 pub(crate) fn execute_on(id: u32, input: Option<Transit>, mode: TransferMode, job: JobFn) -> Result<Future> {
     // The task is made first, so that what `with_worker` carries to the worker is a handle.
@@ -516,7 +506,7 @@ pub(crate) fn execute_after(worker: &Worker, delay: Duration, input: Option<u64>
         }
         Some(handle) => Some(transfer::detach(object::retain(handle)?, TransferMode::Safe)?),
     };
-    execute(worker, input, TransferMode::Safe, job, Some(delay))
+    execute_with(|task| worker.submit(task, Some(delay)), input, TransferMode::Safe, job)
 }
 
 /// Makes the task that runs `job` with `input` and completes a future, and hands it to `submit`

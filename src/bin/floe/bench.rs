@@ -21,8 +21,8 @@
 //! it. Graph construction and teardown are never timed; each graph is walked once after
 //! construction, so freeze and traversal both meet a graph that was just walked (the traversal is
 //! timed on the frozen graph: same objects, same code path). A SAFE transfer meets one graph per
-//! shape and size, transferred again and again (the attach gives it back). `benches/freeze.rs` and `benches/workers.rs` include this file for
-//! its graph builder, jobs and channel baselines.
+//! shape and size, transferred again and again (the attach gives it back). `benches/freeze.rs` and
+//! `benches/workers.rs` include this file for its graph builder, jobs and channel baselines.
 
 use floe::ffi::future::{floe_future_release, floe_future_wait};
 use floe::ffi::object::{floe_object_get_int, floe_object_set_int};
@@ -616,6 +616,8 @@ thread_local! {
     /// pages are faulted in once rather than inside each timing (the harness's memory is not what
     /// is measured; a page fault costs microseconds on a VM).
     static KEPT: RefCell<Vec<floe::Future>> = const { RefCell::new(Vec::new()) };
+    /// The same for `floe_c_stream`'s C handles.
+    static KEPT_C: RefCell<Vec<floe_future>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `jobs` tiny jobs on `worker`; the time from the first `execute` to the result of the last
@@ -659,27 +661,29 @@ unsafe extern "C" fn c_tiny_job(_input: floe_ref, out_result: *mut floe_ref) -> 
 /// future kept (as a C host holds `floe_future` handles), then `floe_future_wait` on the last.
 /// Untimed: every future released, and the count of jobs run.
 pub fn floe_c_stream(worker: Worker, jobs: u64) -> Duration {
-    let mut futures: Vec<floe_future> = Vec::with_capacity(jobs as usize);
-    let before = TINY_WORK.load(Ordering::Relaxed);
-    let safe = TransferMode::Safe as u32;
-    let (status, elapsed) = timed(|| {
-        for _ in 0..jobs {
-            let mut future: floe_future = 0;
-            // SAFETY: no producer; a job of the documented type; a writable out-parameter.
-            let status = unsafe {
-                floe_worker_execute(worker.id(), safe, None, std::ptr::null_mut(), Some(c_tiny_job), &mut future)
-            };
-            assert_eq!(status, Status::Ok, "floe_worker_execute");
-            futures.push(future);
-        }
-        let mut result: floe_ref = 0;
-        // SAFETY: a writable out-parameter.
-        unsafe { floe_future_wait(*futures.last().expect("at least one job"), -1, &mut result) }
-    });
-    assert_eq!(status, Status::Ok, "the last job");
-    assert!(futures.into_iter().all(|future| floe_future_release(future) == Status::Ok), "every future released");
-    assert_eq!(TINY_WORK.load(Ordering::Relaxed) - before, jobs, "every job ran once");
-    elapsed
+    KEPT_C.with_borrow_mut(|futures| {
+        futures.reserve(jobs as usize);
+        let before = TINY_WORK.load(Ordering::Relaxed);
+        let safe = TransferMode::Safe as u32;
+        let (status, elapsed) = timed(|| {
+            for _ in 0..jobs {
+                let mut future: floe_future = 0;
+                // SAFETY: no producer; a job of the documented type; a writable out-parameter.
+                let status = unsafe {
+                    floe_worker_execute(worker.id(), safe, None, std::ptr::null_mut(), Some(c_tiny_job), &mut future)
+                };
+                assert_eq!(status, Status::Ok, "floe_worker_execute");
+                futures.push(future);
+            }
+            let mut result: floe_ref = 0;
+            // SAFETY: a writable out-parameter.
+            unsafe { floe_future_wait(*futures.last().expect("at least one job"), -1, &mut result) }
+        });
+        assert_eq!(status, Status::Ok, "the last job");
+        assert!(futures.drain(..).all(|future| floe_future_release(future) == Status::Ok), "every future released");
+        assert_eq!(TINY_WORK.load(Ordering::Relaxed) - before, jobs, "every job ran once");
+        elapsed
+    })
 }
 
 /// Pins the calling thread to one CPU, or with `None` lets it run on any (Linux; elsewhere a
