@@ -21,8 +21,15 @@
 //!   one consumer whose exchange turns `Computed` into `Consumed`; a failure is only read.
 //! - A waiter sets `WAITING` under its stripe's lock and holds it until it sleeps on the stripe's
 //!   condition variable; a completion that swaps out a `WAITING` takes that lock before notifying.
-//! - `delivery` is written under the stripe's lock before `DELIVERY` is set, and taken by the
-//!   completer after its swap returns the flag; if the swap came first, `deliver_to` delivers itself.
+//! - A delivery waits in `DELIVERIES` under its cell's address: put there under the stripe's lock
+//!   before `DELIVERY` is set, and taken by the completer after its swap returns the flag; if the
+//!   swap came first, `deliver_to` delivers itself. A cell whose last handle goes with the flag
+//!   still set (never completed) takes its delivery out, so that a later cell at that address
+//!   finds no stale one.
+//! - `UNSAFE_RESULT`, set in the state word when a job's cell is made, is the job's result mode,
+//!   read by the task that takes the work; the completion's swap clears it. Deliveries and the
+//!   mode live outside `outcome` so that a cell is half a cache line: a stream of jobs moves one
+//!   line for every two jobs from the producer's CPU to the worker's.
 //! - "Wait for any" (one global condition variable, as in Kotlin/Native): a waiter counts itself in
 //!   `ANY_WAITERS` before it checks the states, and a completion reads `ANY_WAITERS` after its swap,
 //!   all SeqCst, so either the check sees the state or the completion sees the waiter.
@@ -32,8 +39,9 @@ use super::error::{Error, Result, Status};
 use super::future_blocks;
 use super::stripes::{self, Stripe};
 use super::sync::{handshake_fence, spin_until, AtomicU32, Condvar, Mutex, UnsafeCell};
-use super::transfer::Transit;
-use super::worker::{Task, Work, Worker};
+use super::transfer::{TransferMode, Transit};
+use super::worker::{JobFn, Task, Work, Worker};
+use std::collections::BTreeMap;
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -64,14 +72,20 @@ type Delivery = (Arc<Worker>, Box<dyn FnOnce(Outcome) + Send>);
 const STATE: u32 = 0b111;
 /// Someone sleeps on the stripe until the job finishes.
 const WAITING: u32 = 1 << 3;
-/// `delivery` holds a delivery for the completer.
+/// `DELIVERIES` holds a delivery for the completer.
 const DELIVERY: u32 = 1 << 4;
+/// The job's result leaves the worker UNSAFE (without the SAFE check); see the invariants.
+const UNSAFE_RESULT: u32 = 1 << 5;
 
 /// The job to run, until the task that completes the future takes it; then what the job left: a
 /// result (Computed, then Consumed once taken), a failure, or nothing.
 enum Left {
     Nothing,
-    Pending(Work),
+    /// A job's work but its result mode, which is the state word's `UNSAFE_RESULT`.
+    Pending {
+        input: Option<Transit>,
+        job: JobFn,
+    },
     Result(Option<Transit>),
     Failure(Error),
 }
@@ -81,17 +95,16 @@ pub(crate) struct Cell {
     state: AtomicU32,
     refs: AtomicU32,
     outcome: UnsafeCell<Left>,
-    delivery: UnsafeCell<Option<Box<Delivery>>>,
 }
 
-// One cache line: the producer writes it when it makes the job, the worker when it completes it.
+// Half a cache line: the producer writes it when it makes the job, the worker when it completes it.
 #[cfg(not(floe_loom))]
-const _: () = assert!(std::mem::size_of::<Cell>() <= 64, "a future's cell fits a cache line");
+const _: () = assert!(std::mem::size_of::<Cell>() <= 32, "a future's cell is half a cache line");
 
 /// A handle to a future; clones share it. The outcome is taken once, by one consumer.
 pub struct Future(NonNull<Cell>);
 
-// SAFETY: the cell's `outcome` and `delivery` are reached as the invariants at the top say; what
+// SAFETY: the cell's `outcome` and its delivery are reached as the invariants at the top say; what
 // they hold is `Send`, and the rest of the cell is atomic.
 unsafe impl Sync for Future {}
 // SAFETY: as for `Sync`.
@@ -103,11 +116,14 @@ static ANY_LOCK: Mutex<()> = Mutex::new(());
 static ANY_DONE: Condvar = Condvar::new();
 #[cfg(not(floe_loom))]
 static ANY_WAITERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+#[cfg(not(floe_loom))]
+static DELIVERIES: Mutex<BTreeMap<usize, Delivery>> = Mutex::new(BTreeMap::new());
 #[cfg(floe_loom)]
 loom::lazy_static! {
     static ref ANY_LOCK: Mutex<()> = Mutex::new(());
     static ref ANY_DONE: Condvar = Condvar::new();
     static ref ANY_WAITERS: loom::sync::atomic::AtomicUsize = loom::sync::atomic::AtomicUsize::new(0);
+    static ref DELIVERIES: Mutex<BTreeMap<usize, Delivery>> = Mutex::new(BTreeMap::new());
 }
 
 fn state_of(word: u32) -> FutureState {
@@ -135,6 +151,10 @@ impl Drop for Future {
         if self.cell().refs.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }
+        if self.cell().state.load(Ordering::Relaxed) & DELIVERY != 0 {
+            // Never completed: its delivery would otherwise wait for a later cell at this address.
+            DELIVERIES.lock().remove(&self.address());
+        }
         // SAFETY: the last handle is going: nobody else reaches the cell, whose contents were
         // initialised by `carve`. An unconsumed result is freed here, on this thread.
         unsafe {
@@ -146,7 +166,7 @@ impl Drop for Future {
 
 impl Future {
     pub(crate) fn new() -> Future {
-        Future(Future::carve(1, Left::Nothing))
+        Future(Future::carve(1, FutureState::Scheduled as u32, Left::Nothing))
     }
 
     /// A future holding `work`, and a second handle to it for the task that runs the work and
@@ -155,7 +175,9 @@ impl Future {
     /// its writes to land.
     #[inline]
     pub(crate) fn new_job(work: Work) -> (Future, Future) {
-        let cell = Future::carve(2, Left::Pending(work));
+        let Work { input, job, mode } = work;
+        let mode = if mode == TransferMode::Unsafe { UNSAFE_RESULT } else { 0 };
+        let cell = Future::carve(2, FutureState::Scheduled as u32 | mode, Left::Pending { input, job });
         (Future(cell), Future(cell))
     }
 
@@ -164,22 +186,23 @@ impl Future {
         // SAFETY: the work is written when the cell is made and taken by the completing task
         // before it completes; the queue that carried the task published the cell's contents to
         // it, and nobody else reads `outcome` while the state is `Scheduled`.
-        self.cell().outcome.with_mut(|slot| match unsafe { std::ptr::replace(slot, Left::Nothing) } {
-            Left::Pending(work) => Some(work),
+        let pending = self.cell().outcome.with_mut(|slot| match unsafe { std::ptr::replace(slot, Left::Nothing) } {
+            Left::Pending { input, job } => Some((input, job)),
             _ => None,
-        })
+        });
+        // The mode bit was written with the cell, before the queue published it.
+        let unsafe_result = self.cell().state.load(Ordering::Relaxed) & UNSAFE_RESULT != 0;
+        let mode = if unsafe_result { TransferMode::Unsafe } else { TransferMode::Safe };
+        pending.map(|(input, job)| Work { input, job, mode })
     }
 
-    /// A new cell, `Scheduled`, holding `outcome` and counting `refs` handles that the caller makes.
+    /// A new cell with the state word `state`, holding `outcome` and counting `refs` handles that
+    /// the caller makes.
     #[inline]
-    fn carve(refs: u32, outcome: Left) -> NonNull<Cell> {
+    fn carve(refs: u32, state: u32, outcome: Left) -> NonNull<Cell> {
         let cell = future_blocks::carve();
-        let fresh = Cell {
-            state: AtomicU32::new(FutureState::Scheduled as u32),
-            refs: AtomicU32::new(refs),
-            outcome: UnsafeCell::new(outcome),
-            delivery: UnsafeCell::new(None),
-        };
+        let fresh =
+            Cell { state: AtomicU32::new(state), refs: AtomicU32::new(refs), outcome: UnsafeCell::new(outcome) };
         // SAFETY: `carve` hands out memory for one cell, this thread's alone until shared.
         unsafe { cell.as_ptr().write(fresh) };
         cell
@@ -195,9 +218,14 @@ impl Future {
         unsafe { self.0.as_ref() }
     }
 
+    /// The cell's address: the key of its stripe and of its delivery.
+    fn address(&self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
     /// The stripe where this future's sleepers wait and its delivery is handed over.
     fn stripe(&self) -> &'static Stripe {
-        stripes::stripe(self.0.as_ptr() as usize)
+        stripes::stripe(self.address())
     }
 
     /// SeqCst: `wait_any` reads states after counting itself in `ANY_WAITERS` (see the top).
@@ -238,7 +266,6 @@ impl Future {
     /// `previous` is the state word that the completion swapped out.
     #[cold]
     fn wake_and_deliver(&self, previous: u32, any_waiters: bool) {
-        let cell = self.cell();
         if previous & WAITING != 0 {
             let stripe = self.stripe();
             drop(stripe.lock.lock());
@@ -249,10 +276,9 @@ impl Future {
             ANY_DONE.notify_all();
         }
         if previous & DELIVERY != 0 {
-            // SAFETY: `deliver_to` wrote it before setting the flag that this swap took (acquire);
-            // nobody else touches it once the flag is set.
-            let delivery = cell.delivery.with_mut(|delivery| unsafe { (*delivery).take() });
-            let (worker, callback) = *delivery.expect("the DELIVERY flag comes with a delivery");
+            // `deliver_to` put it there before setting the flag that this swap took.
+            let delivery = DELIVERIES.lock().remove(&self.address());
+            let (worker, callback) = delivery.expect("the DELIVERY flag comes with a delivery");
             deliver(&worker, self.take(), callback);
         }
     }
@@ -343,16 +369,14 @@ impl Future {
         } else if word & DELIVERY != 0 {
             return Err(Error::new(Status::ErrConsumed, "the future already has a delivery; it is consumed once"));
         } else {
-            // SAFETY: `delivery` is written under the stripe's lock, and the completer reads it
-            // only after the flag set below.
-            cell.delivery.with_mut(|delivery| unsafe { *delivery = Some(Box::new((worker, callback))) });
+            // The completer looks for it only after the flag set below.
+            DELIVERIES.lock().insert(self.address(), (worker, callback));
             // Under the lock the word changes only by the completion's swap (waiters hold it too).
             if cell.state.compare_exchange(word, word | DELIVERY, Ordering::SeqCst, Ordering::Acquire).is_ok() {
                 return Ok(());
             }
-            // SAFETY: the flag was not set, so the completer did not and will not touch it.
-            let delivery = cell.delivery.with_mut(|delivery| unsafe { (*delivery).take() });
-            *delivery.expect("written above")
+            // The flag was not set, so the completer did not and will not look for it.
+            DELIVERIES.lock().remove(&self.address()).expect("put there above")
         };
         drop(guard);
         deliver(&worker, self.take(), callback);
@@ -424,6 +448,7 @@ pub fn wait_any(futures: &[Future], timeout: Option<Duration>) -> Result<usize> 
 #[cfg(all(test, not(floe_loom)))]
 mod tests {
     use super::*;
+    use crate::core::worker;
 
     #[test]
     fn a_future_dropped_while_its_job_completes_is_freed_once_by_whichever_goes_last() {
@@ -439,6 +464,21 @@ mod tests {
             drop(observer);
             completing.join().unwrap();
         }
+    }
+
+    #[test]
+    fn a_delivery_of_a_future_dropped_unfinished_goes_with_it() {
+        let (future, address) = {
+            let future = Future::new();
+            let address = future.address();
+            (future, address)
+        };
+        let (sender, called) = std::sync::mpsc::channel::<()>();
+        future.deliver_to(worker::lookup(worker::MAIN_WORKER).unwrap(), Box::new(move |_| drop(sender))).unwrap();
+        assert!(DELIVERIES.lock().contains_key(&address), "the delivery waits beside the cell");
+        drop(future);
+        assert!(!DELIVERIES.lock().contains_key(&address), "and goes when its last handle does");
+        assert!(called.recv().is_err(), "dropped, never called: the callback's sender went with it");
     }
 }
 

@@ -13,10 +13,10 @@
 //!   from it. It is kept as a spare or freed (`keeps_spare`).
 //!
 //! Spares: up to `KEPT_SPARES` blocks are always kept; more, as long as a thread wanted a block
-//! (a spare or a new one) within `SPARE_DECAY`. A burst of futures kept at once (10^6 is 64 MB)
+//! (a spare or a new one) within `SPARE_DECAY`. A burst of futures kept at once (10^6 is 32 MB)
 //! tends to come again, and its memory freed and faulted back costs more than the stream itself:
-//! a page fault took about 3 µs on the VM where floe is benchmarked, 47 ns for each of a page's
-//! 63 cells. Once no block has been wanted for `SPARE_DECAY`, the next block emptied brings the
+//! a page fault took about 3 µs on the VM where floe is benchmarked, 24 ns for each of a page's
+//! 126 cells. Once no block has been wanted for `SPARE_DECAY`, the next block emptied brings the
 //! list back to `KEPT_SPARES`.
 //!
 //! Under loom each cell is a box of its own: the models check the future's protocol, not this.

@@ -26,7 +26,8 @@ use super::ownership::{self, name, path_within};
 use super::stats::STATS;
 use super::thread;
 use super::value::{ObjIndex, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::mem::ManuallyDrop;
 use std::sync::atomic::Ordering;
 
 /// The owner word of an object in transit: owned by no thread.
@@ -48,18 +49,27 @@ impl TransferMode {
     }
 }
 
-/// A graph owned by no thread: one counted reference to its root and the mutable objects it
-/// carries. Dropped without being attached, it is attached to the dropping thread and released.
+/// A graph owned by no thread: one counted reference to its root. Dropped without being attached,
+/// it is attached to the dropping thread and released. Eight bytes (a job's input travels in its
+/// future's half-line cell): the mutable members other than the root, when there are any, wait in
+/// `OTHERS` under the root's index. Whether the root moves with the graph is its own owner word: a
+/// frozen root is shared, not moved, and stays frozen.
 #[derive(Debug)]
 pub(crate) struct Transit {
     root: ObjIndex,
-    /// The root is mutable and moves with the graph (a frozen root is shared, not moved).
-    root_moves: bool,
-    /// The graph was given to a thread (`adopt`); dropping the transit then frees nothing.
-    adopted: bool,
-    /// The mutable members other than the root: none for the common one-object graph, so that
-    /// carrying it allocates nothing.
-    others: Box<[ObjIndex]>,
+    /// `OTHERS` holds members besides the root (none for the common one-object graph, so that
+    /// carrying it allocates and locks nothing).
+    has_others: bool,
+}
+
+/// Shards of the members other than the root of the graphs in transit that have some, keyed by
+/// root. A root is in one transit at a time: a mutable object is owned by one thread or one
+/// transit, and a frozen root moves no members.
+static OTHERS: [parking_lot::Mutex<BTreeMap<ObjIndex, Box<[ObjIndex]>>>; 16] =
+    [const { parking_lot::Mutex::new(BTreeMap::new()) }; 16];
+
+fn others_of(root: ObjIndex) -> &'static parking_lot::Mutex<BTreeMap<ObjIndex, Box<[ObjIndex]>>> {
+    &OTHERS[root as usize % OTHERS.len()]
 }
 
 /// Takes the graph of `handle` from the calling thread. The handle is consumed on success; on
@@ -81,14 +91,18 @@ pub(crate) fn detach(handle: u64, mode: TransferMode) -> Result<Transit> {
         }
     };
     handle::release(handle)?;
-    let transit = Transit { root, root_moves: owner & FROZEN == 0, adopted: false, others: others.into_boxed_slice() };
-    for member in transit.members() {
+    let moving = Some(root).filter(|_| owner & FROZEN == 0).into_iter().chain(others.iter().copied());
+    for member in moving {
         // The receiver's collector must be able to buffer these objects again.
         HEAP.slot(member).set_flags(0, BUFFERED);
         HEAP.slot(member).owner.store(TRANSIT, Ordering::Release);
     }
+    let has_others = !others.is_empty();
+    if has_others {
+        others_of(root).lock().insert(root, others.into_boxed_slice());
+    }
     STATS.transit.add(1);
-    Ok(transit)
+    Ok(Transit { root, has_others })
 }
 
 /// The mutable graph of a root: its members, and what the SAFE check needs to know about them.
@@ -244,25 +258,29 @@ fn checked_members(root: ObjIndex, me: u32) -> Result<Vec<ObjIndex>> {
 }
 
 impl Transit {
-    /// The mutable objects that move with the graph.
-    fn members(&self) -> impl Iterator<Item = ObjIndex> + '_ {
-        Some(self.root).filter(|_| self.root_moves).into_iter().chain(self.others.iter().copied())
-    }
-
     /// Gives the graph to the calling thread and returns a handle to its root, which the caller
     /// owns.
-    pub(crate) fn attach(mut self) -> Result<u64> {
-        let root = self.adopt();
+    pub(crate) fn attach(self) -> Result<u64> {
+        // Adopted here rather than by `drop`, which would release the root.
+        let root = ManuallyDrop::new(self).adopt();
         handle::issue(root)
     }
 
     /// Makes the calling thread the owner of every member; returns the root, whose counted
-    /// reference passes to the caller.
-    fn adopt(&mut self) -> ObjIndex {
-        assert!(!std::mem::replace(&mut self.adopted, true), "a transit is adopted once");
+    /// reference passes to the caller. Called once per transit: by `attach`, or else by `drop`.
+    fn adopt(&self) -> ObjIndex {
         let me = thread::current();
-        for member in self.members() {
-            HEAP.slot(member).owner.store(me, Ordering::Release);
+        let root = HEAP.slot(self.root);
+        // In transit the root's owner word is `TRANSIT`, or `FROZEN` for a shared frozen root.
+        if root.owner() & FROZEN == 0 {
+            root.owner.store(me, Ordering::Release);
+        }
+        if self.has_others {
+            let others =
+                others_of(self.root).lock().remove(&self.root).expect("a transit's members wait under its root");
+            for &member in others.iter() {
+                HEAP.slot(member).owner.store(me, Ordering::Release);
+            }
         }
         STATS.transit.add(-1);
         // References dropped while the graph was in transit were parked for its next owner: us.
@@ -273,12 +291,12 @@ impl Transit {
 
 impl Drop for Transit {
     fn drop(&mut self) {
-        if !self.adopted {
-            let root = self.adopt();
-            HEAP.release(root);
-        }
+        let root = self.adopt();
+        HEAP.release(root);
     }
 }
+
+const _: () = assert!(std::mem::size_of::<Option<Transit>>() == 8, "a job's input fits its future's cell");
 
 #[cfg(test)]
 mod tests {
@@ -305,5 +323,36 @@ mod tests {
         .join()
         .unwrap();
         assert_eq!(length, 1);
+    }
+
+    #[test]
+    fn the_members_beside_the_root_wait_under_it_until_attached_or_dropped() {
+        let waiting = |root: ObjIndex| others_of(root).lock().contains_key(&root);
+        for attach in [true, false] {
+            let list = object::new_list().unwrap();
+            let child = object::new_list().unwrap();
+            object::push_ref(list, Some(child)).unwrap();
+            object::release(child).unwrap();
+            let root = handle::resolve(list).unwrap();
+            let transit = detach(list, TransferMode::Safe).unwrap();
+            assert_eq!(std::mem::size_of_val(&transit), 8);
+            assert!(waiting(root), "a two-object graph's child waits under its root");
+            if attach {
+                let list = transit.attach().unwrap();
+                assert!(!waiting(root));
+                let child = object::get_ref(list, 0).unwrap().unwrap();
+                assert_eq!(object::len(child).unwrap(), 0, "the child came along, owned here");
+                object::release(child).unwrap();
+                object::release(list).unwrap();
+            } else {
+                drop(transit);
+                assert!(!waiting(root), "a dropped transit takes its members back, and frees them");
+            }
+        }
+        let alone = object::new_list().unwrap();
+        let root = handle::resolve(alone).unwrap();
+        let transit = detach(alone, TransferMode::Safe).unwrap();
+        assert!(!waiting(root), "a one-object graph waits nowhere");
+        object::release(transit.attach().unwrap()).unwrap();
     }
 }

@@ -80,9 +80,9 @@ impl Task {
 
 /// What a job runs: its input, its body, and how its result leaves the worker's thread.
 pub(crate) struct Work {
-    input: Option<Transit>,
-    job: JobFn,
-    mode: TransferMode,
+    pub(crate) input: Option<Transit>,
+    pub(crate) job: JobFn,
+    pub(crate) mode: TransferMode,
 }
 
 /// A job body as the core runs it: the input handle (owned by the job) in, a result handle out.
