@@ -16,6 +16,8 @@
 //! - A job's future holds the job's work (input, body, result mode) in `outcome` from its making
 //!   until the task that completes it takes the work out; the queue that carries the task
 //!   publishes the cell's contents to the worker's thread. So a queue slot holds a handle alone.
+//!   A task that is no job (a closure) is a cell of its own too, holding the closure, never
+//!   completed.
 //! - `outcome` is written by the completer alone, before the swap that leaves `Scheduled`
 //!   (release), and read only after seeing a finished state (acquire). A result is taken by the
 //!   one consumer whose exchange turns `Computed` into `Consumed`; a failure is only read.
@@ -40,7 +42,7 @@ use super::future_blocks;
 use super::stripes::{self, Stripe};
 use super::sync::{handshake_fence, spin_until, AtomicU32, Condvar, Mutex, UnsafeCell};
 use super::transfer::{TransferMode, Transit};
-use super::worker::{JobFn, Task, Work, Worker};
+use super::worker::{JobFn, Queued, Task, Work, Worker};
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
@@ -86,6 +88,8 @@ enum Left {
         input: Option<Transit>,
         job: JobFn,
     },
+    /// A queued closure's body (a `Task` that is no job).
+    Closure(Box<dyn FnOnce(bool) + Send>),
     Result(Option<Transit>),
     Failure(Error),
 }
@@ -181,19 +185,32 @@ impl Future {
         (Future(cell), Future(cell))
     }
 
-    /// The work of a future made by `new_job`, for the task that completes it, before it does.
-    pub(crate) fn take_work(&self) -> Option<Work> {
-        // SAFETY: the work is written when the cell is made and taken by the completing task
-        // before it completes; the queue that carried the task published the cell's contents to
+    /// A cell for a task that is no job: it holds `body` until the task takes it, and is never
+    /// completed.
+    pub(crate) fn new_closure(body: Box<dyn FnOnce(bool) + Send>) -> Future {
+        Future(Future::carve(1, FutureState::Scheduled as u32, Left::Closure(body)))
+    }
+
+    /// The work of a future made by `new_job` or `new_closure`, for its task, before a job's task
+    /// completes it. Taken once.
+    pub(crate) fn take_work(&self) -> Queued {
+        // SAFETY: the work is written when the cell is made and taken by its task (a job's,
+        // before it completes the future); the queue that carried the task published the cell's contents to
         // it, and nobody else reads `outcome` while the state is `Scheduled`.
         let pending = self.cell().outcome.with_mut(|slot| match unsafe { std::ptr::replace(slot, Left::Nothing) } {
-            Left::Pending { input, job } => Some((input, job)),
-            _ => None,
+            Left::Pending { input, job } => Ok((input, job)),
+            Left::Closure(body) => Err(body),
+            _ => unreachable!("a task's cell holds its work until the task takes it, once"),
         });
-        // The mode bit was written with the cell, before the queue published it.
-        let unsafe_result = self.cell().state.load(Ordering::Relaxed) & UNSAFE_RESULT != 0;
-        let mode = if unsafe_result { TransferMode::Unsafe } else { TransferMode::Safe };
-        pending.map(|(input, job)| Work { input, job, mode })
+        match pending {
+            Ok((input, job)) => {
+                // The mode bit was written with the cell, before the queue published it.
+                let unsafe_result = self.cell().state.load(Ordering::Relaxed) & UNSAFE_RESULT != 0;
+                let mode = if unsafe_result { TransferMode::Unsafe } else { TransferMode::Safe };
+                Queued::Job(Work { input, job, mode })
+            }
+            Err(body) => Queued::Closure(body),
+        }
     }
 
     /// A new cell with the state word `state`, holding `outcome` and counting `refs` handles that

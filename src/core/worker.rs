@@ -40,40 +40,40 @@ use std::time::{Duration, Instant};
 /// The id of the main thread's queue.
 pub const MAIN_WORKER: u32 = 1;
 
-/// A unit of work on a queue. A job's work travels in its future's cell, so that queueing one
-/// allocates nothing and writes a 16-byte task into the queue's slot (an inline job took 72 bytes,
-/// and the lines a producer writes that the worker's CPU read last are what a stream of jobs pays
-/// for most).
-pub(crate) enum Task {
-    /// A job, whose work its future holds: run, it completes the future; cancelled, it frees the
-    /// input and cancels the future. A queue slot holds the future's handle alone.
-    Job(Future),
-    /// Anything else: called with `true` to run it, or `false` to cancel it.
-    Other(Box<dyn FnOnce(bool) + Send>),
+/// A unit of work on a queue: a handle to a future's cell, which holds the work until the task
+/// takes it — a job's, or a closure's — so that queueing a job allocates nothing and a queue slot is
+/// a stamp and this one pointer (16 bytes). The lines a producer writes that the worker's CPU read
+/// last are what a stream of jobs pays for most: an inline job took 72 bytes.
+pub(crate) struct Task(Future);
+
+/// What a task's cell held.
+pub(crate) enum Queued {
+    /// A job: run, it completes its future; cancelled, it frees the input and cancels the future.
+    Job(Work),
+    /// Anything else (a delivery, a termination's step): called with `true` to run it, or `false`
+    /// to cancel it. Its cell has no other handle and is never completed.
+    Closure(Box<dyn FnOnce(bool) + Send>),
 }
 
 impl Task {
     pub(crate) fn new(body: impl FnOnce(bool) + Send + 'static) -> Task {
-        Task::Other(Box::new(body))
+        Task(Future::new_closure(Box::new(body)))
     }
 
     pub(crate) fn run(self) {
-        match self {
-            Task::Job(future) => {
-                let Work { input, job, mode } = future.take_work().expect("a job's future holds its work");
-                future.complete(Some(run_job(input, job, mode)));
-            }
-            Task::Other(body) => body(true),
+        match self.0.take_work() {
+            Queued::Job(Work { input, job, mode }) => self.0.complete(Some(run_job(input, job, mode))),
+            Queued::Closure(body) => body(true),
         }
     }
 
     pub(crate) fn cancel(self) {
-        match self {
-            Task::Job(future) => {
-                drop(future.take_work());
-                future.complete(None);
+        match self.0.take_work() {
+            Queued::Job(work) => {
+                drop(work);
+                self.0.complete(None);
             }
-            Task::Other(body) => body(false),
+            Queued::Closure(body) => body(false),
         }
     }
 }
@@ -519,7 +519,7 @@ pub(crate) fn execute_with(
     job: JobFn,
 ) -> Result<Future> {
     let (future, completer) = Future::new_job(Work { input, job, mode });
-    submit(Task::Job(completer))?;
+    submit(Task(completer))?;
     Ok(future)
 }
 
@@ -543,7 +543,7 @@ mod tests {
 
     #[test]
     fn a_queued_job_is_a_handle() {
-        assert_eq!(std::mem::size_of::<Task>(), 16, "a job's work lives in its future's cell");
+        assert_eq!(std::mem::size_of::<Task>(), 8, "a task's work lives in its future's cell");
     }
 
     #[test]
