@@ -52,11 +52,14 @@ impl TransferMode {
 /// A graph owned by no thread: one counted reference to its root. Dropped without being attached,
 /// it is attached to the dropping thread and released. Eight bytes (a job's input travels in its
 /// future's half-line cell): the mutable members other than the root, when there are any, wait in
-/// `OTHERS` under the root's index. Whether the root moves with the graph is its own owner word: a
-/// frozen root is shared, not moved, and stays frozen.
+/// `OTHERS` under the root's index.
 #[derive(Debug)]
 pub(crate) struct Transit {
     root: ObjIndex,
+    /// The root is mutable and moves with the graph (a frozen root is shared, not moved). Kept
+    /// rather than read from the root's owner word when attaching: a read before the owner's store
+    /// would fetch the line from the sender's CPU for reading, then again for writing.
+    root_moves: bool,
     /// `OTHERS` holds members besides the root (none for the common one-object graph, so that
     /// carrying it allocates and locks nothing).
     has_others: bool,
@@ -102,7 +105,7 @@ pub(crate) fn detach(handle: u64, mode: TransferMode) -> Result<Transit> {
         others_of(root).lock().insert(root, others.into_boxed_slice());
     }
     STATS.transit.add(1);
-    Ok(Transit { root, has_others })
+    Ok(Transit { root, root_moves: owner & FROZEN == 0, has_others })
 }
 
 /// The mutable graph of a root: its members, and what the SAFE check needs to know about them.
@@ -270,10 +273,8 @@ impl Transit {
     /// reference passes to the caller. Called once per transit: by `attach`, or else by `drop`.
     fn adopt(&self) -> ObjIndex {
         let me = thread::current();
-        let root = HEAP.slot(self.root);
-        // In transit the root's owner word is `TRANSIT`, or `FROZEN` for a shared frozen root.
-        if root.owner() & FROZEN == 0 {
-            root.owner.store(me, Ordering::Release);
+        if self.root_moves {
+            HEAP.slot(self.root).owner.store(me, Ordering::Release);
         }
         if self.has_others {
             let others =
