@@ -195,8 +195,8 @@ impl Future {
     /// completes it. Taken once.
     pub(crate) fn take_work(&self) -> Queued {
         // SAFETY: the work is written when the cell is made and taken by its task (a job's,
-        // before it completes the future); the queue that carried the task published the cell's contents to
-        // it, and nobody else reads `outcome` while the state is `Scheduled`.
+        // before it completes the future); the queue that carried the task published the cell's
+        // contents to it, and nobody else reads `outcome` while the state is `Scheduled`.
         let pending = self.cell().outcome.with_mut(|slot| match unsafe { std::ptr::replace(slot, Left::Nothing) } {
             Left::Pending { input, job } => Ok((input, job)),
             Left::Closure(body) => Err(body),

@@ -94,7 +94,8 @@ pub(crate) fn detach(handle: u64, mode: TransferMode) -> Result<Transit> {
         }
     };
     handle::release(handle)?;
-    let moving = Some(root).filter(|_| owner & FROZEN == 0).into_iter().chain(others.iter().copied());
+    let root_moves = owner & FROZEN == 0;
+    let moving = Some(root).filter(|_| root_moves).into_iter().chain(others.iter().copied());
     for member in moving {
         // The receiver's collector must be able to buffer these objects again.
         HEAP.slot(member).set_flags(0, BUFFERED);
@@ -105,7 +106,7 @@ pub(crate) fn detach(handle: u64, mode: TransferMode) -> Result<Transit> {
         others_of(root).lock().insert(root, others.into_boxed_slice());
     }
     STATS.transit.add(1);
-    Ok(Transit { root, root_moves: owner & FROZEN == 0, has_others })
+    Ok(Transit { root, root_moves, has_others })
 }
 
 /// The mutable graph of a root: its members, and what the SAFE check needs to know about them.
