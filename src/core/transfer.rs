@@ -21,7 +21,7 @@ use super::cycles;
 use super::error::{Error, Result, Status};
 use super::foreign;
 use super::handle;
-use super::heap::{BUFFERED, FROZEN, HEAP};
+use super::heap::{Slot, BUFFERED, FROZEN, HEAP};
 use super::ownership::{self, name, path_within};
 use super::stats::STATS;
 use super::thread;
@@ -88,10 +88,7 @@ pub(crate) fn detach(handle: u64, mode: TransferMode) -> Result<Transit> {
     } else if owner != me {
         return Err(ownership::wrong_thread(root, owner, format!("transfer {}", name(root))));
     } else {
-        match mode {
-            TransferMode::Safe => checked_members(root, me)?,
-            TransferMode::Unsafe => walk(root, me)?.members,
-        }
+        members(root, me, mode)?
     };
     handle::release(handle)?;
     let root_moves = owner & FROZEN == 0;
@@ -107,6 +104,28 @@ pub(crate) fn detach(handle: u64, mode: TransferMode) -> Result<Transit> {
     }
     STATS.transit.add(1);
     Ok(Transit { root, root_moves, has_others })
+}
+
+/// The members other than the root of the mutable graph of `root`, owned by `me`, checked by
+/// `mode`. A graph of one object (the common job input or result) needs no walk: its count is the
+/// references from outside, and the root's own handle is the one allowed.
+#[inline]
+fn members(root: ObjIndex, me: u32, mode: TransferMode) -> Result<Vec<ObjIndex>> {
+    let slot = HEAP.slot(root);
+    if refers_to_nothing(slot) && (mode == TransferMode::Unsafe || slot.local_refs() == 1) {
+        return Ok(Vec::new());
+    }
+    match mode {
+        TransferMode::Safe => checked_members(root, me),
+        TransferMode::Unsafe => walk(root, me).map(|walk| walk.members),
+    }
+}
+
+/// Whether no field or element of a mutable object owned by the calling thread holds a reference.
+#[inline]
+fn refers_to_nothing(slot: &Slot) -> bool {
+    // SAFETY: the callers pass a mutable object owned by the calling thread.
+    unsafe { slot.values() }.iter().all(|v| v.as_ref_target().is_none())
 }
 
 /// The mutable graph of a root: its members, and what the SAFE check needs to know about them.
@@ -165,13 +184,9 @@ impl SlotSet {
 /// transfer) stops the walk.
 fn walk(root: ObjIndex, me: u32) -> Result<Walk> {
     let slot = HEAP.slot(root);
-    if slot.owner() == me {
-        // SAFETY: `root` is a mutable object owned by the calling thread (checked just above).
-        let values = unsafe { slot.values() };
-        if values.iter().all(|v| v.as_ref_target().is_none()) {
-            // A graph of one object (the common job input or result): no stack, no sets.
-            return Ok(Walk { members: Vec::new(), refs: u64::from(slot.local_refs()), internal: 0 });
-        }
+    if slot.owner() == me && refers_to_nothing(slot) {
+        // A graph of one object: no stack, no sets.
+        return Ok(Walk { members: Vec::new(), refs: u64::from(slot.local_refs()), internal: 0 });
     }
     let (mut member, mut frozen) = (SlotSet::default(), SlotSet::default());
     let mut walk = Walk { members: Vec::new(), refs: 0, internal: 0 };

@@ -13,6 +13,7 @@ crate::tests![
     a_left_behind_handle_released_by_the_sender_is_dropped_by_the_receiver,
     frozen_graphs_are_shared_not_moved,
     an_unattached_graph_is_reclaimed,
+    a_lone_object_moves_only_when_its_handle_is_the_one_reference,
 ];
 
 fn a_graph_moves_whole_to_another_thread() {
@@ -116,4 +117,28 @@ fn an_unattached_graph_is_reclaimed() {
     let graph: DetachedGraph = scope.detach(TransferMode::Safe).unwrap();
     on_thread("disposer", move || drop(graph));
     assert_eq!(Runtime::stats().live_objects, 0);
+}
+
+fn a_lone_object_moves_only_when_its_handle_is_the_one_reference() {
+    let t = types();
+    let job = Object::new(t.job).unwrap();
+    job.set_string(0, "alone").unwrap();
+    let job_id = job.id().unwrap();
+    let second = job.try_clone().unwrap();
+    let failed = job.detach(TransferMode::Safe).unwrap_err();
+    assert_eq!(failed.error.status(), Status::ErrNotTransferable);
+    let message = failed.error.message();
+    assert!(message.contains(&format!("Job#{job_id} at the root has 1 reference from outside the graph")), "{message}");
+    let job = failed.object;
+    assert_eq!(job.get_string(0).unwrap(), "alone", "nothing moved");
+    let graph = job.detach(TransferMode::Unsafe).expect("UNSAFE skips the check");
+    assert_error(second.get_string(0), Status::ErrWrongThread, &[&format!("Job#{job_id} is in transit")]);
+    let left_behind = second.into_raw();
+    let state = on_thread("receiver", move || {
+        let job = graph.attach().unwrap();
+        Object::from_raw(left_behind).release().unwrap();
+        let moved = job.detach(TransferMode::Safe).expect("its one reference is the handle");
+        moved.attach().unwrap().get_string(0).unwrap()
+    });
+    assert_eq!(state, "alone");
 }
