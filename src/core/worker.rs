@@ -622,6 +622,32 @@ mod loom_models {
         });
     }
 
+    /// `deliver_to` raced against the completion: the delivery is queued once, by whichever side
+    /// comes second, and runs on the target worker's thread with the outcome.
+    #[test]
+    fn loom_a_delivery_asked_for_while_the_job_completes_runs_once() {
+        bounded_model(PREEMPTIONS, || {
+            let target = Arc::new(Worker::new(2, "target"));
+            let serving = target.clone();
+            let server = loom::thread::spawn(move || serving.serve());
+            let future = Future::new();
+            let completer = future.clone();
+            let completing = loom::thread::spawn(move || completer.complete(Some(Ok(None))));
+            let runs = Arc::new(AtomicUsize::new(0));
+            let counted = runs.clone();
+            let callback = move |outcome: crate::core::future::Outcome| {
+                assert!(matches!(outcome, Ok(None)), "the job's outcome");
+                counted.fetch_add(1, Ordering::SeqCst);
+            };
+            future.deliver_to(target.clone(), Box::new(callback)).unwrap();
+            completing.join().unwrap();
+            // Terminating with the queue processed runs the delivery first, whichever side queued it.
+            let _ = target.request_termination(true);
+            server.join().unwrap();
+            assert_eq!(runs.load(Ordering::SeqCst), 1, "delivered once");
+        });
+    }
+
     #[test]
     fn loom_termination_processing_scheduled_jobs_runs_them_all() {
         every_job_runs_or_is_cancelled_once(true);
