@@ -100,7 +100,8 @@ pub(crate) fn detach(handle: u64, mode: TransferMode) -> Result<Transit> {
     }
     let has_others = !others.is_empty();
     if has_others {
-        others_of(root).lock().insert(root, others.into_boxed_slice());
+        let previous = others_of(root).lock().insert(root, others.into_boxed_slice());
+        debug_assert!(previous.is_none(), "a root is in one transit at a time");
     }
     STATS.transit.add(1);
     Ok(Transit { root, root_moves, has_others })
