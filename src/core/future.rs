@@ -9,8 +9,8 @@
 //!
 //! A future is a counted handle to a cell carved from its thread's block of cells
 //! (`future_blocks`): making one allocates nothing in a steady stream of jobs. The cell's state is
-//! one atomic word: the `FutureState` number, plus a flag for waiters that sleep and one for a
-//! delivery. Completing is one swap of that word (no lock) after the outcome is written; sleepers
+//! one atomic word: the `FutureState` number, plus a flag for waiters that sleep, one for a
+//! delivery, and the job's result mode. Completing is one swap of that word (no lock) after the outcome is written; sleepers
 //! and deliveries use the lock and condition variable of the cell's stripe (`stripes`).
 //! Invariants:
 //! - A job's future holds the job's work (input, body, result mode) in `outcome` from its making
