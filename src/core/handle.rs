@@ -67,12 +67,16 @@ pub(crate) fn resolve(handle: u64) -> Result<ObjIndex> {
 
 /// Ends a live handle and returns its object, whose reference the caller now owns and must drop.
 pub(crate) fn release(handle: u64) -> Result<ObjIndex> {
-    let target = lookup(handle).ok_or_else(|| invalid(handle, true))?;
     let (generation, index) = split(handle);
-    let slot = TABLE.at(index);
+    // An even generation is a free slot's: no handle of it is live.
+    let slot = TABLE.get(index).filter(|_| generation & 1 == 1).ok_or_else(|| invalid(handle, true))?;
+    // The exchange is the check: it ends the handle only if it is the slot's live one.
     slot.generation
         .compare_exchange(generation, generation + 1, Ordering::AcqRel, Ordering::Acquire)
         .map_err(|_| invalid(handle, true))?;
+    // The slot is this call's until freed below; `issue` wrote the target before the generation
+    // that the exchange acquired.
+    let target = slot.target.load(Ordering::Relaxed);
     TABLE.free_local(&[index], &FREE_HANDLES);
     STATS.handles.add(-1);
     Ok(target)

@@ -81,23 +81,22 @@ pub(crate) fn detach(handle: u64, mode: TransferMode) -> Result<Transit> {
     // A reference another thread parked for this one is no reference from outside the graph.
     foreign::drain();
     let root = handle::resolve(handle)?;
-    let owner = HEAP.slot(root).owner();
+    let slot = HEAP.slot(root);
+    let owner = slot.owner();
     let me = thread::current();
-    let others = if owner & FROZEN != 0 {
+    let root_moves = owner & FROZEN == 0;
+    let others = if !root_moves {
         Vec::new()
     } else if owner != me {
         return Err(ownership::wrong_thread(root, owner, format!("transfer {}", name(root))));
     } else {
-        members(root, me, mode)?
+        members(root, slot, me, mode)?
     };
     handle::release(handle)?;
-    let root_moves = owner & FROZEN == 0;
-    let moving = Some(root).filter(|_| root_moves).into_iter().chain(others.iter().copied());
-    for member in moving {
-        // The receiver's collector must be able to buffer these objects again.
-        HEAP.slot(member).set_flags(0, BUFFERED);
-        HEAP.slot(member).owner.store(TRANSIT, Ordering::Release);
+    if root_moves {
+        leave(slot);
     }
+    others.iter().for_each(|&member| leave(HEAP.slot(member)));
     let has_others = !others.is_empty();
     if has_others {
         let previous = others_of(root).lock().insert(root, others.into_boxed_slice());
@@ -111,8 +110,7 @@ pub(crate) fn detach(handle: u64, mode: TransferMode) -> Result<Transit> {
 /// `mode`. A graph of one object (the common job input or result) needs no walk: its count is the
 /// references from outside, and the root's own handle is the one allowed.
 #[inline]
-fn members(root: ObjIndex, me: u32, mode: TransferMode) -> Result<Vec<ObjIndex>> {
-    let slot = HEAP.slot(root);
+fn members(root: ObjIndex, slot: &Slot, me: u32, mode: TransferMode) -> Result<Vec<ObjIndex>> {
     if refers_to_nothing(slot) && (mode == TransferMode::Unsafe || slot.local_refs() == 1) {
         return Ok(Vec::new());
     }
@@ -120,6 +118,14 @@ fn members(root: ObjIndex, me: u32, mode: TransferMode) -> Result<Vec<ObjIndex>>
         TransferMode::Safe => checked_members(root, me),
         TransferMode::Unsafe => walk(root, me).map(|walk| walk.members),
     }
+}
+
+/// Puts a member in transit.
+#[inline]
+fn leave(slot: &Slot) {
+    // The receiver's collector must be able to buffer these objects again.
+    slot.set_flags(0, BUFFERED);
+    slot.owner.store(TRANSIT, Ordering::Release);
 }
 
 /// Whether no field or element of a mutable object owned by the calling thread holds a reference.
