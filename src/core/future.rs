@@ -10,8 +10,9 @@
 //! A future is a counted handle to a cell carved from its thread's block of cells
 //! (`future_blocks`): making one allocates nothing in a steady stream of jobs. The cell's state is
 //! one atomic word: the `FutureState` number, plus a flag for waiters that sleep, one for a
-//! delivery, and the job's result mode. Completing is one swap of that word (no lock) after the outcome is written; sleepers
-//! and deliveries use the lock and condition variable of the cell's stripe (`stripes`).
+//! delivery, and the job's result mode. Completing is one swap of that word (no lock) after the
+//! outcome is written; sleepers and deliveries use the lock and condition variable of the cell's
+//! stripe (`stripes`).
 //! Invariants:
 //! - A job's future holds the job's work (input, body, result mode) in `outcome` from its making
 //!   until the task that completes it takes the work out; the queue that carries the task
@@ -197,20 +198,16 @@ impl Future {
         // SAFETY: the work is written when the cell is made and taken by its task (a job's,
         // before it completes the future); the queue that carried the task published the cell's
         // contents to it, and nobody else reads `outcome` while the state is `Scheduled`.
-        let pending = self.cell().outcome.with_mut(|slot| match unsafe { std::ptr::replace(slot, Left::Nothing) } {
-            Left::Pending { input, job } => Ok((input, job)),
-            Left::Closure(body) => Err(body),
-            _ => unreachable!("a task's cell holds its work until the task takes it, once"),
-        });
-        match pending {
-            Ok((input, job)) => {
+        self.cell().outcome.with_mut(|slot| match unsafe { std::ptr::replace(slot, Left::Nothing) } {
+            Left::Pending { input, job } => {
                 // The mode bit was written with the cell, before the queue published it.
                 let unsafe_result = self.cell().state.load(Ordering::Relaxed) & UNSAFE_RESULT != 0;
                 let mode = if unsafe_result { TransferMode::Unsafe } else { TransferMode::Safe };
                 Queued::Job(Work { input, job, mode })
             }
-            Err(body) => Queued::Closure(body),
-        }
+            Left::Closure(body) => Queued::Closure(body),
+            _ => unreachable!("a task's cell holds its work until the task takes it, once"),
+        })
     }
 
     /// A new cell with the state word `state`, holding `outcome` and counting `refs` handles that

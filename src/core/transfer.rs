@@ -68,10 +68,11 @@ pub(crate) struct Transit {
 /// Shards of the members other than the root of the graphs in transit that have some, keyed by
 /// root. A root is in one transit at a time: a mutable object is owned by one thread or one
 /// transit, and a frozen root moves no members.
-static OTHERS: [parking_lot::Mutex<BTreeMap<ObjIndex, Box<[ObjIndex]>>>; 16] =
-    [const { parking_lot::Mutex::new(BTreeMap::new()) }; 16];
+static OTHERS: [Others; 16] = [const { parking_lot::Mutex::new(BTreeMap::new()) }; 16];
 
-fn others_of(root: ObjIndex) -> &'static parking_lot::Mutex<BTreeMap<ObjIndex, Box<[ObjIndex]>>> {
+type Others = parking_lot::Mutex<BTreeMap<ObjIndex, Box<[ObjIndex]>>>;
+
+fn others_of(root: ObjIndex) -> &'static Others {
     &OTHERS[root as usize % OTHERS.len()]
 }
 
@@ -190,11 +191,6 @@ impl SlotSet {
 /// target turns out to be a member. A member of another thread (left behind by an UNSAFE
 /// transfer) stops the walk.
 fn walk(root: ObjIndex, me: u32) -> Result<Walk> {
-    let slot = HEAP.slot(root);
-    if slot.owner() == me && refers_to_nothing(slot) {
-        // A graph of one object: no stack, no sets.
-        return Ok(Walk { members: Vec::new(), refs: u64::from(slot.local_refs()), internal: 0 });
-    }
     let (mut member, mut frozen) = (SlotSet::default(), SlotSet::default());
     let mut walk = Walk { members: Vec::new(), refs: 0, internal: 0 };
     // The root's own entry is not an edge; every other stack entry is one.

@@ -79,9 +79,10 @@ fn c_job(job: floe_job_fn) -> Result<JobFn> {
 
 /// The C jobs' adapter: calls the host's job function that `c_job` erased into `target`.
 fn run_c_job(target: ForeignFn, input: Option<u64>) -> Result<Option<u64>> {
-    type CJob = unsafe extern "C" fn(input: floe_ref, out_result: *mut floe_ref) -> Status;
-    // SAFETY: `c_job` made `target` from a `CJob`, the type given back here.
-    let job = unsafe { std::mem::transmute::<*const (), CJob>(target.0) };
+    // SAFETY: `c_job` made `target` from a non-NULL `floe_job_fn`, the type given back here (an
+    // `Option` of a function pointer is laid out as a nullable pointer).
+    let job = unsafe { std::mem::transmute::<*const (), floe_job_fn>(target.0) };
+    let job = job.expect("`c_job` erased a non-NULL job");
     let mut result: floe_ref = 0;
     // SAFETY: the host's job function, called as documented with a writable out-parameter.
     let status = unsafe { job(input.unwrap_or(0), &mut result) };
