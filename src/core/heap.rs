@@ -52,9 +52,13 @@ pub(crate) const SCC_MULTI: u32 = 1 << 6;
 /// field (set on every object of a freeze that reached one). Objects without it cannot be on a cycle
 /// through an atomic reference, which is what keeps `scc_merge`'s search small.
 pub(crate) const MAY_REACH_ATOMIC_REF: u32 = 1 << 7;
+/// On a mutable object: a reference was stored in one of its fields or elements (it may still hold
+/// one). Without it, a transfer knows the object refers to nothing without reading its values —
+/// which, for a job's one-object input, would pull the line its job last wrote back to the sender.
+pub(crate) const MAY_REFER: u32 = 1 << 8;
 /// The count of an SCC leader whose SCC was merged into another.
 const FORWARDED: u32 = 1 << 31;
-const TYPE_SHIFT: u32 = 8;
+pub(crate) const TYPE_SHIFT: u32 = 9;
 
 #[derive(Default)]
 pub(crate) struct Slot {

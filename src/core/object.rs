@@ -5,7 +5,7 @@ use super::error::{Error, Result, Status};
 use super::foreign;
 use super::freeze;
 use super::handle;
-use super::heap::{FROZEN, HEAP, NEVER_FREEZE};
+use super::heap::{FROZEN, HEAP, MAY_REFER, NEVER_FREEZE};
 use super::ownership::{self, check_read, check_write, name, step_name};
 use super::thread;
 use super::types::{self, LIST_TYPE};
@@ -136,6 +136,7 @@ pub(crate) fn set(handle: u64, slot: usize, value: Value) -> Result<()> {
     }
     if let Value::Ref(Some(target)) = value {
         HEAP.retain(target);
+        HEAP.slot(index).set_flags(MAY_REFER, 0);
     }
     // Atomics are never replaced: `set` cannot make one, and a field keeps its kind.
     if let Value::Ref(Some(old_target)) = std::mem::replace(stored, value) {
@@ -165,6 +166,7 @@ pub(crate) fn push(handle: u64, value: Value) -> Result<()> {
     check_write(index, || format!("push onto {}", name(index)))?;
     if let Some(target) = value.as_ref_target() {
         HEAP.retain(target);
+        HEAP.slot(index).set_flags(MAY_REFER, 0);
     }
     // SAFETY: the calling thread owns this mutable object (checked just above); no other borrow.
     unsafe { HEAP.slot(index).values_mut() }.push(value);

@@ -21,7 +21,7 @@ use super::cycles;
 use super::error::{Error, Result, Status};
 use super::foreign;
 use super::handle;
-use super::heap::{Slot, BUFFERED, FROZEN, HEAP};
+use super::heap::{Slot, BUFFERED, FROZEN, HEAP, MAY_REACH_ATOMIC_REF, MAY_REFER};
 use super::ownership::{self, name, path_within};
 use super::stats::STATS;
 use super::thread;
@@ -129,11 +129,13 @@ fn leave(slot: &Slot) {
     slot.owner.store(TRANSIT, Ordering::Release);
 }
 
-/// Whether no field or element of a mutable object owned by the calling thread holds a reference.
+/// Whether no field or element of a mutable object owned by the calling thread holds a reference:
+/// known from its flags for an object that was never given one.
 #[inline]
 fn refers_to_nothing(slot: &Slot) -> bool {
-    // SAFETY: the callers pass a mutable object owned by the calling thread.
-    unsafe { slot.values() }.iter().all(|v| v.as_ref_target().is_none())
+    slot.flags() & (MAY_REFER | MAY_REACH_ATOMIC_REF) == 0
+        // SAFETY: the callers pass a mutable object owned by the calling thread.
+        || unsafe { slot.values() }.iter().all(|v| v.as_ref_target().is_none())
 }
 
 /// The mutable graph of a root: its members, and what the SAFE check needs to know about them.
@@ -374,5 +376,35 @@ mod tests {
         let transit = detach(alone, TransferMode::Safe).unwrap();
         assert!(!waiting(root), "a one-object graph waits nowhere");
         object::release(transit.attach().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn an_object_given_a_reference_is_walked_even_once_the_reference_is_gone() {
+        let ty = crate::core::types::define("Holder", &[("next", crate::core::value::Kind::Ref)]).unwrap();
+        let may_refer = |handle: u64| HEAP.slot(handle::resolve(handle).unwrap()).flags() & MAY_REFER != 0;
+        let holder = object::new_object(ty).unwrap();
+        let list = object::new_list().unwrap();
+        assert!(!may_refer(holder) && !may_refer(list), "a new object refers to nothing");
+        for (container, store) in [(holder, true), (list, false)] {
+            let child = object::new_list().unwrap();
+            if store {
+                object::set_ref(container, 0, Some(child)).unwrap();
+            } else {
+                object::push_ref(container, Some(child)).unwrap();
+            }
+            assert!(may_refer(container), "storing a reference marks its container");
+            let error = detach(child, TransferMode::Safe).unwrap_err();
+            assert_eq!(error.status(), Status::ErrNotTransferable, "the child is referenced from its container");
+            object::release(child).unwrap();
+            let root = handle::resolve(container).unwrap();
+            let transit = detach(container, TransferMode::Safe).unwrap();
+            assert!(others_of(root).lock().contains_key(&root), "the child travels with its container");
+            let container = transit.attach().unwrap();
+            object::set_ref(container, 0, None).unwrap();
+            assert!(may_refer(container), "the mark stays; detach reads the values instead");
+            let alone = detach(container, TransferMode::Safe).unwrap();
+            assert!(!others_of(root).lock().contains_key(&root), "with the child gone it travels alone");
+            object::release(alone.attach().unwrap()).unwrap();
+        }
     }
 }

@@ -2,12 +2,13 @@
 //! process; type ids are dense, start at 1, and id 1 is the built-in growable `List`.
 
 use super::error::{Error, Result, Status};
+use super::heap::TYPE_SHIFT;
 use super::value::Kind;
 use parking_lot::RwLock;
 use std::sync::{Arc, LazyLock};
 
 /// Object type ids fit the 24 bits the object header keeps for them.
-const MAX_TYPES: usize = (1 << 24) - 1;
+const MAX_TYPES: usize = (1 << (32 - TYPE_SHIFT)) - 1;
 
 /// The id of the built-in list type.
 pub(crate) const LIST_TYPE: u32 = 1;
