@@ -51,8 +51,9 @@ pub(crate) fn issue(target: ObjIndex) -> Result<u64> {
     Ok((generation as u64) << 32 | index as u64)
 }
 
+/// The object of a live handle, or `None` (`resolve` says why).
 #[inline]
-fn lookup(handle: u64) -> Option<ObjIndex> {
+pub(crate) fn lookup(handle: u64) -> Option<ObjIndex> {
     let (generation, index) = split(handle);
     let slot = TABLE.get(index)?;
     (slot.generation.load(Ordering::Acquire) == generation && generation & 1 == 1)

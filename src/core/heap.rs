@@ -161,6 +161,12 @@ impl Heap {
         self.slots.at(index)
     }
 
+    /// `slot`, without a panic for an index never allocated (a path with no unwinding to guard).
+    #[inline]
+    pub(crate) fn try_slot(&self, index: ObjIndex) -> Option<&Slot> {
+        self.slots.get(index)
+    }
+
     /// One past the highest slot index in use so far.
     pub(crate) fn capacity(&self) -> u32 {
         self.slots.len()

@@ -45,11 +45,17 @@ pub(crate) fn type_name(index: ObjIndex) -> String {
 #[inline(always)]
 pub(crate) fn check_read(index: ObjIndex, what: impl FnOnce() -> String) -> Result<()> {
     let owner = HEAP.slot(index).owner();
-    if owner == thread::current() || owner & FROZEN != 0 {
+    if may_read(owner, thread::current()) {
         Ok(())
     } else {
         Err(wrong_thread(index, owner, what()))
     }
+}
+
+/// Whether thread `me` may read an object with owner word `owner`: its own, or frozen.
+#[inline(always)]
+pub(crate) fn may_read(owner: u32, me: u32) -> bool {
+    owner == me || owner & FROZEN != 0
 }
 
 /// Checks that the calling thread may write `index`.

@@ -39,6 +39,13 @@ fn names() -> &'static RwLock<HashMap<u32, Arc<str>>> {
     NAMES.get_or_init(|| RwLock::new(HashMap::new()))
 }
 
+/// The calling thread's token if it has one: a path that must not register (and so call out) can
+/// send an unregistered thread, which owns nothing, the long way.
+#[inline(always)]
+pub(crate) fn known() -> Option<u32> {
+    Some(TOKEN.with(Cell::get)).filter(|&token| token != 0)
+}
+
 /// The calling thread's token, registering the thread on its first call.
 #[inline]
 pub fn current() -> u32 {

@@ -31,7 +31,30 @@ unsafe fn get<T>(
     handle: floe_ref,
     index: usize,
     kind: Kind,
-    extract: impl FnOnce(&Value) -> T,
+    extract: impl FnOnce(&Value) -> T + Copy,
+    out_value: *mut T,
+) -> Status {
+    // The common case needs no unwinding guard: `try_read` has no panic path.
+    if !out_value.is_null() {
+        if let Some(value) = object::try_read(handle, index, kind, extract) {
+            // SAFETY: forwarded contract; not NULL (checked just above).
+            unsafe { out_value.write(value) };
+            return Status::Ok;
+        }
+    }
+    // SAFETY: forwarded contract.
+    unsafe { get_checked(function, handle, index, kind, extract, out_value) }
+}
+
+/// `get` through the boundary, saying what failed.
+#[cold]
+#[inline(never)]
+unsafe fn get_checked<T>(
+    function: &'static str,
+    handle: floe_ref,
+    index: usize,
+    kind: Kind,
+    extract: impl FnOnce(&Value) -> T + Copy,
     out_value: *mut T,
 ) -> Status {
     // SAFETY: forwarded contract.
@@ -125,23 +148,40 @@ fn set(function: &'static str, object: floe_ref, index: usize, value: impl FnOnc
     boundary(function, || object::set(object, index, value()?))
 }
 
+/// `set` of an int, double or bool: the common case needs no unwinding guard (`try_set` has no
+/// panic path).
+#[inline(always)]
+fn set_scalar(function: &'static str, object: floe_ref, index: usize, value: Value) -> Status {
+    match object::try_set(object, index, value) {
+        Ok(()) => Status::Ok,
+        Err(value) => set_scalar_checked(function, object, index, value),
+    }
+}
+
+/// `set_scalar` through the boundary, saying what failed.
+#[cold]
+#[inline(never)]
+fn set_scalar_checked(function: &'static str, object: floe_ref, index: usize, value: Value) -> Status {
+    set(function, object, index, || Ok(value))
+}
+
 /// Sets int field or element `index`. Owner thread only; the field must be an int (list elements
 /// take any kind).
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_object_set_int(object: floe_ref, index: usize, value: i64) -> Status {
-    set("floe_object_set_int", object, index, || Ok(Value::Int(value)))
+    set_scalar("floe_object_set_int", object, index, Value::Int(value))
 }
 
 /// Sets double field or element `index`. Owner thread only.
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_object_set_double(object: floe_ref, index: usize, value: f64) -> Status {
-    set("floe_object_set_double", object, index, || Ok(Value::Double(value)))
+    set_scalar("floe_object_set_double", object, index, Value::Double(value))
 }
 
 /// Sets bool field or element `index`. Owner thread only.
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_object_set_bool(object: floe_ref, index: usize, value: bool) -> Status {
-    set("floe_object_set_bool", object, index, || Ok(Value::Bool(value)))
+    set_scalar("floe_object_set_bool", object, index, Value::Bool(value))
 }
 
 /// Sets string field or element `index` to a copy of `value` (NUL-terminated UTF-8). Owner thread only.

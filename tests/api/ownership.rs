@@ -5,6 +5,7 @@ use floe::{Object, Runtime, Status};
 
 crate::tests![
     another_thread_cannot_touch_a_mutable_object,
+    a_thread_new_to_floe_reads_frozen_fields_and_writes_none,
     any_thread_may_release_a_handle_and_the_owner_drops_it,
     objects_of_an_exited_thread_are_freed_by_the_last_release_anywhere,
     orphan_cycles_are_collected,
@@ -40,6 +41,41 @@ fn another_thread_cannot_touch_a_mutable_object() {
     });
     assert!(messages.contains(&format!("owned by thread {me}")), "{}", messages);
     assert_eq!(list.len().unwrap(), 1, "the intruder changed nothing");
+}
+
+/// Field access has a short path for a thread floe knows; a thread whose first floe call is a read
+/// or a write takes the long one, and gets the same answers from C and Rust.
+fn a_thread_new_to_floe_reads_frozen_fields_and_writes_none() {
+    use floe::ffi::object::{floe_object_get_int, floe_object_set_int};
+    let point = Object::new_list().unwrap();
+    point.push_int(7).unwrap();
+    point.freeze(None).unwrap();
+    let mutable = Object::new_list().unwrap();
+    mutable.push_int(8).unwrap();
+    let (frozen, mutable_handle) = (point.handle(), mutable.handle());
+    for first_call_in_c in [true, false] {
+        on_thread("newcomer", move || {
+            let mut value = 0;
+            if first_call_in_c {
+                // SAFETY: a writable out-parameter.
+                assert_eq!(unsafe { floe_object_get_int(frozen, 0, &mut value) }, Status::Ok);
+            } else {
+                value = Object::borrowed(frozen).get_int(0).unwrap();
+            }
+            assert_eq!(value, 7, "a frozen field reads the same on any thread");
+            for _ in 0..2 {
+                // SAFETY: a writable out-parameter.
+                assert_eq!(unsafe { floe_object_get_int(frozen, 0, &mut value) }, Status::Ok);
+                assert_eq!((value, Object::borrowed(frozen).get_int(0).unwrap()), (7, 7));
+                assert_eq!(floe_object_set_int(frozen, 0, 1), Status::ErrFrozen);
+                assert_eq!(floe_object_set_int(mutable_handle, 0, 1), Status::ErrWrongThread);
+                // SAFETY: a writable out-parameter.
+                let status = unsafe { floe_object_get_int(mutable_handle, 0, &mut value) };
+                assert_eq!(status, Status::ErrWrongThread);
+            }
+        });
+    }
+    assert_eq!((point.get_int(0).unwrap(), mutable.get_int(0).unwrap()), (7, 8), "nothing was written");
 }
 
 /// A host drops its last reference wherever it happens to be (a Swift `deinit`, a C++ destructor):
