@@ -12,6 +12,13 @@
 //! not become an SCC root; a finished non-root's excess (count minus internal edges) flows to its
 //! parent, which is in the same SCC. Counts are final before any object is published as frozen
 //! (Release on the owner word). The scratch vectors are kept per thread between freezes.
+//!
+//! Trees first: most graphs frozen are trees (lists included), where every member is reached by
+//! one reference and so is an SCC of its own with its own count. A plain walk that marks members
+//! as it reaches them finds that out at about the cost of a traversal, with none of Tarjan's
+//! bookkeeping; at the first member reached twice (shared, or on a cycle), or anything it would
+//! have to report (a never-frozen mark, another thread's object), it unmarks what it marked and
+//! Tarjan's walk starts over, which does the rest, errors included.
 
 use super::error::{Error, Result, Status};
 use super::heap::{FROZEN, HEAP, MAY_REACH_ATOMIC_REF, NEVER_FREEZE, ON_STACK, VISITED};
@@ -19,7 +26,7 @@ use super::ownership::{self, name, render_steps};
 use super::provenance::{self, Provenance};
 use super::stats::STATS;
 use super::thread;
-use super::value::ObjIndex;
+use super::value::{ObjIndex, Value};
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 
@@ -93,6 +100,65 @@ impl Traversal {
     }
 
     fn run(&mut self, root: ObjIndex, me: u32) -> Result<()> {
+        if self.walk_tree(root, me) {
+            return Ok(());
+        }
+        for &node in &self.visited {
+            HEAP.slot(node).set_flags(0, VISITED);
+        }
+        self.visited.clear();
+        self.reaches_atomic_ref = false;
+        self.run_tarjan(root, me)
+    }
+
+    /// Walks the graph of `root` as a tree (see the module doc): whether it is one. If it is, every
+    /// member is in `visited`, marked, and its own SCC's leader.
+    fn walk_tree(&mut self, root: ObjIndex, me: u32) -> bool {
+        let heap = &HEAP;
+        let mut stack = std::mem::take(&mut self.tarjan);
+        let mut tree = self.enter_tree(root);
+        if tree {
+            stack.push(root);
+        }
+        'walk: while let Some(node) = stack.pop() {
+            // SAFETY: members are mutable objects owned by the calling thread (checked on entry).
+            let values = unsafe { heap.slot(node).values() };
+            // Pushed last-first: depth-first in field order, the traversal's order.
+            for child in values.iter().rev().filter_map(Value::as_ref_target) {
+                let slot = heap.slot(child);
+                let owner = slot.owner();
+                if owner & FROZEN != 0 {
+                    self.reaches_atomic_ref |= slot.flags() & MAY_REACH_ATOMIC_REF != 0;
+                    continue;
+                }
+                if owner != me || !self.enter_tree(child) {
+                    tree = false;
+                    break 'walk;
+                }
+                stack.push(child);
+            }
+        }
+        stack.clear();
+        self.tarjan = stack;
+        tree
+    }
+
+    /// Takes a mutable object of the calling thread into the tree walk, as its own SCC's leader:
+    /// `false` if the walk reached it before or it may never be frozen.
+    fn enter_tree(&mut self, node: ObjIndex) -> bool {
+        let slot = HEAP.slot(node);
+        let flags = slot.flags();
+        if flags & (VISITED | NEVER_FREEZE) != 0 {
+            return false;
+        }
+        slot.set_flags(VISITED, 0);
+        slot.aux.store(node, Ordering::Relaxed);
+        self.reaches_atomic_ref |= flags & MAY_REACH_ATOMIC_REF != 0;
+        self.visited.push(node);
+        true
+    }
+
+    fn run_tarjan(&mut self, root: ObjIndex, me: u32) -> Result<()> {
         let heap = &HEAP;
         self.discover(root, root)?;
         while let Some(top) = self.frames.len().checked_sub(1) {
