@@ -399,7 +399,7 @@ mod tests {
 
     #[test]
     fn a_slot_set_holds_what_was_put_in_before_and_after_it_outgrows_its_list() {
-        let lists: Vec<u64> = (0..2 * FEW).map(|_| object::new_list().unwrap()).collect();
+        let lists: Vec<u64> = (0..2 * (FEW + 1)).map(|_| object::new_list().unwrap()).collect();
         let indices: Vec<ObjIndex> = lists.iter().map(|&l| handle::resolve(l).unwrap()).collect();
         let (mut set, mut inserted) = (SlotSet::default(), Vec::new());
         // Every other one, so that the set's neighbours in the heap are not in it.
@@ -411,7 +411,7 @@ mod tests {
         }
         assert!(!set.leaves.is_empty(), "{} indices outgrew the short list", inserted.len());
         let absent = indices.iter().filter(|i| !inserted.contains(i));
-        assert!(absent.clone().count() == FEW && absent.clone().all(|&i| !set.contains(i)));
+        assert!(absent.clone().count() == FEW + 1 && absent.clone().all(|&i| !set.contains(i)));
         lists.into_iter().for_each(|l| object::release(l).unwrap());
     }
 
