@@ -46,7 +46,6 @@ pub(crate) const WHITE: u32 = 0b10;
 pub(crate) const BUFFERED: u32 = 1 << 2;
 pub(crate) const NEVER_FREEZE: u32 = 1 << 3;
 pub(crate) const VISITED: u32 = 1 << 4;
-pub(crate) const ON_STACK: u32 = 1 << 5;
 pub(crate) const SCC_MULTI: u32 = 1 << 6;
 /// On a mutable object: its type has an atomic reference field. On a frozen one: it may reach such a
 /// field (set on every object of a freeze that reached one). Objects without it cannot be on a cycle

@@ -370,7 +370,7 @@ mod tests {
         ensure_never_frozen(blocker).unwrap();
         assert_eq!(freeze(root, None).unwrap_err().status(), Status::ErrFreezeBlocked);
         let slot = HEAP.slot(handle::resolve(root).unwrap());
-        assert_eq!(slot.flags() & (crate::core::heap::VISITED | crate::core::heap::ON_STACK), 0);
+        assert_eq!(slot.flags() & crate::core::heap::VISITED, 0);
         set(root, 0, Value::Ref(None)).unwrap();
         freeze(root, None).unwrap();
         release(root).unwrap();
