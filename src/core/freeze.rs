@@ -119,9 +119,7 @@ pub(crate) fn freeze(root: ObjIndex, label: Option<&str>) -> Result<()> {
     let mut t = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
     let result = t.run(root, me).and_then(|()| t.commit(root, label));
     if result.is_err() && !t.tarjan_ran {
-        for &node in &t.visited {
-            HEAP.slot(node).set_flags(0, VISITED);
-        }
+        t.unmark_tree();
     }
     t.clear();
     SCRATCH.with(|s| *s.borrow_mut() = t);
@@ -148,9 +146,7 @@ impl Traversal {
         if self.walk_tree(root, me) {
             return Ok(());
         }
-        for &node in &self.visited {
-            HEAP.slot(node).set_flags(0, VISITED);
-        }
+        self.unmark_tree();
         self.visited.clear();
         self.reaches_atomic_ref = false;
         self.run_tarjan(root, me)
@@ -188,8 +184,18 @@ impl Traversal {
         tree
     }
 
+    /// Takes back the marks of the tree walk, for a graph that is not a tree or a freeze refused.
+    fn unmark_tree(&self) {
+        for &node in &self.visited {
+            HEAP.slot(node).set_flags(0, VISITED);
+        }
+    }
+
     /// Takes a mutable object of the calling thread into the tree walk, as its own SCC's leader:
-    /// `false` if the walk reached it before or it may never be frozen.
+    /// `false` if the walk reached it before or it may never be frozen. Marked in its header, not in
+    /// `marks` as Tarjan's walk does: the header's line is read here and written when the freeze is
+    /// published, so the mark costs no other line (marking trees in `marks` took trees of 10^5–10^6
+    /// from 1.1–1.3× to 1.7× of the traversal).
     fn enter_tree(&mut self, node: ObjIndex) -> bool {
         let slot = HEAP.slot(node);
         let flags = slot.flags();

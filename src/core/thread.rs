@@ -49,12 +49,7 @@ pub(crate) fn known() -> Option<u32> {
 /// The calling thread's token, registering the thread on its first call.
 #[inline]
 pub fn current() -> u32 {
-    let token = TOKEN.with(Cell::get);
-    if token != 0 {
-        token
-    } else {
-        register()
-    }
+    known().unwrap_or_else(register)
 }
 
 #[cold]

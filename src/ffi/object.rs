@@ -46,7 +46,9 @@ unsafe fn get<T>(
     unsafe { get_checked(function, handle, index, kind, extract, out_value) }
 }
 
-/// `get` through the boundary, saying what failed.
+/// `get` through the boundary, saying what failed. A function of its own with `get`'s parameters
+/// rather than a closure passed to a cold helper: a closure's captures were stored on the common
+/// path before it knew it needed them (0.5 ns of a 4.2 ns get).
 #[cold]
 #[inline(never)]
 unsafe fn get_checked<T>(
