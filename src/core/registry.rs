@@ -1,8 +1,9 @@
-//! A generation-checked table of shared values (futures, detached graphs): counted handles such
-//! as a `Future` or an `Arc`, cloned for each use. The same `u64` encoding
+//! A generation-checked table of shared values (detached graphs, shared-data values): counted
+//! handles such as an `Arc`, cloned for each use. The same `u64` encoding
 //! as object handles, and a clear failure for an id never issued or already ended — with the
 //! reason it ended (released, attached, disposed), each its own status. Not on any hot path: each
-//! entry sits behind a small mutex.
+//! entry sits behind a small mutex. Futures, which a stream of jobs issues one per job, have the
+//! lock-free `id_table`.
 
 use super::error::{Error, Result, Status};
 use super::slab::Slab;

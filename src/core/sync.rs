@@ -8,12 +8,12 @@ use std::cell::Cell;
 #[cfg(not(floe_loom))]
 pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
 #[cfg(not(floe_loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
 
 #[cfg(floe_loom)]
 pub(crate) use self::modelled::{Condvar, Mutex, MutexGuard};
 #[cfg(floe_loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize};
 
 /// A cell whose accesses loom checks for data races under `--cfg floe_loom`.
 #[cfg(not(floe_loom))]

@@ -4,7 +4,8 @@ use super::worker::UserData;
 use super::{boundary, floe_future, floe_ref, null_argument, required, returning, timeout};
 use crate::core::error::{Result, Status};
 use crate::core::future::{self as core_future, Future};
-use crate::core::registry::Registry;
+use crate::core::id_table::IdTable;
+use crate::core::slab::LocalFree;
 use crate::core::worker;
 use std::ffi::c_void;
 
@@ -13,10 +14,15 @@ use std::ffi::c_void;
 #[allow(non_camel_case_types)]
 pub type floe_outcome_fn = Option<unsafe extern "C" fn(status: Status, result: floe_ref, user_data: *mut c_void)>;
 
-static FUTURES: Registry<Future> = Registry::new("future");
+static FUTURES: IdTable<Future> = IdTable::new("future");
+thread_local! {
+    // A stream of `floe_worker_execute`s issues ids from its own thread's list.
+    static FREE_IDS: LocalFree = const { LocalFree::new(FUTURES.shared_free()) };
+}
 
+#[inline]
 pub(crate) fn register(future: Future) -> Result<floe_future> {
-    FUTURES.insert(future)
+    FUTURES.insert(future, &FREE_IDS)
 }
 
 /// Writes the future's state (`FLOE_FUTURE_STATE_*`) to `*out_state`. Any thread.
@@ -133,5 +139,5 @@ pub unsafe extern "C" fn floe_future_wait_any(
 /// itself still runs. Using or releasing it again gives `FLOE_ERR_RELEASED_HANDLE`.
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_future_release(future: floe_future) -> Status {
-    boundary("floe_future_release", || FUTURES.remove(future, Status::ErrReleasedHandle, "released").map(drop))
+    boundary("floe_future_release", || FUTURES.end(future, &FREE_IDS).map(drop))
 }

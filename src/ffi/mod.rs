@@ -188,10 +188,16 @@ impl Out<c_char> {
     }
 }
 
-/// A `FLOE_TRANSFER_MODE_*` argument.
+/// A `FLOE_TRANSFER_MODE_*` argument. Inlined, its error cold: a stream of jobs from C checks one
+/// per `floe_worker_execute`.
+#[inline]
 fn transfer_mode(code: u32) -> Result<TransferMode> {
-    TransferMode::from_code(code)
-        .ok_or_else(|| Error::new(Status::ErrInvalidArgument, format!("mode {code} is no FLOE_TRANSFER_MODE_*")))
+    TransferMode::from_code(code).ok_or_else(|| invalid_transfer_mode(code))
+}
+
+#[cold]
+fn invalid_transfer_mode(code: u32) -> Error {
+    Error::new(Status::ErrInvalidArgument, format!("mode {code} is no FLOE_TRANSFER_MODE_*"))
 }
 
 /// A handle argument that may be 0 for "null reference".

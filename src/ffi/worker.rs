@@ -165,8 +165,11 @@ pub unsafe extern "C" fn floe_worker_execute(
     out_future: *mut floe_future,
 ) -> Status {
     let target = || {
-        // The worker must exist before the producer runs; it is lent, not cloned, to queue the job.
-        worker::with_worker(worker, |_| Ok(()))?;
+        // The worker must exist before a producer runs (queueing finds out when there is none); it
+        // is lent, not cloned, to queue the job.
+        if producer.is_some() {
+            worker::with_worker(worker, |_| Ok(()))?;
+        }
         Ok(move |input, job| worker::execute_on(worker, input, TransferMode::Safe, job))
     };
     // SAFETY: documented contract: the producer is callable with `producer_arg`, `out_future` is
