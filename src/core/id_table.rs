@@ -46,6 +46,7 @@ fn generation_of(word: u64) -> u32 {
 impl<T: Clone> IdSlot<T> {
     /// Makes a free slot live with `value`; returns the new (odd) generation. Only the thread that
     /// took the slot's index from the slab may call it.
+    #[inline(always)]
     pub(crate) fn fill(&self, value: T) -> u32 {
         let word = self.word.load(Ordering::Relaxed);
         debug_assert!(generation_of(word) & 1 == 0 && word as u32 == 0, "a free slot, unpinned");
@@ -124,11 +125,11 @@ impl<T> IdTable<T> {
 
 // Each call names the table's per-thread free list (see `Slab::alloc_local`).
 impl<T: Clone> IdTable<T> {
-    /// Issues an id for `value`, live until `end`.
-    #[inline]
+    /// Issues an id for `value`, live until `end`. Inlined into `floe_worker_execute`, once per job.
+    #[inline(always)]
     pub(crate) fn insert(&self, value: T, local: &'static LocalKey<LocalFree>) -> Result<u64> {
         let Some(index) = self.slots.alloc_local(local) else {
-            return Err(Error::new(Status::ErrLimit, format!("cannot register a {}: the table is full", self.noun)));
+            return Err(self.full());
         };
         let generation = self.slots.at(index).fill(value);
         Ok(u64::from(generation) << 32 | u64::from(index))
@@ -147,6 +148,11 @@ impl<T: Clone> IdTable<T> {
         let value = self.slots.get(index).and_then(|slot| slot.end(generation)).ok_or_else(|| self.invalid(id))?;
         self.slots.free_local(&[index], local);
         Ok(value)
+    }
+
+    #[cold]
+    fn full(&self) -> Error {
+        Error::new(Status::ErrLimit, format!("cannot register a {}: the table is full", self.noun))
     }
 
     #[cold]

@@ -94,16 +94,34 @@ fn run_c_job(target: ForeignFn, input: Option<u64>) -> Result<Option<u64>> {
 }
 
 /// Runs the host's producer on the calling thread and detaches the graph it made by `mode`; on a
-/// refused transfer the producer's root handle is released.
+/// refused transfer the producer's root handle is released. No producer, no input: inlined, that
+/// case costs a test.
 ///
 /// # Safety
 /// `producer` is callable with `producer_arg` as documented for `floe_producer_fn`.
+#[inline]
 unsafe fn produced_input(
     producer: floe_producer_fn,
     producer_arg: *mut c_void,
     mode: TransferMode,
 ) -> Result<Option<Transit>> {
-    let Some(producer) = producer else { return Ok(None) };
+    match producer {
+        None => Ok(None),
+        // SAFETY: forwarded contract.
+        Some(producer) => unsafe { run_producer(producer, producer_arg, mode) },
+    }
+}
+
+/// `produced_input` with a producer.
+///
+/// # Safety
+/// As for `produced_input`.
+#[inline(never)]
+unsafe fn run_producer(
+    producer: unsafe extern "C" fn(*mut c_void, *mut floe_ref) -> Status,
+    producer_arg: *mut c_void,
+    mode: TransferMode,
+) -> Result<Option<Transit>> {
     let mut root: floe_ref = 0;
     // SAFETY: the host's producer, called as documented with a writable out-parameter.
     let status = unsafe { producer(producer_arg, &mut root) };
