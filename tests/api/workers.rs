@@ -17,6 +17,7 @@ crate::tests![
     a_delivery_to_a_terminated_worker_calls_back_with_the_reason,
     unknown_and_terminated_workers_are_errors,
     shutdown_reports_instead_of_aborting,
+    a_c_future_released_while_another_thread_waits_is_a_status_not_a_crash,
 ];
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(10));
@@ -257,4 +258,52 @@ fn shutdown_reports_instead_of_aborting() {
     running.result(WAIT).unwrap();
     let clean = Runtime::shutdown(true, WAIT);
     assert!(clean.is_clean(), "{clean}");
+}
+
+/// A C job that takes a little while, so that a waiter is waiting when the release comes.
+unsafe extern "C" fn c_nap(_input: u64, out_result: *mut u64) -> Status {
+    std::thread::sleep(Duration::from_micros(200));
+    // SAFETY: floe passes a writable out-parameter.
+    unsafe { out_result.write(0) };
+    Status::Ok
+}
+
+/// A C host that releases a `floe_future` on one thread while another waits on it: the waiter
+/// either got in first (and sees the job finish) or finds the id released; the id then stays
+/// released, and nothing leaks.
+fn a_c_future_released_while_another_thread_waits_is_a_status_not_a_crash() {
+    use floe::ffi::future::{floe_future_release, floe_future_wait};
+    use floe::ffi::worker::floe_worker_execute;
+    let worker = Worker::start("napper").unwrap();
+    let (mut waited, mut refused) = (0, 0);
+    for _ in 0..50 {
+        let mut future = 0;
+        // SAFETY: no producer; a job of the documented type; a writable out-parameter.
+        let status = unsafe {
+            floe_worker_execute(worker.id(), TransferMode::Safe as u32, None, std::ptr::null_mut(), Some(c_nap), &mut future)
+        };
+        assert_eq!(status, Status::Ok);
+        let waiter = std::thread::spawn(move || {
+            let mut result = u64::MAX;
+            // SAFETY: a writable out-parameter.
+            let status = unsafe { floe_future_wait(future, 10_000, &mut result) };
+            (status, result)
+        });
+        std::thread::yield_now();
+        assert_eq!(floe_future_release(future), Status::Ok);
+        match waiter.join().unwrap() {
+            (Status::Ok, result) => {
+                assert_eq!(result, 0, "the job returned no result");
+                waited += 1;
+            }
+            (Status::ErrReleasedHandle, result) => {
+                assert_eq!(result, u64::MAX, "a failed wait writes nothing");
+                refused += 1;
+            }
+            other => panic!("a wait racing the release: {other:?}"),
+        }
+        assert_eq!(floe_future_release(future), Status::ErrReleasedHandle, "released once");
+    }
+    assert_eq!(waited + refused, 50);
+    stop(worker);
 }
