@@ -40,8 +40,7 @@ fn split(handle: u64) -> (u32, u32) {
 /// handle can be issued, that reference is dropped.
 pub(crate) fn issue(target: ObjIndex) -> Result<u64> {
     let Some(index) = TABLE.alloc_local(&FREE_HANDLES) else {
-        HEAP.release(target);
-        return Err(Error::new(Status::ErrLimit, "cannot issue a handle: the handle table is full"));
+        return Err(table_full(target));
     };
     let slot = TABLE.at(index);
     slot.target.store(target, Ordering::Relaxed);
@@ -49,6 +48,13 @@ pub(crate) fn issue(target: ObjIndex) -> Result<u64> {
     slot.generation.store(generation, Ordering::Release);
     STATS.handles.add(1);
     Ok((generation as u64) << 32 | index as u64)
+}
+
+/// `issue`'s failure: the reference it was given is dropped.
+#[cold]
+fn table_full(target: ObjIndex) -> Error {
+    HEAP.release(target);
+    Error::new(Status::ErrLimit, "cannot issue a handle: the handle table is full")
 }
 
 /// The object of a live handle, or `None` (`resolve` says why).
@@ -68,19 +74,23 @@ pub(crate) fn resolve(handle: u64) -> Result<ObjIndex> {
 
 /// Ends a live handle and returns its object, whose reference the caller now owns and must drop.
 pub(crate) fn release(handle: u64) -> Result<ObjIndex> {
+    try_release(handle).ok_or_else(|| invalid(handle, true))
+}
+
+/// `release`, `None` for a handle that is not live (`release` says why).
+#[inline]
+pub(crate) fn try_release(handle: u64) -> Option<ObjIndex> {
     let (generation, index) = split(handle);
     // An even generation is a free slot's: no handle of it is live.
-    let slot = TABLE.get(index).filter(|_| generation & 1 == 1).ok_or_else(|| invalid(handle, true))?;
+    let slot = TABLE.get(index).filter(|_| generation & 1 == 1)?;
     // The exchange is the check: it ends the handle only if it is the slot's live one.
-    slot.generation
-        .compare_exchange(generation, generation + 1, Ordering::AcqRel, Ordering::Acquire)
-        .map_err(|_| invalid(handle, true))?;
+    slot.generation.compare_exchange(generation, generation + 1, Ordering::AcqRel, Ordering::Acquire).ok()?;
     // The slot is this call's until freed below; `issue` wrote the target before the generation
     // that the exchange acquired.
     let target = slot.target.load(Ordering::Relaxed);
     TABLE.free_local(&[index], &FREE_HANDLES);
     STATS.handles.add(-1);
-    Ok(target)
+    Some(target)
 }
 
 /// The error for a handle that is not live, telling a released handle from one never issued.
