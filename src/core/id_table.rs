@@ -19,6 +19,7 @@
 //! - Of two racing ends of one id, exactly one exchange succeeds.
 
 use super::error::{Error, Result, Status};
+use super::registry::{not_live, split, table_full};
 use super::slab::{LocalFree, Slab};
 use super::sync::{spin_hint, AtomicU64, UnsafeCell};
 use std::sync::atomic::Ordering;
@@ -108,10 +109,6 @@ pub(crate) struct IdTable<T> {
     slots: Slab<IdSlot<T>>,
 }
 
-fn split(id: u64) -> (u32, u32) {
-    ((id >> 32) as u32, id as u32)
-}
-
 impl<T> IdTable<T> {
     pub(crate) const fn new(noun: &'static str) -> Self {
         IdTable { noun, slots: Slab::new() }
@@ -129,7 +126,7 @@ impl<T: Clone> IdTable<T> {
     #[inline(always)]
     pub(crate) fn insert(&self, value: T, local: &'static LocalKey<LocalFree>) -> Result<u64> {
         let Some(index) = self.slots.alloc_local(local) else {
-            return Err(self.full());
+            return Err(table_full(self.noun));
         };
         let generation = self.slots.at(index).fill(value);
         Ok(u64::from(generation) << 32 | u64::from(index))
@@ -150,25 +147,13 @@ impl<T: Clone> IdTable<T> {
         Ok(value)
     }
 
-    #[cold]
-    fn full(&self) -> Error {
-        Error::new(Status::ErrLimit, format!("cannot register a {}: the table is full", self.noun))
-    }
-
+    /// An ended id is one whose odd generation the slot has passed: it was released.
     #[cold]
     fn invalid(&self, id: u64) -> Error {
-        let noun = self.noun;
-        if id == 0 {
-            return Error::new(Status::ErrNull, format!("the {noun} is NULL (0)"));
-        }
         let (generation, index) = split(id);
-        match self.slots.get(index).map(IdSlot::generation) {
-            Some(current) if generation & 1 == 1 && generation < current => Error::new(
-                Status::ErrReleasedHandle,
-                format!("{noun} {id:#x} was already released; it cannot be used again"),
-            ),
-            _ => Error::new(Status::ErrInvalidHandle, format!("{id:#x} is not a live {noun} this runtime issued")),
-        }
+        let current = self.slots.get(index).map(IdSlot::generation);
+        let ended = current.filter(|&current| generation & 1 == 1 && generation < current);
+        not_live(self.noun, id, ended.map(|_| (Status::ErrReleasedHandle, "released")))
     }
 }
 
@@ -227,11 +212,22 @@ mod loom_models {
     use super::*;
     use loom::sync::Arc;
 
+    type Slot = IdSlot<std::sync::Arc<u32>>;
+
     /// A live slot holding a counted value, shared with the model's threads.
-    fn live_slot(value: &std::sync::Arc<u32>) -> (Arc<IdSlot<std::sync::Arc<u32>>>, u32) {
+    fn live_slot(value: &std::sync::Arc<u32>) -> (Arc<Slot>, u32) {
         let slot = Arc::new(IdSlot::default());
         let generation = slot.fill(value.clone());
         (slot, generation)
+    }
+
+    /// Runs `f` with the slot on a thread of its own.
+    fn on_another_thread<R: 'static>(
+        slot: &Arc<Slot>,
+        f: impl FnOnce(&Slot) -> R + 'static,
+    ) -> loom::thread::JoinHandle<R> {
+        let slot = slot.clone();
+        loom::thread::spawn(move || f(&slot))
     }
 
     #[test]
@@ -239,10 +235,7 @@ mod loom_models {
         loom::model(|| {
             let value = std::sync::Arc::new(5);
             let (slot, generation) = live_slot(&value);
-            let reader = {
-                let slot = slot.clone();
-                loom::thread::spawn(move || slot.get(generation).map(|v| *v))
-            };
+            let reader = on_another_thread(&slot, move |slot| slot.get(generation).map(|v| *v));
             assert_eq!(slot.end(generation).map(|v| *v), Some(5));
             assert!(matches!(reader.join().unwrap(), None | Some(5)));
             assert_eq!(std::sync::Arc::strong_count(&value), 1, "the value and every clone were dropped");
@@ -255,10 +248,7 @@ mod loom_models {
         loom::model(|| {
             let value = std::sync::Arc::new(5);
             let (slot, generation) = live_slot(&value);
-            let other = {
-                let slot = slot.clone();
-                loom::thread::spawn(move || slot.end(generation).is_some())
-            };
+            let other = on_another_thread(&slot, move |slot| slot.end(generation).is_some());
             let here = slot.end(generation).is_some();
             assert!(here ^ other.join().unwrap(), "exactly one end takes the value");
             assert_eq!(std::sync::Arc::strong_count(&value), 1);

@@ -39,16 +39,32 @@ impl<T> Registry<T> {
     }
 }
 
-fn split(id: u64) -> (u32, u32) {
+/// An id's generation and slot index (the encoding of object handles); `id_table` shares it.
+pub(crate) fn split(id: u64) -> (u32, u32) {
     ((id >> 32) as u32, id as u32)
+}
+
+/// The error for a table of `noun`s with no free slot.
+#[cold]
+pub(crate) fn table_full(noun: &str) -> Error {
+    Error::new(Status::ErrLimit, format!("cannot register a {noun}: the table is full"))
+}
+
+/// The error for an id of a `noun` that is not live: NULL, ended (`ended`: the status of its later
+/// uses, and how it ended), or never issued.
+#[cold]
+pub(crate) fn not_live(noun: &str, id: u64, ended: Option<(Status, &str)>) -> Error {
+    match ended {
+        _ if id == 0 => Error::new(Status::ErrNull, format!("the {noun} is NULL (0)")),
+        Some((status, how)) => Error::new(status, format!("{noun} {id:#x} was already {how}; it cannot be used again")),
+        None => Error::new(Status::ErrInvalidHandle, format!("{id:#x} is not a live {noun} this runtime issued")),
+    }
 }
 
 impl<T> Registry<T> {
     /// Registers `value`; the returned id is live until `remove`.
     pub(crate) fn insert(&self, value: T) -> Result<u64> {
-        let index = self.slots.alloc().ok_or_else(|| {
-            Error::new(Status::ErrLimit, format!("cannot register a {}: the table is full", self.noun))
-        })?;
+        let index = self.slots.alloc().ok_or_else(|| table_full(self.noun))?;
         let mut entry = self.slots.at(index).lock();
         entry.generation += 1;
         entry.value = Some(value);
@@ -95,21 +111,12 @@ impl<T> Registry<T> {
 
     #[cold]
     fn invalid(&self, id: u64) -> Error {
-        let noun = self.noun;
-        if id == 0 {
-            return Error::new(Status::ErrNull, format!("the {noun} is NULL (0)"));
-        }
         let (generation, index) = split(id);
         let ended = self.slots.get(index).and_then(|slot| {
             let entry = slot.lock();
             entry.ended.iter().find(|e| e.0 == generation).map(|&(_, status, how)| (status, how))
         });
-        match ended {
-            Some((status, how)) => {
-                Error::new(status, format!("{noun} {id:#x} was already {how}; it cannot be used again"))
-            }
-            None => Error::new(Status::ErrInvalidHandle, format!("{id:#x} is not a live {noun} this runtime issued")),
-        }
+        not_live(self.noun, id, ended)
     }
 }
 

@@ -96,8 +96,7 @@ fn detach_alone(handle: u64, mode: TransferMode) -> Option<Transit> {
     let root = handle::lookup(handle)?;
     let slot = HEAP.try_slot(root)?;
     let alone = slot.owner() == thread::known()?
-        && slot.flags() & (MAY_REFER | MAY_REACH_ATOMIC_REF) == 0
-        && (mode == TransferMode::Unsafe || slot.local_refs() == 1);
+        && travels_alone(slot, mode, || slot.flags() & (MAY_REFER | MAY_REACH_ATOMIC_REF) == 0);
     if !alone || handle::try_release(handle).is_none() {
         return None;
     }
@@ -136,11 +135,12 @@ fn detach_graph(handle: u64, mode: TransferMode) -> Result<Transit> {
 }
 
 /// The members other than the root of the mutable graph of `root`, owned by `me`, checked by
-/// `mode`. A graph of one object (the common job input or result) needs no walk: its count is the
-/// references from outside, and the root's own handle is the one allowed.
-#[inline]
+/// `mode`. A graph of one object needs no walk, though its header says it was given a reference
+/// (`detach_alone` took those whose header says it never was): its values say it holds none now.
 fn members(root: ObjIndex, slot: &Slot, me: u32, mode: TransferMode) -> Result<Vec<ObjIndex>> {
-    if refers_to_nothing(slot) && (mode == TransferMode::Unsafe || slot.local_refs() == 1) {
+    // SAFETY: `root` is a mutable object owned by the calling thread (checked by the caller).
+    let holds_no_reference = || unsafe { slot.values() }.iter().all(|v| v.as_ref_target().is_none());
+    if travels_alone(slot, mode, holds_no_reference) {
         return Ok(Vec::new());
     }
     match mode {
@@ -157,13 +157,12 @@ fn leave(slot: &Slot) {
     slot.owner.store(TRANSIT, Ordering::Release);
 }
 
-/// Whether no field or element of a mutable object owned by the calling thread holds a reference:
-/// known from its flags for an object that was never given one.
-#[inline]
-fn refers_to_nothing(slot: &Slot) -> bool {
-    slot.flags() & (MAY_REFER | MAY_REACH_ATOMIC_REF) == 0
-        // SAFETY: the callers pass a mutable object owned by the calling thread.
-        || unsafe { slot.values() }.iter().all(|v| v.as_ref_target().is_none())
+/// Whether a mutable object of the calling thread leaves as a graph of one by `mode`: it refers to
+/// nothing (`refers_to_nothing`, asked last) and, for SAFE, its one reference is the handle that
+/// the transfer consumes (its count is the references from outside).
+#[inline(always)]
+fn travels_alone(slot: &Slot, mode: TransferMode, refers_to_nothing: impl FnOnce() -> bool) -> bool {
+    (mode == TransferMode::Unsafe || slot.local_refs() == 1) && refers_to_nothing()
 }
 
 /// The mutable graph of a root: its members, and what the SAFE check needs to know about them.

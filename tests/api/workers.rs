@@ -280,7 +280,14 @@ fn a_c_future_released_while_another_thread_waits_is_a_status_not_a_crash() {
         let mut future = 0;
         // SAFETY: no producer; a job of the documented type; a writable out-parameter.
         let status = unsafe {
-            floe_worker_execute(worker.id(), TransferMode::Safe as u32, None, std::ptr::null_mut(), Some(c_nap), &mut future)
+            floe_worker_execute(
+                worker.id(),
+                TransferMode::Safe as u32,
+                None,
+                std::ptr::null_mut(),
+                Some(c_nap),
+                &mut future,
+            )
         };
         assert_eq!(status, Status::Ok);
         let waiter = std::thread::spawn(move || {
