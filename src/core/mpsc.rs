@@ -29,7 +29,7 @@
 //! - `CLOSED` in `tail` is set once and never cleared: every push that claimed a position before it
 //!   is in the queue; every later push fails and hands its value back.
 
-use super::sync::{spin_hint, AtomicPtr, AtomicUsize, UnsafeCell};
+use super::sync::{AtomicPtr, AtomicUsize, ShortWait, UnsafeCell};
 use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
@@ -69,6 +69,16 @@ impl<T> Slot<T> {
     /// Whether the slot holds the value of `position`, written (acquire).
     fn holds(&self, position: usize) -> bool {
         self.stamp.load(Acquire) == Slot::<T>::stamp_of(position)
+    }
+
+    /// Waits for the producer that claimed `position` to write it. Out of line: a consumer seldom
+    /// meets a producer between its two steps.
+    #[cold]
+    fn wait_until_holds(&self, position: usize) {
+        let mut fill = ShortWait::new();
+        while !self.holds(position) {
+            fill.step();
+        }
     }
 }
 
@@ -160,6 +170,7 @@ impl<T> Mpsc<T> {
     fn push_any(&self, value: T) -> Result<(), T> {
         // A block taken ahead of a claim of some block's last slot; kept as a spare if unused.
         let mut next_block: *mut Block<T> = ptr::null_mut();
+        let mut install = ShortWait::new();
         let pushed = loop {
             let tail = self.tail.0.load(Acquire);
             if tail & CLOSED != 0 {
@@ -167,7 +178,7 @@ impl<T> Mpsc<T> {
             }
             let offset = (tail / ONE) % LAP;
             if offset == BLOCK {
-                spin_hint();
+                install.step();
                 continue;
             }
             let last = offset + 1 == BLOCK;
@@ -256,7 +267,7 @@ impl<T> Mpsc<T> {
                 return if tail & CLOSED == 0 { Pop::Empty } else { Pop::Closed };
             }
             // Claimed, not written yet: its producer is between the two steps.
-            spin_hint();
+            slot.wait_until_holds(head.position);
         }
     }
 

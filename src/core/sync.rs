@@ -59,13 +59,46 @@ pub(crate) fn handshake_fence() {
     loom::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
 }
 
-/// One step of a wait for another thread that is in the middle of a short, bounded action (a
-/// producer between claiming a queue slot and filling it): a pause, or under loom a yield.
-pub(crate) fn spin_hint() {
-    #[cfg(not(floe_loom))]
-    std::hint::spin_loop();
-    #[cfg(floe_loom)]
-    loom::thread::yield_now();
+/// A wait for another thread that is in the middle of a short, bounded action (a producer between
+/// claiming a queue slot and filling it, a reader holding a pin while it clones): pauses first, then
+/// yields. The action takes a few instructions, unless its thread was preempted in the middle —
+/// more runnable threads than CPUs — and then spinning on would keep the CPU it needs for the rest
+/// of the waiter's time slice (milliseconds). Under loom, every step yields.
+pub(crate) struct ShortWait {
+    pauses: u32,
+}
+
+/// Pauses before a short wait starts yielding: a few microseconds, far longer than the actions
+/// waited for take when their thread runs.
+const PAUSES_BEFORE_YIELD: u32 = 64;
+
+#[cfg(all(test, not(floe_loom)))]
+thread_local! {
+    /// Called before each yield of this thread's short waits: a test's stand-in for the preempted
+    /// thread that gets the CPU back.
+    pub(crate) static ON_SHORT_WAIT_YIELD: std::cell::RefCell<Option<Box<dyn FnMut()>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl ShortWait {
+    pub(crate) const fn new() -> ShortWait {
+        ShortWait { pauses: 0 }
+    }
+
+    /// One step of the wait.
+    pub(crate) fn step(&mut self) {
+        #[cfg(floe_loom)]
+        loom::thread::yield_now();
+        #[cfg(not(floe_loom))]
+        if self.pauses < PAUSES_BEFORE_YIELD {
+            self.pauses += 1;
+            std::hint::spin_loop();
+        } else {
+            #[cfg(test)]
+            ON_SHORT_WAIT_YIELD.with_borrow_mut(|hook| hook.as_mut().map(|hook| hook()));
+            std::thread::yield_now();
+        }
+    }
 }
 
 #[cfg(floe_loom)]
@@ -196,4 +229,23 @@ pub(crate) fn spin_until(done: impl Fn() -> bool) -> bool {
     };
     SPINNING.with(|s| s.set((fruitless, waits.wrapping_add(1))));
     spun || yielded || done()
+}
+
+#[cfg(all(test, not(floe_loom)))]
+mod tests {
+    use super::*;
+    use std::rc::Rc;
+
+    #[test]
+    fn a_short_wait_pauses_a_while_then_yields_at_every_step() {
+        let yields = Rc::new(Cell::new(0));
+        let counted = yields.clone();
+        ON_SHORT_WAIT_YIELD.set(Some(Box::new(move || counted.set(counted.get() + 1))));
+        let mut wait = ShortWait::new();
+        (0..PAUSES_BEFORE_YIELD).for_each(|_| wait.step());
+        assert_eq!(yields.get(), 0, "the first steps pause");
+        (0..3).for_each(|_| wait.step());
+        assert_eq!(yields.get(), 3, "then every step yields");
+        ON_SHORT_WAIT_YIELD.set(None);
+    }
 }
