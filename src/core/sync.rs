@@ -65,11 +65,13 @@ pub(crate) fn handshake_fence() {
 /// more runnable threads than CPUs — and then spinning on would keep the CPU it needs for the rest
 /// of the waiter's time slice (milliseconds). Under loom, every step yields.
 pub(crate) struct ShortWait {
+    #[cfg_attr(floe_loom, allow(dead_code))]
     pauses: u32,
 }
 
 /// Pauses before a short wait starts yielding: a few microseconds, far longer than the actions
 /// waited for take when their thread runs.
+#[cfg_attr(floe_loom, allow(dead_code))]
 const PAUSES_BEFORE_YIELD: u32 = 64;
 
 #[cfg(all(test, not(floe_loom)))]
