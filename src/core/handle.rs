@@ -32,7 +32,10 @@ thread_local! {
     static FREE_HANDLES: LocalFree = const { LocalFree::new(TABLE.shared_free()) };
 }
 
-fn split(handle: u64) -> (u32, u32) {
+/// A handle's generation and slot index; the C ABI's other ids (`registry`, `id_table`) use the same
+/// encoding.
+#[inline(always)]
+pub(crate) fn split(handle: u64) -> (u32, u32) {
     ((handle >> 32) as u32, handle as u32)
 }
 

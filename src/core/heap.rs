@@ -3,8 +3,9 @@
 //! Header words (all `AtomicU32`):
 //! - `owner`: `0` free; a thread token (mutable, owned by that thread); `FROZEN | provenance id`.
 //! - `refs`: the reference count. For a frozen object it lives on its SCC's leader (see `aux`).
-//! - `meta`: type id in the top 24 bits; flag bits below (collector colour, buffered, never-freeze,
-//!   freeze marks, multi-member SCC). Only the owner changes flags; those left on a frozen object
+//! - `meta`: type id in the top 23 bits (`TYPE_SHIFT`); flag bits below (collector colour, buffered,
+//!   never-freeze, the tree walk's visited mark, multi-member SCC, may reach an atomic reference,
+//!   may refer). Only the owner changes flags; those left on a frozen object
 //!   (visited, buffered) mean nothing and are cleared when the slot is freed.
 //! - `aux`: scratch for the freeze traversal; once frozen, the index of the object's SCC leader.
 //!   Frozen SCCs merge when an atomic reference closes a cycle between them (`scc_merge`): members'

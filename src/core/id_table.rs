@@ -19,7 +19,8 @@
 //! - Of two racing ends of one id, exactly one exchange succeeds.
 
 use super::error::{Error, Result, Status};
-use super::registry::{not_live, split, table_full};
+use super::handle::split;
+use super::registry::{not_live, table_full};
 use super::slab::{LocalFree, Slab};
 use super::sync::{AtomicU64, ShortWait, UnsafeCell};
 use std::sync::atomic::Ordering;
@@ -84,18 +85,31 @@ impl<T: Clone> IdSlot<T> {
             return None;
         }
         let live = u64::from(generation) << 32;
-        let mut pins = ShortWait::new();
         loop {
             match self.word.compare_exchange_weak(live, live + GENERATION, Ordering::Acquire, Ordering::Relaxed) {
                 Ok(_) => break,
-                // Pinned by a reader that is cloning the value: wait for it (or a spurious failure).
-                Err(now) if generation_of(now) == generation => pins.step(),
+                // Pinned by a reader that is cloning the value (or a spurious failure).
+                Err(now) if generation_of(now) == generation => self.wait_out_pins(generation),
                 Err(_) => return None,
             }
         }
         // SAFETY: the exchange ended the generation with no pin, after every reader's unpin
         // (acquired); no reader pins it again, and the slot is not free until the caller frees it.
         self.value.with_mut(|slot| unsafe { (*slot).take() })
+    }
+
+    /// Waits until `generation` has no pin or is no longer the slot's. Out of line: an end seldom
+    /// meets a reader in the middle of its clone.
+    #[cold]
+    fn wait_out_pins(&self, generation: u32) {
+        let mut pins = ShortWait::new();
+        loop {
+            let word = self.word.load(Ordering::Relaxed);
+            if generation_of(word) != generation || word as u32 == 0 {
+                return;
+            }
+            pins.step();
+        }
     }
 
     /// The slot's generation now.

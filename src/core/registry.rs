@@ -6,6 +6,7 @@
 //! lock-free `id_table`.
 
 use super::error::{Error, Result, Status};
+use super::handle::split;
 use super::slab::Slab;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -37,11 +38,6 @@ impl<T> Registry<T> {
     pub(crate) const fn new(noun: &'static str) -> Self {
         Registry { noun, slots: Slab::new() }
     }
-}
-
-/// An id's generation and slot index (the encoding of object handles); `id_table` shares it.
-pub(crate) fn split(id: u64) -> (u32, u32) {
-    ((id >> 32) as u32, id as u32)
 }
 
 /// The error for a table of `noun`s with no free slot.

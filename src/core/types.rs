@@ -7,7 +7,7 @@ use super::value::Kind;
 use parking_lot::RwLock;
 use std::sync::{Arc, LazyLock};
 
-/// Object type ids fit the 24 bits the object header keeps for them.
+/// Object type ids fit the bits the object header keeps for them, above its flags.
 const MAX_TYPES: usize = (1 << (32 - TYPE_SHIFT)) - 1;
 
 /// The id of the built-in list type.
