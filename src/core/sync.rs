@@ -195,7 +195,16 @@ thread_local! {
 /// Waits briefly for `done()` without sleeping — spinning, then yielding — before a caller parks on
 /// a condition variable: a job handed to a waiting thread then costs no sleep and wake-up (tens of
 /// microseconds on a VM). Only with more than one CPU; under loom, not at all. Returns `done()`.
+#[inline]
 pub(crate) fn spin_until(done: impl Fn() -> bool) -> bool {
+    // What is done already (a job that the caller's own queue ran, the last of a stream) costs one
+    // check, and says nothing about whether spinning pays.
+    done() || spin_until_slowly(done)
+}
+
+/// `spin_until` of what was not done at the first check.
+#[inline(never)]
+fn spin_until_slowly(done: impl Fn() -> bool) -> bool {
     const YIELDS: u32 = 10;
     static CPUS: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
     // The machine's CPUs, not the calling thread's affinity: a pinned thread still has a peer to wait for.
@@ -237,6 +246,18 @@ pub(crate) fn spin_until(done: impl Fn() -> bool) -> bool {
 mod tests {
     use super::*;
     use std::rc::Rc;
+
+    #[test]
+    fn a_wait_for_what_is_done_checks_once_and_leaves_the_record_of_spins_alone() {
+        let record = SPINNING.with(Cell::get);
+        let checks = Cell::new(0);
+        assert!(spin_until(|| {
+            checks.set(checks.get() + 1);
+            true
+        }));
+        assert_eq!(checks.get(), 1);
+        assert_eq!(SPINNING.with(Cell::get), record, "a wait with nothing to wait for says nothing about spinning");
+    }
 
     #[test]
     fn a_short_wait_pauses_a_while_then_yields_at_every_step() {
