@@ -872,7 +872,8 @@ floe_status floe_shared_data_publish(struct floe_shared_data *data, floe_ref roo
 /**
  * Reads `*data` from any thread: writes its version to `*out_version` and a new handle to the
  * published frozen root (0 when empty) to `*out_root`, which the caller owns. The pair is never
- * torn. A struct holding a graph put for one taker gives `FLOE_ERR_INVALID_ARGUMENT`.
+ * torn. While a frozen value is published, a read takes no lock: readers never wait for each other
+ * or for a writer. A struct holding a graph put for one taker gives `FLOE_ERR_INVALID_ARGUMENT`.
  */
 floe_status floe_shared_data_read(struct floe_shared_data *data,
                                   int32_t *out_version,

@@ -203,8 +203,9 @@ impl Global {
 /// The same struct C code keeps in its globals (`floe_shared_data`).
 pub struct SharedCell(std::cell::UnsafeCell<SharedData>);
 
-// SAFETY: the cell is only accessed through `shared_data`'s functions, which hold the striped lock
-// of its address for every read and write; its `object` pointer is an opaque id, never dereferenced.
+// SAFETY: the cell is only accessed through `shared_data`'s functions, which read and write its two
+// words atomically, writers one at a time under the striped lock of its address; its `object`
+// pointer is an opaque id, never dereferenced.
 unsafe impl Sync for SharedCell {}
 
 impl Default for SharedCell {

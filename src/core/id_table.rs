@@ -1,7 +1,8 @@
-//! A lock-free table of ids for shared, counted values (the C ABI's futures): what a C host holds
-//! instead of a pointer, checked on every use, and issued with no read-modify-write, so that a
-//! stream of jobs from C does not wait, at each `execute`, for its earlier writes to land (a mutex
-//! per id made `floe_worker_execute` three times slower than the Rust API's `execute`).
+//! A lock-free table of ids for shared values (the C ABI's futures, shared-data values): what a C
+//! host holds instead of a pointer, checked on every use, and issued with no read-modify-write, so
+//! that a stream of jobs from C does not wait, at each `execute`, for its earlier writes to land (a
+//! mutex per id made `floe_worker_execute` three times slower than the Rust API's `execute`), and
+//! read by many threads at once without a lock.
 //!
 //! An id is `generation << 32 | slot index`, as for object handles (`handle.rs`): a slot's
 //! generation is odd while it holds a live id and even while free, and issuing and ending each add
@@ -12,7 +13,7 @@
 //! - A free slot belongs to the thread that took its index from the slab: it writes the value,
 //!   then publishes the odd generation (release).
 //! - A reader pins the slot (a compare-and-swap that adds one pin while the generation is the
-//!   id's), clones the value, and unpins (release). Pins last a clone, a few instructions.
+//!   id's), reads the value, and unpins (release). Pins last a short read: a clone, a count.
 //! - Ending takes the word from `generation` with no pin to the next generation (acquire); it waits
 //!   out pins that are there. Once it succeeds no reader can pin the slot again (the generation
 //!   changed) and every earlier reader unpinned, so the ender takes the value alone.
@@ -45,7 +46,7 @@ fn generation_of(word: u64) -> u32 {
     (word >> 32) as u32
 }
 
-impl<T: Clone> IdSlot<T> {
+impl<T> IdSlot<T> {
     /// Makes a free slot live with `value`; returns the new (odd) generation. Only the thread that
     /// took the slot's index from the slab may call it.
     #[inline(always)]
@@ -60,8 +61,9 @@ impl<T: Clone> IdSlot<T> {
         generation_of(live)
     }
 
-    /// A clone of the value, if `generation` is live.
-    pub(crate) fn get(&self, generation: u32) -> Option<T> {
+    /// `f` of the value, pinned, if `generation` is live.
+    #[inline]
+    pub(crate) fn read<R>(&self, generation: u32, f: impl FnOnce(&T) -> R) -> Option<R> {
         let mut word = self.word.load(Ordering::Acquire);
         loop {
             if generation_of(word) != generation || generation & 1 == 0 {
@@ -74,9 +76,9 @@ impl<T: Clone> IdSlot<T> {
         }
         // SAFETY: pinned: the value was written before the generation that the pin acquired, and
         // no end takes it while the pin is there.
-        let value = self.value.with(|slot| unsafe { (*slot).clone() });
+        let read = self.value.with(|slot| unsafe { (*slot).as_ref().map(f) });
         self.word.fetch_sub(PIN, Ordering::Release);
-        value
+        read
     }
 
     /// Ends the live `generation` and takes its value; `None` if that generation is not live.
@@ -88,7 +90,7 @@ impl<T: Clone> IdSlot<T> {
         loop {
             match self.word.compare_exchange_weak(live, live + GENERATION, Ordering::Acquire, Ordering::Relaxed) {
                 Ok(_) => break,
-                // Pinned by a reader that is cloning the value (or a spurious failure).
+                // Pinned by a reader that is reading the value (or a spurious failure).
                 Err(now) if generation_of(now) == generation => self.wait_out_pins(generation),
                 Err(_) => return None,
             }
@@ -99,7 +101,7 @@ impl<T: Clone> IdSlot<T> {
     }
 
     /// Waits until `generation` has no pin or is no longer the slot's. Out of line: an end seldom
-    /// meets a reader in the middle of its clone.
+    /// meets a reader in the middle of its read.
     #[cold]
     fn wait_out_pins(&self, generation: u32) {
         let mut pins = ShortWait::new();
@@ -129,6 +131,12 @@ impl<T> IdTable<T> {
         IdTable { noun, slots: Slab::new() }
     }
 
+    /// Forgets every id, for a loom model's next execution (`Slab::reset_for_model`).
+    #[cfg(all(test, floe_loom))]
+    pub(crate) fn reset_for_model(&self) {
+        self.slots.reset_for_model();
+    }
+
     /// The shared free list, for the table's per-thread list (`LocalFree::new`).
     pub(crate) const fn shared_free(&'static self) -> &'static parking_lot::Mutex<super::slab::Allocator> {
         self.slots.shared_free()
@@ -136,7 +144,7 @@ impl<T> IdTable<T> {
 }
 
 // Each call names the table's per-thread free list (see `Slab::alloc_local`).
-impl<T: Clone> IdTable<T> {
+impl<T> IdTable<T> {
     /// Issues an id for `value`, live until `end`. Inlined into `floe_worker_execute`, once per job.
     #[inline(always)]
     pub(crate) fn insert(&self, value: T, local: &'static LocalKey<LocalFree>) -> Result<u64> {
@@ -147,11 +155,21 @@ impl<T: Clone> IdTable<T> {
         Ok(u64::from(generation) << 32 | u64::from(index))
     }
 
+    /// `f` of the value of a live id, which no end takes meanwhile: it holds the id's pin, so it
+    /// must be short (a clone, a count).
+    #[inline]
+    pub(crate) fn read<R>(&self, id: u64, f: impl FnOnce(&T) -> R) -> Result<R> {
+        let (generation, index) = split(id);
+        self.slots.get(index).and_then(|slot| slot.read(generation, f)).ok_or_else(|| self.invalid(id))
+    }
+
     /// A clone of the value of a live id.
     #[inline]
-    pub(crate) fn get(&self, id: u64) -> Result<T> {
-        let (generation, index) = split(id);
-        self.slots.get(index).and_then(|slot| slot.get(generation)).ok_or_else(|| self.invalid(id))
+    pub(crate) fn get(&self, id: u64) -> Result<T>
+    where
+        T: Clone,
+    {
+        self.read(id, T::clone)
     }
 
     /// Ends a live id and returns its value; later uses of the id fail with `ErrReleasedHandle`.
@@ -272,11 +290,11 @@ mod loom_models {
         loom::model(|| {
             let value = std::sync::Arc::new(5);
             let (slot, generation) = live_slot(&value);
-            let reader = on_another_thread(&slot, move |slot| slot.get(generation).map(|v| *v));
+            let reader = on_another_thread(&slot, move |slot| slot.read(generation, std::sync::Arc::clone).map(|v| *v));
             assert_eq!(slot.end(generation).map(|v| *v), Some(5));
             assert!(matches!(reader.join().unwrap(), None | Some(5)));
             assert_eq!(std::sync::Arc::strong_count(&value), 1, "the value and every clone were dropped");
-            assert_eq!(slot.get(generation), None);
+            assert_eq!(slot.read(generation, |v| **v), None);
         });
     }
 

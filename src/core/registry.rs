@@ -1,8 +1,7 @@
-//! A generation-checked table of shared values (detached graphs, shared-data values): counted
-//! handles such as an `Arc`, cloned for each use. The same `u64` encoding
-//! as object handles, and a clear failure for an id never issued or already ended — with the
-//! reason it ended (released, attached, disposed), each its own status. Not on any hot path: each
-//! entry sits behind a small mutex. Futures, which a stream of jobs issues one per job, have the
+//! A generation-checked table of ids for values taken once (detached graphs): the same `u64`
+//! encoding as object handles, and a clear failure for an id never issued or already ended — with
+//! the reason it ended (attached, disposed), each its own status. Not on any hot path: each entry
+//! sits behind a small mutex. Values read many times (futures, shared-data values) have the
 //! lock-free `id_table`.
 
 use super::error::{Error, Result, Status};
@@ -67,23 +66,6 @@ impl<T> Registry<T> {
         Ok((entry.generation as u64) << 32 | index as u64)
     }
 
-    /// The value of a live id.
-    pub(crate) fn get(&self, id: u64) -> Result<T>
-    where
-        T: Clone,
-    {
-        let (generation, index) = split(id);
-        if let Some(slot) = self.slots.get(index) {
-            let entry = slot.lock();
-            if entry.generation == generation {
-                if let Some(value) = &entry.value {
-                    return Ok(value.clone());
-                }
-            }
-        }
-        Err(self.invalid(id))
-    }
-
     /// Ends a live id and returns its value. Later uses of the id fail with `status`, saying it was
     /// `how` ("released", "attached", "disposed").
     pub(crate) fn remove(&self, id: u64, status: Status, how: &'static str) -> Result<T> {
@@ -128,9 +110,10 @@ mod tests {
         let second = TABLE.insert(2).unwrap();
         assert_eq!(second as u32, first as u32, "the slot is reused");
         TABLE.remove(second, Status::ErrDisposed, "disposed").unwrap();
-        assert_eq!(TABLE.get(first).unwrap_err().status(), Status::ErrAlreadyAttached);
-        assert_eq!(TABLE.get(second).unwrap_err().status(), Status::ErrDisposed);
-        assert_eq!(TABLE.get(first + (64 << 32)).unwrap_err().status(), Status::ErrInvalidHandle);
-        assert_eq!(TABLE.get(0).unwrap_err().status(), Status::ErrNull);
+        let again = |id| TABLE.remove(id, Status::ErrDisposed, "disposed").unwrap_err().status();
+        assert_eq!(again(first), Status::ErrAlreadyAttached);
+        assert_eq!(again(second), Status::ErrDisposed);
+        assert_eq!(again(first + (64 << 32)), Status::ErrInvalidHandle);
+        assert_eq!(again(0), Status::ErrNull);
     }
 }

@@ -1,27 +1,37 @@
 //! Kotlin/Native's versioned `SharedData { int version; void *kotlinObject; }`, for plain C globals.
 //!
 //! The struct lives in host memory floe does not own: a zeroed struct is valid and empty. Its
-//! `object` is an opaque id into floe's own table, never dereferenced, so a corrupt struct is an
-//! error, not a crash. Every operation takes the striped lock of the struct's address, so a reader
-//! never sees a torn (version, object) pair, and a reader retains the published root before a
-//! writer can release it: the previous value is freed once no reader holds it. Two kinds of
-//! content:
+//! `object` is an id into floe's lock-free `id_table`, never dereferenced, so a corrupt struct is an
+//! error, not a crash. Two kinds of content:
 //! - a published frozen graph: read by any number of threads, each getting its own reference;
 //! - a mutable graph put there detached: taken by exactly one thread, which then owns it.
 //!
-//! The host must not write the struct itself while floe functions use it.
+//! Invariants:
+//! - floe reads and writes the struct's two words atomically. Writers (publish, put, take) hold the
+//!   striped lock of the struct's address, so they change it one at a time.
+//! - An id names its content together with the version the struct took with it: a reader gets both
+//!   from one read of the id's slot, so the pair is never torn.
+//! - A writer stores the new id (or NULL), then the version, then ends the old id. Ending waits out
+//!   the readers that pinned the id (`id_table`); a reader retains the root while pinned, so the
+//!   previous value is freed once no reader holds it.
+//! - A reader takes no lock when it finds a live id holding a published value (the common read).
+//!   Otherwise (empty, an id ended since it loaded it, a parked graph, a corrupt struct) it reads
+//!   under the lock, where the struct cannot change, and reports what it found.
+//!
+//! The host must not write the struct itself while floe functions use it, nor copy a struct that
+//! holds a value (the copy would name the same id, which the first write through either ends).
 
 use super::error::{Error, Result, Status};
 use super::handle;
 use super::heap::HEAP;
+use super::id_table::IdTable;
 use super::ownership::name;
-use super::registry::Registry;
+use super::slab::LocalFree;
 use super::stripes;
 use super::transfer::{self, TransferMode, Transit};
 use super::value::ObjIndex;
-use parking_lot::Mutex;
 use std::ffi::c_void;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 
 /// The C struct, `floe_shared_data`. Zeroed means empty.
 #[repr(C)]
@@ -40,63 +50,123 @@ enum Content {
     Parked(Transit),
 }
 
-static CONTENTS: Registry<Arc<Mutex<Option<Content>>>> = Registry::new("shared-data value");
+/// What an id names: a content and the struct's version since it was stored.
+struct Stored {
+    version: i32,
+    content: Content,
+}
 
-/// Runs `f` with the struct's fields under its stripe's lock.
+impl Stored {
+    /// The version and a new reference to the root of a published value; `None` for a parked graph.
+    fn share(&self) -> Option<(i32, ObjIndex)> {
+        match self.content {
+            Content::Published(root) => {
+                HEAP.retain(root);
+                Some((self.version, root))
+            }
+            Content::Parked(_) => None,
+        }
+    }
+}
+
+static CONTENTS: IdTable<Stored> = IdTable::new("shared-data value");
+thread_local! {
+    static FREE_IDS: LocalFree = const { LocalFree::new(CONTENTS.shared_free()) };
+}
+
+/// The id in a struct's `object`, which is no pointer.
+fn id_of(object: *mut c_void) -> u64 {
+    object.addr() as u64
+}
+
+/// The struct's two words, which floe reads and writes only atomically (invariants).
+struct Words<'a> {
+    version: &'a AtomicI32,
+    object: &'a AtomicPtr<c_void>,
+}
+
+/// The words of the struct at `data`, checked for NULL and alignment.
 ///
 /// # Safety
-/// `data` points to a `SharedData` valid for reads and writes, written by nobody else meanwhile.
-unsafe fn locked<R>(data: *mut SharedData, f: impl FnOnce(&mut SharedData) -> Result<R>) -> Result<R> {
+/// `data` is NULL or points to a `SharedData` valid for reads and writes for `'a`, which only floe
+/// functions use meanwhile.
+unsafe fn words<'a>(data: *mut SharedData) -> Result<Words<'a>> {
     if data.is_null() {
         return Err(Error::new(Status::ErrNull, "the floe_shared_data pointer is NULL"));
     }
     if data.align_offset(std::mem::align_of::<SharedData>()) != 0 {
         return Err(Error::new(Status::ErrInvalidArgument, format!("{data:p} is not an aligned floe_shared_data")));
     }
-    let _exclusive = stripes::lock(data as usize);
-    // SAFETY: non-null and aligned (checked), valid per the caller's contract, and every floe access
-    // to this address holds the same stripe lock.
-    f(unsafe { &mut *data })
+    // SAFETY: non-null and aligned (checked; an `i32` and a pointer are as aligned as their atomics),
+    // valid per the caller's contract, and every floe access to them is atomic (invariants).
+    unsafe {
+        Ok(Words {
+            version: AtomicI32::from_ptr(&raw mut (*data).version),
+            object: AtomicPtr::from_ptr(&raw mut (*data).object),
+        })
+    }
 }
 
-fn content(data: &SharedData) -> Result<Option<Arc<Mutex<Option<Content>>>>> {
-    if data.object.is_null() {
+/// Runs `f` with the words of `data` under its stripe's lock, as every writer does.
+///
+/// # Safety
+/// As for [`words`].
+unsafe fn locked<R>(data: *mut SharedData, f: impl FnOnce(&Words) -> Result<R>) -> Result<R> {
+    // SAFETY: forwarded contract.
+    let words = unsafe { words(data) }?;
+    let _exclusive = stripes::lock(data as usize);
+    f(&words)
+}
+
+/// `f` of what the struct's id names (`None` when empty); under the lock, which keeps it live.
+fn with_content<R>(words: &Words, f: impl FnOnce(&Stored) -> R) -> Result<Option<R>> {
+    let object = words.object.load(Ordering::Acquire);
+    if object.is_null() {
         return Ok(None);
     }
-    CONTENTS.get(data.object as usize as u64).map(Some).map_err(|_| {
+    CONTENTS.read(id_of(object), f).map(Some).map_err(|_| {
         Error::new(
             Status::ErrInvalidHandle,
             format!(
-                "corrupt floe_shared_data: object {:p} is not a value floe stored (version {})",
-                data.object, data.version
+                "corrupt floe_shared_data: object {object:p} is not a value floe stored (version {})",
+                words.version.load(Ordering::Relaxed)
             ),
         )
     })
 }
 
-/// Empties the struct, returning what it held; its id is retired.
-fn clear(data: &mut SharedData) -> Result<Option<Content>> {
-    let Some(cell) = content(data)? else {
-        return Ok(None);
-    };
-    CONTENTS.remove(data.object as usize as u64, Status::ErrConsumed, "replaced")?;
-    data.object = std::ptr::null_mut();
-    let taken = cell.lock().take();
-    Ok(taken)
+/// Whether the struct holds a parked mutable graph; checks that a non-NULL id is live.
+fn is_parked(words: &Words) -> Result<bool> {
+    Ok(with_content(words, |stored| matches!(stored.content, Content::Parked(_)))?.unwrap_or(false))
 }
 
-fn store(data: &mut SharedData, content: Content) -> Result<()> {
-    let id = CONTENTS.insert(Arc::new(Mutex::new(Some(content))))?;
-    data.object = id as usize as *mut c_void;
-    data.version = data.version.wrapping_add(1);
-    Ok(())
+/// Replaces what the struct holds with `content` (or nothing) and bumps its version; returns what
+/// it held. The caller holds the lock and checked the id (`with_content`).
+fn replace(words: &Words, content: Option<Content>) -> Result<Option<Content>> {
+    let version = words.version.load(Ordering::Relaxed).wrapping_add(1);
+    let new = match content {
+        Some(content) => {
+            let id = CONTENTS.insert(Stored { version, content }, &FREE_IDS)?;
+            std::ptr::without_provenance_mut(id as usize)
+        }
+        None => std::ptr::null_mut(),
+    };
+    let old = words.object.swap(new, Ordering::AcqRel);
+    words.version.store(version, Ordering::Release);
+    if old.is_null() {
+        return Ok(None);
+    }
+    // Waits out the readers that pinned the old id; they hold their own references. An id the
+    // caller checked under the lock fails to end only if a copy of the struct (host misuse) ended
+    // it first, and that end took its content.
+    Ok(CONTENTS.end(id_of(old), &FREE_IDS).ok().map(|stored| stored.content))
 }
 
 /// Publishes the frozen object of `root` (or, with `None`, empties the struct); readers that hold
 /// the previous value keep it. The caller keeps its handle.
 ///
 /// # Safety
-/// As for [`locked`].
+/// As for [`words`].
 pub unsafe fn publish(data: *mut SharedData, root: Option<u64>) -> Result<()> {
     let root = match root {
         None => None,
@@ -116,33 +186,24 @@ pub unsafe fn publish(data: *mut SharedData, root: Option<u64>) -> Result<()> {
     };
     // SAFETY: forwarded contract.
     let previous = unsafe {
-        locked(data, |data| {
-            if is_parked(data)? {
+        locked(data, |words| {
+            if is_parked(words)? {
                 return Err(Error::new(
                     Status::ErrInvalidArgument,
                     "the floe_shared_data holds a mutable graph put there: take it before publishing",
                 ));
             }
-            let previous = clear(data)?;
-            match root {
-                Some(index) => {
-                    HEAP.retain(index);
-                    store(data, Content::Published(index))?;
-                }
-                None => data.version = data.version.wrapping_add(1),
-            }
-            Ok(previous)
+            let content = root.map(|index| {
+                HEAP.retain(index);
+                Content::Published(index)
+            });
+            replace(words, content)
         })
     }?;
     if let Some(previous) = previous {
         release(previous);
     }
     Ok(())
-}
-
-/// Whether the struct holds a parked mutable graph.
-fn is_parked(data: &SharedData) -> Result<bool> {
-    Ok(content(data)?.is_some_and(|cell| matches!(&*cell.lock(), Some(Content::Parked(_)))))
 }
 
 fn release(content: Content) {
@@ -155,49 +216,53 @@ fn release(content: Content) {
 /// The version and a new reference to the published frozen root (`None` when empty).
 ///
 /// # Safety
-/// As for [`locked`].
+/// As for [`words`].
 pub unsafe fn read(data: *mut SharedData) -> Result<(i32, Option<u64>)> {
     // SAFETY: forwarded contract.
-    let (version, root) = unsafe {
-        locked(data, |data| {
-            let root = match content(data)? {
-                None => None,
-                Some(cell) => match &*cell.lock() {
-                    Some(Content::Published(index)) => {
-                        HEAP.retain(*index);
-                        Some(*index)
-                    }
-                    Some(Content::Parked(_)) => return Err(Error::new(
-                        Status::ErrInvalidArgument,
-                        "the floe_shared_data holds a mutable graph put there for one taker: take it, do not read it",
-                    )),
-                    None => None,
-                },
-            };
-            Ok((data.version, root))
-        })
-    }?;
+    let words = unsafe { words(data) }?;
+    let object = words.object.load(Ordering::Acquire);
+    let shared = match object.is_null() {
+        true => None,
+        false => CONTENTS.read(id_of(object), Stored::share).ok().flatten(),
+    };
+    let (version, root) = match shared {
+        Some((version, root)) => (version, Some(root)),
+        None => read_locked(data, &words)?,
+    };
     let root = root.map(handle::issue).transpose()?;
     Ok((version, root))
+}
+
+/// `read` under the lock, for whatever its lock-free attempt could not read (invariants).
+#[cold]
+fn read_locked(data: *mut SharedData, words: &Words) -> Result<(i32, Option<ObjIndex>)> {
+    let _exclusive = stripes::lock(data as usize);
+    match with_content(words, Stored::share)? {
+        None => Ok((words.version.load(Ordering::Relaxed), None)),
+        Some(Some((version, root))) => Ok((version, Some(root))),
+        Some(None) => Err(Error::new(
+            Status::ErrInvalidArgument,
+            "the floe_shared_data holds a mutable graph put there for one taker: take it, do not read it",
+        )),
+    }
 }
 
 /// Detaches the graph of `root` by `mode` and parks it in the empty struct, for one taker. The
 /// handle is consumed on success; on failure it and its graph stay with the caller.
 ///
 /// # Safety
-/// As for [`locked`].
+/// As for [`words`].
 pub unsafe fn put(data: *mut SharedData, root: u64, mode: TransferMode) -> Result<()> {
     // SAFETY: forwarded contract.
     unsafe {
-        locked(data, move |data| {
-            if !data.object.is_null() {
-                content(data)?;
+        locked(data, move |words| {
+            if with_content(words, |_| ())?.is_some() {
                 return Err(Error::new(
                     Status::ErrInvalidArgument,
                     "the floe_shared_data is not empty: take or clear its value before putting another",
                 ));
             }
-            store(data, Content::Parked(transfer::detach(root, mode)?))
+            replace(words, Some(Content::Parked(transfer::detach(root, mode)?))).map(drop)
         })
     }
 }
@@ -206,20 +271,21 @@ pub unsafe fn put(data: *mut SharedData, root: u64, mode: TransferMode) -> Resul
 /// others `ErrConsumed`.
 ///
 /// # Safety
-/// As for [`locked`].
+/// As for [`words`].
 pub unsafe fn take(data: *mut SharedData) -> Result<u64> {
     // SAFETY: forwarded contract.
     let transit = unsafe {
-        locked(data, |data| {
-            if !is_parked(data)? {
+        locked(data, |words| {
+            if !is_parked(words)? {
                 return Err(Error::new(
                     Status::ErrConsumed,
                     "nothing to take: the floe_shared_data is empty (already taken?) or holds a published frozen value",
                 ));
             }
-            let Some(Content::Parked(transit)) = clear(data)? else { unreachable!("checked just above") };
-            data.version = data.version.wrapping_add(1);
-            Ok(transit)
+            match replace(words, None)? {
+                Some(Content::Parked(transit)) => Ok(transit),
+                _ => Err(Error::new(Status::ErrConsumed, "the parked graph was taken through a copy of the struct")),
+            }
         })
     }?;
     transit.attach()
@@ -232,20 +298,52 @@ mod tests {
     use crate::core::{freeze, object};
 
     struct Cell(std::cell::UnsafeCell<SharedData>);
-    // SAFETY: accessed only through this module's functions, which lock per address.
+    // SAFETY: accessed only through this module's functions (invariants at the top).
     unsafe impl Sync for Cell {}
 
-    #[test]
-    fn readers_on_another_thread_see_whole_versions() {
-        static CELL: Cell = Cell(std::cell::UnsafeCell::new(SharedData { version: 0, object: std::ptr::null_mut() }));
-        let publish_number = |n: i64| {
+    impl Cell {
+        const fn empty() -> Cell {
+            Cell(std::cell::UnsafeCell::new(SharedData { version: 0, object: std::ptr::null_mut() }))
+        }
+
+        /// Publishes a frozen list holding `n`.
+        fn publish_number(&self, n: i64) {
             let list = object::new_list().unwrap();
             object::push(list, Value::Int(n)).unwrap();
             freeze::freeze(handle::resolve(list).unwrap(), None).unwrap();
-            // SAFETY: the static cell is only used through this module.
-            unsafe { publish(CELL.0.get(), Some(list)) }.unwrap();
+            // SAFETY: the cell is only used through this module.
+            unsafe { publish(self.0.get(), Some(list)) }.unwrap();
             object::release(list).unwrap();
-        };
+        }
+    }
+
+    #[test]
+    fn a_reader_of_a_published_value_takes_no_lock() {
+        static CELL: Cell = Cell::empty();
+        CELL.publish_number(7);
+        // A writer in the middle of a change holds the struct's lock.
+        let writing = stripes::lock(CELL.0.get() as usize);
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            // SAFETY: as above.
+            let read = unsafe { read(CELL.0.get()) }.unwrap();
+            sender.send(read).unwrap();
+        });
+        let read = receiver.recv_timeout(std::time::Duration::from_secs(20));
+        drop(writing);
+        reader.join().unwrap();
+        let (version, root) = read.expect("the read finished while the lock was held");
+        let root = root.unwrap();
+        assert_eq!((version, object::read(root, 0, crate::core::value::Kind::Int, Value::as_int).unwrap()), (1, 7));
+        object::release(root).unwrap();
+        // SAFETY: as above.
+        unsafe { publish(CELL.0.get(), None) }.unwrap();
+    }
+
+    #[test]
+    fn readers_on_another_thread_see_whole_versions() {
+        static CELL: Cell = Cell::empty();
+        let publish_number = |n| CELL.publish_number(n);
         publish_number(0);
         let reader = std::thread::spawn(|| {
             for _ in 0..20 {
@@ -269,6 +367,8 @@ mod tests {
 }
 
 /// loom model of publish/read: run with `RUSTFLAGS="--cfg floe_loom" cargo test --release --lib loom`.
+/// The id's pin and end and the stripe's lock are loom's; the struct's two words are std atomics in
+/// host memory, which loom runs in program order.
 #[cfg(all(test, floe_loom))]
 mod loom_models {
     use super::*;
@@ -276,7 +376,7 @@ mod loom_models {
     use crate::core::{freeze, object};
 
     struct Cell(std::cell::UnsafeCell<SharedData>);
-    // SAFETY: accessed only through this module's functions, which lock per address.
+    // SAFETY: accessed only through this module's functions (invariants at the top).
     unsafe impl Sync for Cell {}
 
     fn frozen(n: i64) -> u64 {
@@ -291,6 +391,7 @@ mod loom_models {
     #[test]
     fn loom_readers_see_whole_versions_and_old_values_die() {
         loom::model(|| {
+            CONTENTS.reset_for_model();
             let cell = std::sync::Arc::new(Cell(std::cell::UnsafeCell::new(SharedData {
                 version: 0,
                 object: std::ptr::null_mut(),

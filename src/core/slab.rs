@@ -22,10 +22,15 @@ use std::thread::LocalKey;
 /// holds at most twice as many.
 const BATCH: usize = 32;
 
-const CHUNK_BITS: u32 = if cfg!(miri) { 6 } else { 16 };
+/// Under loom, a chunk's slots may hold loom objects, of which a model execution may make 128.
+const CHUNK_BITS: u32 = match (cfg!(floe_loom), cfg!(miri)) {
+    (true, _) => 3,
+    (_, true) => 6,
+    _ => 16,
+};
 const CHUNK_LEN: usize = 1 << CHUNK_BITS;
 /// Indices stay below `2^INDEX_BITS`; the object header needs the top bit of an owner word.
-const INDEX_BITS: u32 = if cfg!(miri) { 16 } else { 31 };
+const INDEX_BITS: u32 = if cfg!(miri) || cfg!(floe_loom) { 16 } else { 31 };
 const MAX_CHUNKS: usize = 1 << (INDEX_BITS - CHUNK_BITS);
 
 /// A directory of chunks held inline, so a slab can be a `static` with no lazy initialisation on
@@ -133,6 +138,10 @@ impl<T: Default> Slab<T> {
     /// `LocalFree::new(SLAB.shared_free())`).
     #[inline]
     pub(crate) fn alloc_local(&self, local: &'static LocalKey<LocalFree>) -> Option<u32> {
+        // Under loom, where `reset_for_model` empties the slab, no list outlives a model's execution.
+        if cfg!(floe_loom) {
+            return self.alloc();
+        }
         match local.try_with(|local| {
             debug_assert!(std::ptr::eq(local.shared, &self.alloc), "a slab's own local list");
             local.pop()
@@ -169,6 +178,10 @@ impl<T: Default> Slab<T> {
     /// `free`, a single index to the calling thread's list `local` (as for `alloc_local`).
     #[inline]
     pub(crate) fn free_local(&self, indices: &[u32], local: &'static LocalKey<LocalFree>) {
+        // As in `alloc_local`.
+        if cfg!(floe_loom) {
+            return self.free(indices);
+        }
         if let [index] = indices {
             if local.try_with(|local| local.push(*index)) == Ok(true) {
                 return;
@@ -180,6 +193,16 @@ impl<T: Default> Slab<T> {
     /// Returns indices for reuse.
     pub(crate) fn free(&self, indices: &[u32]) {
         self.alloc.lock().free.extend_from_slice(indices);
+    }
+
+    /// Forgets every slot, for a loom model's next execution: slots that hold loom objects belong
+    /// to the execution that made them. Their chunks are leaked, as a model's few are small.
+    #[cfg(all(test, floe_loom))]
+    pub(crate) fn reset_for_model(&self) {
+        let mut alloc = self.alloc.lock();
+        let chunks = (alloc.high_water as usize).div_ceil(CHUNK_LEN);
+        self.chunks[..chunks].iter().for_each(|chunk| chunk.store(std::ptr::null_mut(), Ordering::Release));
+        *alloc = Allocator { high_water: 0, free: Vec::new() };
     }
 }
 

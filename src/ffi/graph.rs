@@ -8,20 +8,16 @@ use super::{boundary, floe_ref, returning, transfer_mode};
 use crate::core::error::{Error, Status};
 use crate::core::registry::Registry;
 use crate::core::transfer::{self, Transit};
-use parking_lot::Mutex;
 use std::ffi::c_void;
-use std::sync::Arc;
 
-static GRAPHS: Registry<Arc<Mutex<Option<Transit>>>> = Registry::new("detached graph");
+static GRAPHS: Registry<Transit> = Registry::new("detached graph");
 
 fn id_of(graph: *mut c_void) -> u64 {
-    graph as usize as u64
+    graph.addr() as u64
 }
 
 fn take(graph: *mut c_void, status: Status, how: &'static str) -> Result<Transit, Error> {
-    let cell = GRAPHS.remove(id_of(graph), status, how)?;
-    let transit = cell.lock().take().expect("a registered graph holds its transit until removed");
-    Ok(transit)
+    GRAPHS.remove(id_of(graph), status, how)
 }
 
 /// Detaches the graph of `object` from the calling thread and writes an opaque pointer to it to
@@ -37,8 +33,8 @@ fn take(graph: *mut c_void, status: Status, how: &'static str) -> Result<Transit
 pub unsafe extern "C" fn floe_object_detach(object: floe_ref, mode: u32, out_graph: *mut *mut c_void) -> Status {
     let body = || {
         let transit = transfer::detach(object, transfer_mode(mode)?)?;
-        let id = GRAPHS.insert(Arc::new(Mutex::new(Some(transit))))?;
-        Ok(id as usize as *mut c_void)
+        let id = GRAPHS.insert(transit)?;
+        Ok(std::ptr::without_provenance_mut(id as usize))
     };
     // SAFETY: documented contract: `out_graph` is NULL or writable.
     unsafe { returning("floe_object_detach", out_graph, "out_graph", body) }
