@@ -33,7 +33,10 @@ use super::value::ObjIndex;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 
-/// The C struct, `floe_shared_data`. Zeroed means empty.
+/// The C struct, `floe_shared_data`, for any C memory (a global, the heap). Zeroed means empty.
+/// Change it only through `floe_shared_data_*`, and do not copy one that holds a value: the copy
+/// names the same value, and the first change through either ends it for both (the other then
+/// reads as corrupt, `FLOE_ERR_INVALID_HANDLE`).
 #[repr(C)]
 #[derive(Debug)]
 pub struct SharedData {

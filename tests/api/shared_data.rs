@@ -10,6 +10,7 @@ crate::tests![
     only_frozen_graphs_are_published,
     exactly_one_taker_wins_a_parked_graph,
     a_corrupt_struct_is_an_error_not_a_crash,
+    a_copy_of_a_struct_reads_as_corrupt_once_the_original_changes,
 ];
 
 fn a_zeroed_cell_is_empty() {
@@ -97,4 +98,21 @@ fn a_corrupt_struct_is_an_error_not_a_crash() {
     let status = unsafe { floe::ffi::shared_data::floe_shared_data_read(&mut corrupt, &mut version, &mut root) };
     assert_eq!(status, Status::ErrInvalidHandle);
     assert_eq!((version, root), (0, 0), "nothing written on failure");
+}
+
+fn a_copy_of_a_struct_reads_as_corrupt_once_the_original_changes() {
+    use floe::core::shared_data::{publish, read};
+    let mut original = SharedData { version: 0, object: std::ptr::null_mut() };
+    // SAFETY (every call below): both structs are valid, aligned and used by this thread alone.
+    unsafe { publish(&mut original, Some(versioned(1).handle())) }.unwrap();
+    let mut copy = SharedData { version: original.version, object: original.object };
+    let (version, root) = unsafe { read(&mut copy) }.unwrap();
+    assert_eq!(version, 1, "the copy names the same value until either changes");
+    drop(Object::from_raw(root.unwrap()));
+    unsafe { publish(&mut original, Some(versioned(2).handle())) }.unwrap();
+    assert_error(unsafe { read(&mut copy) }, Status::ErrInvalidHandle, &["corrupt floe_shared_data"]);
+    assert_error(unsafe { publish(&mut copy, None) }, Status::ErrInvalidHandle, &["corrupt floe_shared_data"]);
+    let (version, root) = unsafe { read(&mut original) }.unwrap();
+    assert_eq!((version, Object::from_raw(root.unwrap()).get_int(0).unwrap()), (2, 2));
+    unsafe { publish(&mut original, None) }.unwrap();
 }
