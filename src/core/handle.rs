@@ -1,8 +1,7 @@
 //! The handle table: what C and Rust hosts hold instead of pointers.
 //!
 //! A handle is a `u64`: `generation << 32 | slot index`. A slot's generation is odd while the slot
-//! holds a live handle, and even while free or held by a graph in transit (`suspend`); issuing,
-//! releasing, suspending and resuming each add one. So for a handle `h`
+//! holds a live handle and even while free; issuing and releasing each add one. So for a handle `h`
 //! whose slot has generation `g`:
 //! - `g == h.gen` (odd): live;
 //! - `h.gen` odd and `h.gen < g`: released earlier;
@@ -48,19 +47,10 @@ pub(crate) fn issue(target: ObjIndex) -> Result<u64> {
     };
     let slot = TABLE.at(index);
     slot.target.store(target, Ordering::Relaxed);
-    Ok(go_live(slot, index))
-}
-
-/// The next handle of a slot that the caller holds (freshly allocated, or suspended): its next odd
-/// generation, published after the target.
-#[inline(always)]
-fn go_live(slot: &HandleSlot, index: u32) -> u64 {
-    // The slot is the caller's alone, so a load and a store make its next generation.
     let generation = slot.generation.load(Ordering::Relaxed) + 1;
-    debug_assert!(generation & 1 == 1, "a slot without a live handle has an even generation");
     slot.generation.store(generation, Ordering::Release);
     STATS.handles.add(1);
-    (generation as u64) << 32 | index as u64
+    Ok((generation as u64) << 32 | index as u64)
 }
 
 /// `issue`'s failure: the reference it was given is dropped.
@@ -87,60 +77,23 @@ pub(crate) fn resolve(handle: u64) -> Result<ObjIndex> {
 
 /// Ends a live handle and returns its object, whose reference the caller now owns and must drop.
 pub(crate) fn release(handle: u64) -> Result<ObjIndex> {
-    try_release(handle).ok_or_else(|| not_live(handle))
+    try_release(handle).ok_or_else(|| invalid(handle, true))
 }
 
 /// `release`, `None` for a handle that is not live (`release` says why).
 #[inline]
 pub(crate) fn try_release(handle: u64) -> Option<ObjIndex> {
-    let (slot, index) = end(handle)?;
-    // The slot is this call's until freed below; `issue` wrote the target before the generation
-    // that the exchange acquired.
-    let target = slot.target.load(Ordering::Relaxed);
-    TABLE.free_local(&[index], &FREE_HANDLES);
-    Some(target)
-}
-
-/// Ends a live handle; its slot and index, which the caller now holds. `None` for a handle that is
-/// not live.
-#[inline(always)]
-fn end(handle: u64) -> Option<(&'static HandleSlot, u32)> {
     let (generation, index) = split(handle);
     // An even generation is a free slot's: no handle of it is live.
     let slot = TABLE.get(index).filter(|_| generation & 1 == 1)?;
     // The exchange is the check: it ends the handle only if it is the slot's live one.
     slot.generation.compare_exchange(generation, generation + 1, Ordering::AcqRel, Ordering::Acquire).ok()?;
-    STATS.handles.add(-1);
-    Some((slot, index))
-}
-
-/// Ends a live handle like `try_release`, but keeps its slot, still naming the object, for the
-/// handle that `resume` makes of it: a graph in transit carries its root's handle slot to the
-/// receiver, so a transfer neither frees a slot on one thread nor takes one on the other. `None`
-/// for a handle that is not live.
-#[inline]
-pub(crate) fn suspend(handle: u64) -> Option<u32> {
-    // The even generation that `end` leaves keeps the slot out of every free list, and its old
-    // handle reads as released.
-    end(handle).map(|(_, index)| index)
-}
-
-/// A new handle, owned by the caller, from a slot that `suspend` kept: to the object it named.
-#[inline]
-pub(crate) fn resume(index: u32) -> u64 {
-    go_live(TABLE.at(index), index)
-}
-
-/// Frees a slot that `suspend` kept and no handle will resume; the caller drops the object's
-/// reference.
-pub(crate) fn discard(index: u32) {
+    // The slot is this call's until freed below; `issue` wrote the target before the generation
+    // that the exchange acquired.
+    let target = slot.target.load(Ordering::Relaxed);
     TABLE.free_local(&[index], &FREE_HANDLES);
-}
-
-/// The error for a handle that is not live, for a caller ending it (`try_release`, `suspend`).
-#[cold]
-pub(crate) fn not_live(handle: u64) -> Error {
-    invalid(handle, true)
+    STATS.handles.add(-1);
+    Some(target)
 }
 
 /// The error for a handle that is not live, telling a released handle from one never issued.

@@ -7,8 +7,7 @@
 //!   never-freeze, the tree walk's visited mark, multi-member SCC, may reach an atomic reference,
 //!   may refer). Only the owner changes flags; those left on a frozen object
 //!   (visited, buffered) mean nothing and are cleared when the slot is freed.
-//! - `aux`: scratch for the freeze traversal and the cycle collector; on the root of a graph in
-//!   transit, the slot of the handle it carries to its receiver; once frozen, the index of the
+//! - `aux`: scratch for the freeze traversal and the cycle collector; once frozen, the index of the
 //!   object's SCC leader.
 //!   Frozen SCCs merge when an atomic reference closes a cycle between them (`scc_merge`): members'
 //!   `aux` move to the new leader, and the old leader's count is swapped for `FORWARDED`, so a

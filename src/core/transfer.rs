@@ -49,9 +49,8 @@ impl TransferMode {
     }
 }
 
-/// A graph owned by no thread: one counted reference to its root and, when the root moves, the slot
-/// of the handle it left by, for the receiver's handle. Dropped without being attached, it is
-/// attached to the dropping thread and released. Eight bytes (a job's input travels in its
+/// A graph owned by no thread: one counted reference to its root. Dropped without being attached,
+/// it is attached to the dropping thread and released. Eight bytes (a job's input travels in its
 /// future's half-line cell): the mutable members other than the root, when there are any, wait in
 /// `OTHERS` under the root's index.
 #[derive(Debug)]
@@ -98,10 +97,10 @@ fn detach_alone(handle: u64, mode: TransferMode) -> Option<Transit> {
     let slot = HEAP.try_slot(root)?;
     let alone = slot.owner() == thread::known()?
         && travels_alone(slot, mode, || slot.flags() & (MAY_REFER | MAY_REACH_ATOMIC_REF) == 0);
-    if !alone {
+    if !alone || handle::try_release(handle).is_none() {
         return None;
     }
-    leave_as_root(slot, handle::suspend(handle)?);
+    leave(slot);
     STATS.transit.add(1);
     Some(Transit { root, root_moves: true, has_others: false })
 }
@@ -121,11 +120,9 @@ fn detach_graph(handle: u64, mode: TransferMode) -> Result<Transit> {
     } else {
         members(root, slot, me, mode)?
     };
+    handle::release(handle)?;
     if root_moves {
-        let suspended = handle::suspend(handle).ok_or_else(|| handle::not_live(handle))?;
-        leave_as_root(slot, suspended);
-    } else {
-        handle::release(handle)?;
+        leave(slot);
     }
     others.iter().for_each(|&member| leave(HEAP.slot(member)));
     let has_others = !others.is_empty();
@@ -150,16 +147,6 @@ fn members(root: ObjIndex, slot: &Slot, me: u32, mode: TransferMode) -> Result<V
         TransferMode::Safe => checked_members(root, me),
         TransferMode::Unsafe => walk(root, me).map(|walk| walk.members),
     }
-}
-
-/// Puts a mutable root in transit with the slot of the handle it left by, which the receiver's
-/// handle reuses (`handle::suspend`). The slot's index waits in the root's `aux`, scratch for the
-/// owner's freeze and collector, which no thread runs over an object in transit: so the transit
-/// stays eight bytes, and the index travels on the line whose owner word the receiver writes anyway.
-#[inline]
-fn leave_as_root(slot: &Slot, handle_slot: u32) {
-    slot.aux.store(handle_slot, Ordering::Relaxed);
-    leave(slot);
 }
 
 /// Puts a member in transit.
@@ -345,32 +332,26 @@ impl Transit {
     /// owns.
     pub(crate) fn attach(self) -> Result<u64> {
         // Adopted here rather than by `drop`, which would release the root.
-        match ManuallyDrop::new(self).adopt() {
-            (_, Some(handle_slot)) => Ok(handle::resume(handle_slot)),
-            (root, None) => handle::issue(root),
-        }
+        let root = ManuallyDrop::new(self).adopt();
+        handle::issue(root)
     }
 
     /// Makes the calling thread the owner of every member; returns the root, whose counted
-    /// reference passes to the caller, and the handle slot that a moving root carried, which the
-    /// caller now holds. Called once per transit: by `attach`, or else by `drop`. Inlined, with the
-    /// other members' handover out of line: a round trip adopts twice.
+    /// reference passes to the caller. Called once per transit: by `attach`, or else by `drop`.
+    /// Inlined, with the other members' handover out of line: a round trip adopts twice.
     #[inline]
-    fn adopt(&self) -> (ObjIndex, Option<u32>) {
+    fn adopt(&self) -> ObjIndex {
         let me = thread::current();
-        let handle_slot = self.root_moves.then(|| {
-            let slot = HEAP.slot(self.root);
-            // The owner first: the store fetches the line for writing, and the load then finds it.
-            slot.owner.store(me, Ordering::Release);
-            slot.aux.load(Ordering::Relaxed)
-        });
+        if self.root_moves {
+            HEAP.slot(self.root).owner.store(me, Ordering::Release);
+        }
         if self.has_others {
             self.adopt_others(me);
         }
         STATS.transit.add(-1);
         // References dropped while the graph was in transit were parked for its next owner: us.
         foreign::drain();
-        (self.root, handle_slot)
+        self.root
     }
 
     /// `adopt` of the members other than the root, which wait in `OTHERS`.
@@ -385,10 +366,7 @@ impl Transit {
 
 impl Drop for Transit {
     fn drop(&mut self) {
-        let (root, handle_slot) = self.adopt();
-        if let Some(handle_slot) = handle_slot {
-            handle::discard(handle_slot);
-        }
+        let root = self.adopt();
         HEAP.release(root);
     }
 }
@@ -451,46 +429,6 @@ mod tests {
         let transit = detach(alone, TransferMode::Safe).unwrap();
         assert!(!waiting(root), "a one-object graph waits nowhere");
         object::release(transit.attach().unwrap()).unwrap();
-    }
-
-    #[test]
-    fn a_moving_root_takes_its_handle_slot_along_and_a_dropped_transit_frees_it() {
-        let slot_of = |handle: u64| handle::split(handle).1;
-        let generation_of = |handle: u64| handle::split(handle).0;
-        // Alone, and with a member beside the root: the two ways out of `detach`.
-        for with_child in [false, true] {
-            let list = object::new_list().unwrap();
-            if with_child {
-                let child = object::new_list().unwrap();
-                object::push_ref(list, Some(child)).unwrap();
-                object::release(child).unwrap();
-            }
-            let transit = detach(list, TransferMode::Safe).unwrap();
-            assert_eq!(handle::resolve(list).unwrap_err().status(), Status::ErrReleasedHandle);
-            let attached = std::thread::spawn(move || {
-                let attached = transit.attach().unwrap();
-                assert_eq!(object::len(attached).unwrap(), usize::from(with_child), "the receiver's handle works");
-                // Back, and dropped unattached on this thread: the slot goes to this thread's free list.
-                drop(detach(attached, TransferMode::Safe).unwrap());
-                let next = object::new_list().unwrap();
-                assert_eq!(slot_of(next), slot_of(attached), "the dropped transit freed its slot here");
-                object::release(next).unwrap();
-                attached
-            })
-            .join()
-            .unwrap();
-            assert_eq!(slot_of(attached), slot_of(list), "the receiver's handle reuses the sender's slot");
-            assert_eq!(generation_of(attached), generation_of(list) + 2, "one generation to end it, one to resume");
-            assert_eq!(handle::resolve(attached).unwrap_err().status(), Status::ErrReleasedHandle);
-        }
-        // A frozen root is shared, not moved: its handle is released, and the receiver gets a new one.
-        let frozen = object::new_list().unwrap();
-        object::freeze(frozen, None).unwrap();
-        let transit = detach(frozen, TransferMode::Safe).unwrap();
-        assert_eq!(handle::resolve(frozen).unwrap_err().status(), Status::ErrReleasedHandle);
-        let shared = transit.attach().unwrap();
-        assert_eq!(object::len(shared).unwrap(), 0);
-        object::release(shared).unwrap();
     }
 
     #[test]
