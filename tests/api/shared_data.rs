@@ -11,6 +11,7 @@ crate::tests![
     exactly_one_taker_wins_a_parked_graph,
     a_corrupt_struct_is_an_error_not_a_crash,
     a_copy_of_a_struct_reads_as_corrupt_once_the_original_changes,
+    readers_racing_puts_and_takes_see_a_whole_value_nothing_or_the_parked_error,
 ];
 
 fn a_zeroed_cell_is_empty() {
@@ -115,4 +116,44 @@ fn a_copy_of_a_struct_reads_as_corrupt_once_the_original_changes() {
     let (version, root) = unsafe { read(&mut original) }.unwrap();
     assert_eq!((version, Object::from_raw(root.unwrap()).get_int(0).unwrap()), (2, 2));
     unsafe { publish(&mut original, None) }.unwrap();
+}
+
+/// The writer goes through every kind of content (published, empty, parked) while readers read:
+/// each read is a whole pair, an empty struct, or the parked graph's error — the lock-free reads
+/// and the ones under the lock meet every state.
+fn readers_racing_puts_and_takes_see_a_whole_value_nothing_or_the_parked_error() {
+    static CELL: SharedCell = SharedCell::new();
+    let base = i64::from(CELL.read().unwrap().0);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for round in 0..100 {
+                // Publish (version +1), empty (+1), put (+1), take (+1).
+                let version = base + 4 * round + 1;
+                CELL.publish(Some(&versioned(version))).unwrap();
+                CELL.publish(None).unwrap();
+                let work = Object::new_list().unwrap();
+                work.push_int(version).unwrap();
+                CELL.put(work, TransferMode::Safe).unwrap();
+                assert_eq!(CELL.take().unwrap().get_int(0).unwrap(), version);
+            }
+        });
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..3000 {
+                    match CELL.read() {
+                        Ok((version, Some(root))) => {
+                            assert_eq!(root.get_int(0).unwrap(), i64::from(version), "a whole pair")
+                        }
+                        Ok((version, None)) => {
+                            let step = (i64::from(version) - base) % 4;
+                            assert!(step == 0 || step == 2, "version {version} is an empty one's (base {base})")
+                        }
+                        Err(error) => assert_eq!(error.status(), Status::ErrInvalidArgument, "{}", error.message()),
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(i64::from(CELL.read().unwrap().0), base + 400);
+    assert!(CELL.read().unwrap().1.is_none(), "the last take left it empty");
 }
