@@ -156,7 +156,8 @@ impl<T> IdTable<T> {
     }
 
     /// `f` of the value of a live id, which no end takes meanwhile: it holds the id's pin, so it
-    /// must be short (a clone, a count).
+    /// must be short (a clone, a count) and must not panic (a pin left behind would hold the id's
+    /// end forever).
     #[inline]
     pub(crate) fn read<R>(&self, id: u64, f: impl FnOnce(&T) -> R) -> Result<R> {
         let (generation, index) = split(id);
