@@ -74,11 +74,11 @@ impl<T> IdSlot<T> {
                 Err(now) => word = now,
             }
         }
+        // Unpinned however `f` ends: a pin left behind would hold the id's end forever.
+        let _pinned = Pinned(&self.word);
         // SAFETY: pinned: the value was written before the generation that the pin acquired, and
         // no end takes it while the pin is there.
-        let read = self.value.with(|slot| unsafe { (*slot).as_ref().map(f) });
-        self.word.fetch_sub(PIN, Ordering::Release);
-        read
+        self.value.with(|slot| unsafe { (*slot).as_ref().map(f) })
     }
 
     /// Ends the live `generation` and takes its value; `None` if that generation is not live.
@@ -120,6 +120,15 @@ impl<T> IdSlot<T> {
     }
 }
 
+/// A reader's pin on a slot's word, taken off (release) when dropped.
+struct Pinned<'a>(&'a AtomicU64);
+
+impl Drop for Pinned<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(PIN, Ordering::Release);
+    }
+}
+
 /// The ids of one kind of value (`noun` in messages), in a static slab.
 pub(crate) struct IdTable<T> {
     noun: &'static str,
@@ -156,8 +165,7 @@ impl<T> IdTable<T> {
     }
 
     /// `f` of the value of a live id, which no end takes meanwhile: it holds the id's pin, so it
-    /// must be short (a clone, a count) and must not panic (a pin left behind would hold the id's
-    /// end forever).
+    /// must be short (a clone, a count).
     #[inline]
     pub(crate) fn read<R>(&self, id: u64, f: impl FnOnce(&T) -> R) -> Result<R> {
         let (generation, index) = split(id);
@@ -217,6 +225,15 @@ mod tests {
         assert_eq!(TABLE.get(u64::from(u32::MAX)).unwrap_err().status(), Status::ErrInvalidHandle);
         assert_eq!(TABLE.get(0).unwrap_err().status(), Status::ErrNull);
         TABLE.end(reused, &FREE).unwrap();
+    }
+
+    #[test]
+    fn a_read_whose_function_panics_leaves_no_pin_behind() {
+        let id = TABLE.insert(Arc::new(4), &FREE).unwrap();
+        let read = std::panic::catch_unwind(|| TABLE.read(id, |_| -> u32 { panic!("the reader's function failed") }));
+        assert!(read.is_err(), "the panic went on to the caller");
+        assert_eq!(TABLE.slots.at(split(id).1).word.load(Ordering::Relaxed) as u32, 0, "no pin is left");
+        assert_eq!(*TABLE.end(id, &FREE).unwrap(), 4, "so the end takes the value");
     }
 
     #[test]
