@@ -1,49 +1,33 @@
 //! SharedData read under a concurrent writer, against arc-swap's `ArcSwap::load_full` under the same
-//! writer: both give the reader its own counted reference to the current value.
+//! kind of writer: both give the reader its own counted reference. The writers and the pinning come
+//! from `floe bench` (`src/bin/floe/bench.rs`, included below), whose report has the same section.
+//!
+//! `cargo bench --bench shared_data -- --warm-up-time 1 --measurement-time 3`
 
 use arc_swap::ArcSwap;
 use criterion::{criterion_group, criterion_main, Criterion};
-use floe::{Object, Runtime, SharedCell};
+use floe::{Runtime, SharedCell};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
-fn frozen_value(n: i64) -> Object {
-    let value = Object::new_list().unwrap();
-    value.push_int(n).unwrap();
-    value.freeze(None).unwrap();
-    value
-}
+#[allow(dead_code)]
+#[path = "../src/bin/floe/bench.rs"]
+mod bench;
+
+use bench::{cpu_count, frozen_number, pin_current_thread, publish_numbers, store_numbers, under_a_writer};
 
 fn reads_under_a_writer(c: &mut Criterion) {
     Runtime::init().unwrap();
+    let writer_cpu = (cpu_count() > 1).then_some(1);
+    pin_current_thread(Some(0));
     let mut group = c.benchmark_group("shared read under a writer");
     static CELL: SharedCell = SharedCell::new();
-    CELL.publish(Some(&frozen_value(0))).unwrap();
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let mut n = 1;
-            while !stop.load(Ordering::Relaxed) {
-                CELL.publish(Some(&frozen_value(n))).unwrap();
-                n += 1;
-            }
-        });
-        group.bench_function("floe SharedCell::read", |b| b.iter(|| black_box(CELL.read().unwrap())));
-        stop.store(true, Ordering::Relaxed);
+    CELL.publish(Some(&frozen_number(0))).unwrap();
+    under_a_writer(writer_cpu, publish_numbers(&CELL), || {
+        group.bench_function("floe SharedCell::read", |b| b.iter(|| black_box(CELL.read().unwrap())))
     });
     let swap = ArcSwap::from_pointee(0i64);
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let mut n = 1;
-            while !stop.load(Ordering::Relaxed) {
-                swap.store(Arc::new(n));
-                n += 1;
-            }
-        });
-        group.bench_function("arc-swap load_full", |b| b.iter(|| black_box(swap.load_full())));
-        stop.store(true, Ordering::Relaxed);
+    under_a_writer(writer_cpu, store_numbers(&swap), || {
+        group.bench_function("arc-swap load_full", |b| b.iter(|| black_box(swap.load_full())))
     });
     group.finish();
     CELL.publish(None).unwrap();

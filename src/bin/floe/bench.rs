@@ -12,6 +12,9 @@
 //!   beside, for reference): an `execute` + `Future::result` round trip against a ping-pong, the
 //!   other thread on another CPU and on the same one (target ≤ 1.25×); and the throughput of 10^6
 //!   tiny jobs (`--quick`: 10^5) against as many messages to a consumer thread (target ≥ 0.8×).
+//! - SharedData reads under a writer that publishes new frozen values all the while, against
+//!   arc-swap's `ArcSwap::load_full` under a writer that stores new `Arc`s: both give the reader
+//!   its own counted reference. No target.
 //! - Memory per object: the 16-byte header, and the resident memory 10^6 two-field objects really
 //!   take (RSS from `/proc/self/statm` before and after).
 //!
@@ -24,14 +27,15 @@
 //! shape and size, transferred again and again (the attach gives it back). `benches/freeze.rs` and
 //! `benches/workers.rs` include this file for its graph builder, jobs and channel baselines.
 
+use arc_swap::ArcSwap;
 use floe::ffi::future::{floe_future_release, floe_future_wait};
 use floe::ffi::object::{floe_object_get_int, floe_object_set_int};
 use floe::ffi::worker::floe_worker_execute;
 use floe::ffi::{floe_future, floe_ref};
-use floe::{FutureState, Kind, MainQueue, Object, ObjectType, Runtime, Status, TransferMode, Worker};
+use floe::{FutureState, Kind, MainQueue, Object, ObjectType, Runtime, SharedCell, Status, TransferMode, Worker};
 use std::cell::RefCell;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -76,6 +80,7 @@ pub fn run(args: &[String]) -> i32 {
     transfer_report(largest, &mut verdicts);
     access_report(&mut verdicts);
     workers_report(quick, &mut verdicts);
+    shared_data_report(quick);
     memory_report(resident, &mut verdicts);
     println!("\n{} target(s) missed", verdicts.missed);
     0
@@ -313,7 +318,75 @@ fn workers_report(quick: bool, verdicts: &mut Verdicts) {
     worker.request_termination(true).and_then(|done| done.result(None)).expect("terminate the worker");
 }
 
-/// Rounds of samples in every worker comparison.
+/// SharedData reads against arc-swap's, each under its own writer (see `under_a_writer`); the
+/// contenders take turns, as the workers' do.
+fn shared_data_report(quick: bool) {
+    let reads: u32 = if quick { 20_000 } else { 200_000 };
+    let cpus = cpu_count();
+    println!("\nSharedData read under a concurrent writer, {ROUNDS} rounds of {reads} reads, ns per read, best (median); floe/arc-swap: of the bests, and the median of the rounds' ratios; no target");
+    println!("(floe: SharedCell::read, the object dropped; arc-swap: ArcSwap::load_full, the Arc dropped; each under a writer publishing new values{})",
+        if cpus > 1 { ", reader and writer pinned on two CPUs" } else { ", one CPU" });
+    let writer_cpu = (cpus > 1).then_some(1);
+    pin_current_thread(Some(0));
+    static CELL: SharedCell = SharedCell::new();
+    CELL.publish(Some(&frozen_number(0))).expect("publish");
+    let swap = ArcSwap::from_pointee(0i64);
+    let samples = interleaved(&mut [
+        &mut || under_a_writer(writer_cpu, publish_numbers(&CELL), || per_call(reads, |_| CELL.read().expect("read"))),
+        &mut || under_a_writer(writer_cpu, store_numbers(&swap), || per_call(reads, |_| swap.load_full())),
+    ]);
+    pin_current_thread(None);
+    CELL.publish(None).expect("empty the cell");
+    let arc_swap = samples[1].clone();
+    for (name, mut samples) in ["floe SharedCell::read", "arc-swap load_full"].into_iter().zip(samples) {
+        let (bests, paired) = ratios(&samples, &arc_swap);
+        let summary = Summary::of(&mut samples);
+        println!("{name:<24} {:>16}  {bests:>5.2}x  {paired:>5.2}x", summary.to_string());
+    }
+}
+
+/// A frozen list holding `n`: a value to publish.
+pub fn frozen_number(n: i64) -> Object {
+    let value = Object::new_list().expect("allocate");
+    value.push_int(n).expect("push");
+    value.freeze(None).expect("freeze");
+    value
+}
+
+/// A writer's step for `cell`: publishes the next number, frozen.
+pub fn publish_numbers(cell: &'static SharedCell) -> impl FnMut(i64) + Send {
+    move |n| cell.publish(Some(&frozen_number(n))).expect("publish")
+}
+
+/// A writer's step for `swap`: stores the next number in a new `Arc`.
+pub fn store_numbers(swap: &ArcSwap<i64>) -> impl FnMut(i64) + Send + '_ {
+    move |n| swap.store(std::sync::Arc::new(n))
+}
+
+/// Runs `reads` while another thread (pinned to `cpu`) calls `write` with 1, 2, 3, ... as fast as it
+/// can; returns what `reads` returned. The writer has written once before `reads` starts.
+pub fn under_a_writer<R>(cpu: Option<usize>, mut write: impl FnMut(i64) + Send, reads: impl FnOnce() -> R) -> R {
+    let (stop, started) = (AtomicBool::new(false), AtomicBool::new(false));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            pin_current_thread(cpu);
+            let mut n = 1;
+            while !stop.load(Ordering::Relaxed) {
+                write(n);
+                started.store(true, Ordering::Release);
+                n += 1;
+            }
+        });
+        while !started.load(Ordering::Acquire) {
+            std::thread::yield_now();
+        }
+        let result = reads();
+        stop.store(true, Ordering::Relaxed);
+        result
+    })
+}
+
+/// Rounds of samples in every comparison whose contenders take turns (workers, SharedData).
 const ROUNDS: usize = 7;
 
 /// `ROUNDS` samples of each contender, taken in turns: each round samples every contender once, in
