@@ -13,20 +13,19 @@ use std::hint::black_box;
 #[path = "../src/bin/floe/bench.rs"]
 mod bench;
 
-use bench::{cpu_count, frozen_number, pin_current_thread, publish_numbers, store_numbers, under_a_writer};
+use bench::{frozen_number, pin_current_thread, publish_numbers, store_numbers, under_a_writer};
 
 fn reads_under_a_writer(c: &mut Criterion) {
     Runtime::init().unwrap();
-    let writer_cpu = (cpu_count() > 1).then_some(1);
     pin_current_thread(Some(0));
     let mut group = c.benchmark_group("shared read under a writer");
     static CELL: SharedCell = SharedCell::new();
     CELL.publish(Some(&frozen_number(0))).unwrap();
-    under_a_writer(writer_cpu, publish_numbers(&CELL), || {
+    under_a_writer(publish_numbers(&CELL), || {
         group.bench_function("floe SharedCell::read", |b| b.iter(|| black_box(CELL.read().unwrap())))
     });
     let swap = ArcSwap::from_pointee(0i64);
-    under_a_writer(writer_cpu, store_numbers(&swap), || {
+    under_a_writer(store_numbers(&swap), || {
         group.bench_function("arc-swap load_full", |b| b.iter(|| black_box(swap.load_full())))
     });
     group.finish();

@@ -9,6 +9,7 @@ use super::handle::split;
 use super::slab::Slab;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
+use std::ffi::c_void;
 
 pub(crate) struct Registry<T> {
     noun: &'static str,
@@ -37,6 +38,17 @@ impl<T> Registry<T> {
     pub(crate) const fn new(noun: &'static str) -> Self {
         Registry { noun, slots: Slab::new() }
     }
+}
+
+/// The id that a C `void *` carries (a detached graph, a shared-data value): its address, which is
+/// never dereferenced.
+pub(crate) fn id_of_pointer(pointer: *mut c_void) -> u64 {
+    pointer.addr() as u64
+}
+
+/// The C `void *` that carries `id`: an address without provenance, as nothing dereferences it.
+pub(crate) fn pointer_of_id(id: u64) -> *mut c_void {
+    std::ptr::without_provenance_mut(id as usize)
 }
 
 /// The error for a table of `noun`s with no free slot.

@@ -26,6 +26,7 @@ use super::handle;
 use super::heap::HEAP;
 use super::id_table::IdTable;
 use super::ownership::name;
+use super::registry::{id_of_pointer, pointer_of_id};
 use super::slab::LocalFree;
 use super::stripes;
 use super::transfer::{self, TransferMode, Transit};
@@ -77,11 +78,6 @@ thread_local! {
     static FREE_IDS: LocalFree = const { LocalFree::new(CONTENTS.shared_free()) };
 }
 
-/// The id in a struct's `object`, which is no pointer.
-fn id_of(object: *mut c_void) -> u64 {
-    object.addr() as u64
-}
-
 /// The struct's two words, which floe reads and writes only atomically (invariants).
 struct Words<'a> {
     version: &'a AtomicI32,
@@ -127,7 +123,7 @@ fn with_content<R>(words: &Words, f: impl FnOnce(&Stored) -> R) -> Result<Option
     if object.is_null() {
         return Ok(None);
     }
-    CONTENTS.read(id_of(object), f).map(Some).map_err(|_| {
+    CONTENTS.read(id_of_pointer(object), f).map(Some).map_err(|_| {
         Error::new(
             Status::ErrInvalidHandle,
             format!(
@@ -148,10 +144,7 @@ fn is_parked(words: &Words) -> Result<bool> {
 fn replace(words: &Words, content: Option<Content>) -> Result<Option<Content>> {
     let version = words.version.load(Ordering::Relaxed).wrapping_add(1);
     let new = match content {
-        Some(content) => {
-            let id = CONTENTS.insert(Stored { version, content }, &FREE_IDS)?;
-            std::ptr::without_provenance_mut(id as usize)
-        }
+        Some(content) => pointer_of_id(CONTENTS.insert(Stored { version, content }, &FREE_IDS)?),
         None => std::ptr::null_mut(),
     };
     let old = words.object.swap(new, Ordering::AcqRel);
@@ -162,7 +155,7 @@ fn replace(words: &Words, content: Option<Content>) -> Result<Option<Content>> {
     // Waits out the readers that pinned the old id; they hold their own references. An id the
     // caller checked under the lock fails to end only if a copy of the struct (host misuse) ended
     // it first, and that end took its content.
-    Ok(CONTENTS.end(id_of(old), &FREE_IDS).ok().map(|stored| stored.content))
+    Ok(CONTENTS.end(id_of_pointer(old), &FREE_IDS).ok().map(|stored| stored.content))
 }
 
 /// Publishes the frozen object of `root` (or, with `None`, empties the struct); readers that hold
@@ -226,7 +219,7 @@ pub unsafe fn read(data: *mut SharedData) -> Result<(i32, Option<u64>)> {
     let object = words.object.load(Ordering::Acquire);
     let shared = match object.is_null() {
         true => None,
-        false => CONTENTS.read(id_of(object), Stored::share).ok().flatten(),
+        false => CONTENTS.read(id_of_pointer(object), Stored::share).ok().flatten(),
     };
     let (version, root) = match shared {
         Some((version, root)) => (version, Some(root)),

@@ -6,18 +6,14 @@
 
 use super::{boundary, floe_ref, returning, transfer_mode};
 use crate::core::error::{Error, Status};
-use crate::core::registry::Registry;
+use crate::core::registry::{id_of_pointer, pointer_of_id, Registry};
 use crate::core::transfer::{self, Transit};
 use std::ffi::c_void;
 
 static GRAPHS: Registry<Transit> = Registry::new("detached graph");
 
-fn id_of(graph: *mut c_void) -> u64 {
-    graph.addr() as u64
-}
-
 fn take(graph: *mut c_void, status: Status, how: &'static str) -> Result<Transit, Error> {
-    GRAPHS.remove(id_of(graph), status, how)
+    GRAPHS.remove(id_of_pointer(graph), status, how)
 }
 
 /// Detaches the graph of `object` from the calling thread and writes an opaque pointer to it to
@@ -34,7 +30,7 @@ pub unsafe extern "C" fn floe_object_detach(object: floe_ref, mode: u32, out_gra
     let body = || {
         let transit = transfer::detach(object, transfer_mode(mode)?)?;
         let id = GRAPHS.insert(transit)?;
-        Ok(std::ptr::without_provenance_mut(id as usize))
+        Ok(pointer_of_id(id))
     };
     // SAFETY: documented contract: `out_graph` is NULL or writable.
     unsafe { returning("floe_object_detach", out_graph, "out_graph", body) }

@@ -24,8 +24,9 @@
 //! it. Graph construction and teardown are never timed; each graph is walked once after
 //! construction, so freeze and traversal both meet a graph that was just walked (the traversal is
 //! timed on the frozen graph: same objects, same code path). A SAFE transfer meets one graph per
-//! shape and size, transferred again and again (the attach gives it back). `benches/freeze.rs` and
-//! `benches/workers.rs` include this file for its graph builder, jobs and channel baselines.
+//! shape and size, transferred again and again (the attach gives it back). `benches/freeze.rs`,
+//! `benches/workers.rs` and `benches/shared_data.rs` include this file for its graph builder, jobs,
+//! channel baselines and SharedData writers.
 
 use arc_swap::ArcSwap;
 use floe::ffi::future::{floe_future_release, floe_future_wait};
@@ -326,14 +327,13 @@ fn shared_data_report(quick: bool) {
     println!("\nSharedData read under a concurrent writer, {ROUNDS} rounds of {reads} reads, ns per read, best (median); floe/arc-swap: of the bests, and the median of the rounds' ratios; no target");
     println!("(floe: SharedCell::read, the object dropped; arc-swap: ArcSwap::load_full, the Arc dropped; each under a writer publishing new values{})",
         if cpus > 1 { ", reader and writer pinned on two CPUs" } else { ", one CPU" });
-    let writer_cpu = (cpus > 1).then_some(1);
     pin_current_thread(Some(0));
     static CELL: SharedCell = SharedCell::new();
     CELL.publish(Some(&frozen_number(0))).expect("publish");
     let swap = ArcSwap::from_pointee(0i64);
     let samples = interleaved(&mut [
-        &mut || under_a_writer(writer_cpu, publish_numbers(&CELL), || per_call(reads, |_| CELL.read().expect("read"))),
-        &mut || under_a_writer(writer_cpu, store_numbers(&swap), || per_call(reads, |_| swap.load_full())),
+        &mut || under_a_writer(publish_numbers(&CELL), || per_call(reads, |_| CELL.read().expect("read"))),
+        &mut || under_a_writer(store_numbers(&swap), || per_call(reads, |_| swap.load_full())),
     ]);
     pin_current_thread(None);
     CELL.publish(None).expect("empty the cell");
@@ -363,9 +363,11 @@ pub fn store_numbers(swap: &ArcSwap<i64>) -> impl FnMut(i64) + Send + '_ {
     move |n| swap.store(std::sync::Arc::new(n))
 }
 
-/// Runs `reads` while another thread (pinned to `cpu`) calls `write` with 1, 2, 3, ... as fast as it
-/// can; returns what `reads` returned. The writer has written once before `reads` starts.
-pub fn under_a_writer<R>(cpu: Option<usize>, mut write: impl FnMut(i64) + Send, reads: impl FnOnce() -> R) -> R {
+/// Runs `reads` while another thread (pinned to CPU 1 when there is one; the caller pins itself to
+/// CPU 0) calls `write` with 1, 2, 3, ... as fast as it can; returns what `reads` returned. The
+/// writer has written once before `reads` starts.
+pub fn under_a_writer<R>(mut write: impl FnMut(i64) + Send, reads: impl FnOnce() -> R) -> R {
+    let cpu = (cpu_count() > 1).then_some(1);
     let (stop, started) = (AtomicBool::new(false), AtomicBool::new(false));
     std::thread::scope(|s| {
         s.spawn(|| {
