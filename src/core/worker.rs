@@ -511,7 +511,9 @@ pub(crate) fn execute_after(worker: &Worker, delay: Duration, input: Option<u64>
 
 /// Makes the task that runs `job` with `input` and completes a future, and hands it to `submit`
 /// (a worker's queue, a pool, a view). A cancelled task disposes of its input and cancels the future.
-#[inline]
+/// Always inlined: out of line, the job (two words, which the caller had just stored one by one)
+/// came by reference and was read back as one, a read that waited for the stores to land.
+#[inline(always)]
 pub(crate) fn execute_with(
     submit: impl FnOnce(Task) -> Result<()>,
     input: Option<Transit>,

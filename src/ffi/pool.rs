@@ -2,13 +2,15 @@
 //! are one id space, distinct from worker ids.
 
 use super::future::register;
-use super::worker::{execute_from_c, floe_job_fn, floe_producer_fn};
+use super::worker::{execute_from_c, floe_job_fn, floe_producer_fn, Scheduler};
 use super::{c_str, floe_future, returning};
-use crate::core::error::Status;
-use crate::core::pool;
-use crate::core::transfer::TransferMode;
-use crate::core::worker;
+use crate::core::error::{Result, Status};
+use crate::core::future::Future;
+use crate::core::pool::{self, Executor};
+use crate::core::transfer::{TransferMode, Transit};
+use crate::core::worker::{self, JobFn};
 use std::ffi::{c_char, c_void};
+use std::sync::Arc;
 
 /// Starts a pool of `threads` threads named `<name>-<i>` sharing one queue, and writes its id to
 /// `*out_pool`.
@@ -42,13 +44,20 @@ pub unsafe extern "C" fn floe_pool_execute(
     job: floe_job_fn,
     out_future: *mut floe_future,
 ) -> Status {
-    let target = || {
-        let executor = pool::lookup(pool)?;
-        Ok(move |input, job| worker::execute_with(|task| executor.submit(task), input, TransferMode::Safe, job))
-    };
+    let target = || Ok(OnPool(pool::lookup(pool)?));
     // SAFETY: documented contract: the producer is callable with `producer_arg`, `out_future` is
     // NULL or writable.
     unsafe { execute_from_c("floe_pool_execute", target, mode, producer, producer_arg, job, out_future) }
+}
+
+/// A pool's or a view's queue.
+struct OnPool(Arc<Executor>);
+
+impl Scheduler for OnPool {
+    #[inline(always)]
+    fn schedule(self, input: Option<Transit>, job: JobFn) -> Result<Future> {
+        worker::execute_with(|task| self.0.submit(task), input, TransferMode::Safe, job)
+    }
 }
 
 /// Terminates the pool (for a view, its whole pool; its views stop with it), running queued jobs

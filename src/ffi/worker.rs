@@ -93,35 +93,37 @@ fn run_c_job(target: ForeignFn, input: Option<u64>) -> Result<Option<u64>> {
     Ok((result != 0).then_some(result))
 }
 
-/// Runs the host's producer on the calling thread and detaches the graph it made by `mode`; on a
-/// refused transfer the producer's root handle is released. No producer, no input: inlined, that
-/// case costs a test.
-///
-/// # Safety
-/// `producer` is callable with `producer_arg` as documented for `floe_producer_fn`.
-#[inline]
-unsafe fn produced_input(
-    producer: floe_producer_fn,
-    producer_arg: *mut c_void,
-    mode: TransferMode,
-) -> Result<Option<Transit>> {
-    match producer {
-        None => Ok(None),
-        // SAFETY: forwarded contract.
-        Some(producer) => unsafe { run_producer(producer, producer_arg, mode) },
+/// Where `execute_from_c` hands a job: a worker, a pool or a view. Each `schedule` is inlined at
+/// both of its calls, so that a job without a producer hands over a constant "no input". Out of
+/// line (a closure called from two places was), "no input" was a byte stored and read back as a
+/// word, which stalled every `floe_worker_execute` until the store landed.
+pub(crate) trait Scheduler {
+    fn schedule(self, input: Option<Transit>, job: JobFn) -> Result<Future>;
+}
+
+/// A worker's queue, addressed by id and lent, not cloned, to queue the job.
+struct OnWorker(u32);
+
+impl Scheduler for OnWorker {
+    #[inline(always)]
+    fn schedule(self, input: Option<Transit>, job: JobFn) -> Result<Future> {
+        worker::execute_on(self.0, input, TransferMode::Safe, job)
     }
 }
 
-/// `produced_input` with a producer.
+/// Runs the host's producer on the calling thread, detaches the graph it made by `mode` (on a
+/// refused transfer the producer's root handle is released) and hands it to `schedule`. Out of
+/// line: a job with no producer never comes here.
 ///
 /// # Safety
-/// As for `produced_input`.
+/// `producer` is callable with `producer_arg` as documented for `floe_producer_fn`.
 #[inline(never)]
-unsafe fn run_producer(
+unsafe fn produce_then<R>(
     producer: unsafe extern "C" fn(*mut c_void, *mut floe_ref) -> Status,
     producer_arg: *mut c_void,
     mode: TransferMode,
-) -> Result<Option<Transit>> {
+    schedule: impl FnOnce(Option<Transit>) -> Result<R>,
+) -> Result<R> {
     let mut root: floe_ref = 0;
     // SAFETY: the host's producer, called as documented with a writable out-parameter.
     let status = unsafe { producer(producer_arg, &mut root) };
@@ -129,12 +131,12 @@ unsafe fn run_producer(
         return Err(c_failure(status).context("the producer failed"));
     }
     if root == 0 {
-        return Ok(None);
+        return schedule(None);
     }
     let transit = transfer::detach(root, mode).inspect_err(|_| {
         let _ = crate::core::object::release(root);
     })?;
-    Ok(Some(transit))
+    schedule(Some(transit))
 }
 
 /// The body of `floe_worker_execute` and `floe_pool_execute`: resolves the executor with `target`
@@ -146,7 +148,7 @@ unsafe fn run_producer(
 /// `producer` is callable with `producer_arg` as documented for `floe_producer_fn`; `out_future` is
 /// NULL or writable.
 #[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn execute_from_c<S: FnOnce(Option<Transit>, JobFn) -> Result<Future>>(
+pub(crate) unsafe fn execute_from_c<S: Scheduler>(
     function: &'static str,
     target: impl FnOnce() -> Result<S>,
     mode: u32,
@@ -156,11 +158,16 @@ pub(crate) unsafe fn execute_from_c<S: FnOnce(Option<Transit>, JobFn) -> Result<
     out_future: *mut floe_future,
 ) -> Status {
     let body = || {
-        let schedule = target()?;
+        let scheduler = target()?;
         let (mode, job) = (transfer_mode(mode)?, c_job(job)?);
-        // SAFETY: forwarded contract.
-        let input = unsafe { produced_input(producer, producer_arg, mode) }?;
-        register(schedule(input, job)?)
+        let future = match producer {
+            None => scheduler.schedule(None, job),
+            // SAFETY: forwarded contract.
+            Some(producer) => unsafe {
+                produce_then(producer, producer_arg, mode, |input| scheduler.schedule(input, job))
+            },
+        };
+        register(future?)
     };
     // SAFETY: forwarded contract.
     unsafe { returning(function, out_future, "out_future", body) }
@@ -188,7 +195,7 @@ pub unsafe extern "C" fn floe_worker_execute(
         if producer.is_some() {
             worker::with_worker(worker, |_| Ok(()))?;
         }
-        Ok(move |input, job| worker::execute_on(worker, input, TransferMode::Safe, job))
+        Ok(OnWorker(worker))
     };
     // SAFETY: documented contract: the producer is callable with `producer_arg`, `out_future` is
     // NULL or writable.

@@ -18,6 +18,7 @@ crate::tests![
     unknown_and_terminated_workers_are_errors,
     shutdown_reports_instead_of_aborting,
     a_c_future_released_while_another_thread_waits_is_a_status_not_a_crash,
+    a_c_producer_may_make_no_input_or_fail_and_then_nothing_is_scheduled,
 ];
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(10));
@@ -313,4 +314,78 @@ fn a_c_future_released_while_another_thread_waits_is_a_status_not_a_crash() {
     }
     assert_eq!(waited + refused, 50);
     stop(worker);
+}
+
+/// A C producer that makes no root: the job runs with no input.
+unsafe extern "C" fn no_root_producer(_arg: *mut std::ffi::c_void, out_root: *mut u64) -> Status {
+    // SAFETY: floe passes a writable out-parameter.
+    unsafe { out_root.write(0) };
+    Status::Ok
+}
+
+/// A C producer that fails, explaining why.
+unsafe extern "C" fn failing_producer(_arg: *mut std::ffi::c_void, _out_root: *mut u64) -> Status {
+    let status = Status::ErrInvalidArgument;
+    // SAFETY: a NUL-terminated message.
+    assert_eq!(
+        unsafe { floe::ffi::runtime::floe_last_error_set(status as i32, c"no input today".as_ptr()) },
+        Status::Ok
+    );
+    status
+}
+
+static C_JOBS_RUN: AtomicUsize = AtomicUsize::new(0);
+
+/// A C job that counts its runs and fails unless it has no input.
+unsafe extern "C" fn c_expect_no_input(input: u64, out_result: *mut u64) -> Status {
+    C_JOBS_RUN.fetch_add(1, Ordering::SeqCst);
+    // SAFETY: floe passes a writable out-parameter.
+    unsafe { out_result.write(0) };
+    if input == 0 {
+        Status::Ok
+    } else {
+        Status::ErrInvalidArgument
+    }
+}
+
+/// `floe_worker_execute` and `floe_pool_execute` with no producer, with a producer that makes no
+/// root, and with one that fails: the first two run the job without input; the failure schedules
+/// nothing, writes no future, and says the producer failed, in the producer's words.
+fn a_c_producer_may_make_no_input_or_fail_and_then_nothing_is_scheduled() {
+    use floe::ffi::future::{floe_future_release, floe_future_wait};
+    use floe::ffi::pool::floe_pool_execute;
+    use floe::ffi::worker::{floe_job_fn, floe_producer_fn, floe_worker_execute};
+    type Execute =
+        unsafe extern "C" fn(u32, u32, floe_producer_fn, *mut std::ffi::c_void, floe_job_fn, *mut u64) -> Status;
+    let worker = Worker::start("no input").unwrap();
+    let pool = floe::Pool::start("no input", 1).unwrap();
+    let targets: [(Execute, u32); 2] = [(floe_worker_execute, worker.id()), (floe_pool_execute, pool.id())];
+    let safe = TransferMode::Safe as u32;
+    let job: floe_job_fn = Some(c_expect_no_input);
+    for (execute, target) in targets {
+        let before = C_JOBS_RUN.load(Ordering::SeqCst);
+        for producer in [None, Some(no_root_producer as unsafe extern "C" fn(_, _) -> _)] {
+            let mut future = 0;
+            // SAFETY: a producer and a job of the documented types; a writable out-parameter.
+            assert_eq!(unsafe { execute(target, safe, producer, std::ptr::null_mut(), job, &mut future) }, Status::Ok);
+            let mut result = u64::MAX;
+            // SAFETY: a writable out-parameter.
+            assert_eq!(unsafe { floe_future_wait(future, 10_000, &mut result) }, Status::Ok, "the job had no input");
+            assert_eq!(result, 0);
+            assert_eq!(floe_future_release(future), Status::Ok);
+        }
+        let mut future = u64::MAX;
+        // SAFETY: as above.
+        let status = unsafe { execute(target, safe, Some(failing_producer), std::ptr::null_mut(), job, &mut future) };
+        assert_eq!(status, Status::ErrInvalidArgument, "the producer's status");
+        assert_eq!(future, u64::MAX, "no future is written");
+        // SAFETY: floe's last message is a NUL-terminated string until this thread's next failure.
+        let message = unsafe { std::ffi::CStr::from_ptr(floe::ffi::runtime::floe_last_error_message()) };
+        let message = message.to_string_lossy();
+        assert!(message.contains("the producer failed") && message.contains("no input today"), "{message}");
+        assert_eq!(C_JOBS_RUN.load(Ordering::SeqCst) - before, 2, "the two jobs ran, the refused one did not");
+    }
+    stop(worker);
+    let done = pool.request_termination(true).unwrap();
+    assert!(done.result(WAIT).unwrap().is_none());
 }
