@@ -12,8 +12,13 @@
 //!   exits. A thread that issues and releases a handle per transfer then seldom takes the mutex
 //!   that every thread shares. The caller names its thread-local list at each call, so that the
 //!   access to it is inlined (a list stored in the slab would be reached by an indirect call).
+//! - A thread's list takes never-used indices a run of `BATCH` at a time, aligned to `BATCH`, in
+//!   chunks aligned to a cache line, so that the slots two threads use fresh never share a line:
+//!   handed out one by one, a round trip's two handles were slots 0 and 1, and each trip moved
+//!   that line from one CPU to the other and back.
 
 use parking_lot::Mutex;
+use std::alloc::Layout;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::thread::LocalKey;
@@ -29,6 +34,11 @@ const CHUNK_BITS: u32 = match (cfg!(floe_loom), cfg!(miri)) {
     _ => 16,
 };
 const CHUNK_LEN: usize = 1 << CHUNK_BITS;
+/// A run of fresh indices lies inside one chunk (loom takes no runs: see `alloc_local`).
+const _: () = assert!(cfg!(floe_loom) || CHUNK_LEN % BATCH == 0);
+/// Chunks start on a cache line, so that runs of slots do (for slots whose size divides 64 or is a
+/// multiple of it; `BATCH` of any slot is a whole number of lines).
+const LINE: usize = 64;
 /// Indices stay below `2^INDEX_BITS`; the object header needs the top bit of an owner word.
 const INDEX_BITS: u32 = if cfg!(miri) || cfg!(floe_loom) { 16 } else { 31 };
 const MAX_CHUNKS: usize = 1 << (INDEX_BITS - CHUNK_BITS);
@@ -57,21 +67,10 @@ impl LocalFree {
         LocalFree { shared, indices: RefCell::new(Vec::new()) }
     }
 
-    /// A free index: from this thread's list, refilled from the shared list when empty.
+    /// A free index from this thread's list; `None` when it is empty or in use (a re-entrant call).
     #[inline]
     fn pop(&self) -> Option<u32> {
-        let mut indices = self.indices.try_borrow_mut().ok()?;
-        if indices.is_empty() {
-            self.refill(&mut indices);
-        }
-        indices.pop()
-    }
-
-    #[cold]
-    fn refill(&self, indices: &mut Vec<u32>) {
-        let mut shared = self.shared.lock();
-        let keep = shared.free.len().saturating_sub(BATCH);
-        indices.extend(shared.free.drain(keep..));
+        self.indices.try_borrow_mut().ok()?.pop()
     }
 
     /// Keeps `index` for this thread; hands `BATCH` back once the list is full. `false` if the list
@@ -144,11 +143,33 @@ impl<T: Default> Slab<T> {
         }
         match local.try_with(|local| {
             debug_assert!(std::ptr::eq(local.shared, &self.alloc), "a slab's own local list");
-            local.pop()
+            local.pop().or_else(|| self.refill(local))
         }) {
             Ok(Some(index)) => Some(index),
             _ => self.alloc(),
         }
+    }
+
+    /// Refills an empty local list: `BATCH` indices from the shared list, or else a run of fresh
+    /// ones (see the invariants); returns one of them.
+    #[cold]
+    fn refill(&self, local: &LocalFree) -> Option<u32> {
+        let mut indices = local.indices.try_borrow_mut().ok()?;
+        let mut alloc = self.alloc.lock();
+        if alloc.free.is_empty() {
+            let start = alloc.high_water.next_multiple_of(BATCH as u32);
+            self.ensure_chunk(start)?;
+            // Indices skipped to align the run (left by `alloc`) stay for the shared list.
+            let skipped = alloc.high_water..start;
+            alloc.free.extend(skipped);
+            alloc.high_water = start + BATCH as u32;
+            // Reversed, so that the run is handed out from its start.
+            indices.extend((start..alloc.high_water).rev());
+        } else {
+            let keep = alloc.free.len().saturating_sub(BATCH);
+            indices.extend(alloc.free.drain(keep..));
+        }
+        indices.pop()
     }
 
     /// A free index; its slot holds whatever the previous user left (callers reset on free).
@@ -158,16 +179,19 @@ impl<T: Default> Slab<T> {
             return Some(index);
         }
         let index = alloc.high_water;
-        let chunk = (index >> CHUNK_BITS) as usize;
-        if chunk >= MAX_CHUNKS {
-            return None;
-        }
-        if index as usize & (CHUNK_LEN - 1) == 0 {
-            let slots: Box<[T]> = (0..CHUNK_LEN).map(|_| T::default()).collect();
-            self.chunks[chunk].store(Box::into_raw(slots).cast::<T>(), Ordering::Release);
-        }
+        self.ensure_chunk(index)?;
         alloc.high_water = index + 1;
         Some(index)
+    }
+
+    /// Allocates the chunk of `index` unless it is there; `None` past the last chunk. Called under
+    /// the allocator's lock.
+    fn ensure_chunk(&self, index: u32) -> Option<()> {
+        let chunk = self.chunks.get((index >> CHUNK_BITS) as usize)?;
+        if chunk.load(Ordering::Relaxed).is_null() {
+            chunk.store(new_chunk::<T>(), Ordering::Release);
+        }
+        Some(())
     }
 
     /// One past the highest index ever allocated.
@@ -204,6 +228,23 @@ impl<T: Default> Slab<T> {
         self.chunks[..chunks].iter().for_each(|chunk| chunk.store(std::ptr::null_mut(), Ordering::Release));
         *alloc = Allocator { high_water: 0, free: Vec::new() };
     }
+}
+
+/// `CHUNK_LEN` default slots on a fresh cache line, never freed (invariants).
+fn new_chunk<T: Default>() -> *mut T {
+    let layout = Layout::array::<T>(CHUNK_LEN).and_then(|layout| layout.align_to(LINE)).expect("a chunk's size");
+    const { assert!(std::mem::size_of::<T>() > 0, "slab slots take memory") };
+    // SAFETY: the layout is not zero-sized (asserted above).
+    let chunk = unsafe { std::alloc::alloc(layout) }.cast::<T>();
+    if chunk.is_null() {
+        std::alloc::handle_alloc_error(layout);
+    }
+    for i in 0..CHUNK_LEN {
+        // SAFETY: `i < CHUNK_LEN`, inside the allocation, each slot written once before the chunk
+        // is published.
+        unsafe { chunk.add(i).write(T::default()) };
+    }
+    chunk
 }
 
 #[cfg(test)]
@@ -248,6 +289,39 @@ mod tests {
         again.sort_unstable();
         again.dedup();
         assert_eq!(again.len(), n as usize, "no index handed out twice");
+    }
+
+    #[test]
+    fn threads_taking_fresh_slots_get_runs_of_their_own_on_separate_cache_lines() {
+        static SLAB: Slab<u64> = Slab::new();
+        thread_local! {
+            static LOCAL: LocalFree = const { LocalFree::new(SLAB.shared_free()) };
+        }
+        let here: Vec<u32> = (0..2).map(|_| SLAB.alloc_local(&LOCAL).unwrap()).collect();
+        let there = std::thread::spawn(|| SLAB.alloc_local(&LOCAL).unwrap()).join().unwrap();
+        assert_eq!(here, [0, 1], "a run is handed out from its start");
+        assert_eq!(there, BATCH as u32, "the other thread's run follows");
+        let address = |index: u32| std::ptr::from_ref(SLAB.at(index)).addr();
+        assert_eq!(address(0) % LINE, 0, "a chunk starts on a cache line");
+        assert_ne!(address(here[1]) / LINE, address(there) / LINE, "no line is shared");
+    }
+
+    #[test]
+    fn indices_skipped_to_align_a_run_are_not_lost() {
+        static SLAB: Slab<u64> = Slab::new();
+        thread_local! {
+            static LOCAL: LocalFree = const { LocalFree::new(SLAB.shared_free()) };
+        }
+        assert_eq!(SLAB.alloc(), Some(0), "one index alone, as a thread without its list takes it");
+        let run = std::thread::spawn(|| SLAB.alloc_local(&LOCAL).unwrap()).join().unwrap();
+        assert_eq!(run, BATCH as u32, "the run starts on the next multiple of BATCH");
+        // The exited thread gave back the rest of its run; with the skipped ones, every index but
+        // the two taken is free, and no new one is needed.
+        let mut reused: Vec<u32> = (2..2 * BATCH).map(|_| SLAB.alloc().unwrap()).collect();
+        reused.sort_unstable();
+        let expected: Vec<u32> = (1..2 * BATCH as u32).filter(|&index| index != run).collect();
+        assert_eq!(reused, expected, "the skipped indices are handed out too");
+        assert_eq!(SLAB.len(), 2 * BATCH as u32);
     }
 
     #[test]
