@@ -62,7 +62,12 @@ impl Task {
 
     pub(crate) fn run(self) {
         match self.0.take_work() {
-            Queued::Job(Work { input, job, mode }) => self.0.complete(Some(run_job(input, job, mode))),
+            // Completed in each arm: with the outcome whole, its result went through memory in
+            // pieces and was read back as one word, a read that waits for the pieces to land.
+            Queued::Job(Work { input, job, mode }) => match run_job(input, job, mode) {
+                Ok(result) => self.0.complete(Some(Ok(result))),
+                Err(error) => self.0.complete(Some(Err(error))),
+            },
             Queued::Closure(body) => body(true),
         }
     }
