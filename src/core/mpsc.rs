@@ -271,6 +271,36 @@ impl<T> Mpsc<T> {
         }
     }
 
+    /// Takes the next value if its producer has written it; `None` otherwise, without reading
+    /// `tail`: for a consumer that then spins on `next_is_written` and looks at `tail` only before
+    /// it sleeps. A `pop` of an empty queue reads `tail`, which pulls its line to the consumer's
+    /// CPU, and the next push's claim must then take it back: in a round trip, a line transfer on
+    /// the producer's path every time.
+    ///
+    /// # Safety
+    /// As for `pop`.
+    pub(crate) unsafe fn pop_written(&self) -> Option<T> {
+        // SAFETY: the caller is the only consumer, so `head` is this call's alone.
+        self.head.0.with_mut(|head| unsafe {
+            let head = &mut *head;
+            if head.position % LAP == BLOCK {
+                // As in `pop_at`: this block's last slot was read, and its producer linked the next.
+                let next = (*head.block).next.load(Acquire);
+                debug_assert!(!next.is_null(), "the last slot's producer linked the next block");
+                self.recycle(head.block);
+                head.block = next;
+                head.position += 1;
+            }
+            let slot = &(*head.block).slots[head.position % LAP];
+            slot.holds(head.position).then(|| {
+                // SAFETY: as in `pop_at`: stamped with this position, and never read before.
+                let value = slot.value.with_mut(|cell| (*cell).assume_init_read());
+                head.position += 1;
+                value
+            })
+        })
+    }
+
     /// What a `pop` would find now, from one look at `tail`: values (or one being written), none,
     /// or none ever again. Does not wait.
     ///
@@ -396,6 +426,24 @@ mod tests {
         assert_eq!(rest, (BLOCK + 2..count).collect::<Vec<_>>());
         assert!(matches!(unsafe { queue.pop() }, Pop::Closed));
         assert_eq!(unsafe { queue.look() }, Look::Closed);
+    }
+
+    #[test]
+    fn taking_only_written_values_goes_across_blocks_in_order_and_leaves_closing_to_pop() {
+        let queue = Mpsc::new();
+        // SAFETY (every call below): one consumer.
+        assert_eq!(unsafe { queue.pop_written() }, None, "an empty queue");
+        for lap in 0..3 {
+            let count = BLOCK * 2 + lap;
+            (0..count).for_each(|i| queue.push(i).unwrap());
+            let taken: Vec<usize> = std::iter::from_fn(|| unsafe { queue.pop_written() }).collect();
+            assert_eq!(taken, (0..count).collect::<Vec<_>>(), "lap {lap}");
+        }
+        queue.push(7).unwrap();
+        queue.close();
+        assert_eq!(unsafe { queue.pop_written() }, Some(7), "a closed queue's values are still taken");
+        assert_eq!(unsafe { queue.pop_written() }, None, "then nothing, without saying why");
+        assert!(matches!(unsafe { queue.pop() }, Pop::Closed), "which `pop` and `look` say");
     }
 
     #[test]
@@ -532,6 +580,28 @@ mod loom_models {
                 loom::thread::spawn(move || (1..=3).for_each(|value| queue.push(value).unwrap()))
             };
             assert_eq!(pop_values(&queue, 3), [1, 2, 3]);
+            producer.join().unwrap();
+        });
+    }
+
+    /// The same for a consumer that takes only written values, as a worker does before it sleeps.
+    #[test]
+    fn loom_taking_only_written_values_across_a_block_boundary_keeps_order() {
+        bounded_model(PREEMPTIONS, || {
+            let queue = Arc::new(Mpsc::new());
+            let producer = {
+                let queue = queue.clone();
+                loom::thread::spawn(move || (1..=3).for_each(|value| queue.push(value).unwrap()))
+            };
+            let mut seen = Vec::new();
+            while seen.len() < 3 {
+                // SAFETY: this thread is the only consumer.
+                match unsafe { queue.pop_written() } {
+                    Some(value) => seen.push(value),
+                    None => loom::thread::yield_now(),
+                }
+            }
+            assert_eq!(seen, [1, 2, 3]);
             producer.join().unwrap();
         });
     }

@@ -251,13 +251,13 @@ impl Worker {
     fn next_task(&self) -> Option<Task> {
         loop {
             // SAFETY (here and below): `next_task` runs on the worker's own thread, the only
-            // consumer of `ready` (`process_queue` checks that it is called there too).
-            let closed = match unsafe { self.take_ready() } {
-                Pop::Value(task) => return Some(task),
-                Pop::Empty => false,
-                Pop::Closed => true,
-            };
-            if !closed && spin_until(|| unsafe { self.ready.next_is_written() }) {
+            // consumer of `ready` (`process_queue` checks that it is called there too). Only a
+            // written task is taken here, so that the queue's `tail` is read only before sleeping
+            // (`pop_written`); a closed queue is found there too.
+            if let Some(task) = self.take_due().or_else(|| unsafe { self.ready.pop_written() }) {
+                return Some(task);
+            }
+            if spin_until(|| unsafe { self.ready.next_is_written() }) {
                 continue;
             }
             let mut control = self.control.lock();
