@@ -249,12 +249,23 @@ impl Worker {
 
     /// The next task for the worker's thread, waiting for one; `None` once the thread must exit.
     fn next_task(&self) -> Option<Task> {
+        // Set when the look before sleeping found values: one may be claimed and not written yet,
+        // so the next take waits for it (`pop`) rather than going round again.
+        let mut claimed = false;
         loop {
             // SAFETY (here and below): `next_task` runs on the worker's own thread, the only
-            // consumer of `ready` (`process_queue` checks that it is called there too). Only a
-            // written task is taken here, so that the queue's `tail` is read only before sleeping
+            // consumer of `ready` (`process_queue` checks that it is called there too). Otherwise
+            // only a written task is taken, so that the queue's `tail` is read only before sleeping
             // (`pop_written`); a closed queue is found there too.
-            if let Some(task) = self.take_due().or_else(|| unsafe { self.ready.pop_written() }) {
+            let task = if std::mem::take(&mut claimed) {
+                match unsafe { self.take_ready() } {
+                    Pop::Value(task) => Some(task),
+                    Pop::Empty | Pop::Closed => None,
+                }
+            } else {
+                self.take_due().or_else(|| unsafe { self.ready.pop_written() })
+            };
+            if let Some(task) = task {
                 return Some(task);
             }
             if spin_until(|| unsafe { self.ready.next_is_written() }) {
@@ -269,7 +280,7 @@ impl Worker {
             let look = unsafe { self.ready.look() };
             let due = control.delayed.keys().next().map(|&(due, _)| due);
             match (look, due) {
-                (Look::Values, _) => {}
+                (Look::Values, _) => claimed = true,
                 (Look::Closed, None) => {
                     self.sleeping.store(false, Ordering::Relaxed);
                     return None;
