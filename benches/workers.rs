@@ -2,7 +2,8 @@
 //! plain traversal of the same graph.
 //!
 //! - `round_trip_two_cpus` / `round_trip_one_cpu`: one `Worker::execute` + `Future::result` (no
-//!   input; a one-object input and result, SAFE both ways) against a crossbeam-channel ping-pong
+//!   input; a one-object input and result, SAFE both ways), and from C `floe_worker_execute` +
+//!   `floe_future_wait` + `floe_future_release` (no input), against a crossbeam-channel ping-pong
 //!   (and `std::sync::mpsc`, for reference), the caller pinned to CPU 0, the other thread to CPU 1
 //!   or to CPU 0 as well. Target: floe ≤ 1.25 × crossbeam.
 //! - `throughput`: 10^5 tiny jobs per iteration to a worker on the other CPU, against as many
@@ -27,8 +28,8 @@ use std::time::Duration;
 mod report;
 
 use report::{
-    channel_stream, cpu_count, floe_stream, pin_current_thread, pin_worker, round_trip, tiny_job, Crossbeam, Echo,
-    Futures, Graph, Mpsc, Shape,
+    c_round_trip, channel_stream, cpu_count, floe_stream, pin_current_thread, pin_worker, round_trip, tiny_job,
+    Crossbeam, Echo, Futures, Graph, Mpsc, Shape,
 };
 
 const JOBS: u64 = 100_000;
@@ -60,6 +61,7 @@ fn round_trips(c: &mut Criterion) {
                 worker.execute(None, TransferMode::Safe, tiny_job).and_then(|f| f.result(None)).expect("round trip")
             })
         });
+        group.bench_function("floe_c_execute_no_input", |b| b.iter(|| c_round_trip(worker)));
         let mut object = Some(Object::new(Graph::node_type()).expect("allocate"));
         group.bench_function("floe_execute_1_object_safe", |b| {
             b.iter(|| {

@@ -10,7 +10,7 @@
 //!   root's. Target: detach ≤ 2 × traversal, detach + attach ≤ 2 × traversal.
 //! - Workers against crossbeam-channel between two threads pinned to CPUs (`std::sync::mpsc`
 //!   beside, for reference): an `execute` + `Future::result` round trip against a ping-pong, the
-//!   other thread on another CPU and on the same one (target ≤ 1.25×); and the throughput of 10^6
+//!   other thread on another CPU and on the same one (target ≤ 1.25×), from Rust and from C; and the throughput of 10^6
 //!   tiny jobs (`--quick`: 10^5) against as many messages to a consumer thread (target ≥ 0.8×).
 //! - SharedData reads under a writer that publishes new frozen values all the while, against
 //!   arc-swap's `ArcSwap::load_full` under a writer that stores new `Arc`s: both give the reader
@@ -245,7 +245,7 @@ fn workers_report(quick: bool, verdicts: &mut Verdicts) {
     let cpus = cpu_count();
     let worker = Worker::start("bench").expect("start a worker");
     println!("\nround trip to another thread and back, {ROUNDS} rounds of {trips}, ns per round trip, best (median); floe/crossbeam: of the bests, and the median of the rounds' ratios; target <= {ROUND_TRIP_TARGET}x for both");
-    println!("(floe: Worker::execute + Future::result; crossbeam and mpsc: ping-pong over two unbounded channels; threads pinned; contenders take turns in each round)");
+    println!("(floe: Worker::execute + Future::result, from C floe_worker_execute + floe_future_wait + floe_future_release; crossbeam and mpsc: ping-pong over two unbounded channels; threads pinned; contenders take turns in each round)");
     println!("{:<10} {:<42} {:>20}  {:>6}  {:>6}", "placement", "", "ns per round trip", "bests", "paired");
     for placement in Placement::ALL {
         if placement.partner >= cpus {
@@ -428,10 +428,10 @@ impl Placement {
 /// Round trips, `trips` per sample, from this thread to a thread on `partner`: crossbeam-channel and
 /// std::sync::mpsc ping-pongs, then `worker` (already on `partner`) with no input and with a
 /// one-object input and result; `ROUNDS` samples of each, taken in turns.
-pub fn round_trips(worker: Worker, trips: u32, partner: Option<usize>) -> [(&'static str, Vec<f64>); 4] {
+pub fn round_trips(worker: Worker, trips: u32, partner: Option<usize>) -> [(&'static str, Vec<f64>); 5] {
     let (crossbeam, mpsc) = (Echo::<Crossbeam>::start(partner), Echo::<Mpsc>::start(partner));
     let mut object = Some(Object::new(Graph::node_type()).expect("allocate"));
-    let [crossbeam, mpsc, no_input, one_object] = interleaved(&mut [
+    let [crossbeam, mpsc, no_input, c_no_input, one_object] = interleaved(&mut [
         &mut || ping_pong(&crossbeam, trips),
         &mut || ping_pong(&mpsc, trips),
         &mut || {
@@ -439,6 +439,7 @@ pub fn round_trips(worker: Worker, trips: u32, partner: Option<usize>) -> [(&'st
                 worker.execute(None, TransferMode::Safe, tiny_job).and_then(|f| f.result(None)).expect("round trip")
             })
         },
+        &mut || per_call(trips, |_| c_round_trip(worker)),
         &mut || {
             per_call(trips, |_| {
                 let input = object.take().expect("returned by the previous job");
@@ -447,15 +448,39 @@ pub fn round_trips(worker: Worker, trips: u32, partner: Option<usize>) -> [(&'st
         },
     ])
     .try_into()
-    .expect("four contenders");
+    .expect("five contenders");
     let value = object.expect("returned").get_int(Graph::VALUE_FIELD);
     assert_eq!(value.expect("read"), ROUNDS as i64 * i64::from(trips), "every job ran once");
     [
         ("crossbeam-channel ping-pong", crossbeam),
         ("std::sync::mpsc ping-pong", mpsc),
         ("floe execute, no input", no_input),
+        ("floe from C, no input", c_no_input),
         ("floe execute, 1-object input+result, SAFE", one_object),
     ]
+}
+
+/// One round trip through the C ABI: `floe_worker_execute` with no producer and a C job, then
+/// `floe_future_wait` and `floe_future_release`, as a C host does it.
+pub fn c_round_trip(worker: Worker) {
+    let mut future: floe_future = 0;
+    // SAFETY: no producer; a job of the documented type; a writable out-parameter.
+    let status = unsafe {
+        floe_worker_execute(
+            worker.id(),
+            TransferMode::Safe as u32,
+            None,
+            std::ptr::null_mut(),
+            Some(c_tiny_job),
+            &mut future,
+        )
+    };
+    assert_eq!(status, Status::Ok, "floe_worker_execute");
+    let mut result: floe_ref = u64::MAX;
+    // SAFETY: a writable out-parameter.
+    assert_eq!(unsafe { floe_future_wait(future, -1, &mut result) }, Status::Ok, "floe_future_wait");
+    assert_eq!(result, 0, "the job returns no result");
+    assert_eq!(floe_future_release(future), Status::Ok, "floe_future_release");
 }
 
 /// ns per round trip of `trips` round trips through `echo`.
