@@ -54,8 +54,9 @@ impl<T> IdSlot<T> {
         let word = self.word.load(Ordering::Relaxed);
         debug_assert!(generation_of(word) & 1 == 0 && word as u32 == 0, "a free slot, unpinned");
         // SAFETY: a free slot is its allocator's alone: readers pin only a live generation, and the
-        // ender of the previous one took the value before the index was freed.
-        self.value.with_mut(|slot| unsafe { *slot = Some(value) });
+        // ender of the previous one took the value before the index was freed, so it holds `None`
+        // and is written over without reading it (a fresh line's read would wait for the line).
+        self.value.with_mut(|slot| unsafe { slot.write(Some(value)) });
         let live = word + GENERATION;
         self.word.store(live, Ordering::Release);
         generation_of(live)
