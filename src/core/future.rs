@@ -161,7 +161,7 @@ impl Drop for Future {
             DELIVERIES.lock().remove(&self.address());
         }
         // SAFETY: the last handle is going: nobody else reaches the cell, whose contents were
-        // initialised by `carve`. An unconsumed result is freed here, on this thread.
+        // initialised by `fill`. An unconsumed result is freed here, on this thread.
         unsafe {
             std::ptr::drop_in_place(self.0.as_ptr());
             future_blocks::retire(self.0);
