@@ -160,6 +160,10 @@ static WORKERS: parking_lot::Mutex<HashMap<u32, Arc<Worker>, BuildHasherDefault<
 static NEXT_ID: AtomicU32 = AtomicU32::new(MAIN_WORKER + 1);
 static MAIN: OnceLock<Arc<Worker>> = OnceLock::new();
 static MAIN_WAKEUP: parking_lot::Mutex<Option<WakeHook>> = parking_lot::Mutex::new(None);
+/// Whether `MAIN_WAKEUP` holds a hook, stored under its lock: every job or result queued for the
+/// main thread reads it, so that with no hook it takes no lock (two locked read-modify-writes, each
+/// waiting for the stores of the task just queued: half of a main-queue submit's samples).
+static MAIN_WAKEUP_SET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 thread_local! {
     static CURRENT: Cell<u32> = const { Cell::new(0) };
@@ -221,7 +225,7 @@ impl Worker {
             drop(self.control.lock());
             self.wake.notify_one();
         }
-        if self.id == MAIN_WORKER {
+        if self.id == MAIN_WORKER && MAIN_WAKEUP_SET.load(Ordering::Acquire) {
             if let Some(hook) = &*MAIN_WAKEUP.lock() {
                 hook();
             }
@@ -493,7 +497,9 @@ pub fn running() -> Vec<Arc<Worker>> {
 
 /// Registers the hook called whenever work is queued for the main thread (replacing any other).
 pub fn set_main_wakeup(hook: Option<WakeHook>) {
-    *MAIN_WAKEUP.lock() = hook;
+    let mut registered = MAIN_WAKEUP.lock();
+    MAIN_WAKEUP_SET.store(hook.is_some(), Ordering::Release);
+    *registered = hook;
 }
 
 /// Runs up to `max` ready tasks of the main queue; main thread only.

@@ -220,6 +220,11 @@ fn results_can_be_delivered_to_a_workers_queue() {
             assert!(wakeups.load(Ordering::SeqCst) >= 1, "the host's loop was poked");
             assert_eq!(MainQueue::drain(usize::MAX).unwrap(), 1);
             MainQueue::set_wakeup(None);
+            let poked = wakeups.load(Ordering::SeqCst);
+            let quiet = Worker::MAIN.execute(None, TransferMode::Safe, make_list).unwrap();
+            assert_eq!(wakeups.load(Ordering::SeqCst), poked, "a removed hook is not called");
+            assert_eq!(MainQueue::drain(usize::MAX).unwrap(), 1);
+            assert!(quiet.result(WAIT).unwrap().is_some(), "the job ran when the queue was drained");
         }
         None => {
             assert_error(MainQueue::drain(1), Status::ErrWrongThread, &["only its own thread (main)"]);
