@@ -242,24 +242,8 @@ impl<T> Mpsc<T> {
     /// `head` is the consumer's, and the caller is the consumer.
     unsafe fn pop_at(&self, head: &mut Head<T>) -> Pop<T> {
         loop {
-            let offset = head.position % LAP;
-            if offset == BLOCK {
-                // SAFETY: the consumer has read this block's last slot, whose producer linked the
-                // next block before stamping it; no producer uses this block any more.
-                let next = unsafe { (*head.block).next.load(Acquire) };
-                debug_assert!(!next.is_null(), "the last slot's producer linked the next block");
-                self.recycle(head.block);
-                head.block = next;
-                head.position += 1;
-                continue;
-            }
-            // SAFETY: the consumer frees a block only after leaving it, so `head.block` is live.
-            let slot = unsafe { &(*head.block).slots[offset] };
-            if slot.holds(head.position) {
-                // SAFETY: stamped with this position (acquired above) and never read before:
-                // positions are read once, in order.
-                let value = slot.value.with_mut(|cell| unsafe { (*cell).assume_init_read() });
-                head.position += 1;
+            // SAFETY: forwarded contract.
+            if let Some(value) = unsafe { self.take_written(head) } {
                 return Pop::Value(value);
             }
             let tail = self.tail.0.load(SeqCst);
@@ -267,7 +251,8 @@ impl<T> Mpsc<T> {
                 return if tail & CLOSED == 0 { Pop::Empty } else { Pop::Closed };
             }
             // Claimed, not written yet: its producer is between the two steps.
-            slot.wait_until_holds(head.position);
+            // SAFETY: `take_written` left `head` on a slot of its live block.
+            unsafe { (*head.block).slots[head.position % LAP].wait_until_holds(head.position) };
         }
     }
 
@@ -281,23 +266,32 @@ impl<T> Mpsc<T> {
     /// As for `pop`.
     pub(crate) unsafe fn pop_written(&self) -> Option<T> {
         // SAFETY: the caller is the only consumer, so `head` is this call's alone.
-        self.head.0.with_mut(|head| unsafe {
-            let head = &mut *head;
-            if head.position % LAP == BLOCK {
-                // As in `pop_at`: this block's last slot was read, and its producer linked the next.
-                let next = (*head.block).next.load(Acquire);
-                debug_assert!(!next.is_null(), "the last slot's producer linked the next block");
-                self.recycle(head.block);
-                head.block = next;
-                head.position += 1;
-            }
-            let slot = &(*head.block).slots[head.position % LAP];
-            slot.holds(head.position).then(|| {
-                // SAFETY: as in `pop_at`: stamped with this position, and never read before.
-                let value = slot.value.with_mut(|cell| (*cell).assume_init_read());
-                head.position += 1;
-                value
-            })
+        self.head.0.with_mut(|head| unsafe { self.take_written(&mut *head) })
+    }
+
+    /// The value at `head` if its producer has written it, moving past a lap's last position
+    /// (which is no slot) first; leaves `head` on a slot.
+    ///
+    /// # Safety
+    /// As for `pop_at`.
+    unsafe fn take_written(&self, head: &mut Head<T>) -> Option<T> {
+        if head.position % LAP == BLOCK {
+            // SAFETY: the consumer has read this block's last slot, whose producer linked the next
+            // block before stamping it; no producer uses this block any more.
+            let next = unsafe { (*head.block).next.load(Acquire) };
+            debug_assert!(!next.is_null(), "the last slot's producer linked the next block");
+            self.recycle(head.block);
+            head.block = next;
+            head.position += 1;
+        }
+        // SAFETY: the consumer frees a block only after leaving it, so `head.block` is live.
+        let slot = unsafe { &(*head.block).slots[head.position % LAP] };
+        slot.holds(head.position).then(|| {
+            // SAFETY: stamped with this position (acquired above) and never read before: positions
+            // are read once, in order.
+            let value = slot.value.with_mut(|cell| unsafe { (*cell).assume_init_read() });
+            head.position += 1;
+            value
         })
     }
 
@@ -570,24 +564,10 @@ mod loom_models {
         });
     }
 
-    /// One producer crosses a block boundary while the consumer pops: values arrive in order.
-    #[test]
-    fn loom_a_block_boundary_crossed_under_the_consumer_keeps_order() {
-        bounded_model(PREEMPTIONS, || {
-            let queue = Arc::new(Mpsc::new());
-            let producer = {
-                let queue = queue.clone();
-                loom::thread::spawn(move || (1..=3).for_each(|value| queue.push(value).unwrap()))
-            };
-            assert_eq!(pop_values(&queue, 3), [1, 2, 3]);
-            producer.join().unwrap();
-        });
-    }
-
-    /// The same for a consumer that takes only written values, as a worker does before it sleeps.
-    #[test]
-    fn loom_taking_only_written_values_across_a_block_boundary_keeps_order() {
-        bounded_model(PREEMPTIONS, || {
+    /// One producer crosses a block boundary while the consumer takes three values with `take`,
+    /// yielding while it finds none: values arrive in order.
+    fn block_boundary_crossed_under_the_consumer(take: fn(&Mpsc<i32>) -> Option<i32>) {
+        bounded_model(PREEMPTIONS, move || {
             let queue = Arc::new(Mpsc::new());
             let producer = {
                 let queue = queue.clone();
@@ -595,8 +575,7 @@ mod loom_models {
             };
             let mut seen = Vec::new();
             while seen.len() < 3 {
-                // SAFETY: this thread is the only consumer.
-                match unsafe { queue.pop_written() } {
+                match take(&queue) {
                     Some(value) => seen.push(value),
                     None => loom::thread::yield_now(),
                 }
@@ -604,6 +583,23 @@ mod loom_models {
             assert_eq!(seen, [1, 2, 3]);
             producer.join().unwrap();
         });
+    }
+
+    #[test]
+    fn loom_a_block_boundary_crossed_under_the_consumer_keeps_order() {
+        // SAFETY: the model's thread is the only consumer.
+        block_boundary_crossed_under_the_consumer(|queue| match unsafe { queue.pop() } {
+            Pop::Value(value) => Some(value),
+            Pop::Empty => None,
+            Pop::Closed => unreachable!("never closed"),
+        });
+    }
+
+    /// The same for a consumer that takes only written values, as a worker does before it sleeps.
+    #[test]
+    fn loom_taking_only_written_values_across_a_block_boundary_keeps_order() {
+        // SAFETY: the model's thread is the only consumer.
+        block_boundary_crossed_under_the_consumer(|queue| unsafe { queue.pop_written() });
     }
 
     /// A close racing a push: the push either lands before the close, and is popped, or fails and

@@ -463,19 +463,7 @@ pub fn round_trips(worker: Worker, trips: u32, partner: Option<usize>) -> [(&'st
 /// One round trip through the C ABI: `floe_worker_execute` with no producer and a C job, then
 /// `floe_future_wait` and `floe_future_release`, as a C host does it.
 pub fn c_round_trip(worker: Worker) {
-    let mut future: floe_future = 0;
-    // SAFETY: no producer; a job of the documented type; a writable out-parameter.
-    let status = unsafe {
-        floe_worker_execute(
-            worker.id(),
-            TransferMode::Safe as u32,
-            None,
-            std::ptr::null_mut(),
-            Some(c_tiny_job),
-            &mut future,
-        )
-    };
-    assert_eq!(status, Status::Ok, "floe_worker_execute");
+    let future = c_execute_tiny_job(worker);
     let mut result: floe_ref = u64::MAX;
     // SAFETY: a writable out-parameter.
     assert_eq!(unsafe { floe_future_wait(future, -1, &mut result) }, Status::Ok, "floe_future_wait");
@@ -757,6 +745,25 @@ unsafe extern "C" fn c_tiny_job(_input: floe_ref, out_result: *mut floe_ref) -> 
     Status::Ok
 }
 
+/// `floe_worker_execute` of `c_tiny_job` on `worker`, with no producer; the C future it wrote.
+#[inline]
+fn c_execute_tiny_job(worker: Worker) -> floe_future {
+    let mut future: floe_future = 0;
+    // SAFETY: no producer; a job of the documented type; a writable out-parameter.
+    let status = unsafe {
+        floe_worker_execute(
+            worker.id(),
+            TransferMode::Safe as u32,
+            None,
+            std::ptr::null_mut(),
+            Some(c_tiny_job),
+            &mut future,
+        )
+    };
+    assert_eq!(status, Status::Ok, "floe_worker_execute");
+    future
+}
+
 /// `floe_stream` through the C ABI: `floe_worker_execute` with no producer and a C job, every
 /// future kept (as a C host holds `floe_future` handles), then `floe_future_wait` on the last.
 /// Untimed: every future released, and the count of jobs run.
@@ -764,16 +771,9 @@ pub fn floe_c_stream(worker: Worker, jobs: u64) -> Duration {
     KEPT_C.with_borrow_mut(|futures| {
         futures.reserve(jobs as usize);
         let before = TINY_WORK.load(Ordering::Relaxed);
-        let safe = TransferMode::Safe as u32;
         let (status, elapsed) = timed(|| {
             for _ in 0..jobs {
-                let mut future: floe_future = 0;
-                // SAFETY: no producer; a job of the documented type; a writable out-parameter.
-                let status = unsafe {
-                    floe_worker_execute(worker.id(), safe, None, std::ptr::null_mut(), Some(c_tiny_job), &mut future)
-                };
-                assert_eq!(status, Status::Ok, "floe_worker_execute");
-                futures.push(future);
+                futures.push(c_execute_tiny_job(worker));
             }
             let mut result: floe_ref = 0;
             // SAFETY: a writable out-parameter.
