@@ -748,7 +748,8 @@ floe_status floe_object_ensure_never_frozen(floe_ref object);
 
 /**
  * Starts a pool of `threads` threads named `<name>-<i>` sharing one queue, and writes its id to
- * `*out_pool`.
+ * `*out_pool`. Pool and view ids are 2^31 and above, worker ids below: either kind given to the
+ * other's functions gives `FLOE_ERR_UNKNOWN_WORKER`, saying so.
  */
 floe_status floe_pool_start(const char *name, size_t threads, uint32_t *out_pool);
 
@@ -917,7 +918,8 @@ floe_status floe_type_field_index(floe_type ty, const char *name, size_t *out_in
 
 /**
  * Starts a worker thread named `name` (its thread's name in messages too) and writes its id to
- * `*out_worker`. The id is valid on every thread until the worker terminates.
+ * `*out_worker`. The id is valid on every thread until the worker terminates, and is below 2^31,
+ * where pool and view ids start (`floe_pool_start`).
  */
 floe_status floe_worker_start(const char *name, uint32_t *out_worker);
 

@@ -12,11 +12,11 @@
 
 use super::error::{Error, Result, Status};
 use super::future::Future;
-use super::worker::Task;
+use super::worker::{take_id, Task, FIRST_POOL_ID};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, DefaultHasher};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
 
 pub struct Pool {
@@ -50,10 +50,14 @@ struct ViewState {
 
 static EXECUTORS: Mutex<HashMap<u32, Arc<Executor>, BuildHasherDefault<DefaultHasher>>> =
     Mutex::new(HashMap::with_hasher(BuildHasherDefault::new()));
-static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+static NEXT_ID: AtomicU32 = AtomicU32::new(FIRST_POOL_ID);
 
-fn register(executor: Executor) -> u32 {
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+/// An id for a new pool or view, taken before anything is started under it.
+fn new_id() -> Result<u32> {
+    take_id(&NEXT_ID, u32::MAX, "pools and views")
+}
+
+fn register(id: u32, executor: Executor) -> u32 {
     EXECUTORS.lock().insert(id, Arc::new(executor));
     id
 }
@@ -61,10 +65,12 @@ fn register(executor: Executor) -> u32 {
 /// The pool or view with id `id`.
 pub fn lookup(id: u32) -> Result<Arc<Executor>> {
     EXECUTORS.lock().get(&id).cloned().ok_or_else(|| {
-        Error::new(
-            Status::ErrUnknownWorker,
-            format!("no pool or view has id {id} (it never existed, or its pool terminated)"),
-        )
+        let why = if id < FIRST_POOL_ID {
+            "that is in the workers' range: a worker's jobs go through floe_worker_execute (Worker::execute)"
+        } else {
+            "it never existed, or its pool terminated"
+        };
+        Error::new(Status::ErrUnknownWorker, format!("no pool or view has id {id} ({why})"))
     })
 }
 
@@ -73,6 +79,7 @@ pub fn start(name: &str, threads: usize) -> Result<u32> {
     if threads == 0 {
         return Err(Error::new(Status::ErrInvalidArgument, "a pool needs at least one thread"));
     }
+    let id = new_id()?;
     let pool = Arc::new(Pool {
         name: name.into(),
         queue: Mutex::new(PoolQueue { tasks: VecDeque::new(), terminating: None, threads_left: threads }),
@@ -85,7 +92,7 @@ pub fn start(name: &str, threads: usize) -> Result<u32> {
             .spawn(move || member.run())
             .map_err(|e| Error::new(Status::ErrLimit, format!("cannot start pool {name:?}: {e}")))?;
     }
-    Ok(register(Executor::Pool(pool)))
+    Ok(register(id, Executor::Pool(pool)))
 }
 
 /// A view of pool `pool_id` that runs at most `limit` of its jobs at once; returns its id.
@@ -94,11 +101,14 @@ pub fn view(pool_id: u32, limit: usize) -> Result<u32> {
         return Err(Error::new(Status::ErrInvalidArgument, "a view's parallelism limit is at least 1"));
     }
     let pool = lookup(pool_id)?.pool().clone();
-    Ok(register(Executor::View(Arc::new(View {
-        pool,
-        limit,
-        state: Mutex::new(ViewState { running: 0, backlog: VecDeque::new() }),
-    }))))
+    Ok(register(
+        new_id()?,
+        Executor::View(Arc::new(View {
+            pool,
+            limit,
+            state: Mutex::new(ViewState { running: 0, backlog: VecDeque::new() }),
+        })),
+    ))
 }
 
 impl Pool {

@@ -405,7 +405,7 @@ fn main_worker() -> &'static Arc<Worker> {
 
 /// Starts a worker thread named `name`; returns its id, valid on every thread.
 pub fn start(name: &str) -> Result<u32> {
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let id = take_id(&NEXT_ID, FIRST_POOL_ID, "workers")?;
     let worker = Arc::new(Worker::new(id, name));
     WORKERS.lock().insert(id, worker.clone());
     let thread_worker = worker.clone();
@@ -477,8 +477,24 @@ pub(crate) fn with_worker<R>(id: u32, f: impl FnOnce(&Worker) -> Result<R>) -> R
 /// The running worker with id `id`, from the registry.
 fn registered(id: u32) -> Result<Arc<Worker>> {
     WORKERS.lock().get(&id).cloned().ok_or_else(|| {
-        Error::new(Status::ErrUnknownWorker, format!("no worker has id {id} (it never existed, or it has terminated)"))
+        let why = if id >= FIRST_POOL_ID {
+            "that is a pool's or a view's id: its jobs go through floe_pool_execute (Pool::execute)"
+        } else {
+            "it never existed, or it has terminated"
+        };
+        Error::new(Status::ErrUnknownWorker, format!("no worker has id {id} ({why})"))
     })
+}
+
+/// The first id of a pool or a view. Workers' ids are below it and theirs at or above it, so an
+/// id given to the other kind's call is refused, saying so, rather than naming something else.
+pub(crate) const FIRST_POOL_ID: u32 = 1 << 31;
+
+/// The next id from `counter`, which stops below `end`: ids are never reused.
+pub(crate) fn take_id(counter: &std::sync::atomic::AtomicU32, end: u32, what: &str) -> Result<u32> {
+    counter
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |id| (id < end).then_some(id + 1))
+        .map_err(|_| Error::new(Status::ErrLimit, format!("no ids are left for new {what}")))
 }
 
 /// The id of the worker running on the calling thread: `MAIN_WORKER` on the main thread, 0 on a
@@ -568,6 +584,14 @@ mod tests {
     #[test]
     fn a_queued_job_is_a_handle() {
         assert_eq!(std::mem::size_of::<Task>(), 8, "a task's work lives in its future's cell");
+    }
+
+    #[test]
+    fn ids_stop_below_the_end_of_their_range_and_are_never_reused() {
+        let counter = AtomicU32::new(FIRST_POOL_ID - 2);
+        let taken: Vec<_> =
+            (0..4).map(|_| take_id(&counter, FIRST_POOL_ID, "workers").map_err(|e| e.status())).collect();
+        assert_eq!(taken, [Ok(FIRST_POOL_ID - 2), Ok(FIRST_POOL_ID - 1), Err(Status::ErrLimit), Err(Status::ErrLimit)]);
     }
 
     #[test]

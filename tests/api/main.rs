@@ -6,6 +6,7 @@ mod freeze;
 mod globals;
 mod handles;
 mod harness;
+mod made_up_ids;
 mod objects;
 mod ownership;
 mod pools;
@@ -30,6 +31,7 @@ fn main() {
         shared_data::TESTS,
         stress::TESTS,
         pools::TESTS,
+        made_up_ids::TESTS,
     ]
     .concat();
     harness::main(&tests);
