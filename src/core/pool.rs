@@ -12,7 +12,7 @@
 
 use super::error::{Error, Result, Status};
 use super::future::Future;
-use super::worker::{take_id, Task, FIRST_POOL_ID};
+use super::worker::{take_id, thread_name, Task, FIRST_POOL_ID};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, DefaultHasher};
@@ -76,21 +76,35 @@ pub fn lookup(id: u32) -> Result<Arc<Executor>> {
 
 /// Starts a pool of `threads` threads named `<name>-<i>`; returns its id.
 pub fn start(name: &str, threads: usize) -> Result<u32> {
+    start_with(name, threads, |name, member| std::thread::Builder::new().name(name).spawn(member).map(drop))
+}
+
+/// `start`, with `spawn` starting each member thread. When one cannot start, the members already
+/// started are stopped (they would wait for jobs forever) and nothing is registered.
+fn start_with(
+    name: &str,
+    threads: usize,
+    mut spawn: impl FnMut(String, Box<dyn FnOnce() + Send>) -> std::io::Result<()>,
+) -> Result<u32> {
     if threads == 0 {
         return Err(Error::new(Status::ErrInvalidArgument, "a pool needs at least one thread"));
     }
+    let name = thread_name(name)?;
     let id = new_id()?;
     let pool = Arc::new(Pool {
         name: name.into(),
         queue: Mutex::new(PoolQueue { tasks: VecDeque::new(), terminating: None, threads_left: threads }),
         wake: Condvar::new(),
     });
-    for i in 0..threads {
+    for started in 0..threads {
         let member = pool.clone();
-        std::thread::Builder::new()
-            .name(format!("{name}-{i}"))
-            .spawn(move || member.run())
-            .map_err(|e| Error::new(Status::ErrLimit, format!("cannot start pool {name:?}: {e}")))?;
+        if let Err(e) = spawn(format!("{name}-{started}"), Box::new(move || member.run())) {
+            // No member exits before the termination below, so this count is still exact.
+            pool.queue.lock().threads_left = started;
+            drop(pool.request_termination(false));
+            let stopped = format!("the {started} started were stopped");
+            return Err(Error::new(Status::ErrLimit, format!("cannot start pool {name:?}: {e}; {stopped}")));
+        }
     }
     Ok(register(id, Executor::Pool(pool)))
 }
@@ -233,5 +247,31 @@ impl Executor {
         let pool = self.pool();
         EXECUTORS.lock().retain(|_, e| !Arc::ptr_eq(e.pool(), pool));
         pool.request_termination(process_scheduled)
+    }
+}
+
+#[cfg(all(test, not(floe_loom)))]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_member_that_cannot_start_stops_the_ones_that_did() {
+        let mut started = Vec::new();
+        let error = start_with("partly", 3, |name, member| {
+            if started.len() == 2 {
+                return Err(std::io::Error::other("no more threads"));
+            }
+            started.push(std::thread::Builder::new().name(name).spawn(member)?);
+            Ok(())
+        })
+        .unwrap_err();
+        assert_eq!(error.status(), Status::ErrLimit);
+        assert!(error.message().contains("no more threads; the 2 started were stopped"), "{}", error.message());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !started.iter().all(|member| member.is_finished()) {
+            assert!(Instant::now() < deadline, "the started members still wait for jobs");
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }

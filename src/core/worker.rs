@@ -405,6 +405,7 @@ fn main_worker() -> &'static Arc<Worker> {
 
 /// Starts a worker thread named `name`; returns its id, valid on every thread.
 pub fn start(name: &str) -> Result<u32> {
+    let name = thread_name(name)?;
     let id = take_id(&NEXT_ID, FIRST_POOL_ID, "workers")?;
     let worker = Arc::new(Worker::new(id, name));
     WORKERS.lock().insert(id, worker.clone());
@@ -484,6 +485,17 @@ fn registered(id: u32) -> Result<Arc<Worker>> {
         };
         Error::new(Status::ErrUnknownWorker, format!("no worker has id {id} ({why})"))
     })
+}
+
+/// `name`, if it can name a thread: std refuses, by panicking, a name with a NUL byte in it.
+pub(crate) fn thread_name(name: &str) -> Result<&str> {
+    if name.contains('\0') {
+        return Err(Error::new(
+            Status::ErrInvalidArgument,
+            format!("a thread's name may not hold a NUL byte: {name:?}"),
+        ));
+    }
+    Ok(name)
 }
 
 /// The first id of a pool or a view. Workers' ids are below it and theirs at or above it, so an

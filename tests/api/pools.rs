@@ -1,11 +1,15 @@
 //! Worker pools and limited-parallelism views.
 
 use crate::harness::assert_error;
-use floe::{Object, Pool, Result, Status, TransferMode};
+use floe::{Object, Pool, Result, Status, TransferMode, Worker};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-crate::tests![a_view_caps_parallelism_and_every_job_runs, termination_cancels_backlogged_jobs_too];
+crate::tests![
+    a_view_caps_parallelism_and_every_job_runs,
+    termination_cancels_backlogged_jobs_too,
+    a_thread_name_with_a_nul_byte_is_refused_and_nothing_starts,
+];
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(20));
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
@@ -60,4 +64,13 @@ fn termination_cancels_backlogged_jobs_too() {
     assert!(states.contains(&floe::FutureState::Cancelled), "{states:?}");
     drop(futures);
     assert_eq!(floe::Runtime::stats().detached_graphs, 0);
+}
+
+/// std panics on such a name: `Worker::start` did, with the worker already registered, so that it
+/// was reported unfinished at shutdown and its jobs never ran.
+fn a_thread_name_with_a_nul_byte_is_refused_and_nothing_starts() {
+    let running = floe::core::worker::running().len();
+    assert_error(Worker::start("bad\0name"), Status::ErrInvalidArgument, &["NUL byte", "bad\\0name"]);
+    assert_error(Pool::start("bad\0name", 2), Status::ErrInvalidArgument, &["NUL byte"]);
+    assert_eq!(floe::core::worker::running().len(), running, "no worker was registered");
 }
