@@ -7,9 +7,13 @@ use floe::core::shared_data::SharedData;
 use floe::ffi::{future, global, graph, pool, runtime, shared_data, worker};
 use floe::{Object, Pool, Status, TransferMode, Worker};
 use std::ffi::{c_void, CStr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-crate::tests![random_ids_get_an_error_at_every_entry_point, ids_next_to_live_ones_get_an_error_and_leave_them_alone];
+crate::tests![
+    random_ids_get_an_error_at_every_entry_point,
+    ids_next_to_live_ones_get_an_error_and_leave_them_alone,
+    made_up_handles_from_c_jobs_and_producers_fail_their_own_call_alone,
+];
 
 /// Random 64-bit values tried per entry point.
 const RANDOM: usize = 20_000;
@@ -215,4 +219,64 @@ fn ids_next_to_live_ones_get_an_error_and_leave_them_alone() {
     assert_eq!(CALLBACKS.load(Ordering::Relaxed), 0, "a callback ran for a made-up future");
     worker.request_termination(true).unwrap().result(None).unwrap();
     pool.request_termination(true).unwrap().result(None).unwrap();
+}
+
+/// What `hand_back_made_up` writes as its result or root.
+static MADE_UP: AtomicU64 = AtomicU64::new(0);
+
+unsafe extern "C" fn hand_back_made_up(_: u64, out: *mut u64) -> Status {
+    // SAFETY: floe passes a writable out-parameter.
+    unsafe { out.write(MADE_UP.load(Ordering::Relaxed)) };
+    Status::Ok
+}
+
+unsafe extern "C" fn produce_made_up(_: *mut c_void, out: *mut u64) -> Status {
+    // SAFETY: as above.
+    unsafe { hand_back_made_up(0, out) }
+}
+
+/// A C job whose result, or a C producer whose root, is a made-up or released handle: the job's
+/// future fails (the worker goes on), the execute with the producer fails and schedules nothing.
+fn made_up_handles_from_c_jobs_and_producers_fail_their_own_call_alone() {
+    let worker = Worker::start("made-up results").unwrap();
+    let released = Object::new_list().unwrap().handle();
+    let mut state = 0x9e37_79b9_7f4a_7c15;
+    let made_up = (0..200).map(|_| xorshift(&mut state)).chain([released, released ^ 1, u64::MAX]);
+    for bogus in made_up {
+        MADE_UP.store(bogus, Ordering::Relaxed);
+        let (mut future, mut result) = (0, 0x5eed);
+        // SAFETY (this block): out-parameters are writable; the worker is live.
+        unsafe {
+            let status = worker::floe_worker_execute(
+                worker.id(),
+                1,
+                None,
+                std::ptr::null_mut(),
+                Some(hand_back_made_up),
+                &mut future,
+            );
+            assert_eq!(status, Status::Ok);
+            let status = failed(future::floe_future_wait(future, -1, &mut result));
+            assert!(matches!(status, Status::ErrInvalidHandle | Status::ErrReleasedHandle), "{status:?}");
+            assert!(last_message().contains("the job failed"), "{}", last_message());
+            assert_eq!(result, 0x5eed);
+            assert_eq!(future::floe_future_release(future), Status::Ok);
+            let status = worker::floe_worker_execute(
+                worker.id(),
+                1,
+                Some(produce_made_up),
+                std::ptr::null_mut(),
+                Some(echo),
+                &mut future,
+            );
+            assert!(matches!(failed(status), Status::ErrInvalidHandle | Status::ErrReleasedHandle), "{status:?}");
+        }
+    }
+    // The worker went on: a job with a real input still runs.
+    let input = Object::new_list().unwrap();
+    input.push_int(7).unwrap();
+    let graph = input.detach(TransferMode::Safe).unwrap();
+    let back = worker.execute(Some(graph), TransferMode::Safe, Ok).unwrap().result(None).unwrap();
+    assert_eq!(back.unwrap().get_int(0).unwrap(), 7);
+    worker.request_termination(true).unwrap().result(None).unwrap();
 }
