@@ -292,12 +292,15 @@ typedef uint32_t floe_global_mode;
 #endif // __cplusplus
 
 /**
- * A handle to an object: an opaque 64-bit value, validated on every use; 0 is NULL.
+ * A handle to an object: an opaque 64-bit value, validated on every use; 0 is NULL. Handles,
+ * futures, detached graphs and shared-data values never share a value: one given where another
+ * is expected is `FLOE_ERR_INVALID_HANDLE`, and the message says which kind it looks like.
  */
 typedef uint64_t floe_ref;
 
 /**
- * A future, as returned by `floe_worker_execute`: an opaque 64-bit id, validated on every use.
+ * A future, as returned by `floe_worker_execute`: an opaque 64-bit id, validated on every use,
+ * and never equal to an object handle (see `floe_ref`).
  */
 typedef uint64_t floe_future;
 

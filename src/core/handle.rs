@@ -33,10 +33,60 @@ thread_local! {
 }
 
 /// A handle's generation and slot index; the C ABI's other ids (`registry`, `id_table`) use the same
-/// encoding.
+/// encoding, with their `IdKind` above the index.
 #[inline(always)]
 pub(crate) fn split(handle: u64) -> (u32, u32) {
     ((handle >> 32) as u32, handle as u32)
+}
+
+/// What a 64-bit id names. Ids carry their kind in bits 29 and 30 of the low half, above every slot
+/// index (slabs stay below 2^29; an object handle's kind bits are 0), so that one kind's id given
+/// to another kind's call names no slot there: it is refused, and the message says what it looks
+/// like, where equal encodings had let a future's id release an object handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IdKind {
+    Object = 0,
+    Future = 1,
+    Graph = 2,
+    SharedValue = 3,
+}
+
+const KIND_SHIFT: u32 = 29;
+const KIND_BITS: u32 = 0b11 << KIND_SHIFT;
+
+impl IdKind {
+    /// What messages call an id of this kind.
+    pub(crate) const fn noun(self) -> &'static str {
+        match self {
+            IdKind::Object => "handle",
+            IdKind::Future => "future",
+            IdKind::Graph => "detached graph",
+            IdKind::SharedValue => "shared-data value",
+        }
+    }
+
+    /// The id of slot `index` at `generation`.
+    #[inline(always)]
+    pub(crate) fn id(self, generation: u32, index: u32) -> u64 {
+        u64::from(generation) << 32 | u64::from(index | (self as u32) << KIND_SHIFT)
+    }
+
+    /// The generation and slot index of `id`, if its kind bits are this kind's.
+    #[inline(always)]
+    pub(crate) fn split(self, id: u64) -> Option<(u32, u32)> {
+        let (generation, low) = split(id);
+        (low & KIND_BITS == (self as u32) << KIND_SHIFT).then_some((generation, low & !KIND_BITS))
+    }
+
+    /// For the message about `id`, not a live id of this kind: what its kind bits say, if another.
+    pub(crate) fn mismatch(self, id: u64) -> String {
+        let kinds = [IdKind::Object, IdKind::Future, IdKind::Graph, IdKind::SharedValue];
+        let bits = kinds[((id as u32 & KIND_BITS) >> KIND_SHIFT) as usize];
+        if id == 0 || bits == self {
+            return String::new();
+        }
+        format!("; its kind bits are a {}'s", bits.noun())
+    }
 }
 
 /// Issues a handle for `target`, taking over one reference the caller already counted; when no
@@ -50,7 +100,7 @@ pub(crate) fn issue(target: ObjIndex) -> Result<u64> {
     let generation = slot.generation.load(Ordering::Relaxed) + 1;
     slot.generation.store(generation, Ordering::Release);
     STATS.handles.add(1);
-    Ok((generation as u64) << 32 | index as u64)
+    Ok(IdKind::Object.id(generation, index))
 }
 
 /// `issue`'s failure: the reference it was given is dropped.
@@ -118,6 +168,9 @@ fn invalid(handle: u64, releasing: bool) -> Error {
                 )
             }
         }
-        _ => Error::new(Status::ErrInvalidHandle, format!("{handle:#x} is not a handle this runtime issued")),
+        _ => {
+            let mismatch = IdKind::Object.mismatch(handle);
+            Error::new(Status::ErrInvalidHandle, format!("{handle:#x} is not a handle this runtime issued{mismatch}"))
+        }
     }
 }

@@ -20,7 +20,7 @@
 //! - Of two racing ends of one id, exactly one exchange succeeds.
 
 use super::error::{Error, Result, Status};
-use super::handle::split;
+use super::handle::IdKind;
 use super::registry::{not_live, table_full};
 use super::slab::{LocalFree, Slab};
 use super::sync::{AtomicU64, ShortWait, UnsafeCell};
@@ -130,15 +130,15 @@ impl Drop for Pinned<'_> {
     }
 }
 
-/// The ids of one kind of value (`noun` in messages), in a static slab.
+/// The ids of one kind of value, in a static slab.
 pub(crate) struct IdTable<T> {
-    noun: &'static str,
+    kind: IdKind,
     slots: Slab<IdSlot<T>>,
 }
 
 impl<T> IdTable<T> {
-    pub(crate) const fn new(noun: &'static str) -> Self {
-        IdTable { noun, slots: Slab::new() }
+    pub(crate) const fn new(kind: IdKind) -> Self {
+        IdTable { kind, slots: Slab::new() }
     }
 
     /// Forgets every id, for a loom model's next execution (`Slab::reset_for_model`).
@@ -159,18 +159,19 @@ impl<T> IdTable<T> {
     #[inline(always)]
     pub(crate) fn insert(&self, value: T, local: &'static LocalKey<LocalFree>) -> Result<u64> {
         let Some(index) = self.slots.alloc_local(local) else {
-            return Err(table_full(self.noun));
+            return Err(table_full(self.kind.noun()));
         };
         let generation = self.slots.at(index).fill(value);
-        Ok(u64::from(generation) << 32 | u64::from(index))
+        Ok(self.kind.id(generation, index))
     }
 
     /// `f` of the value of a live id, which no end takes meanwhile: it holds the id's pin, so it
     /// must be short (a clone, a count).
     #[inline]
     pub(crate) fn read<R>(&self, id: u64, f: impl FnOnce(&T) -> R) -> Result<R> {
-        let (generation, index) = split(id);
-        self.slots.get(index).and_then(|slot| slot.read(generation, f)).ok_or_else(|| self.invalid(id))
+        let slot = |(generation, index)| Some((generation, self.slots.get(index)?));
+        let read = self.kind.split(id).and_then(slot).and_then(|(generation, slot)| slot.read(generation, f));
+        read.ok_or_else(|| self.invalid(id))
     }
 
     /// A clone of the value of a live id.
@@ -184,7 +185,9 @@ impl<T> IdTable<T> {
 
     /// Ends a live id and returns its value; later uses of the id fail with `ErrReleasedHandle`.
     pub(crate) fn end(&self, id: u64, local: &'static LocalKey<LocalFree>) -> Result<T> {
-        let (generation, index) = split(id);
+        let Some((generation, index)) = self.kind.split(id) else {
+            return Err(self.invalid(id));
+        };
         let value = self.slots.get(index).and_then(|slot| slot.end(generation)).ok_or_else(|| self.invalid(id))?;
         self.slots.free_local(&[index], local);
         Ok(value)
@@ -193,10 +196,11 @@ impl<T> IdTable<T> {
     /// An ended id is one whose odd generation the slot has passed: it was released.
     #[cold]
     fn invalid(&self, id: u64) -> Error {
-        let (generation, index) = split(id);
-        let current = self.slots.get(index).map(IdSlot::generation);
-        let ended = current.filter(|&current| generation & 1 == 1 && generation < current);
-        not_live(self.noun, id, ended.map(|_| (Status::ErrReleasedHandle, "released")))
+        let ended = self.kind.split(id).is_some_and(|(generation, index)| {
+            let current = self.slots.get(index).map(IdSlot::generation);
+            current.is_some_and(|current| generation & 1 == 1 && generation < current)
+        });
+        not_live(self.kind, id, ended.then_some((Status::ErrReleasedHandle, "released")))
     }
 }
 
@@ -205,7 +209,11 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    static TABLE: IdTable<Arc<u32>> = IdTable::new("thing");
+    static TABLE: IdTable<Arc<u32>> = IdTable::new(IdKind::Future);
+
+    fn index_of(id: u64) -> u32 {
+        IdKind::Future.split(id).expect("a future's id").1
+    }
     thread_local! {
         static FREE: LocalFree = const { LocalFree::new(TABLE.shared_free()) };
     }
@@ -233,7 +241,7 @@ mod tests {
         let id = TABLE.insert(Arc::new(4), &FREE).unwrap();
         let read = std::panic::catch_unwind(|| TABLE.read(id, |_| -> u32 { panic!("the reader's function failed") }));
         assert!(read.is_err(), "the panic went on to the caller");
-        assert_eq!(TABLE.slots.at(split(id).1).word.load(Ordering::Relaxed) as u32, 0, "no pin is left");
+        assert_eq!(TABLE.slots.at(index_of(id)).word.load(Ordering::Relaxed) as u32, 0, "no pin is left");
         assert_eq!(*TABLE.end(id, &FREE).unwrap(), 4, "so the end takes the value");
     }
 
@@ -241,7 +249,7 @@ mod tests {
     fn an_end_that_meets_a_pin_gives_up_the_cpu_until_the_reader_unpins() {
         use crate::core::sync::ON_SHORT_WAIT_YIELD;
         let id = TABLE.insert(Arc::new(3), &FREE).unwrap();
-        let slot = TABLE.slots.at(split(id).1);
+        let slot = TABLE.slots.at(index_of(id));
         // A reader between its pin and its unpin, as if preempted there: it unpins only once the
         // ender gives up the CPU (the hook stands for it running again).
         slot.word.fetch_add(PIN, Ordering::Acquire);

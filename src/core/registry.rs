@@ -5,14 +5,14 @@
 //! lock-free `id_table`.
 
 use super::error::{Error, Result, Status};
-use super::handle::split;
+pub(crate) use super::handle::IdKind;
 use super::slab::Slab;
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::ffi::c_void;
 
 pub(crate) struct Registry<T> {
-    noun: &'static str,
+    kind: IdKind,
     slots: Slab<Mutex<Entry<T>>>,
 }
 
@@ -35,8 +35,8 @@ impl<T> Default for Entry<T> {
 }
 
 impl<T> Registry<T> {
-    pub(crate) const fn new(noun: &'static str) -> Self {
-        Registry { noun, slots: Slab::new() }
+    pub(crate) const fn new(kind: IdKind) -> Self {
+        Registry { kind, slots: Slab::new() }
     }
 }
 
@@ -57,31 +57,37 @@ pub(crate) fn table_full(noun: &str) -> Error {
     Error::new(Status::ErrLimit, format!("cannot register a {noun}: the table is full"))
 }
 
-/// The error for an id of a `noun` that is not live: NULL, ended (`ended`: the status of its later
+/// The error for an id of `kind` that is not live: NULL, ended (`ended`: the status of its later
 /// uses, and how it ended), or never issued.
 #[cold]
-pub(crate) fn not_live(noun: &str, id: u64, ended: Option<(Status, &str)>) -> Error {
+pub(crate) fn not_live(kind: IdKind, id: u64, ended: Option<(Status, &str)>) -> Error {
+    let noun = kind.noun();
     match ended {
         _ if id == 0 => Error::new(Status::ErrNull, format!("the {noun} is NULL (0)")),
         Some((status, how)) => Error::new(status, format!("{noun} {id:#x} was already {how}; it cannot be used again")),
-        None => Error::new(Status::ErrInvalidHandle, format!("{id:#x} is not a live {noun} this runtime issued")),
+        None => Error::new(
+            Status::ErrInvalidHandle,
+            format!("{id:#x} is not a live {noun} this runtime issued{}", kind.mismatch(id)),
+        ),
     }
 }
 
 impl<T> Registry<T> {
     /// Registers `value`; the returned id is live until `remove`.
     pub(crate) fn insert(&self, value: T) -> Result<u64> {
-        let index = self.slots.alloc().ok_or_else(|| table_full(self.noun))?;
+        let index = self.slots.alloc().ok_or_else(|| table_full(self.kind.noun()))?;
         let mut entry = self.slots.at(index).lock();
         entry.generation += 1;
         entry.value = Some(value);
-        Ok((entry.generation as u64) << 32 | index as u64)
+        Ok(self.kind.id(entry.generation, index))
     }
 
     /// Ends a live id and returns its value. Later uses of the id fail with `status`, saying it was
     /// `how` ("released", "attached", "disposed").
     pub(crate) fn remove(&self, id: u64, status: Status, how: &'static str) -> Result<T> {
-        let (generation, index) = split(id);
+        let Some((generation, index)) = self.kind.split(id) else {
+            return Err(self.invalid(id));
+        };
         if let Some(slot) = self.slots.get(index) {
             let mut entry = slot.lock();
             if entry.generation == generation && entry.value.is_some() {
@@ -101,12 +107,11 @@ impl<T> Registry<T> {
 
     #[cold]
     fn invalid(&self, id: u64) -> Error {
-        let (generation, index) = split(id);
-        let ended = self.slots.get(index).and_then(|slot| {
-            let entry = slot.lock();
+        let ended = self.kind.split(id).and_then(|(generation, index)| {
+            let entry = self.slots.get(index)?.lock();
             entry.ended.iter().find(|e| e.0 == generation).map(|&(_, status, how)| (status, how))
         });
-        not_live(self.noun, id, ended)
+        not_live(self.kind, id, ended)
     }
 }
 
@@ -116,7 +121,7 @@ mod tests {
 
     #[test]
     fn a_reused_slot_still_tells_an_old_id_how_it_ended() {
-        static TABLE: Registry<u32> = Registry::new("thing");
+        static TABLE: Registry<u32> = Registry::new(IdKind::Graph);
         let first = TABLE.insert(1).unwrap();
         TABLE.remove(first, Status::ErrAlreadyAttached, "attached").unwrap();
         let second = TABLE.insert(2).unwrap();

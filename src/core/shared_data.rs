@@ -26,7 +26,7 @@ use super::handle;
 use super::heap::HEAP;
 use super::id_table::IdTable;
 use super::ownership::name;
-use super::registry::{id_of_pointer, pointer_of_id};
+use super::registry::{id_of_pointer, pointer_of_id, IdKind};
 use super::slab::LocalFree;
 use super::stripes;
 use super::transfer::{self, TransferMode, Transit};
@@ -73,7 +73,7 @@ impl Stored {
     }
 }
 
-static CONTENTS: IdTable<Stored> = IdTable::new("shared-data value");
+static CONTENTS: IdTable<Stored> = IdTable::new(IdKind::SharedValue);
 thread_local! {
     static FREE_IDS: LocalFree = const { LocalFree::new(CONTENTS.shared_free()) };
 }
@@ -123,12 +123,14 @@ fn with_content<R>(words: &Words, f: impl FnOnce(&Stored) -> R) -> Result<Option
     if object.is_null() {
         return Ok(None);
     }
-    CONTENTS.read(id_of_pointer(object), f).map(Some).map_err(|_| {
+    let id = id_of_pointer(object);
+    CONTENTS.read(id, f).map(Some).map_err(|_| {
+        let version = words.version.load(Ordering::Relaxed);
+        let mismatch = IdKind::SharedValue.mismatch(id);
         Error::new(
             Status::ErrInvalidHandle,
             format!(
-                "corrupt floe_shared_data: object {object:p} is not a value floe stored (version {})",
-                words.version.load(Ordering::Relaxed)
+                "corrupt floe_shared_data: object {object:p} is not a value floe stored (version {version}){mismatch}"
             ),
         )
     })

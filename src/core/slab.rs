@@ -39,8 +39,9 @@ const _: () = assert!(cfg!(floe_loom) || CHUNK_LEN % BATCH == 0);
 /// Chunks start on a cache line, so that runs of slots do (for slots whose size divides 64 or is a
 /// multiple of it; `BATCH` of any slot is a whole number of lines).
 const LINE: usize = 64;
-/// Indices stay below `2^INDEX_BITS`; the object header needs the top bit of an owner word.
-const INDEX_BITS: u32 = if cfg!(miri) || cfg!(floe_loom) { 16 } else { 31 };
+/// Indices stay below `2^INDEX_BITS`: the object header needs the top bit of an owner word, and
+/// ids keep their kind in the two bits above the index (`handle::IdKind`).
+const INDEX_BITS: u32 = if cfg!(miri) || cfg!(floe_loom) { 16 } else { 29 };
 const MAX_CHUNKS: usize = 1 << (INDEX_BITS - CHUNK_BITS);
 
 /// A directory of chunks held inline, so a slab can be a `static` with no lazy initialisation on

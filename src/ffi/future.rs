@@ -5,6 +5,7 @@ use super::{boundary, floe_future, floe_ref, null_argument, required, returning,
 use crate::core::error::{Result, Status};
 use crate::core::future::{self as core_future, Future};
 use crate::core::id_table::IdTable;
+use crate::core::registry::IdKind;
 use crate::core::slab::LocalFree;
 use crate::core::worker;
 use std::ffi::c_void;
@@ -14,7 +15,7 @@ use std::ffi::c_void;
 #[allow(non_camel_case_types)]
 pub type floe_outcome_fn = Option<unsafe extern "C" fn(status: Status, result: floe_ref, user_data: *mut c_void)>;
 
-static FUTURES: IdTable<Future> = IdTable::new("future");
+static FUTURES: IdTable<Future> = IdTable::new(IdKind::Future);
 thread_local! {
     // A stream of `floe_worker_execute`s issues ids from its own thread's list.
     static FREE_IDS: LocalFree = const { LocalFree::new(FUTURES.shared_free()) };

@@ -6,11 +6,11 @@
 
 use super::{boundary, floe_ref, returning, transfer_mode};
 use crate::core::error::{Error, Status};
-use crate::core::registry::{id_of_pointer, pointer_of_id, Registry};
+use crate::core::registry::{id_of_pointer, pointer_of_id, IdKind, Registry};
 use crate::core::transfer::{self, Transit};
 use std::ffi::c_void;
 
-static GRAPHS: Registry<Transit> = Registry::new("detached graph");
+static GRAPHS: Registry<Transit> = Registry::new(IdKind::Graph);
 
 fn take(graph: *mut c_void, status: Status, how: &'static str) -> Result<Transit, Error> {
     GRAPHS.remove(id_of_pointer(graph), status, how)

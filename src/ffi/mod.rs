@@ -31,11 +31,14 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// A handle to an object: an opaque 64-bit value, validated on every use; 0 is NULL.
+/// A handle to an object: an opaque 64-bit value, validated on every use; 0 is NULL. Handles,
+/// futures, detached graphs and shared-data values never share a value: one given where another
+/// is expected is `FLOE_ERR_INVALID_HANDLE`, and the message says which kind it looks like.
 #[allow(non_camel_case_types)]
 pub type floe_ref = u64;
 
-/// A future, as returned by `floe_worker_execute`: an opaque 64-bit id, validated on every use.
+/// A future, as returned by `floe_worker_execute`: an opaque 64-bit id, validated on every use,
+/// and never equal to an object handle (see `floe_ref`).
 #[allow(non_camel_case_types)]
 pub type floe_future = u64;
 
