@@ -19,6 +19,7 @@ use super::heap::HEAP;
 use super::object;
 use super::thread;
 use super::value::ObjIndex;
+use super::worker::FIRST_POOL_ID;
 use parking_lot::{Condvar, Mutex};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -81,12 +82,20 @@ impl Drop for LocalValues {
     }
 }
 
+/// The first global's id. Global ids count up from here, between the workers' ids below and the
+/// pools' from 2^31, so that a worker's id given to a global's call (or the other way round) names
+/// nothing and is refused.
+pub(crate) const FIRST_GLOBAL_ID: u32 = 1 << 30;
+
 /// Defines a global; returns its id.
 pub fn define(name: &str, mode: GlobalMode, init: Initializer) -> Result<u32> {
     if name.is_empty() {
         return Err(Error::new(Status::ErrInvalidArgument, "a global needs a name"));
     }
     let mut globals = GLOBALS.lock();
+    if globals.len() >= (FIRST_POOL_ID - FIRST_GLOBAL_ID) as usize {
+        return Err(Error::new(Status::ErrLimit, format!("cannot define global {name:?}: no ids are left")));
+    }
     globals.push(Arc::new(Global {
         name: name.into(),
         mode,
@@ -94,13 +103,18 @@ pub fn define(name: &str, mode: GlobalMode, init: Initializer) -> Result<u32> {
         value: Mutex::new(Slot::Empty),
         ready: Condvar::new(),
     }));
-    Ok(globals.len() as u32)
+    Ok(FIRST_GLOBAL_ID + globals.len() as u32 - 1)
 }
 
 fn lookup(id: u32) -> Result<(usize, Arc<Global>)> {
     let globals = GLOBALS.lock();
-    let index = (id as usize).checked_sub(1).filter(|&i| i < globals.len()).ok_or_else(|| {
-        Error::new(Status::ErrInvalidArgument, format!("no global has id {id} (defined ids: 1..={})", globals.len()))
+    let index = id.checked_sub(FIRST_GLOBAL_ID).map(|i| i as usize).filter(|&i| i < globals.len());
+    let index = index.ok_or_else(|| {
+        let defined = match globals.len() {
+            0 => "none is defined".to_string(),
+            n => format!("defined ids: {FIRST_GLOBAL_ID}..={}", FIRST_GLOBAL_ID + n as u32 - 1),
+        };
+        Error::new(Status::ErrInvalidArgument, format!("no global has id {id} ({defined})"))
     })?;
     Ok((index, globals[index].clone()))
 }

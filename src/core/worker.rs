@@ -23,6 +23,7 @@
 use super::api::Object;
 use super::error::{Error, Result, Status};
 use super::future::Future;
+use super::global::FIRST_GLOBAL_ID;
 use super::mpsc::{Look, Mpsc, Pop};
 use super::object;
 use super::sync::spin_until;
@@ -406,7 +407,7 @@ fn main_worker() -> &'static Arc<Worker> {
 /// Starts a worker thread named `name`; returns its id, valid on every thread.
 pub fn start(name: &str) -> Result<u32> {
     let name = thread_name(name)?;
-    let id = take_id(&NEXT_ID, FIRST_POOL_ID, "workers")?;
+    let id = take_id(&NEXT_ID, FIRST_GLOBAL_ID, "workers")?;
     let worker = Arc::new(Worker::new(id, name));
     WORKERS.lock().insert(id, worker.clone());
     let thread_worker = worker.clone();
@@ -498,8 +499,9 @@ pub(crate) fn thread_name(name: &str) -> Result<&str> {
     Ok(name)
 }
 
-/// The first id of a pool or a view. Workers' ids are below it and theirs at or above it, so an
-/// id given to the other kind's call is refused, saying so, rather than naming something else.
+/// The first id of a pool or a view. Workers' ids are below globals' (`FIRST_GLOBAL_ID`), which
+/// are below these, so that an id given to another kind's call is refused rather than naming
+/// something else.
 pub(crate) const FIRST_POOL_ID: u32 = 1 << 31;
 
 /// The next id from `counter`, which stops below `end`: ids are never reused.

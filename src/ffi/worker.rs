@@ -52,8 +52,8 @@ pub(crate) fn c_failure(status: Status) -> Error {
 }
 
 /// Starts a worker thread named `name` (its thread's name in messages too) and writes its id to
-/// `*out_worker`. The id is valid on every thread until the worker terminates, and is below 2^31,
-/// where pool and view ids start (`floe_pool_start`).
+/// `*out_worker`. The id is valid on every thread until the worker terminates, and is below 2^30,
+/// where global ids start (pool and view ids start at 2^31).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_worker_start(name: *const c_char, out_worker: *mut u32) -> Status {
     let body = || {

@@ -17,8 +17,9 @@ crate::tests![
 
 /// Random 64-bit values tried per entry point.
 const RANDOM: usize = 20_000;
-/// Worker and global ids count up from 1, pool and view ids from 2^31: no test makes this many, so
-/// a random 32-bit id this close to either start is skipped rather than risk naming a live one.
+/// Worker ids count up from 1, global ids from 2^30, pool and view ids from 2^31: no test makes
+/// this many, so a random 32-bit id this close to a start is skipped rather than risk naming a live
+/// one.
 const NEAR_A_START: u32 = 1 << 20;
 
 static CALLBACKS: AtomicUsize = AtomicUsize::new(0);
@@ -121,7 +122,7 @@ fn random_ids_get_an_error_at_every_entry_point() {
         let id = xorshift(&mut state);
         try_wide_id(id);
         for narrow in [id as u32, (id >> 32) as u32] {
-            if narrow & !(1 << 31) >= NEAR_A_START {
+            if narrow & ((1 << 30) - 1) >= NEAR_A_START {
                 try_narrow_id(narrow);
             }
         }
@@ -210,6 +211,11 @@ fn ids_next_to_live_ones_get_an_error_and_leave_them_alone() {
     refused(status, "a pool's or a view's id");
     let status = unsafe { pool::floe_pool_execute(worker.id(), 1, None, std::ptr::null_mut(), Some(echo), &mut 0) };
     refused(status, "the workers' range");
+    // SAFETY (both calls): the out-parameter is writable; the ids are live workers' and pools'.
+    for id in [worker.id(), pool.id()] {
+        assert_eq!(failed(unsafe { global::floe_global_get(id, &mut 0) }), Status::ErrInvalidArgument);
+        assert!(last_message().contains("no global has id"), "{}", last_message());
+    }
 
     // A live id of one kind given where another kind is expected: refused, saying what it looks
     // like, and the live id is left alone.
