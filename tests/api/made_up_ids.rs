@@ -105,10 +105,6 @@ fn try_narrow_id(id: u32) {
     assert_eq!((out, narrow, ran), (UNTOUCHED, u32::MAX, usize::MAX), "out-parameters written on failure");
 }
 
-fn narrow_out() -> u32 {
-    u32::MAX
-}
-
 fn xorshift(state: &mut u64) -> u64 {
     *state ^= *state << 13;
     *state ^= *state >> 7;
@@ -225,20 +221,20 @@ fn ids_next_to_live_ones_get_an_error_and_leave_them_alone() {
         assert!(last_message().contains(&format!("its kind bits are a {looks_like}'s")), "{}", last_message());
     };
     let as_pointer = |id: u64| std::ptr::without_provenance_mut::<c_void>(id as usize);
-    let (mut out, mut length, mut version) = (0, 0, 0);
+    let (mut out, mut length, mut version, mut state) = (0, 0, 0, 0);
     // SAFETY (this block): out-parameters are writable; every id is live, of another kind.
     unsafe {
         wrong_kind(reference::floe_ref_release(live_future), "future");
         wrong_kind(object::floe_object_len(live_future, &mut length), "future");
         wrong_kind(object::floe_object_len(live_graph, &mut length), "detached graph");
-        wrong_kind(future::floe_future_get_state(handle.handle(), &mut narrow_out()), "handle");
+        wrong_kind(future::floe_future_get_state(handle.handle(), &mut state), "handle");
         wrong_kind(future::floe_future_release(live_graph), "detached graph");
         wrong_kind(graph::floe_graph_dispose(as_pointer(live_future)), "future");
         wrong_kind(graph::floe_graph_attach(as_pointer(handle.handle()), &mut out), "handle");
         let mut graph_as_value = SharedData { version: 1, object: graph_pointer };
         wrong_kind(shared_data::floe_shared_data_read(&mut graph_as_value, &mut version, &mut out), "detached graph");
     }
-    assert_eq!((out, length, version), (0, 0, 0), "out-parameters written on failure");
+    assert_eq!((out, length, version, state), (0, 0, 0, 0), "out-parameters written on failure");
     assert_eq!(handle.len().unwrap(), 0, "the handle given as a future still works");
 
     // The live ids narrowly missed above still work.
