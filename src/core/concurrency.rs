@@ -290,7 +290,7 @@ impl fmt::Display for ShutdownReport {
 /// cancelling them otherwise — waits up to `timeout` for their threads, and reports what is left.
 /// Unlike Kotlin/Native's "Unfinished workers detected", it never aborts the process.
 pub fn shutdown(process_scheduled: bool, timeout: Option<Duration>) -> ShutdownReport {
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let deadline = timeout.and_then(core_future::deadline_in);
     let mut report = ShutdownReport::default();
     let stopping: Vec<_> = worker::running()
         .into_iter()

@@ -345,7 +345,7 @@ impl Future {
     /// Waits up to `timeout` (forever with `None`) and takes the outcome; a result is attached to
     /// the calling thread and returned as a handle it owns.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<Option<u64>> {
-        if !spin_until(|| self.finished()) && !self.sleep_until_finished(timeout.map(|t| Instant::now() + t)) {
+        if !spin_until(|| self.finished()) && !self.sleep_until_finished(timeout.and_then(deadline_in)) {
             let waited = timeout.unwrap_or_default();
             return Err(Error::new(Status::ErrTimeout, format!("the job did not finish within {waited:?}")));
         }
@@ -423,12 +423,18 @@ fn deliver(worker: &Worker, outcome: Result<Option<Transit>>, callback: Box<dyn 
     }));
 }
 
+/// The instant `timeout` from now; `None` past the last one the clock can tell (`Duration::MAX`),
+/// which no wait outlasts anyway: such a wait has no deadline, where adding would panic.
+pub(crate) fn deadline_in(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
 /// Waits until one of `futures` has finished and is not consumed yet; returns the index of the first.
 pub fn wait_any(futures: &[Future], timeout: Option<Duration>) -> Result<usize> {
     if futures.is_empty() {
         return Err(Error::new(Status::ErrInvalidArgument, "wait_any needs at least one future"));
     }
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = timeout.and_then(deadline_in);
     /// Counts the calling thread in `ANY_WAITERS` until it returns.
     struct Waiting;
     impl Drop for Waiting {
@@ -484,6 +490,12 @@ mod tests {
             drop(observer);
             completing.join().unwrap();
         }
+    }
+
+    #[test]
+    fn a_deadline_past_the_clocks_last_instant_is_none() {
+        assert!(deadline_in(Duration::MAX).is_none());
+        assert!(deadline_in(Duration::from_secs(1)).is_some_and(|d| d > Instant::now()));
     }
 
     #[test]

@@ -206,12 +206,12 @@ impl Worker {
         format!("worker {} ({})", self.id, self.name)
     }
 
-    /// Queues `task` (after `delay`). A terminating worker refuses it, and the task is cancelled.
+    /// Queues `task` (to run once `due`). A terminating worker refuses it, and the task is cancelled.
     #[inline]
-    fn submit(&self, task: Task, delay: Option<Duration>) -> Result<()> {
-        let refused = match delay {
+    fn submit(&self, task: Task, due: Option<Instant>) -> Result<()> {
+        let refused = match due {
             None => self.ready.push(task).err(),
-            Some(delay) => self.schedule(task, delay),
+            Some(due) => self.schedule(task, due),
         };
         if let Some(task) = refused {
             task.cancel();
@@ -222,7 +222,7 @@ impl Worker {
         }
         // The producer's half of the sleep handshake (see the top of this file).
         handshake_fence();
-        if delay.is_some() || self.sleeping.load(Ordering::SeqCst) {
+        if due.is_some() || self.sleeping.load(Ordering::SeqCst) {
             drop(self.control.lock());
             self.wake.notify_one();
         }
@@ -235,13 +235,13 @@ impl Worker {
     }
 
     /// Adds a delayed task, or hands it back if the worker is terminating.
-    fn schedule(&self, task: Task, delay: Duration) -> Option<Task> {
+    fn schedule(&self, task: Task, due: Instant) -> Option<Task> {
         let mut control = self.control.lock();
         if let Phase::Terminating { .. } = control.phase {
             return Some(task);
         }
         control.sequence += 1;
-        let key = (Instant::now() + delay, control.sequence);
+        let key = (due, control.sequence);
         control.delayed.insert(key, task);
         self.has_delayed.store(true, Ordering::Relaxed);
         None
@@ -548,6 +548,12 @@ pub(crate) fn execute_on(id: u32, input: Option<Transit>, mode: TransferMode, jo
 /// Schedules `job` on `worker` after `delay`, with a frozen input — shared: the caller keeps its
 /// handle — or none.
 pub(crate) fn execute_after(worker: &Worker, delay: Duration, input: Option<u64>, job: JobFn) -> Result<Future> {
+    let Some(due) = super::future::deadline_in(delay) else {
+        return Err(Error::new(
+            Status::ErrInvalidArgument,
+            format!("a delay of {delay:?} ends past the last instant this clock can tell; the job would never run"),
+        ));
+    };
     let input = match input {
         None => None,
         Some(handle) if !object::is_frozen(handle)? => {
@@ -558,7 +564,7 @@ pub(crate) fn execute_after(worker: &Worker, delay: Duration, input: Option<u64>
         }
         Some(handle) => Some(transfer::detach(object::retain(handle)?, TransferMode::Safe)?),
     };
-    execute_with(|task| worker.submit(task, Some(delay)), input, TransferMode::Safe, job)
+    execute_with(|task| worker.submit(task, Some(due)), input, TransferMode::Safe, job)
 }
 
 /// Makes the task that runs `job` with `input` and completes a future, and hands it to `submit`

@@ -1,7 +1,7 @@
 //! Workers, futures, the main queue.
 
 use crate::harness::{assert_error, place, Place};
-use floe::{FutureState, MainQueue, Object, Result, Runtime, Status, TransferMode, Worker};
+use floe::{Future, FutureState, MainQueue, Object, Result, Runtime, Status, TransferMode, Worker};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,7 @@ crate::tests![
     shutdown_reports_instead_of_aborting,
     a_c_future_released_while_another_thread_waits_is_a_status_not_a_crash,
     a_c_producer_may_make_no_input_or_fail_and_then_nothing_is_scheduled,
+    durations_past_the_clocks_last_instant_wait_without_end_or_are_refused,
 ];
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(10));
@@ -393,4 +394,17 @@ fn a_c_producer_may_make_no_input_or_fail_and_then_nothing_is_scheduled() {
     stop(worker);
     let done = pool.request_termination(true).unwrap();
     assert!(done.result(WAIT).unwrap().is_none());
+}
+
+/// `Duration::MAX` from now is past the last instant the clock can tell: adding it panicked in a
+/// wait, a wait for any and a delayed job. A wait that long has no deadline; a job delayed that
+/// long would never run, so it is refused.
+fn durations_past_the_clocks_last_instant_wait_without_end_or_are_refused() {
+    let worker = Worker::start("durations").unwrap();
+    let future = worker.execute(None, TransferMode::Safe, make_list).unwrap();
+    assert_eq!(Future::wait_any(&[&future], Some(Duration::MAX)).unwrap(), 0);
+    let list = future.result(Some(Duration::MAX)).unwrap().expect("a result");
+    assert_eq!(list.get_int(0).unwrap(), 42);
+    assert_error(worker.execute_after(Duration::MAX, None, make_list), Status::ErrInvalidArgument, &["never run"]);
+    stop(worker);
 }
