@@ -817,6 +817,19 @@ static void main_queue(void)
     size_t ran = 99;
     CHECK(floe_main_queue_drain(10, &ran) == FLOE_OK && ran == 0, "the main thread drains its (empty) queue");
     expect(floe_worker_process_queue(FLOE_WORKER_MAIN, NULL), FLOE_ERR_NULL, "NULL out-pointer: floe_worker_process_queue");
+
+    /* Waiting on the main thread for a job in the main queue could never end: only this thread
+     * drains it. An error at once, not a hang; drained, the job runs and the wait succeeds. */
+    floe_future queued = 0;
+    floe_ref result = 0;
+    SETUP(floe_worker_execute(FLOE_WORKER_MAIN, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, quick_job, &queued));
+    if (expect(floe_future_wait(queued, -1, &result), FLOE_ERR_WOULD_DEADLOCK, "wait on main for a main-queue job"))
+        CHECK(said("floe_main_queue_drain") && result == 0, "the message says to drain the queue first");
+    CHECK(floe_main_queue_drain(10, &ran) == FLOE_OK && ran == 1, "drained, the job runs");
+    CHECK(floe_future_wait(queued, -1, &result) == FLOE_OK, "and the wait takes its result");
+    if (result != 0)
+        floe_ref_release(result);
+    SETUP(floe_future_release(queued));
 }
 
 /* ---- atomics, globals, shared data, pools, shutdown ---- */

@@ -147,6 +147,11 @@ enum floe_status
    */
   FLOE_ERR_HOST = 27,
   /**
+   * The wait could never end: the job waits in the calling thread's own queue (a worker's, or
+   * the main queue on the main thread), which runs nothing while its thread waits.
+   */
+  FLOE_ERR_WOULD_DEADLOCK = 28,
+  /**
    * floe panicked; the message holds the panic text. Nothing unwound into the caller.
    */
   FLOE_ERR_PANIC = 100,
@@ -490,14 +495,17 @@ floe_status floe_future_get_state(floe_future future, uint32_t *out_state);
  * the graph is attached to the calling thread and a handle to its root written to `*out_result`
  * (0 when the job returned none); the caller owns it. A result is taken once
  * (`FLOE_ERR_CONSUMED` after); a failed job gives its own status and message, prefixed
- * "the job failed:"; `FLOE_ERR_TIMEOUT` leaves the future as it was.
+ * "the job failed:"; `FLOE_ERR_TIMEOUT` leaves the future as it was. A wait that could never end
+ * is `FLOE_ERR_WOULD_DEADLOCK` at once: the job waits in the calling thread's own queue (the main
+ * queue on the main thread, or the calling worker's), which runs nothing while it waits.
  */
 floe_status floe_future_wait(floe_future future, int64_t timeout_ms, floe_ref *out_result);
 
 /**
  * Kotlin's `consume`: waits like `floe_future_wait`, then calls `callback(status, result,
  * user_data)` on the calling thread with the outcome — the job's failure included. Returns the
- * wait's own failures (NULL callback, unknown future, timeout) without calling it.
+ * wait's own failures (NULL callback, unknown future, timeout, a wait that would never end)
+ * without calling it.
  */
 floe_status floe_future_consume(floe_future future,
                                 int64_t timeout_ms,

@@ -69,12 +69,15 @@ pub enum Status {
     /// A host callback (job, producer, initialiser) failed for a reason of its own, not a floe
     /// status; the message is the host's (see `floe_last_error_set`).
     ErrHost = 27,
+    /// The wait could never end: the job waits in the calling thread's own queue (a worker's, or
+    /// the main queue on the main thread), which runs nothing while its thread waits.
+    ErrWouldDeadlock = 28,
     /// floe panicked; the message holds the panic text. Nothing unwound into the caller.
     ErrPanic = 100,
 }
 
 impl Status {
-    const ALL: [Status; 29] = [
+    const ALL: [Status; 30] = [
         Status::Ok,
         Status::ErrNull,
         Status::ErrInvalidHandle,
@@ -103,6 +106,7 @@ impl Status {
         Status::ErrNotFrozen,
         Status::ErrCyclicInit,
         Status::ErrHost,
+        Status::ErrWouldDeadlock,
         Status::ErrPanic,
     ];
 

@@ -79,6 +79,10 @@ const WAITING: u32 = 1 << 3;
 const DELIVERY: u32 = 1 << 4;
 /// The job's result leaves the worker UNSAFE (without the SAFE check); see the invariants.
 const UNSAFE_RESULT: u32 = 1 << 5;
+/// Above the flags, until the job completes: the id of the worker whose queue holds it, or 0 (a
+/// pool's job, or a worker id too large to fit), so that its own worker's thread waiting for it
+/// is told it never could finish.
+const QUEUE_SHIFT: u32 = 6;
 
 /// The job to run, until the task that completes the future takes it; then what the job left: a
 /// result (Computed, then Consumed once taken), a failure, or nothing.
@@ -246,6 +250,32 @@ impl Future {
     }
 
     /// SeqCst: `wait_any` reads states after counting itself in `ANY_WAITERS` (see the top).
+    /// Notes that the job waits in the queue of worker `worker`, for `wait`'s check. Called by the
+    /// queue before the task is shared: the cell is still the calling thread's alone.
+    pub(crate) fn queued_on(&self, worker: u32) {
+        if worker < 1 << (32 - QUEUE_SHIFT) {
+            let word = self.cell().state.load(Ordering::Relaxed);
+            self.cell().state.store(word | worker << QUEUE_SHIFT, Ordering::Relaxed);
+        }
+    }
+
+    /// The error for a wait by the thread whose own queue holds the unfinished job: nothing runs
+    /// that queue while it waits.
+    #[cold]
+    fn waiting_on_itself(&self) -> Option<Error> {
+        let word = self.cell().state.load(Ordering::Acquire);
+        let queue = word >> QUEUE_SHIFT;
+        if state_of(word) != FutureState::Scheduled || queue == 0 || queue != super::worker::current() {
+            return None;
+        }
+        let runs_it = if queue == super::worker::MAIN_WORKER {
+            "the main queue, which this thread drains: drain it (floe_main_queue_drain) before waiting"
+        } else {
+            "this worker's own queue: process it (floe_worker_process_queue) or wait on another thread"
+        };
+        Some(Error::new(Status::ErrWouldDeadlock, format!("the wait could never end: the job waits in {runs_it}")))
+    }
+
     pub fn state(&self) -> FutureState {
         state_of(self.cell().state.load(Ordering::SeqCst))
     }
@@ -345,6 +375,11 @@ impl Future {
     /// Waits up to `timeout` (forever with `None`) and takes the outcome; a result is attached to
     /// the calling thread and returned as a handle it owns.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<Option<u64>> {
+        if !self.finished() {
+            if let Some(error) = self.waiting_on_itself() {
+                return Err(error);
+            }
+        }
         if !spin_until(|| self.finished()) && !self.sleep_until_finished(timeout.and_then(deadline_in)) {
             let waited = timeout.unwrap_or_default();
             return Err(Error::new(Status::ErrTimeout, format!("the job did not finish within {waited:?}")));

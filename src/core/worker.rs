@@ -209,6 +209,7 @@ impl Worker {
     /// Queues `task` (to run once `due`). A terminating worker refuses it, and the task is cancelled.
     #[inline]
     fn submit(&self, task: Task, due: Option<Instant>) -> Result<()> {
+        task.0.queued_on(self.id);
         let refused = match due {
             None => self.ready.push(task).err(),
             Some(due) => self.schedule(task, due),

@@ -41,7 +41,9 @@ pub unsafe extern "C" fn floe_future_get_state(future: floe_future, out_state: *
 /// the graph is attached to the calling thread and a handle to its root written to `*out_result`
 /// (0 when the job returned none); the caller owns it. A result is taken once
 /// (`FLOE_ERR_CONSUMED` after); a failed job gives its own status and message, prefixed
-/// "the job failed:"; `FLOE_ERR_TIMEOUT` leaves the future as it was.
+/// "the job failed:"; `FLOE_ERR_TIMEOUT` leaves the future as it was. A wait that could never end
+/// is `FLOE_ERR_WOULD_DEADLOCK` at once: the job waits in the calling thread's own queue (the main
+/// queue on the main thread, or the calling worker's), which runs nothing while it waits.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_future_wait(future: floe_future, timeout_ms: i64, out_result: *mut floe_ref) -> Status {
     let body = || FUTURES.get(future)?.wait(timeout(timeout_ms)).map(|result| result.unwrap_or(0));
@@ -51,7 +53,8 @@ pub unsafe extern "C" fn floe_future_wait(future: floe_future, timeout_ms: i64, 
 
 /// Kotlin's `consume`: waits like `floe_future_wait`, then calls `callback(status, result,
 /// user_data)` on the calling thread with the outcome — the job's failure included. Returns the
-/// wait's own failures (NULL callback, unknown future, timeout) without calling it.
+/// wait's own failures (NULL callback, unknown future, timeout, a wait that would never end)
+/// without calling it.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_future_consume(
     future: floe_future,

@@ -20,6 +20,7 @@ crate::tests![
     a_c_future_released_while_another_thread_waits_is_a_status_not_a_crash,
     a_c_producer_may_make_no_input_or_fail_and_then_nothing_is_scheduled,
     durations_past_the_clocks_last_instant_wait_without_end_or_are_refused,
+    waiting_in_the_queue_that_must_run_the_job_is_an_error_not_a_hang,
 ];
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(10));
@@ -406,5 +407,28 @@ fn durations_past_the_clocks_last_instant_wait_without_end_or_are_refused() {
     let list = future.result(Some(Duration::MAX)).unwrap().expect("a result");
     assert_eq!(list.get_int(0).unwrap(), 42);
     assert_error(worker.execute_after(Duration::MAX, None, make_list), Status::ErrInvalidArgument, &["never run"]);
+    stop(worker);
+}
+
+/// A job that queues a job on its own worker and waits for it: the wait could never end.
+fn wait_for_a_job_on_this_worker(_: Option<Object>) -> Result<Option<Object>> {
+    let this = Worker::current().expect("runs on a worker");
+    this.execute(None, TransferMode::Safe, make_list)?.result(WAIT)
+}
+
+/// Kotlin/Native hung here: the main thread waiting for a job in the main queue, which only it
+/// drains, and a worker's job waiting for a job queued on its own worker. Each wait fails at once;
+/// the jobs still run when their queue does.
+fn waiting_in_the_queue_that_must_run_the_job_is_an_error_not_a_hang() {
+    if place() == Place::Main {
+        let queued = Worker::MAIN.execute(None, TransferMode::Safe, make_list).unwrap();
+        assert_error(queued.result(None), Status::ErrWouldDeadlock, &["the main queue", "floe_main_queue_drain"]);
+        assert_error(queued.result(WAIT), Status::ErrWouldDeadlock, &[]);
+        assert_eq!(MainQueue::drain(usize::MAX).unwrap(), 1);
+        assert_eq!(queued.result(None).unwrap().expect("a result").get_int(0).unwrap(), 42);
+    }
+    let worker = Worker::start("self-waiter").unwrap();
+    let outer = worker.execute(None, TransferMode::Safe, wait_for_a_job_on_this_worker).unwrap();
+    assert_error(outer.result(WAIT), Status::ErrWouldDeadlock, &["the job failed", "this worker's own queue"]);
     stop(worker);
 }

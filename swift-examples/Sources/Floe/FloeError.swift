@@ -39,6 +39,7 @@ public struct Status: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let notFrozen = Status(FLOE_ERR_NOT_FROZEN)
     public static let cyclicInit = Status(FLOE_ERR_CYCLIC_INIT)
     public static let host = Status(FLOE_ERR_HOST)
+    public static let wouldDeadlock = Status(FLOE_ERR_WOULD_DEADLOCK)
     public static let panic = Status(FLOE_ERR_PANIC)
 }
 
