@@ -529,7 +529,8 @@ floe_status floe_future_deliver(floe_future future,
  * Waits up to `timeout_ms` (negative: forever) until one of the `count` futures in `futures` has
  * finished (computed, failed or cancelled, not yet consumed) and writes its index to `*out_index`
  * (Kotlin's waitForMultipleFutures). Takes no result. When every future is consumed there is
- * nothing to wait for: `FLOE_ERR_CONSUMED`.
+ * nothing to wait for: `FLOE_ERR_CONSUMED`; when every one left waits in the calling thread's own
+ * queue, none can finish: `FLOE_ERR_WOULD_DEADLOCK` (see `floe_future_wait`).
  */
 floe_status floe_future_wait_any(const floe_future *futures,
                                  size_t count,

@@ -259,21 +259,13 @@ impl Future {
         }
     }
 
-    /// The error for a wait by the thread whose own queue holds the unfinished job: nothing runs
-    /// that queue while it waits.
+    /// The calling thread's queue (its worker's, or the main queue on the main thread), if the
+    /// unfinished job waits in it: nothing runs that queue while the thread waits.
     #[cold]
-    fn waiting_on_itself(&self) -> Option<Error> {
+    fn queued_for_the_caller(&self) -> Option<u32> {
         let word = self.cell().state.load(Ordering::Acquire);
         let queue = word >> QUEUE_SHIFT;
-        if state_of(word) != FutureState::Scheduled || queue == 0 || queue != super::worker::current() {
-            return None;
-        }
-        let runs_it = if queue == super::worker::MAIN_WORKER {
-            "the main queue, which this thread drains: drain it (floe_main_queue_drain) before waiting"
-        } else {
-            "this worker's own queue: process it (floe_worker_process_queue) or wait on another thread"
-        };
-        Some(Error::new(Status::ErrWouldDeadlock, format!("the wait could never end: the job waits in {runs_it}")))
+        (state_of(word) == FutureState::Scheduled && queue != 0 && queue == super::worker::current()).then_some(queue)
     }
 
     pub fn state(&self) -> FutureState {
@@ -376,8 +368,8 @@ impl Future {
     /// the calling thread and returned as a handle it owns.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<Option<u64>> {
         if !self.finished() {
-            if let Some(error) = self.waiting_on_itself() {
-                return Err(error);
+            if let Some(queue) = self.queued_for_the_caller() {
+                return Err(never_ends(queue));
             }
         }
         if !spin_until(|| self.finished()) && !self.sleep_until_finished(timeout.and_then(deadline_in)) {
@@ -458,6 +450,17 @@ fn deliver(worker: &Worker, outcome: Result<Option<Transit>>, callback: Box<dyn 
     }));
 }
 
+/// The error for a wait by the thread that alone runs `queue`, where the job waits.
+#[cold]
+fn never_ends(queue: u32) -> Error {
+    let runs_it = if queue == super::worker::MAIN_WORKER {
+        "the main queue, which this thread drains: drain it (floe_main_queue_drain) before waiting"
+    } else {
+        "this worker's own queue: process it (floe_worker_process_queue) or wait on another thread"
+    };
+    Error::new(Status::ErrWouldDeadlock, format!("the wait could never end: the job waits in {runs_it}"))
+}
+
 /// The instant `timeout` from now; `None` past the last one the clock can tell (`Duration::MAX`),
 /// which no wait outlasts anyway: such a wait has no deadline, where adding would panic.
 pub(crate) fn deadline_in(timeout: Duration) -> Option<Instant> {
@@ -490,6 +493,13 @@ pub fn wait_any(futures: &[Future], timeout: Option<Duration>) -> Result<usize> 
         }
         if states.iter().all(|s| *s == FutureState::Consumed) {
             return Err(Error::new(Status::ErrConsumed, "every future is consumed: there is nothing left to wait for"));
+        }
+        // When every future left waits in the caller's own queue, none can finish.
+        let mut left = futures.iter().filter(|f| f.state() != FutureState::Consumed);
+        if let Some(queue) = left.clone().next().and_then(Future::queued_for_the_caller) {
+            if left.all(|f| f.queued_for_the_caller().is_some()) {
+                return Err(never_ends(queue));
+            }
         }
         match deadline {
             Some(deadline) => {

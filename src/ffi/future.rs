@@ -117,7 +117,8 @@ pub extern "C" fn floe_future_deliver(
 /// Waits up to `timeout_ms` (negative: forever) until one of the `count` futures in `futures` has
 /// finished (computed, failed or cancelled, not yet consumed) and writes its index to `*out_index`
 /// (Kotlin's waitForMultipleFutures). Takes no result. When every future is consumed there is
-/// nothing to wait for: `FLOE_ERR_CONSUMED`.
+/// nothing to wait for: `FLOE_ERR_CONSUMED`; when every one left waits in the calling thread's own
+/// queue, none can finish: `FLOE_ERR_WOULD_DEADLOCK` (see `floe_future_wait`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_future_wait_any(
     futures: *const floe_future,

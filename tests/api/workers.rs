@@ -424,6 +424,12 @@ fn waiting_in_the_queue_that_must_run_the_job_is_an_error_not_a_hang() {
         let queued = Worker::MAIN.execute(None, TransferMode::Safe, make_list).unwrap();
         assert_error(queued.result(None), Status::ErrWouldDeadlock, &["the main queue", "floe_main_queue_drain"]);
         assert_error(queued.result(WAIT), Status::ErrWouldDeadlock, &[]);
+        assert_error(Future::wait_any(&[&queued], None), Status::ErrWouldDeadlock, &["the main queue"]);
+        let elsewhere = Worker::start("elsewhere").unwrap();
+        let other = elsewhere.execute(None, TransferMode::Safe, make_list).unwrap();
+        assert_eq!(Future::wait_any(&[&queued, &other], WAIT).unwrap(), 1, "a future elsewhere can finish");
+        assert!(other.result(None).unwrap().is_some());
+        stop(elsewhere);
         assert_eq!(MainQueue::drain(usize::MAX).unwrap(), 1);
         assert_eq!(queued.result(None).unwrap().expect("a result").get_int(0).unwrap(), 42);
     }
