@@ -10,7 +10,8 @@
 //! A future is a counted handle to a cell carved from its thread's block of cells
 //! (`future_blocks`): making one allocates nothing in a steady stream of jobs. The cell's state is
 //! one atomic word: the `FutureState` number, plus a flag for waiters that sleep, one for a
-//! delivery, and the job's result mode. Completing is one swap of that word (no lock) after the
+//! delivery, the job's result mode, and, until the job completes, the worker whose queue holds it
+//! (so that the one thread that runs that queue is told its wait could never end). Completing is one swap of that word (no lock) after the
 //! outcome is written; sleepers and deliveries use the lock and condition variable of the cell's
 //! stripe (`stripes`).
 //! Invariants:
