@@ -10,8 +10,8 @@
 //! A future is a counted handle to a cell carved from its thread's block of cells
 //! (`future_blocks`): making one allocates nothing in a steady stream of jobs. The cell's state is
 //! one atomic word: the `FutureState` number, plus a flag for waiters that sleep, one for a
-//! delivery, the job's result mode, and, until the job completes, the worker whose queue holds it
-//! (so that the one thread that runs that queue is told its wait could never end). Completing is one swap of that word (no lock) after the
+//! delivery, the job's result mode, and, until it completes, the worker whose thread alone can
+//! complete it (so that this thread is told its wait could never end). Completing is one swap of that word (no lock) after the
 //! outcome is written; sleepers and deliveries use the lock and condition variable of the cell's
 //! stripe (`stripes`).
 //! Invariants:
@@ -80,9 +80,9 @@ const WAITING: u32 = 1 << 3;
 const DELIVERY: u32 = 1 << 4;
 /// The job's result leaves the worker UNSAFE (without the SAFE check); see the invariants.
 const UNSAFE_RESULT: u32 = 1 << 5;
-/// Above the flags, until the job completes: the id of the worker whose queue holds it, or 0 (a
-/// pool's job, or a worker id too large to fit), so that its own worker's thread waiting for it
-/// is told it never could finish.
+/// Above the flags, until the future completes: the id of the worker whose thread alone can
+/// complete it (its job waits in that worker's queue, or it is that worker's termination), or 0 (a
+/// pool's job, a worker id too large to fit), so that the thread is told its wait could never end.
 const QUEUE_SHIFT: u32 = 6;
 
 /// The job to run, until the task that completes the future takes it; then what the job left: a
@@ -251,19 +251,19 @@ impl Future {
     }
 
     /// SeqCst: `wait_any` reads states after counting itself in `ANY_WAITERS` (see the top).
-    /// Notes that the job waits in the queue of worker `worker`, for `wait`'s check. Called by the
-    /// queue before the task is shared: the cell is still the calling thread's alone.
-    pub(crate) fn queued_on(&self, worker: u32) {
+    /// Notes that only worker `worker`'s thread can complete this future, for `wait`'s check.
+    /// Called before the future is shared: the cell is still the calling thread's alone.
+    pub(crate) fn completed_on(&self, worker: u32) {
         if worker < 1 << (32 - QUEUE_SHIFT) {
             let word = self.cell().state.load(Ordering::Relaxed);
             self.cell().state.store(word | worker << QUEUE_SHIFT, Ordering::Relaxed);
         }
     }
 
-    /// The calling thread's queue (its worker's, or the main queue on the main thread), if the
-    /// unfinished job waits in it: nothing runs that queue while the thread waits.
+    /// The calling thread's worker (the main queue's, on the main thread), if only it can complete
+    /// this unfinished future: it does nothing else while it waits.
     #[cold]
-    fn queued_for_the_caller(&self) -> Option<u32> {
+    fn completed_by_the_caller(&self) -> Option<u32> {
         let word = self.cell().state.load(Ordering::Acquire);
         let queue = word >> QUEUE_SHIFT;
         (state_of(word) == FutureState::Scheduled && queue != 0 && queue == super::worker::current()).then_some(queue)
@@ -369,8 +369,8 @@ impl Future {
     /// the calling thread and returned as a handle it owns.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<Option<u64>> {
         if !self.finished() {
-            if let Some(queue) = self.queued_for_the_caller() {
-                return Err(never_ends(queue));
+            if let Some(worker) = self.completed_by_the_caller() {
+                return Err(never_ends(worker));
             }
         }
         if !spin_until(|| self.finished()) && !self.sleep_until_finished(timeout.and_then(deadline_in)) {
@@ -451,15 +451,16 @@ fn deliver(worker: &Worker, outcome: Result<Option<Transit>>, callback: Box<dyn 
     }));
 }
 
-/// The error for a wait by the thread that alone runs `queue`, where the job waits.
+/// The error for a wait by the thread of worker `worker`, which alone can complete the future.
 #[cold]
-fn never_ends(queue: u32) -> Error {
-    let runs_it = if queue == super::worker::MAIN_WORKER {
-        "the main queue, which this thread drains: drain it (floe_main_queue_drain) before waiting"
+fn never_ends(worker: u32) -> Error {
+    let why = if worker == super::worker::MAIN_WORKER {
+        "the job waits in the main queue, which this thread drains: drain it (floe_main_queue_drain) before waiting"
     } else {
-        "this worker's own queue: process it (floe_worker_process_queue) or wait on another thread"
+        "only this worker's thread can finish it (its job waits in this worker's own queue, or it is this worker's \
+         termination): process the queue (floe_worker_process_queue) or wait on another thread"
     };
-    Error::new(Status::ErrWouldDeadlock, format!("the wait could never end: the job waits in {runs_it}"))
+    Error::new(Status::ErrWouldDeadlock, format!("the wait could never end: {why}"))
 }
 
 /// The instant `timeout` from now; `None` past the last one the clock can tell (`Duration::MAX`),
@@ -495,11 +496,11 @@ pub fn wait_any(futures: &[Future], timeout: Option<Duration>) -> Result<usize> 
         if states.iter().all(|s| *s == FutureState::Consumed) {
             return Err(Error::new(Status::ErrConsumed, "every future is consumed: there is nothing left to wait for"));
         }
-        // When every future left waits in the caller's own queue, none can finish.
+        // When only the caller's thread can complete every future left, none can finish.
         let mut left = futures.iter().filter(|f| f.state() != FutureState::Consumed);
-        if let Some(queue) = left.clone().next().and_then(Future::queued_for_the_caller) {
-            if left.all(|f| f.queued_for_the_caller().is_some()) {
-                return Err(never_ends(queue));
+        if let Some(worker) = left.clone().next().and_then(Future::completed_by_the_caller) {
+            if left.all(|f| f.completed_by_the_caller().is_some()) {
+                return Err(never_ends(worker));
             }
         }
         match deadline {

@@ -209,7 +209,7 @@ impl Worker {
     /// Queues `task` (to run once `due`). A terminating worker refuses it, and the task is cancelled.
     #[inline]
     fn submit(&self, task: Task, due: Option<Instant>) -> Result<()> {
-        task.0.queued_on(self.id);
+        task.0.completed_on(self.id);
         let refused = match due {
             None => self.ready.push(task).err(),
             Some(due) => self.schedule(task, due),
@@ -384,6 +384,8 @@ impl Worker {
             Phase::Terminating { done } => return Ok(done.clone()),
             Phase::Running => Future::new(),
         };
+        // Completed by this worker's thread as it exits, which it cannot do while waiting for it.
+        done.completed_on(self.id);
         control.phase = Phase::Terminating { done: done.clone() };
         let cancelled = if process_scheduled {
             BTreeMap::new()

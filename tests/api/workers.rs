@@ -436,5 +436,12 @@ fn waiting_in_the_queue_that_must_run_the_job_is_an_error_not_a_hang() {
     let worker = Worker::start("self-waiter").unwrap();
     let outer = worker.execute(None, TransferMode::Safe, wait_for_a_job_on_this_worker).unwrap();
     assert_error(outer.result(WAIT), Status::ErrWouldDeadlock, &["the job failed", "this worker's own queue"]);
+    let own_end = worker.execute(None, TransferMode::Safe, wait_for_this_workers_termination).unwrap();
+    assert_error(own_end.result(WAIT), Status::ErrWouldDeadlock, &["this worker's termination"]);
     stop(worker);
+}
+
+/// A job that asks its own worker to terminate and waits for it: the wait could never end.
+fn wait_for_this_workers_termination(_: Option<Object>) -> Result<Option<Object>> {
+    Worker::current().expect("runs on a worker").request_termination(true)?.result(WAIT)
 }
