@@ -42,7 +42,7 @@
 use super::error::{Error, Result, Status};
 use super::future_blocks;
 use super::stripes::{self, Stripe};
-use super::sync::{handshake_fence, spin_until, AtomicU32, Condvar, Mutex, UnsafeCell};
+use super::sync::{handshake_fence, spin_until_slowly, AtomicU32, Condvar, Mutex, UnsafeCell};
 use super::transfer::{TransferMode, Transit};
 use super::worker::{JobFn, Queued, Task, Work, Worker};
 use std::collections::BTreeMap;
@@ -254,23 +254,20 @@ impl Future {
     /// Notes that only worker `worker`'s thread can complete this future, for `wait`'s check.
     /// Called before the future is shared: the cell is still the calling thread's alone.
     pub(crate) fn completed_on(&self, worker: u32) {
-        if worker < 1 << (32 - QUEUE_SHIFT) {
+        // Not modelled: it precedes any sharing, and each access would be one more branch for loom.
+        if cfg!(not(floe_loom)) && worker < 1 << (32 - QUEUE_SHIFT) {
             let word = self.cell().state.load(Ordering::Relaxed);
             self.cell().state.store(word | worker << QUEUE_SHIFT, Ordering::Relaxed);
         }
     }
 
-    /// The calling thread's worker (the main queue's, on the main thread), if only it can complete
-    /// this unfinished future: it does nothing else while it waits.
-    #[cold]
-    fn completed_by_the_caller(&self) -> Option<u32> {
-        let word = self.cell().state.load(Ordering::Acquire);
-        let queue = word >> QUEUE_SHIFT;
-        (state_of(word) == FutureState::Scheduled && queue != 0 && queue == super::worker::current()).then_some(queue)
+    /// The state word, SeqCst as for `state`.
+    fn word(&self) -> u32 {
+        self.cell().state.load(Ordering::SeqCst)
     }
 
     pub fn state(&self) -> FutureState {
-        state_of(self.cell().state.load(Ordering::SeqCst))
+        state_of(self.word())
     }
 
     fn finished(&self) -> bool {
@@ -368,12 +365,15 @@ impl Future {
     /// Waits up to `timeout` (forever with `None`) and takes the outcome; a result is attached to
     /// the calling thread and returned as a handle it owns.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<Option<u64>> {
-        if !self.finished() {
-            if let Some(worker) = self.completed_by_the_caller() {
+        let word = self.word();
+        if state_of(word) == FutureState::Scheduled {
+            if let Some(worker) = completed_by_the_caller(word) {
                 return Err(never_ends(worker));
             }
         }
-        if !spin_until(|| self.finished()) && !self.sleep_until_finished(timeout.and_then(deadline_in)) {
+        // The first check reuses the word read above: under loom, each read is a branch to explore.
+        let finished = state_of(word) != FutureState::Scheduled || spin_until_slowly(|| self.finished());
+        if !finished && !self.sleep_until_finished(timeout.and_then(deadline_in)) {
             let waited = timeout.unwrap_or_default();
             return Err(Error::new(Status::ErrTimeout, format!("the job did not finish within {waited:?}")));
         }
@@ -451,6 +451,13 @@ fn deliver(worker: &Worker, outcome: Result<Option<Transit>>, callback: Box<dyn 
     }));
 }
 
+/// The calling thread's worker (the main queue's, on the main thread), if only it can complete the
+/// unfinished future whose state word is `word`: it does nothing else while it waits.
+fn completed_by_the_caller(word: u32) -> Option<u32> {
+    let worker = word >> QUEUE_SHIFT;
+    (state_of(word) == FutureState::Scheduled && worker != 0 && worker == super::worker::current()).then_some(worker)
+}
+
 /// The error for a wait by the thread of worker `worker`, which alone can complete the future.
 #[cold]
 fn never_ends(worker: u32) -> Error {
@@ -487,7 +494,8 @@ pub fn wait_any(futures: &[Future], timeout: Option<Duration>) -> Result<usize> 
     let _waiting = Waiting;
     let mut guard = ANY_LOCK.lock();
     loop {
-        let states: Vec<FutureState> = futures.iter().map(|f| f.state()).collect();
+        let words: Vec<u32> = futures.iter().map(Future::word).collect();
+        let states: Vec<FutureState> = words.iter().map(|&word| state_of(word)).collect();
         let finished =
             |s: &FutureState| matches!(s, FutureState::Computed | FutureState::Failed | FutureState::Cancelled);
         if let Some(i) = states.iter().position(finished) {
@@ -497,9 +505,9 @@ pub fn wait_any(futures: &[Future], timeout: Option<Duration>) -> Result<usize> 
             return Err(Error::new(Status::ErrConsumed, "every future is consumed: there is nothing left to wait for"));
         }
         // When only the caller's thread can complete every future left, none can finish.
-        let mut left = futures.iter().filter(|f| f.state() != FutureState::Consumed);
-        if let Some(worker) = left.clone().next().and_then(Future::completed_by_the_caller) {
-            if left.all(|f| f.completed_by_the_caller().is_some()) {
+        let mut left = words.iter().filter(|&&word| state_of(word) != FutureState::Consumed);
+        if let Some(worker) = left.clone().next().and_then(|&word| completed_by_the_caller(word)) {
+            if left.all(|&word| completed_by_the_caller(word).is_some()) {
                 return Err(never_ends(worker));
             }
         }

@@ -202,9 +202,9 @@ pub(crate) fn spin_until(done: impl Fn() -> bool) -> bool {
     done() || spin_until_slowly(done)
 }
 
-/// `spin_until` of what was not done at the first check.
+/// `spin_until` of what was not done at the first check (a caller that made that check itself).
 #[inline(never)]
-fn spin_until_slowly(done: impl Fn() -> bool) -> bool {
+pub(crate) fn spin_until_slowly(done: impl Fn() -> bool) -> bool {
     const YIELDS: u32 = 10;
     static CPUS: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
     // The machine's CPUs, not the calling thread's affinity: a pinned thread still has a peer to wait for.
