@@ -11,9 +11,9 @@
 //! (`future_blocks`): making one allocates nothing in a steady stream of jobs. The cell's state is
 //! one atomic word: the `FutureState` number, plus a flag for waiters that sleep, one for a
 //! delivery, the job's result mode, and, until it completes, the worker whose thread alone can
-//! complete it (so that this thread is told its wait could never end). Completing is one swap of that word (no lock) after the
-//! outcome is written; sleepers and deliveries use the lock and condition variable of the cell's
-//! stripe (`stripes`).
+//! complete it (so that this thread is told its wait could never end). Completing is one swap of
+//! that word (no lock) after the outcome is written; sleepers and deliveries use the lock and
+//! condition variable of the cell's stripe (`stripes`).
 //! Invariants:
 //! - A job's future holds the job's work (input, body, result mode) in `outcome` from its making
 //!   until the task that completes it takes the work out; the queue that carries the task
@@ -250,7 +250,6 @@ impl Future {
         stripes::stripe(self.address())
     }
 
-    /// SeqCst: `wait_any` reads states after counting itself in `ANY_WAITERS` (see the top).
     /// Notes that only worker `worker`'s thread can complete this future, for `wait`'s check.
     /// Called before the future is shared: the cell is still the calling thread's alone.
     pub(crate) fn completed_on(&self, worker: u32) {
@@ -261,7 +260,8 @@ impl Future {
         }
     }
 
-    /// The state word, SeqCst as for `state`.
+    /// The state word. SeqCst: `wait_any` reads states after counting itself in `ANY_WAITERS` (see
+    /// the top).
     fn word(&self) -> u32 {
         self.cell().state.load(Ordering::SeqCst)
     }
@@ -366,10 +366,8 @@ impl Future {
     /// the calling thread and returned as a handle it owns.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<Option<u64>> {
         let word = self.word();
-        if state_of(word) == FutureState::Scheduled {
-            if let Some(worker) = completed_by_the_caller(word) {
-                return Err(never_ends(worker));
-            }
+        if let Some(worker) = completed_by_the_caller(word) {
+            return Err(never_ends(worker));
         }
         // The first check reuses the word read above: under loom, each read is a branch to explore.
         let finished = state_of(word) != FutureState::Scheduled || spin_until_slowly(|| self.finished());
@@ -505,9 +503,12 @@ pub fn wait_any(futures: &[Future], timeout: Option<Duration>) -> Result<usize> 
             return Err(Error::new(Status::ErrConsumed, "every future is consumed: there is nothing left to wait for"));
         }
         // When only the caller's thread can complete every future left, none can finish.
-        let mut left = words.iter().filter(|&&word| state_of(word) != FutureState::Consumed);
-        if let Some(worker) = left.clone().next().and_then(|&word| completed_by_the_caller(word)) {
-            if left.all(|&word| completed_by_the_caller(word).is_some()) {
+        let mut left = words
+            .iter()
+            .filter(|&&word| state_of(word) != FutureState::Consumed)
+            .map(|&word| completed_by_the_caller(word));
+        if let Some(Some(worker)) = left.next() {
+            if left.all(|other| other.is_some()) {
                 return Err(never_ends(worker));
             }
         }

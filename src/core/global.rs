@@ -16,10 +16,10 @@
 use super::error::{Error, Result, Status};
 use super::handle;
 use super::heap::HEAP;
+use super::id_ranges::{FIRST_GLOBAL_ID, FIRST_POOL_ID};
 use super::object;
 use super::thread;
 use super::value::ObjIndex;
-use super::worker::FIRST_POOL_ID;
 use parking_lot::{Condvar, Mutex};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -81,11 +81,6 @@ impl Drop for LocalValues {
         }
     }
 }
-
-/// The first global's id. Global ids count up from here, between the workers' ids below and the
-/// pools' from 2^31, so that a worker's id given to a global's call (or the other way round) names
-/// nothing and is refused.
-pub(crate) const FIRST_GLOBAL_ID: u32 = 1 << 30;
 
 /// Defines a global; returns its id.
 pub fn define(name: &str, mode: GlobalMode, init: Initializer) -> Result<u32> {

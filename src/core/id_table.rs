@@ -169,8 +169,7 @@ impl<T> IdTable<T> {
     /// must be short (a clone, a count).
     #[inline]
     pub(crate) fn read<R>(&self, id: u64, f: impl FnOnce(&T) -> R) -> Result<R> {
-        let slot = |(generation, index)| Some((generation, self.slots.get(index)?));
-        let read = self.kind.split(id).and_then(slot).and_then(|(generation, slot)| slot.read(generation, f));
+        let read = self.kind.split(id).and_then(|(generation, index)| self.slots.get(index)?.read(generation, f));
         read.ok_or_else(|| self.invalid(id))
     }
 

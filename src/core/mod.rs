@@ -13,6 +13,7 @@ mod future_blocks;
 pub mod global;
 mod handle;
 mod heap;
+mod id_ranges;
 pub(crate) mod id_table;
 mod mpsc;
 pub(crate) mod object;

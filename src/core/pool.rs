@@ -12,7 +12,8 @@
 
 use super::error::{Error, Result, Status};
 use super::future::Future;
-use super::worker::{take_id, thread_name, Task, FIRST_POOL_ID};
+use super::id_ranges::{take_id, FIRST_POOL_ID};
+use super::worker::{thread_name, Task};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, DefaultHasher};

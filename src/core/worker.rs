@@ -23,7 +23,7 @@
 use super::api::Object;
 use super::error::{Error, Result, Status};
 use super::future::Future;
-use super::global::FIRST_GLOBAL_ID;
+use super::id_ranges::{take_id, FIRST_GLOBAL_ID, FIRST_POOL_ID};
 use super::mpsc::{Look, Mpsc, Pop};
 use super::object;
 use super::sync::spin_until;
@@ -502,18 +502,6 @@ pub(crate) fn thread_name(name: &str) -> Result<&str> {
     Ok(name)
 }
 
-/// The first id of a pool or a view. Workers' ids are below globals' (`FIRST_GLOBAL_ID`), which
-/// are below these, so that an id given to another kind's call is refused rather than naming
-/// something else.
-pub(crate) const FIRST_POOL_ID: u32 = 1 << 31;
-
-/// The next id from `counter`, which stops below `end`: ids are never reused.
-pub(crate) fn take_id(counter: &std::sync::atomic::AtomicU32, end: u32, what: &str) -> Result<u32> {
-    counter
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |id| (id < end).then_some(id + 1))
-        .map_err(|_| Error::new(Status::ErrLimit, format!("no ids are left for new {what}")))
-}
-
 /// The id of the worker running on the calling thread: `MAIN_WORKER` on the main thread, 0 on a
 /// thread that is no worker.
 pub fn current() -> u32 {
@@ -607,14 +595,6 @@ mod tests {
     #[test]
     fn a_queued_job_is_a_handle() {
         assert_eq!(std::mem::size_of::<Task>(), 8, "a task's work lives in its future's cell");
-    }
-
-    #[test]
-    fn ids_stop_below_the_end_of_their_range_and_are_never_reused() {
-        let counter = AtomicU32::new(FIRST_POOL_ID - 2);
-        let taken: Vec<_> =
-            (0..4).map(|_| take_id(&counter, FIRST_POOL_ID, "workers").map_err(|e| e.status())).collect();
-        assert_eq!(taken, [Ok(FIRST_POOL_ID - 2), Ok(FIRST_POOL_ID - 1), Err(Status::ErrLimit), Err(Status::ErrLimit)]);
     }
 
     #[test]
