@@ -7,11 +7,13 @@
 //! the graph exactly as it was.
 //!
 //! Counting: every SCC gets one count, on its leader: the sum of its members' counts minus the
-//! references between members. It is computed during the walk, with no second pass: an edge to a
-//! node still on Tarjan's stack stays inside the SCC, and so does a tree edge to a child that does
-//! not become an SCC root; a finished non-root's excess (count minus internal edges) flows to its
-//! parent, which is in the same SCC. Counts are final before any object is published as frozen
-//! (Release on the owner word). The scratch vectors are kept per thread between freezes.
+//! references between members. It is computed during the walk, with no second pass, as one running
+//! sum: each object adds its count when discovered; an edge to an object still on Tarjan's stack
+//! stays inside the SCC, and so does the tree edge to a child that does not become an SCC root, so
+//! each subtracts one; when an SCC is complete, what the sum gained since its root was discovered is
+//! its count, and the sum goes back to what it was then. Counts are final before any object is
+//! published as frozen (Release on the owner word). The scratch vectors are kept per thread
+//! between freezes.
 //!
 //! Trees first: most graphs frozen are trees (lists included), where every member is reached by
 //! one reference and so is an SCC of its own with its own count. A plain walk that marks members
@@ -21,7 +23,7 @@
 //! Tarjan's walk starts over, which does the rest, errors included.
 
 use super::error::{Error, Result, Status};
-use super::heap::{FROZEN, HEAP, MAY_REACH_ATOMIC_REF, NEVER_FREEZE, VISITED};
+use super::heap::{Slot, FROZEN, HEAP, MAY_REACH_ATOMIC_REF, NEVER_FREEZE, VISITED};
 use super::ownership::{self, name, render_steps};
 use super::provenance::{self, Provenance};
 use super::stats::STATS;
@@ -30,24 +32,26 @@ use super::value::{ObjIndex, Value};
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 
+/// An object on the path from the root; its position in discovery order is its mark, less one.
 struct Frame {
     node: ObjIndex,
-    /// The node's position in discovery order.
-    position: u32,
+    /// `node`'s slot, looked up once: the walk comes back to a frame after each child.
+    slot: &'static Slot,
     /// The next slot of `node` to look at; `next - 1` is the slot that led to the frame above.
     next: u32,
+    /// The smallest mark of an object still on Tarjan's stack that the node's subtree refers to.
     low: u32,
     /// The node's own count.
     refs: u32,
-    /// Counts of this node and of its finished same-SCC descendants, minus their internal edges.
-    excess: i64,
+    /// `Traversal::sum` just before the node was discovered.
+    base: i64,
 }
 
 /// An SCC whose count differs from its single member's own: several members, or a self-reference.
 struct Merge {
     leader: ObjIndex,
     refs: u32,
-    /// Range of `Traversal::members` holding the members when there are several.
+    /// Range of `Traversal::visited` holding the members when there are several.
     members: std::ops::Range<usize>,
 }
 
@@ -87,16 +91,24 @@ impl Marks {
 
 #[derive(Default)]
 struct Traversal {
-    /// Objects in discovery order.
+    /// The objects walked: in discovery order after a tree walk; after Tarjan's, SCC by SCC as
+    /// each is complete, its members together and its root last.
     visited: Vec<ObjIndex>,
-    /// Tarjan's walk state of the objects in `visited`, when Tarjan's walk ran.
+    /// Tarjan's walk state of every object it reached, when it ran.
     marks: Marks,
-    /// Whether Tarjan's walk ran: then the leaders are in `marks`; after a tree walk, in `aux`.
-    tarjan_ran: bool,
+    /// Tarjan's walk ran and `marks` is not all zero again yet: the leaders are in `marks` (after a
+    /// tree walk, in `aux`), and `clear` resets what `commit` did not.
+    tarjan_marks: bool,
+    /// Objects discovered so far by Tarjan's walk.
+    discovered: u32,
+    /// The path from the root.
     frames: Vec<Frame>,
+    /// Tarjan's stack, less the path: objects finished whose SCC is not complete yet. (The tree
+    /// walk's stack while it runs.)
     tarjan: Vec<ObjIndex>,
+    /// The running sum of counts less internal references (see the module doc).
+    sum: i64,
     merges: Vec<Merge>,
-    members: Vec<ObjIndex>,
     /// The graph has an atomic reference field, or reaches a frozen object that may reach one.
     reaches_atomic_ref: bool,
 }
@@ -118,7 +130,7 @@ pub(crate) fn freeze(root: ObjIndex, label: Option<&str>) -> Result<()> {
     }
     let mut t = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
     let result = t.run(root, me).and_then(|()| t.commit(root, label));
-    if result.is_err() && !t.tarjan_ran {
+    if result.is_err() && !t.tarjan_marks {
         t.unmark_tree();
     }
     t.clear();
@@ -128,17 +140,20 @@ pub(crate) fn freeze(root: ObjIndex, label: Option<&str>) -> Result<()> {
 
 impl Traversal {
     fn clear(&mut self) {
-        if self.tarjan_ran {
-            for &node in &self.visited {
-                self.marks.set(node, 0);
+        if self.tarjan_marks {
+            // A walk that stopped early left objects on the path and on Tarjan's stack too.
+            let Traversal { visited, tarjan, frames, marks, .. } = self;
+            for node in visited.iter().chain(tarjan.iter()).copied().chain(frames.iter().map(|f| f.node)) {
+                marks.set(node, 0);
             }
         }
-        self.tarjan_ran = false;
+        self.tarjan_marks = false;
+        self.discovered = 0;
+        self.sum = 0;
         self.visited.clear();
         self.frames.clear();
         self.tarjan.clear();
         self.merges.clear();
-        self.members.clear();
         self.reaches_atomic_ref = false;
     }
 
@@ -211,13 +226,13 @@ impl Traversal {
 
     fn run_tarjan(&mut self, root: ObjIndex, me: u32) -> Result<()> {
         let heap = &HEAP;
-        self.tarjan_ran = true;
+        self.tarjan_marks = true;
         self.marks.cover_heap();
-        self.discover(root, root)?;
+        self.discover(root, root, heap.slot(root))?;
         while let Some(top) = self.frames.len().checked_sub(1) {
             let frame = &mut self.frames[top];
             // SAFETY: every object on the traversal stack is mutable and owned by the calling thread.
-            let values = unsafe { heap.slot(frame.node).values() };
+            let values = unsafe { frame.slot.values() };
             let mut descend = None;
             while let Some(value) = values.get(frame.next as usize) {
                 frame.next += 1;
@@ -228,8 +243,8 @@ impl Traversal {
                 let mark = self.marks.get(child);
                 if mark != 0 {
                     if mark & DONE == 0 {
-                        frame.low = frame.low.min(mark - 1);
-                        frame.excess -= 1;
+                        frame.low = frame.low.min(mark);
+                        self.sum -= 1;
                     }
                     continue;
                 }
@@ -243,63 +258,60 @@ impl Traversal {
                     let what = format!("freeze {} (it reaches {})", name(root), name(child));
                     return Err(ownership::wrong_thread(child, child_owner, what));
                 }
-                descend = Some(child);
+                descend = Some((child, child_slot));
                 break;
             }
             match descend {
-                Some(child) => self.discover(root, child)?,
+                Some((child, slot)) => self.discover(root, child, slot)?,
                 None => self.finish_frame(),
             }
         }
         Ok(())
     }
 
-    fn discover(&mut self, root: ObjIndex, node: ObjIndex) -> Result<()> {
-        let slot = HEAP.slot(node);
+    /// Puts `node`, whose slot is `slot`, on the path.
+    #[inline(always)]
+    fn discover(&mut self, root: ObjIndex, node: ObjIndex, slot: &'static Slot) -> Result<()> {
         let flags = slot.flags();
         if flags & NEVER_FREEZE != 0 {
             return Err(self.blocked(root, node));
         }
         self.reaches_atomic_ref |= flags & MAY_REACH_ATOMIC_REF != 0;
-        let position = self.visited.len() as u32;
-        self.marks.set(node, position + 1);
-        self.visited.push(node);
-        self.tarjan.push(node);
+        self.discovered += 1;
+        let mark = self.discovered;
+        self.marks.set(node, mark);
         let refs = slot.local_refs();
-        self.frames.push(Frame { node, position, next: 0, low: position, refs, excess: i64::from(refs) });
+        self.frames.push(Frame { node, slot, next: 0, low: mark, refs, base: self.sum });
+        self.sum += i64::from(refs);
         Ok(())
     }
 
     fn finish_frame(&mut self) {
-        let Frame { node, position, low, refs: own_refs, excess, .. } = self.frames.pop().expect("a frame to finish");
-        if low != position {
+        let Frame { node, low, refs: own_refs, base, .. } = self.frames.pop().expect("a frame to finish");
+        let mark = self.marks.get(node);
+        if low != mark {
             // Not an SCC root: the parent is in the same SCC, and the edge to here is internal.
             let parent = self.frames.last_mut().expect("a non-root has a parent");
             parent.low = parent.low.min(low);
-            parent.excess += excess - 1;
+            self.sum -= 1;
+            self.tarjan.push(node);
             return;
         }
-        let refs = u32::try_from(excess).expect("an SCC never has more internal references than counts");
-        if self.tarjan.last() == Some(&node) {
-            // A single-object SCC, the common case.
+        let refs = u32::try_from(self.sum - base).expect("an SCC never has more internal references than counts");
+        self.sum = base;
+        // The SCC's other members: those finished since `node` was discovered, on top of the stack.
+        let start = self.visited.len();
+        while let Some(&member) = self.tarjan.last().filter(|&&member| self.marks.get(member) > mark) {
             self.tarjan.pop();
-            self.marks.set(node, DONE | node);
-            if refs != own_refs {
-                self.merges.push(Merge { leader: node, refs, members: 0..0 });
-            }
-            return;
-        }
-        let start = self.members.len();
-        loop {
-            let member = self.tarjan.pop().expect("the SCC root is on Tarjan's stack");
             self.marks.set(member, DONE | node);
-            if member == node {
-                break;
-            }
-            self.members.push(member);
+            self.visited.push(member);
         }
-        self.members.push(node);
-        self.merges.push(Merge { leader: node, refs, members: start..self.members.len() });
+        self.marks.set(node, DONE | node);
+        self.visited.push(node);
+        if self.visited.len() - start > 1 || refs != own_refs {
+            // Several members, or a single one that refers to itself.
+            self.merges.push(Merge { leader: node, refs, members: start..self.visited.len() });
+        }
     }
 
     #[cold]
@@ -319,17 +331,18 @@ impl Traversal {
         )
     }
 
-    fn commit(&self, root: ObjIndex, label: Option<&str>) -> Result<()> {
+    /// Publishes the walk's result; after Tarjan's walk, also sets its marks back to zero.
+    fn commit(&mut self, root: ObjIndex, label: Option<&str>) -> Result<()> {
         let heap = &HEAP;
         let record =
             Provenance { root, root_name: name(root), thread: thread::current_name(), label: label.map(Box::from) };
         let provenance = provenance::register(record, self.visited.len() as u32)
             .ok_or_else(|| Error::new(Status::ErrLimit, "cannot freeze: too many freezes are alive"))?;
         for merge in &self.merges {
-            if merge.members.is_empty() {
+            if merge.members.len() == 1 {
                 heap.set_refs(merge.leader, merge.refs);
             } else {
-                heap.set_scc_members(merge.leader, self.members[merge.members.clone()].to_vec(), merge.refs);
+                heap.set_scc_members(merge.leader, self.visited[merge.members.clone()].to_vec(), merge.refs);
             }
         }
         STATS.frozen.add(self.visited.len() as i64);
@@ -337,16 +350,20 @@ impl Traversal {
         // would cost a write per object.
         // The mark is per freeze, not per object: coarser, and one flag test per edge to compute.
         let mark = if self.reaches_atomic_ref { MAY_REACH_ATOMIC_REF } else { 0 };
-        for &node in &self.visited {
+        let Traversal { visited, marks, tarjan_marks, .. } = self;
+        for &node in visited.iter() {
             let slot = heap.slot(node);
             if mark != 0 {
                 slot.set_flags(mark, 0);
             }
-            if self.tarjan_ran {
-                slot.aux.store(self.marks.get(node) & !DONE, Ordering::Relaxed);
+            if *tarjan_marks {
+                slot.aux.store(marks.get(node) & !DONE, Ordering::Relaxed);
+                marks.set(node, 0);
             }
-            heap.publish_frozen(node, provenance);
+            slot.publish_frozen(provenance);
         }
+        // The marks are all zero again: nothing for `clear` to do.
+        *tarjan_marks = false;
         Ok(())
     }
 }
@@ -380,5 +397,43 @@ mod tests {
         assert_eq!(leader(nodes[0]), leader(nodes[1]), "one SCC, one leader");
         assert!(nodes[..2].contains(&leader(nodes[0])) && !HEAP.slot(nodes[2]).is_frozen());
         [a, b, c].into_iter().for_each(|h| object::release(h).unwrap());
+    }
+
+    #[test]
+    fn each_scc_counts_the_references_from_outside_it() {
+        // a <-> b; b -> c, c -> c; c -> d <-> e; a -> d once d's SCC is complete. Each object is
+        // also held by its handle.
+        let [a, b, c, d, e] = [(); 5].map(|()| object::new_list().unwrap());
+        for (from, to) in [(a, b), (b, a), (b, c), (c, c), (c, d), (d, e), (e, d), (a, d)] {
+            object::push_ref(from, Some(to)).unwrap();
+        }
+        let nodes = [a, b, c, d, e].map(|h| handle::resolve(h).unwrap());
+        object::freeze(a, None).unwrap();
+        assert_eq!(marks_left(&nodes), [0; 5], "a freeze leaves no marks");
+        let leaders = nodes.map(|n| HEAP.slot(n).aux.load(Ordering::Acquire));
+        assert!(leaders[0] == leaders[1] && leaders[3] == leaders[4], "two cycles, each with one leader");
+        assert!(leaders[0] != leaders[3] && leaders[2] == nodes[2], "three SCCs: {leaders:?}");
+        let count = |leader: ObjIndex| HEAP.slot(leader).local_refs();
+        assert_eq!(count(leaders[0]), 2, "{{a, b}}: their two handles");
+        assert_eq!(count(nodes[2]), 2, "{{c}}: its handle and b's reference, not its own");
+        assert_eq!(count(leaders[3]), 4, "{{d, e}}: their two handles, c's and a's references");
+        [a, b, c, d, e].into_iter().for_each(|h| object::release(h).unwrap());
+    }
+
+    #[test]
+    fn a_walk_stopped_by_a_blocker_leaves_no_marks_on_the_path_the_stack_or_finished_sccs() {
+        // r's fields: x (x -> r: finished, left on Tarjan's stack), s (a finished SCC of its own),
+        // then the blocker, reached with r still on the path.
+        let [r, x, s, blocker] = [(); 4].map(|()| object::new_list().unwrap());
+        for (from, to) in [(r, x), (x, r), (r, s), (r, blocker)] {
+            object::push_ref(from, Some(to)).unwrap();
+        }
+        object::ensure_never_frozen(blocker).unwrap();
+        let nodes = [r, x, s, blocker].map(|h| handle::resolve(h).unwrap());
+        let error = object::freeze(r, None).unwrap_err();
+        assert_eq!(error.status(), Status::ErrFreezeBlocked, "{}", error.message());
+        assert_eq!(marks_left(&nodes), [0; 4]);
+        assert!(nodes.iter().all(|&n| !HEAP.slot(n).is_frozen()), "nothing was frozen");
+        [r, x, s, blocker].into_iter().for_each(|h| object::release(h).unwrap());
     }
 }

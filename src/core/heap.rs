@@ -119,6 +119,12 @@ impl Slot {
         self.refs.load(Ordering::Acquire)
     }
 
+    /// Publishes the object as frozen. Counts and `aux` must be final before this store.
+    #[inline]
+    pub(crate) fn publish_frozen(&self, provenance: u32) {
+        self.owner.store(FROZEN | provenance, Ordering::Release);
+    }
+
     /// The values, for reading.
     ///
     /// # Safety
@@ -371,10 +377,5 @@ impl Heap {
     /// Sets the count of an object being frozen (its SCC's merged count).
     pub(crate) fn set_refs(&self, index: ObjIndex, refs: u32) {
         self.slot(index).refs.store(refs, Ordering::Release);
-    }
-
-    /// Publishes an object as frozen. Counts and `aux` must be final before this store.
-    pub(crate) fn publish_frozen(&self, index: ObjIndex, provenance: u32) {
-        self.slot(index).owner.store(FROZEN | provenance, Ordering::Release);
     }
 }
