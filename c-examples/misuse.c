@@ -716,6 +716,13 @@ static void workers_and_futures(uint32_t worker)
         CHECK(said("999999"), "the message names the worker id");
     expect(floe_future_deliver(1, 999999, ignore_outcome, NULL), FLOE_ERR_UNKNOWN_WORKER,
            "floe_future_deliver to unknown worker id 999999");
+    /* Workers' and object types' ids have ranges of their own: neither is taken for the other. */
+    if (expect(floe_worker_execute(node_type, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, quick_job, &future),
+               FLOE_ERR_UNKNOWN_WORKER, "floe_worker_execute given an object type's id"))
+        CHECK(said("object types' range"), "the message says the id is an object type's");
+    floe_ref made = 0;
+    if (expect(floe_object_new(worker, &made), FLOE_ERR_UNKNOWN_TYPE, "floe_object_new given a worker's id"))
+        CHECK(said("workers' range") && made == 0, "the message says the id is a worker's; no object was made");
     if (expect(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, NULL, &future), FLOE_ERR_NULL,
                "NULL job"))
         CHECK(said("job"), "the message names the argument job");

@@ -322,7 +322,8 @@ typedef void (*floe_outcome_fn)(floe_status status, floe_ref result, void *user_
 typedef floe_status (*floe_initializer_fn)(floe_ref *out_value);
 
 /**
- * An object type id, as returned by `floe_type_define`.
+ * An object type id, as returned by `floe_type_define`: from 2^29, a range no worker, global or
+ * pool id uses, so that one given for another is refused. `FLOE_TYPE_LIST` is 1.
  */
 typedef uint32_t floe_type;
 

@@ -91,8 +91,9 @@ impl Slot {
         self.meta.load(Ordering::Relaxed) & ((1 << TYPE_SHIFT) - 1)
     }
 
+    /// The object's type as the header numbers it (`types::of_stored`; the list is `LIST_TYPE`).
     #[inline]
-    pub(crate) fn type_id(&self) -> u32 {
+    pub(crate) fn stored_type(&self) -> u32 {
         self.meta.load(Ordering::Relaxed) >> TYPE_SHIFT
     }
 
@@ -181,7 +182,7 @@ impl Heap {
 
     /// Allocates an object owned by the calling thread with a count of zero.
     /// `has_atomic_ref`: its type has an atomic reference field.
-    pub(crate) fn alloc(&self, type_id: u32, values: Vec<Value>, has_atomic_ref: bool) -> Option<ObjIndex> {
+    pub(crate) fn alloc(&self, stored_type: u32, values: Vec<Value>, has_atomic_ref: bool) -> Option<ObjIndex> {
         let index = self.slots.alloc_local(&FREE_SLOTS)?;
         let slot = self.slot(index);
         // SAFETY: the slot is free (owner 0), so no other thread reads it; we initialise it before
@@ -189,7 +190,7 @@ impl Heap {
         unsafe { *slot.values_mut() = values };
         slot.refs.store(0, Ordering::Relaxed);
         let flags = if has_atomic_ref { MAY_REACH_ATOMIC_REF } else { 0 };
-        slot.meta.store(type_id << TYPE_SHIFT | flags, Ordering::Relaxed);
+        slot.meta.store(stored_type << TYPE_SHIFT | flags, Ordering::Relaxed);
         slot.aux.store(0, Ordering::Relaxed);
         slot.owner.store(thread::current(), Ordering::Release);
         STATS.objects.add(1);

@@ -11,9 +11,9 @@ use super::thread;
 use super::types::{self, LIST_TYPE};
 use super::value::{Kind, ObjIndex, Value};
 
-fn allocated(type_id: u32, values: Vec<Value>, has_atomic_ref: bool) -> Result<u64> {
+fn allocated(stored_type: u32, values: Vec<Value>, has_atomic_ref: bool) -> Result<u64> {
     let index = HEAP
-        .alloc(type_id, values, has_atomic_ref)
+        .alloc(stored_type, values, has_atomic_ref)
         .ok_or_else(|| Error::new(Status::ErrLimit, "cannot allocate an object: the heap is full"))?;
     HEAP.retain(index);
     handle::issue(index)
@@ -21,11 +21,11 @@ fn allocated(type_id: u32, values: Vec<Value>, has_atomic_ref: bool) -> Result<u
 
 /// A new object of `type_id`, fields at their kind's zero value, owned by the calling thread.
 pub(crate) fn new_object(type_id: u32) -> Result<u64> {
-    let def = types::get(type_id)?;
-    if type_id == LIST_TYPE {
+    let (stored_type, def) = types::lookup(type_id)?;
+    if stored_type == LIST_TYPE {
         return new_list();
     }
-    allocated(type_id, def.fields.iter().map(|(_, kind)| kind.default_value()).collect(), def.has_atomic_ref)
+    allocated(stored_type, def.fields.iter().map(|(_, kind)| kind.default_value()).collect(), def.has_atomic_ref)
 }
 
 /// A new empty list owned by the calling thread.
@@ -57,7 +57,7 @@ pub(crate) fn describe_slot(verb: &str, index: ObjIndex, slot: usize) -> String 
 
 #[cold]
 pub(crate) fn out_of_range(verb: &str, index: ObjIndex, slot: usize, len: usize) -> Error {
-    let noun = if HEAP.slot(index).type_id() == LIST_TYPE { "element" } else { "field" };
+    let noun = if HEAP.slot(index).stored_type() == LIST_TYPE { "element" } else { "field" };
     let what = format!("{} has {len} {noun}{}", name(index), if len == 1 { "" } else { "s" });
     Error::new(Status::ErrOutOfRange, format!("cannot {verb} {}[{slot}]: index out of range; {what}", name(index)))
 }
@@ -195,7 +195,7 @@ fn set_checked(handle: u64, slot: usize, value: Value) -> Result<()> {
     let values = unsafe { HEAP.slot(index).values_mut() };
     let len = values.len();
     let stored = values.get_mut(slot).ok_or_else(|| out_of_range("set", index, slot, len))?;
-    if std::mem::discriminant(stored) != std::mem::discriminant(&value) && HEAP.slot(index).type_id() != LIST_TYPE {
+    if std::mem::discriminant(stored) != std::mem::discriminant(&value) && HEAP.slot(index).stored_type() != LIST_TYPE {
         return Err(wrong_kind("set", index, slot, stored.kind(), value.kind()));
     }
     if let Value::Ref(Some(target)) = value {
@@ -218,7 +218,7 @@ pub(crate) fn set_ref(handle: u64, slot: usize, target: Option<u64>) -> Result<(
 
 fn list_index(handle: u64, verb: &str) -> Result<ObjIndex> {
     let index = handle::resolve(handle)?;
-    if HEAP.slot(index).type_id() != LIST_TYPE {
+    if HEAP.slot(index).stored_type() != LIST_TYPE {
         return Err(Error::new(Status::ErrNotAList, format!("cannot {verb} {}: it is not a list", name(index))));
     }
     Ok(index)
@@ -254,7 +254,7 @@ pub(crate) fn len(handle: u64) -> Result<usize> {
 
 /// The object's type id. Any thread may ask: a type never changes.
 pub(crate) fn type_of(handle: u64) -> Result<u32> {
-    Ok(HEAP.slot(handle::resolve(handle)?).type_id())
+    Ok(types::id_of(HEAP.slot(handle::resolve(handle)?).stored_type()))
 }
 
 /// The object's slot index, the number in `Type#n` messages. Any thread may ask.

@@ -20,16 +20,16 @@ pub(crate) static FROZEN_FREES: RwLock<()> = RwLock::new(());
 
 /// `Type#index`, the name messages give an object.
 pub(crate) fn name(index: ObjIndex) -> String {
-    let type_id = HEAP.slot(index).type_id();
-    let type_name = types::get(type_id).map_or_else(|_| format!("type{type_id}"), |t| t.name.to_string());
+    let stored_type = HEAP.slot(index).stored_type();
+    let type_name = types::of_stored(stored_type).map_or_else(|| format!("type{stored_type}"), |t| t.name.to_string());
     format!("{type_name}#{index}")
 }
 
 /// `.field` or `[i]`: how a path names slot `slot` of `index`.
 pub(crate) fn step_name(index: ObjIndex, slot: usize) -> String {
-    let type_id = HEAP.slot(index).type_id();
-    match types::get(type_id) {
-        Ok(def) if type_id != LIST_TYPE => {
+    let stored_type = HEAP.slot(index).stored_type();
+    match types::of_stored(stored_type) {
+        Some(def) if stored_type != LIST_TYPE => {
             def.fields.get(slot).map_or_else(|| format!("[{slot}]"), |f| format!(".{}", f.0))
         }
         _ => format!("[{slot}]"),
@@ -38,7 +38,7 @@ pub(crate) fn step_name(index: ObjIndex, slot: usize) -> String {
 
 /// The type name alone, the first element of a path.
 pub(crate) fn type_name(index: ObjIndex) -> String {
-    types::get(HEAP.slot(index).type_id()).map_or_else(|_| "?".into(), |t| t.name.to_string())
+    types::of_stored(HEAP.slot(index).stored_type()).map_or_else(|| "?".into(), |t| t.name.to_string())
 }
 
 /// Checks that the calling thread may read `index`. `what` describes the operation for messages.

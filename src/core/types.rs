@@ -1,14 +1,19 @@
 //! Object types: a name and named, kinded fields. Types are immutable and live as long as the
-//! process; type ids are dense, start at 1, and id 1 is the built-in growable `List`.
+//! process. Id 1 is the built-in growable `List` (`FLOE_TYPE_LIST`); defined types' ids count up
+//! from `FIRST_TYPE_ID`, a range no other kind of id uses, so that a worker's id given where a
+//! type's is expected is refused (but for the main queue's 1, which the ABI fixed before). An
+//! object's header keeps its type densely numbered instead (`stored`): 1 for the list, then 2, 3…
 
 use super::error::{Error, Result, Status};
 use super::heap::TYPE_SHIFT;
+use super::id_ranges::{range_of, FIRST_GLOBAL_ID, FIRST_TYPE_ID};
 use super::value::Kind;
 use parking_lot::RwLock;
 use std::sync::{Arc, LazyLock};
 
-/// Object type ids fit the bits the object header keeps for them, above its flags.
+/// Stored type numbers fit the bits the object header keeps for them, above its flags.
 const MAX_TYPES: usize = (1 << (32 - TYPE_SHIFT)) - 1;
+const _: () = assert!(MAX_TYPES as u32 - 2 + FIRST_TYPE_ID < FIRST_GLOBAL_ID, "type ids stay in their range");
 
 /// The id of the built-in list type.
 pub(crate) const LIST_TYPE: u32 = 1;
@@ -57,13 +62,53 @@ pub fn define(name: &str, fields: &[(&str, Kind)]) -> Result<u32> {
         return Err(Error::new(Status::ErrLimit, format!("cannot define type {name}: {MAX_TYPES} types exist")));
     }
     types.push(Arc::new(def));
-    Ok(types.len() as u32)
+    Ok(id_of(types.len() as u32))
+}
+
+/// The id of the type an object header numbers `stored`.
+#[inline]
+pub(crate) fn id_of(stored: u32) -> u32 {
+    if stored == LIST_TYPE {
+        LIST_TYPE
+    } else {
+        stored - 2 + FIRST_TYPE_ID
+    }
+}
+
+/// The definition of the type an object header numbers `stored`.
+pub(crate) fn of_stored(stored: u32) -> Option<Arc<TypeDef>> {
+    TYPES.read().get((stored as usize).checked_sub(1)?).cloned()
+}
+
+/// How an object header numbers type `id`: `None` for an id outside the types' range.
+#[inline]
+fn stored(id: u32) -> Option<u32> {
+    match id {
+        LIST_TYPE => Some(LIST_TYPE),
+        FIRST_TYPE_ID..FIRST_GLOBAL_ID => Some(id - FIRST_TYPE_ID + 2),
+        _ => None,
+    }
 }
 
 /// The definition of type `id`.
 pub fn get(id: u32) -> Result<Arc<TypeDef>> {
+    lookup(id).map(|(_, def)| def)
+}
+
+/// How an object header numbers type `id`, and its definition.
+pub(crate) fn lookup(id: u32) -> Result<(u32, Arc<TypeDef>)> {
     let types = TYPES.read();
-    id.checked_sub(1).and_then(|i| types.get(i as usize)).cloned().ok_or_else(|| {
-        Error::new(Status::ErrUnknownType, format!("type id {id} was never defined (defined ids: 1..={})", types.len()))
+    let found = stored(id).and_then(|stored| Some((stored, types.get(stored as usize - 1)?.clone())));
+    found.ok_or_else(|| {
+        let defined = match types.len() {
+            1 => "the list is 1 and no other is defined".to_string(),
+            n => format!("the list is 1, defined types {FIRST_TYPE_ID}..={}", id_of(n as u32)),
+        };
+        let other = if stored(id).is_none() && id != 0 {
+            format!("; {id} is in {} range", range_of(id))
+        } else {
+            String::new()
+        };
+        Error::new(Status::ErrUnknownType, format!("type id {id} was never defined ({defined}{other})"))
     })
 }

@@ -23,7 +23,7 @@
 use super::api::Object;
 use super::error::{Error, Result, Status};
 use super::future::Future;
-use super::id_ranges::{take_id, FIRST_GLOBAL_ID, FIRST_POOL_ID};
+use super::id_ranges::{range_of, take_id, FIRST_POOL_ID, FIRST_TYPE_ID};
 use super::mpsc::{Look, Mpsc, Pop};
 use super::object;
 use super::sync::spin_until;
@@ -410,7 +410,7 @@ fn main_worker() -> &'static Arc<Worker> {
 /// Starts a worker thread named `name`; returns its id, valid on every thread.
 pub fn start(name: &str) -> Result<u32> {
     let name = thread_name(name)?;
-    let id = take_id(&NEXT_ID, FIRST_GLOBAL_ID, "workers")?;
+    let id = take_id(&NEXT_ID, FIRST_TYPE_ID, "workers")?;
     let worker = Arc::new(Worker::new(id, name));
     WORKERS.lock().insert(id, worker.clone());
     let thread_worker = worker.clone();
@@ -483,9 +483,11 @@ pub(crate) fn with_worker<R>(id: u32, f: impl FnOnce(&Worker) -> Result<R>) -> R
 fn registered(id: u32) -> Result<Arc<Worker>> {
     WORKERS.lock().get(&id).cloned().ok_or_else(|| {
         let why = if id >= FIRST_POOL_ID {
-            "that is a pool's or a view's id: its jobs go through floe_pool_execute (Pool::execute)"
+            "that is a pool's or a view's id: its jobs go through floe_pool_execute (Pool::execute)".to_string()
+        } else if id >= FIRST_TYPE_ID {
+            format!("it is in {} range", range_of(id))
         } else {
-            "it never existed, or it has terminated"
+            "it never existed, or it has terminated".to_string()
         };
         Error::new(Status::ErrUnknownWorker, format!("no worker has id {id} ({why})"))
     })

@@ -42,7 +42,8 @@ pub type floe_ref = u64;
 #[allow(non_camel_case_types)]
 pub type floe_future = u64;
 
-/// An object type id, as returned by `floe_type_define`.
+/// An object type id, as returned by `floe_type_define`: from 2^29, a range no worker, global or
+/// pool id uses, so that one given for another is refused. `FLOE_TYPE_LIST` is 1.
 #[allow(non_camel_case_types)]
 pub type floe_type = u32;
 
