@@ -28,7 +28,8 @@ pub fn point_type() -> ObjectType {
 }
 
 fn fields_start_at_zero_and_keep_what_is_written() {
-    let p = Object::new(point_type()).unwrap();
+    let ty = point_type();
+    let p = Object::new(ty).unwrap();
     assert_eq!((p.get_int(0).unwrap(), p.get_double(1).unwrap(), p.get_bool(2).unwrap()), (0, 0.0, false));
     assert_eq!(p.get_string(3).unwrap(), "");
     assert!(p.get_ref(4).unwrap().is_none());
@@ -40,7 +41,8 @@ fn fields_start_at_zero_and_keep_what_is_written() {
     assert_eq!(p.get_string(3).unwrap(), "héllo, wörld");
     assert_eq!(p.len().unwrap(), 5);
     assert_eq!(p.kind_at(3).unwrap(), Kind::String);
-    assert_eq!(p.object_type().unwrap().name(), "Point");
+    assert_eq!(p.object_type().unwrap(), ty, "the id floe_type_define gave");
+    assert_eq!(ty.name(), "Point");
 }
 
 fn fields_are_found_by_name() {
