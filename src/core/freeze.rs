@@ -92,7 +92,8 @@ impl Marks {
 #[derive(Default)]
 struct Traversal {
     /// The objects walked: in discovery order after a tree walk; after Tarjan's, SCC by SCC as
-    /// each is complete, its members together and its root last.
+    /// each is complete, its members together in reverse discovery order (its root last), the
+    /// order in which the SCC's slots are freed and so, later, handed out again.
     visited: Vec<ObjIndex>,
     /// Tarjan's walk state of every object it reached, when it ran.
     marks: Marks,
@@ -103,8 +104,8 @@ struct Traversal {
     discovered: u32,
     /// The path from the root.
     frames: Vec<Frame>,
-    /// Tarjan's stack, less the path: objects finished whose SCC is not complete yet. (The tree
-    /// walk's stack while it runs.)
+    /// Tarjan's stack: the objects discovered whose SCC is not complete yet, in discovery order.
+    /// (The tree walk's stack while it runs.)
     tarjan: Vec<ObjIndex>,
     /// The running sum of counts less internal references (see the module doc).
     sum: i64,
@@ -141,9 +142,9 @@ pub(crate) fn freeze(root: ObjIndex, label: Option<&str>) -> Result<()> {
 impl Traversal {
     fn clear(&mut self) {
         if self.tarjan_marks {
-            // A walk that stopped early left objects on the path and on Tarjan's stack too.
-            let Traversal { visited, tarjan, frames, marks, .. } = self;
-            for node in visited.iter().chain(tarjan.iter()).copied().chain(frames.iter().map(|f| f.node)) {
+            // A walk that stopped early left objects on Tarjan's stack too.
+            let Traversal { visited, tarjan, marks, .. } = self;
+            for &node in visited.iter().chain(tarjan.iter()) {
                 marks.set(node, 0);
             }
         }
@@ -280,6 +281,7 @@ impl Traversal {
         self.discovered += 1;
         let mark = self.discovered;
         self.marks.set(node, mark);
+        self.tarjan.push(node);
         let refs = slot.local_refs();
         self.frames.push(Frame { node, slot, next: 0, low: mark, refs, base: self.sum });
         self.sum += i64::from(refs);
@@ -294,20 +296,20 @@ impl Traversal {
             let parent = self.frames.last_mut().expect("a non-root has a parent");
             parent.low = parent.low.min(low);
             self.sum -= 1;
-            self.tarjan.push(node);
             return;
         }
         let refs = u32::try_from(self.sum - base).expect("an SCC never has more internal references than counts");
         self.sum = base;
-        // The SCC's other members: those finished since `node` was discovered, on top of the stack.
+        // The SCC's members: `node` and those discovered since, on top of the stack.
         let start = self.visited.len();
-        while let Some(&member) = self.tarjan.last().filter(|&&member| self.marks.get(member) > mark) {
-            self.tarjan.pop();
+        loop {
+            let member = self.tarjan.pop().expect("the SCC root is on Tarjan's stack");
             self.marks.set(member, DONE | node);
             self.visited.push(member);
+            if member == node {
+                break;
+            }
         }
-        self.marks.set(node, DONE | node);
-        self.visited.push(node);
         if self.visited.len() - start > 1 || refs != own_refs {
             // Several members, or a single one that refers to itself.
             self.merges.push(Merge { leader: node, refs, members: start..self.visited.len() });
