@@ -546,7 +546,7 @@ floe_status floe_future_release(floe_future future);
 
 /**
  * Defines a global named `name` with `mode` (`FLOE_GLOBAL_MODE_*`) and `initializer`, and writes
- * its id to `*out_global`. Global ids count up from 2^30, apart from worker and pool ids: one of
+ * its id to `*out_global`. Global ids count up from 2^30, apart from worker, type and pool ids: one of
  * those given to a global's function is `FLOE_ERR_INVALID_ARGUMENT`.
  *
  * - `FLOE_GLOBAL_MODE_MAIN_THREAD_ONLY`: only the main thread may read it (`FLOE_ERR_WRONG_THREAD`
@@ -762,7 +762,7 @@ floe_status floe_object_ensure_never_frozen(floe_ref object);
 
 /**
  * Starts a pool of `threads` threads named `<name>-<i>` sharing one queue, and writes its id to
- * `*out_pool`. Pool and view ids are 2^31 and above, worker ids below 2^30: either kind given to
+ * `*out_pool`. Pool and view ids are 2^31 and above, worker ids below 2^29: either kind given to
  * the other's functions gives `FLOE_ERR_UNKNOWN_WORKER`, saying so.
  */
 floe_status floe_pool_start(const char *name, size_t threads, uint32_t *out_pool);
@@ -932,8 +932,8 @@ floe_status floe_type_field_index(floe_type ty, const char *name, size_t *out_in
 
 /**
  * Starts a worker thread named `name` (its thread's name in messages too) and writes its id to
- * `*out_worker`. The id is valid on every thread until the worker terminates, and is below 2^30,
- * where global ids start (pool and view ids start at 2^31).
+ * `*out_worker`. The id is valid on every thread until the worker terminates, and is below 2^29,
+ * where object type ids start (global ids start at 2^30, pool and view ids at 2^31).
  */
 floe_status floe_worker_start(const char *name, uint32_t *out_worker);
 

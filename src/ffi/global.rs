@@ -12,7 +12,7 @@ use std::ffi::c_char;
 pub type floe_initializer_fn = Option<unsafe extern "C" fn(out_value: *mut floe_ref) -> Status>;
 
 /// Defines a global named `name` with `mode` (`FLOE_GLOBAL_MODE_*`) and `initializer`, and writes
-/// its id to `*out_global`. Global ids count up from 2^30, apart from worker and pool ids: one of
+/// its id to `*out_global`. Global ids count up from 2^30, apart from worker, type and pool ids: one of
 /// those given to a global's function is `FLOE_ERR_INVALID_ARGUMENT`.
 ///
 /// - `FLOE_GLOBAL_MODE_MAIN_THREAD_ONLY`: only the main thread may read it (`FLOE_ERR_WRONG_THREAD`

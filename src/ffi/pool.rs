@@ -13,7 +13,7 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
 /// Starts a pool of `threads` threads named `<name>-<i>` sharing one queue, and writes its id to
-/// `*out_pool`. Pool and view ids are 2^31 and above, worker ids below 2^30: either kind given to
+/// `*out_pool`. Pool and view ids are 2^31 and above, worker ids below 2^29: either kind given to
 /// the other's functions gives `FLOE_ERR_UNKNOWN_WORKER`, saying so.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_pool_start(name: *const c_char, threads: usize, out_pool: *mut u32) -> Status {

@@ -52,8 +52,8 @@ pub(crate) fn c_failure(status: Status) -> Error {
 }
 
 /// Starts a worker thread named `name` (its thread's name in messages too) and writes its id to
-/// `*out_worker`. The id is valid on every thread until the worker terminates, and is below 2^30,
-/// where global ids start (pool and view ids start at 2^31).
+/// `*out_worker`. The id is valid on every thread until the worker terminates, and is below 2^29,
+/// where object type ids start (global ids start at 2^30, pool and view ids at 2^31).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_worker_start(name: *const c_char, out_worker: *mut u32) -> Status {
     let body = || {
