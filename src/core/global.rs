@@ -16,7 +16,7 @@
 use super::error::{Error, Result, Status};
 use super::handle;
 use super::heap::HEAP;
-use super::id_ranges::{range_of, FIRST_GLOBAL_ID, FIRST_POOL_ID};
+use super::id_ranges::{elsewhere, IdRange, FIRST_GLOBAL_ID, FIRST_POOL_ID};
 use super::object;
 use super::thread;
 use super::value::ObjIndex;
@@ -109,11 +109,7 @@ fn lookup(id: u32) -> Result<(usize, Arc<Global>)> {
             0 => "none is defined".to_string(),
             n => format!("defined ids: {FIRST_GLOBAL_ID}..={}", FIRST_GLOBAL_ID + n as u32 - 1),
         };
-        let other = if (FIRST_GLOBAL_ID..FIRST_POOL_ID).contains(&id) || id == 0 {
-            String::new()
-        } else {
-            format!("; {id} is in {} range", range_of(id))
-        };
+        let other = elsewhere(id, IdRange::Globals).map(|other| format!("; {other}")).unwrap_or_default();
         Error::new(Status::ErrInvalidArgument, format!("no global has id {id} ({defined}{other})"))
     })?;
     Ok((index, globals[index].clone()))

@@ -14,15 +14,41 @@ pub(crate) const FIRST_GLOBAL_ID: u32 = 1 << 30;
 /// The first id of a pool or a view; globals' ids are below it.
 pub(crate) const FIRST_POOL_ID: u32 = 1 << 31;
 
-/// For a message about `id`, given where an id of another kind was expected: the kind whose range
-/// holds it.
-pub(crate) fn range_of(id: u32) -> &'static str {
-    match id {
-        FIRST_POOL_ID.. => "the pools' and views'",
-        FIRST_GLOBAL_ID.. => "the globals'",
-        FIRST_TYPE_ID.. => "the object types'",
-        _ => "the workers'",
+/// The kind of id whose range holds a number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IdRange {
+    Workers,
+    Types,
+    Globals,
+    Pools,
+}
+
+impl IdRange {
+    /// The range `id` is in; `None` for 0, which is no kind's id.
+    pub(crate) fn of(id: u32) -> Option<IdRange> {
+        match id {
+            0 => None,
+            FIRST_POOL_ID.. => Some(IdRange::Pools),
+            FIRST_GLOBAL_ID.. => Some(IdRange::Globals),
+            FIRST_TYPE_ID.. => Some(IdRange::Types),
+            _ => Some(IdRange::Workers),
+        }
     }
+
+    fn owners(self) -> &'static str {
+        match self {
+            IdRange::Workers => "the workers'",
+            IdRange::Types => "the object types'",
+            IdRange::Globals => "the globals'",
+            IdRange::Pools => "the pools' and views'",
+        }
+    }
+}
+
+/// For the message about `id`, given where an id of `expected`'s kind was and naming nothing: "it
+/// is in the globals' range" (or whichever), when the id is another kind's.
+pub(crate) fn elsewhere(id: u32, expected: IdRange) -> Option<String> {
+    IdRange::of(id).filter(|&range| range != expected).map(|range| format!("it is in {} range", range.owners()))
 }
 
 /// The next id from `counter`, which stops below `end` (`what` names the ids in the error).
@@ -38,11 +64,12 @@ mod tests {
 
     #[test]
     fn each_range_names_its_kind_from_its_first_id_to_the_next_ones() {
-        let at = |ids: [u32; 2]| ids.map(range_of);
-        assert_eq!(at([2, FIRST_TYPE_ID - 1]), ["the workers'"; 2]);
-        assert_eq!(at([FIRST_TYPE_ID, FIRST_GLOBAL_ID - 1]), ["the object types'"; 2]);
-        assert_eq!(at([FIRST_GLOBAL_ID, FIRST_POOL_ID - 1]), ["the globals'"; 2]);
-        assert_eq!(at([FIRST_POOL_ID, u32::MAX]), ["the pools' and views'"; 2]);
+        let at = |ids: [u32; 2]| ids.map(|id| elsewhere(id, IdRange::Pools).or(elsewhere(id, IdRange::Workers)));
+        let says = |owners: &str| [(); 2].map(|()| Some(format!("it is in {owners} range")));
+        assert_eq!(at([2, FIRST_TYPE_ID - 1]), says("the workers'"));
+        assert_eq!(at([FIRST_TYPE_ID, FIRST_GLOBAL_ID - 1]), says("the object types'"));
+        assert_eq!(at([FIRST_GLOBAL_ID, FIRST_POOL_ID - 1]), says("the globals'"));
+        assert_eq!(at([FIRST_POOL_ID, u32::MAX]), says("the pools' and views'"));
     }
 
     #[test]

@@ -12,7 +12,7 @@
 
 use super::error::{Error, Result, Status};
 use super::future::Future;
-use super::id_ranges::{range_of, take_id, FIRST_POOL_ID};
+use super::id_ranges::{elsewhere, take_id, IdRange, FIRST_POOL_ID};
 use super::worker::{thread_name, Task};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
@@ -66,10 +66,11 @@ fn register(id: u32, executor: Executor) -> u32 {
 /// The pool or view with id `id`.
 pub fn lookup(id: u32) -> Result<Arc<Executor>> {
     EXECUTORS.lock().get(&id).cloned().ok_or_else(|| {
-        let why = if id < FIRST_POOL_ID {
-            format!("it is in {} range; a worker's jobs go through floe_worker_execute (Worker::execute)", range_of(id))
-        } else {
-            "it never existed, or its pool terminated".to_string()
+        let why = match elsewhere(id, IdRange::Pools) {
+            Some(other) if IdRange::of(id) == Some(IdRange::Workers) => {
+                format!("{other}; a worker's jobs go through floe_worker_execute (Worker::execute)")
+            }
+            other => other.unwrap_or_else(|| "it never existed, or its pool terminated".into()),
         };
         Error::new(Status::ErrUnknownWorker, format!("no pool or view has id {id} ({why})"))
     })

@@ -6,7 +6,7 @@
 
 use super::error::{Error, Result, Status};
 use super::heap::TYPE_SHIFT;
-use super::id_ranges::{range_of, FIRST_GLOBAL_ID, FIRST_TYPE_ID};
+use super::id_ranges::{elsewhere, IdRange, FIRST_GLOBAL_ID, FIRST_TYPE_ID};
 use super::value::Kind;
 use parking_lot::RwLock;
 use std::sync::{Arc, LazyLock};
@@ -104,11 +104,7 @@ pub(crate) fn lookup(id: u32) -> Result<(u32, Arc<TypeDef>)> {
             1 => "the list is 1 and no other is defined".to_string(),
             n => format!("the list is 1, defined types {FIRST_TYPE_ID}..={}", id_of(n as u32)),
         };
-        let other = if stored(id).is_none() && id != 0 {
-            format!("; {id} is in {} range", range_of(id))
-        } else {
-            String::new()
-        };
+        let other = elsewhere(id, IdRange::Types).map(|other| format!("; {other}")).unwrap_or_default();
         Error::new(Status::ErrUnknownType, format!("type id {id} was never defined ({defined}{other})"))
     })
 }

@@ -23,7 +23,7 @@
 use super::api::Object;
 use super::error::{Error, Result, Status};
 use super::future::Future;
-use super::id_ranges::{range_of, take_id, FIRST_POOL_ID, FIRST_TYPE_ID};
+use super::id_ranges::{elsewhere, take_id, IdRange, FIRST_TYPE_ID};
 use super::mpsc::{Look, Mpsc, Pop};
 use super::object;
 use super::sync::spin_until;
@@ -482,12 +482,11 @@ pub(crate) fn with_worker<R>(id: u32, f: impl FnOnce(&Worker) -> Result<R>) -> R
 /// The running worker with id `id`, from the registry.
 fn registered(id: u32) -> Result<Arc<Worker>> {
     WORKERS.lock().get(&id).cloned().ok_or_else(|| {
-        let why = if id >= FIRST_POOL_ID {
-            "that is a pool's or a view's id: its jobs go through floe_pool_execute (Pool::execute)".to_string()
-        } else if id >= FIRST_TYPE_ID {
-            format!("it is in {} range", range_of(id))
-        } else {
-            "it never existed, or it has terminated".to_string()
+        let why = match IdRange::of(id) {
+            Some(IdRange::Pools) => {
+                "that is a pool's or a view's id: its jobs go through floe_pool_execute (Pool::execute)".to_string()
+            }
+            _ => elsewhere(id, IdRange::Workers).unwrap_or_else(|| "it never existed, or it has terminated".into()),
         };
         Error::new(Status::ErrUnknownWorker, format!("no worker has id {id} ({why})"))
     })
