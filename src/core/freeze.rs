@@ -100,8 +100,6 @@ struct Traversal {
     /// Tarjan's walk ran and `marks` is not all zero again yet: the leaders are in `marks` (after a
     /// tree walk, in `aux`), and `clear` resets what `commit` did not.
     tarjan_marks: bool,
-    /// Objects discovered so far by Tarjan's walk.
-    discovered: u32,
     /// The path from the root.
     frames: Vec<Frame>,
     /// Tarjan's stack: the objects discovered whose SCC is not complete yet, in discovery order.
@@ -149,7 +147,6 @@ impl Traversal {
             }
         }
         self.tarjan_marks = false;
-        self.discovered = 0;
         self.sum = 0;
         self.visited.clear();
         self.frames.clear();
@@ -278,8 +275,8 @@ impl Traversal {
             return Err(self.blocked(root, node));
         }
         self.reaches_atomic_ref |= flags & MAY_REACH_ATOMIC_REF != 0;
-        self.discovered += 1;
-        let mark = self.discovered;
+        // Every object discovered is on the stack or in a complete SCC: this one is the next.
+        let mark = (self.visited.len() + self.tarjan.len()) as u32 + 1;
         self.marks.set(node, mark);
         self.tarjan.push(node);
         let refs = slot.local_refs();
