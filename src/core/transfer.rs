@@ -26,6 +26,7 @@ use super::ownership::{self, name, path_within};
 use super::stats::STATS;
 use super::thread;
 use super::value::{ObjIndex, Value};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::mem::ManuallyDrop;
 use std::sync::atomic::Ordering;
@@ -70,7 +71,7 @@ pub(crate) struct Transit {
 /// transit, and a frozen root moves no members.
 static OTHERS: [Others; 16] = [const { parking_lot::Mutex::new(BTreeMap::new()) }; 16];
 
-type Others = parking_lot::Mutex<BTreeMap<ObjIndex, Box<[ObjIndex]>>>;
+type Others = parking_lot::Mutex<BTreeMap<ObjIndex, Vec<ObjIndex>>>;
 
 fn others_of(root: ObjIndex) -> &'static Others {
     &OTHERS[root as usize % OTHERS.len()]
@@ -120,14 +121,17 @@ fn detach_graph(handle: u64, mode: TransferMode) -> Result<Transit> {
     } else {
         members(root, slot, me, mode)?
     };
-    handle::release(handle)?;
+    if let Err(error) = handle::release(handle) {
+        give_back(&others, me);
+        recycle(others);
+        return Err(error);
+    }
     if root_moves {
         leave(slot);
     }
-    others.iter().for_each(|&member| leave(HEAP.slot(member)));
     let has_others = !others.is_empty();
     if has_others {
-        let previous = others_of(root).lock().insert(root, others.into_boxed_slice());
+        let previous = others_of(root).lock().insert(root, others);
         debug_assert!(previous.is_none(), "a root is in one transit at a time");
     }
     STATS.transit.add(1);
@@ -135,8 +139,9 @@ fn detach_graph(handle: u64, mode: TransferMode) -> Result<Transit> {
 }
 
 /// The members other than the root of the mutable graph of `root`, owned by `me`, checked by
-/// `mode`. A graph of one object needs no walk, though its header says it was given a reference
-/// (`detach_alone` took those whose header says it never was): its values say it holds none now.
+/// `mode`, already in transit. A graph of one object needs no walk, though its header says it was
+/// given a reference (`detach_alone` took those whose header says it never was): its values say it
+/// holds none now.
 fn members(root: ObjIndex, slot: &Slot, me: u32, mode: TransferMode) -> Result<Vec<ObjIndex>> {
     // SAFETY: `root` is a mutable object owned by the calling thread (checked by the caller).
     let holds_no_reference = || unsafe { slot.values() }.iter().all(|v| v.as_ref_target().is_none());
@@ -157,6 +162,17 @@ fn leave(slot: &Slot) {
     slot.owner.store(TRANSIT, Ordering::Release);
 }
 
+/// Takes back members that `walk` put in transit, when the transfer is refused after all. Their
+/// `BUFFERED` flags stay cleared, though some are still in this thread's candidate list: the
+/// collector skips those entries, and the next drop of such a member's count buffers it again.
+/// Nothing is missed: a member is reachable from the root now, so it can only become garbage by
+/// such a drop on some object of its cycle.
+fn give_back(members: &[ObjIndex], me: u32) {
+    for &member in members {
+        HEAP.slot(member).owner.store(me, Ordering::Release);
+    }
+}
+
 /// Whether a mutable object of the calling thread leaves as a graph of one by `mode`: it refers to
 /// nothing (`refers_to_nothing`, asked last) and, for SAFE, its one reference is the handle that
 /// the transfer consumes (its count is the references from outside).
@@ -167,7 +183,7 @@ fn travels_alone(slot: &Slot, mode: TransferMode, refers_to_nothing: impl FnOnce
 
 /// The mutable graph of a root: its members, and what the SAFE check needs to know about them.
 struct Walk {
-    /// The members other than the root.
+    /// The members other than the root, in transit.
     members: Vec<ObjIndex>,
     /// The members' counts, summed.
     refs: u64,
@@ -175,12 +191,47 @@ struct Walk {
     internal: u64,
 }
 
+/// What a thread's walks keep from one to the next. A graph of 10^6 objects needs megabytes of
+/// stack, member list and sets; made anew, they were faulted in and given back each time, a third
+/// of such a detach. Each stays the size of the largest graph the thread walked: 4 bytes a member
+/// for the stack and the list, a bit a heap slot for each set.
+#[derive(Default)]
+struct Scratch {
+    stack: Vec<ObjIndex>,
+    /// The members found so far; moved out with the walk's result, and back by `recycle`.
+    members: Vec<ObjIndex>,
+    member: SlotSet,
+    frozen: SlotSet,
+    /// What `frozen` holds, to clear it.
+    frozen_seen: Vec<ObjIndex>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Returns a member list to the calling thread's scratch once its graph is attached or refused, so
+/// that the next walk here starts at that size.
+fn recycle(mut members: Vec<ObjIndex>) {
+    members.clear();
+    // A thread being torn down keeps nothing.
+    let _ = SCRATCH.try_with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        if scratch.members.capacity() < members.capacity() {
+            scratch.members = members;
+        }
+    });
+}
+
 /// A set of slots: a short list while small (most transfers move a handful of objects), then one
 /// bit per heap slot in 4 KiB leaves made on first use, so a small graph in a large heap never pays
-/// for a bitmap of the whole heap.
+/// for a bitmap of the whole heap. The leaves stay for the thread's next walk; `clear` zeroes the
+/// bits it is told were set.
 #[derive(Default)]
 struct SlotSet {
     few: Vec<ObjIndex>,
+    /// The set outgrew `few` and is in `leaves`.
+    spilled: bool,
     leaves: Vec<Option<Box<[u64; LEAF_WORDS]>>>,
 }
 
@@ -193,7 +244,7 @@ const LEAF_WORDS: usize = 1 << (LEAF_BITS - 6);
 impl SlotSet {
     #[inline(always)]
     fn contains(&self, index: ObjIndex) -> bool {
-        if self.leaves.is_empty() {
+        if !self.spilled {
             return self.few.contains(&index);
         }
         let (leaf, word, bit) = Self::place(index);
@@ -204,7 +255,7 @@ impl SlotSet {
     fn insert(&mut self, index: ObjIndex) {
         let (leaf, word, bit) = Self::place(index);
         match self.leaves.get_mut(leaf) {
-            Some(Some(leaf)) => leaf[word] |= bit,
+            Some(Some(leaf)) if self.spilled => leaf[word] |= bit,
             _ => self.insert_slowly(index),
         }
     }
@@ -212,18 +263,37 @@ impl SlotSet {
     /// `insert` into the short list, or into a leaf not made yet.
     #[cold]
     fn insert_slowly(&mut self, index: ObjIndex) {
-        if self.leaves.is_empty() {
+        if !self.spilled {
             if self.few.len() < FEW {
                 self.few.push(index);
                 return;
             }
-            self.leaves = vec![None; (HEAP.capacity() >> LEAF_BITS) as usize + 1];
+            self.spilled = true;
+            // Every object of the graph was made before the walk began.
+            let leaves = (HEAP.capacity() >> LEAF_BITS) as usize + 1;
+            if self.leaves.len() < leaves {
+                self.leaves.resize(leaves, None);
+            }
             for known in std::mem::take(&mut self.few) {
                 self.insert(known);
             }
         }
         let (leaf, word, bit) = Self::place(index);
         self.leaves[leaf].get_or_insert_with(|| Box::new([0; LEAF_WORDS]))[word] |= bit;
+    }
+
+    /// Empties the set, which holds `inserted` and nothing else.
+    fn clear(&mut self, inserted: impl Iterator<Item = ObjIndex>) {
+        if self.spilled {
+            for index in inserted {
+                let (leaf, word, _) = Self::place(index);
+                if let Some(leaf) = self.leaves[leaf].as_mut() {
+                    leaf[word] = 0;
+                }
+            }
+        }
+        self.few.clear();
+        self.spilled = false;
     }
 
     /// The leaf, word and bit of `index`.
@@ -234,44 +304,72 @@ impl SlotSet {
 }
 
 /// Walks the mutable graph of `root` depth-first in field order — the plain traversal's order —
-/// keeping what it has seen in slot sets, so an edge to a member already visited (or to a frozen
-/// object already seen) never reads the target's header. An edge is counted as internal when its
-/// target turns out to be a member. A member of another thread (left behind by an UNSAFE
-/// transfer) stops the walk.
+/// and puts every member but the root in transit as it finds it, while its header is at hand (a
+/// pass of its own afterwards read every header again). A refused transfer takes them back
+/// (`give_back`). What the walk has seen is kept in slot sets, so an edge to a member already
+/// visited (or to a frozen object already seen) never reads the target's header. An edge is
+/// counted as internal when its target turns out to be a member. A member of another thread (left
+/// behind by an UNSAFE transfer) stops the walk, and nothing stays in transit.
 fn walk(root: ObjIndex, me: u32) -> Result<Walk> {
-    let (mut member, mut frozen) = (SlotSet::default(), SlotSet::default());
-    let mut walk = Walk { members: Vec::new(), refs: 0, internal: 0 };
-    // The root's own entry is not an edge; every other stack entry is one.
-    let mut stack = vec![(root, false)];
-    while let Some((node, is_edge)) = stack.pop() {
-        if member.contains(node) {
-            walk.internal += u64::from(is_edge);
-            continue;
-        }
-        if frozen.contains(node) {
-            continue;
-        }
-        let slot = HEAP.slot(node);
-        let owner = slot.owner();
-        if owner & FROZEN != 0 {
-            frozen.insert(node);
-            continue;
-        }
-        if owner != me {
-            let what = format!("transfer {} (it reaches {})", name(root), name(node));
-            return Err(ownership::wrong_thread(node, owner, what));
-        }
-        member.insert(node);
-        if node != root {
-            walk.members.push(node);
-        }
-        walk.internal += u64::from(is_edge);
-        walk.refs += u64::from(slot.local_refs());
-        // SAFETY: `node` is a mutable object owned by the calling thread (checked just above).
-        let values = unsafe { slot.values() };
-        stack.extend(values.iter().rev().filter_map(Value::as_ref_target).map(|child| (child, true)));
+    let mut scratch = SCRATCH.try_with(RefCell::take).unwrap_or_default();
+    let result = scratch.walk(root, me);
+    let Scratch { member, frozen, frozen_seen, members, .. } = &mut scratch;
+    let walked = match &result {
+        Ok(walk) => &walk.members,
+        Err(_) => &*members,
+    };
+    member.clear(std::iter::once(root).chain(walked.iter().copied()));
+    frozen.clear(frozen_seen.drain(..));
+    if result.is_err() {
+        give_back(members, me);
+        members.clear();
     }
-    Ok(walk)
+    let _ = SCRATCH.try_with(|s| s.replace(scratch));
+    result
+}
+
+impl Scratch {
+    fn walk(&mut self, root: ObjIndex, me: u32) -> Result<Walk> {
+        let Scratch { stack, members, member, frozen, frozen_seen } = self;
+        let slot = HEAP.slot(root);
+        member.insert(root);
+        let (mut refs, mut internal) = (u64::from(slot.local_refs()), 0);
+        // SAFETY: `root` is a mutable object owned by the calling thread (checked by the caller).
+        let values = unsafe { slot.values() };
+        stack.extend(values.iter().rev().filter_map(Value::as_ref_target));
+        // Every entry of the stack is an edge.
+        while let Some(node) = stack.pop() {
+            if member.contains(node) {
+                internal += 1;
+                continue;
+            }
+            if frozen.contains(node) {
+                continue;
+            }
+            let slot = HEAP.slot(node);
+            let owner = slot.owner();
+            if owner & FROZEN != 0 {
+                frozen.insert(node);
+                frozen_seen.push(node);
+                continue;
+            }
+            if owner != me {
+                stack.clear();
+                let what = format!("transfer {} (it reaches {})", name(root), name(node));
+                return Err(ownership::wrong_thread(node, owner, what));
+            }
+            member.insert(node);
+            members.push(node);
+            internal += 1;
+            refs += u64::from(slot.local_refs());
+            // SAFETY: `node` is a mutable object owned by the calling thread (checked just above);
+            // it is in transit from here on, but no other thread touches it before an attach.
+            let values = unsafe { slot.values() };
+            stack.extend(values.iter().rev().filter_map(Value::as_ref_target));
+            leave(slot);
+        }
+        Ok(Walk { members: std::mem::take(members), refs, internal })
+    }
 }
 
 /// The first member referenced from outside the graph, with how many outside references it has:
@@ -294,7 +392,8 @@ fn first_outside_reference(root: ObjIndex, others: &[ObjIndex]) -> Option<(ObjIn
 }
 
 /// Every reference to a member comes from another member, except the root's own handle: the
-/// members' counts sum to the internal references plus one. Returns the members other than the root.
+/// members' counts sum to the internal references plus one. Returns the members other than the
+/// root, in transit.
 fn checked_members(root: ObjIndex, me: u32) -> Result<Vec<ObjIndex>> {
     let mut collected = false;
     loop {
@@ -302,13 +401,17 @@ fn checked_members(root: ObjIndex, me: u32) -> Result<Vec<ObjIndex>> {
         if walk.refs == walk.internal + 1 {
             return Ok(walk.members);
         }
+        // The members are this thread's again for what follows.
+        give_back(&walk.members, me);
         // Cyclic garbage may hold a reference: collect once, then look again.
         if !collected && cycles::collect_local() > 0 {
             collected = true;
+            recycle(walk.members);
             continue;
         }
-        let (object, count) =
-            first_outside_reference(root, &walk.members).expect("the sums differ, so someone has more");
+        let outside = first_outside_reference(root, &walk.members);
+        recycle(walk.members);
+        let (object, count) = outside.expect("the sums differ, so someone has more");
         let at = if object == root {
             "the root".to_string()
         } else {
@@ -358,9 +461,10 @@ impl Transit {
     #[cold]
     fn adopt_others(&self, me: u32) {
         let others = others_of(self.root).lock().remove(&self.root).expect("a transit's members wait under its root");
-        for &member in others.iter() {
+        for &member in &others {
             HEAP.slot(member).owner.store(me, Ordering::Release);
         }
+        recycle(others);
     }
 }
 
@@ -432,20 +536,27 @@ mod tests {
     }
 
     #[test]
-    fn a_slot_set_holds_what_was_put_in_before_and_after_it_outgrows_its_list() {
+    fn a_slot_set_holds_what_was_put_in_before_and_after_it_outgrows_its_list_and_is_empty_once_cleared() {
         let lists: Vec<u64> = (0..2 * (FEW + 1)).map(|_| object::new_list().unwrap()).collect();
         let indices: Vec<ObjIndex> = lists.iter().map(|&l| handle::resolve(l).unwrap()).collect();
-        let (mut set, mut inserted) = (SlotSet::default(), Vec::new());
-        // Every other one, so that the set's neighbours in the heap are not in it.
-        for &index in indices.iter().step_by(2) {
-            set.insert(index);
-            inserted.push(index);
-            assert!(inserted.iter().all(|&i| set.contains(i)), "every index put in is found");
-            assert!(!set.contains(index + 1) || inserted.contains(&(index + 1)), "and no other");
+        let mut set = SlotSet::default();
+        // Every other one, then the others: the set's neighbours in the heap are not in it, and
+        // the second round reuses the leaves the first one made.
+        for round in [0, 1] {
+            let mut inserted = Vec::new();
+            for &index in indices.iter().skip(round).step_by(2) {
+                set.insert(index);
+                inserted.push(index);
+                assert!(inserted.iter().all(|&i| set.contains(i)), "every index put in is found");
+                assert!(indices.iter().all(|i| inserted.contains(i) || !set.contains(*i)), "and no other");
+            }
+            assert!(set.spilled, "{} indices outgrew the short list", inserted.len());
+            set.clear(inserted.iter().copied());
+            assert!(!set.spilled && indices.iter().all(|&i| !set.contains(i)), "cleared, it holds nothing");
+            set.insert(indices[0]);
+            assert!(set.contains(indices[0]) && !set.contains(indices[1]));
+            set.clear(std::iter::once(indices[0]));
         }
-        assert!(!set.leaves.is_empty(), "{} indices outgrew the short list", inserted.len());
-        let absent = indices.iter().filter(|i| !inserted.contains(i));
-        assert!(absent.clone().count() == FEW + 1 && absent.clone().all(|&i| !set.contains(i)));
         lists.into_iter().for_each(|l| object::release(l).unwrap());
     }
 
@@ -477,5 +588,92 @@ mod tests {
             assert!(!others_of(root).lock().contains_key(&root), "with the child gone it travels alone");
             object::release(alone.attach().unwrap()).unwrap();
         }
+    }
+
+    /// A list of `FEW + 8` new lists (enough that the walk's sets outgrow their short lists), held by
+    /// the list alone; returns the list and its members' indices.
+    fn list_of_lists() -> (u64, Vec<ObjIndex>) {
+        let list = object::new_list().unwrap();
+        let members = (0..FEW + 8)
+            .map(|i| {
+                let child = object::new_list().unwrap();
+                object::push(child, Value::Int(i as i64)).unwrap();
+                object::push_ref(list, Some(child)).unwrap();
+                let index = handle::resolve(child).unwrap();
+                object::release(child).unwrap();
+                index
+            })
+            .collect();
+        (list, members)
+    }
+
+    #[test]
+    fn a_refused_transfer_leaves_every_member_with_its_owner() {
+        let me = thread::current();
+        let owned_here = |members: &[ObjIndex]| members.iter().all(|&m| HEAP.slot(m).owner() == me);
+        // Refused by the sums: the last child has a handle of its own.
+        let (list, members) = list_of_lists();
+        let last = object::get_ref(list, FEW + 7).unwrap().unwrap();
+        let error = detach(list, TransferMode::Safe).unwrap_err();
+        assert_eq!(error.status(), Status::ErrNotTransferable, "{error}");
+        assert!(error.message().contains(&name(*members.last().unwrap())), "{error}");
+        assert!(owned_here(&members), "the members found before the refusal are given back");
+        assert_eq!(object::len(last).unwrap(), 1, "and usable here");
+        // Stopped part way: the last child refers to an object an UNSAFE transfer moved away.
+        let moved = object::new_list().unwrap();
+        object::push_ref(last, Some(moved)).unwrap();
+        object::release(last).unwrap();
+        let gone = detach(moved, TransferMode::Unsafe).unwrap();
+        for mode in [TransferMode::Safe, TransferMode::Unsafe] {
+            let error = detach(list, mode).unwrap_err();
+            assert_eq!(error.status(), Status::ErrWrongThread, "{error}");
+            assert!(owned_here(&members), "every member found before the stop is given back");
+        }
+        // Once the moved object is back, the whole graph goes, and arrives whole.
+        object::release(gone.attach().unwrap()).unwrap();
+        let transit = detach(list, TransferMode::Safe).unwrap();
+        assert!(members.iter().all(|&m| HEAP.slot(m).owner() == TRANSIT));
+        let values = std::thread::spawn(move || {
+            let list = transit.attach().unwrap();
+            let values: Vec<i64> = (0..object::len(list).unwrap())
+                .map(|i| {
+                    let child = object::get_ref(list, i).unwrap().unwrap();
+                    let value = object::read(child, 0, crate::core::value::Kind::Int, |v| v.as_int()).unwrap();
+                    object::release(child).unwrap();
+                    value
+                })
+                .collect();
+            object::release(list).unwrap();
+            values
+        })
+        .join()
+        .unwrap();
+        assert_eq!(values, (0..FEW as i64 + 8).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_walk_after_a_large_one_sees_only_its_own_graph() {
+        // The first walk's sets hold its members and the frozen objects it met...
+        let (list, _) = list_of_lists();
+        for _ in 0..FEW + 8 {
+            let frozen = object::new_list().unwrap();
+            object::freeze(frozen, None).unwrap();
+            object::push_ref(list, Some(frozen)).unwrap();
+            object::release(frozen).unwrap();
+        }
+        let list = detach(list, TransferMode::Safe).unwrap().attach().unwrap();
+        // ...whose slots, freed, the second graph's objects take again; one member moves on.
+        let kept = object::get_ref(list, 0).unwrap().unwrap();
+        object::release(list).unwrap();
+        let (second, members) = list_of_lists();
+        object::push_ref(second, Some(kept)).unwrap();
+        let (kept_handle, kept) = (kept, handle::resolve(kept).unwrap());
+        object::release(kept_handle).unwrap();
+        let transit = detach(second, TransferMode::Safe).unwrap();
+        let moved = |owner: u32| members.iter().chain([&kept]).all(|&m| HEAP.slot(m).owner() == owner);
+        assert!(moved(TRANSIT), "the walk found every member, the kept one too");
+        let second = transit.attach().unwrap();
+        assert!(moved(thread::current()));
+        object::release(second).unwrap();
     }
 }
