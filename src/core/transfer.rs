@@ -193,8 +193,8 @@ struct Walk {
 
 /// What a thread's walks keep from one to the next. A graph of 10^6 objects needs megabytes of
 /// stack, member list and sets; made anew, they were faulted in and given back each time, a third
-/// of such a detach. Each stays the size of the largest graph the thread walked: 4 bytes a member
-/// for the stack and the list, a bit a heap slot for each set.
+/// of such a detach. Each stays the size of the largest graph the thread walked: 4 bytes an edge
+/// for the stack, 4 bytes a member for the list, a bit a heap slot for each set.
 #[derive(Default)]
 struct Scratch {
     stack: Vec<ObjIndex>,
@@ -362,8 +362,8 @@ impl Scratch {
             members.push(node);
             internal += 1;
             refs += u64::from(slot.local_refs());
-            // SAFETY: `node` is a mutable object owned by the calling thread (checked just above);
-            // it is in transit from here on, but no other thread touches it before an attach.
+            // SAFETY: `node` is a mutable object owned by the calling thread (checked just above),
+            // put in transit only once its values are read.
             let values = unsafe { slot.values() };
             stack.extend(values.iter().rev().filter_map(Value::as_ref_target));
             leave(slot);
