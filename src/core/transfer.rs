@@ -27,7 +27,8 @@ use super::stats::STATS;
 use super::thread;
 use super::value::{ObjIndex, Value};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::mem::ManuallyDrop;
 use std::sync::atomic::Ordering;
 
@@ -69,9 +70,29 @@ pub(crate) struct Transit {
 /// Shards of the members other than the root of the graphs in transit that have some, keyed by
 /// root. A root is in one transit at a time: a mutable object is owned by one thread or one
 /// transit, and a frozen root moves no members.
-static OTHERS: [Others; 16] = [const { parking_lot::Mutex::new(BTreeMap::new()) }; 16];
+static OTHERS: [Others; 16] = [const { parking_lot::Mutex::new(HashMap::with_hasher(BuildHasherDefault::new())) }; 16];
 
-type Others = parking_lot::Mutex<BTreeMap<ObjIndex, Vec<ObjIndex>>>;
+type Others = parking_lot::Mutex<HashMap<ObjIndex, Vec<ObjIndex>, BuildHasherDefault<IndexHasher>>>;
+
+/// Hashes a slot index with one multiplication (Fibonacci hashing): the default hasher would cost
+/// more than the rest of the lookup. (The shards were B-trees, whose insert and remove took a
+/// third of a small graph's transfer.)
+#[derive(Default)]
+struct IndexHasher(u64);
+
+impl Hasher for IndexHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        bytes.iter().for_each(|&byte| self.write_u32(u32::from(byte)));
+    }
+
+    fn write_u32(&mut self, index: u32) {
+        self.0 = (self.0 ^ u64::from(index)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 fn others_of(root: ObjIndex) -> &'static Others {
     &OTHERS[root as usize % OTHERS.len()]
@@ -253,31 +274,42 @@ impl SlotSet {
 
     #[inline(always)]
     fn insert(&mut self, index: ObjIndex) {
-        let (leaf, word, bit) = Self::place(index);
-        match self.leaves.get_mut(leaf) {
-            Some(Some(leaf)) if self.spilled => leaf[word] |= bit,
-            _ => self.insert_slowly(index),
-        }
-    }
-
-    /// `insert` into the short list, or into a leaf not made yet.
-    #[cold]
-    fn insert_slowly(&mut self, index: ObjIndex) {
         if !self.spilled {
+            // The list keeps its room from one walk to the next.
             if self.few.len() < FEW {
                 self.few.push(index);
                 return;
             }
-            self.spilled = true;
-            // Every object of the graph was made before the walk began.
-            let leaves = (HEAP.capacity() >> LEAF_BITS) as usize + 1;
-            if self.leaves.len() < leaves {
-                self.leaves.resize(leaves, None);
-            }
-            for known in std::mem::take(&mut self.few) {
-                self.insert(known);
-            }
+            return self.spill(index);
         }
+        let (leaf, word, bit) = Self::place(index);
+        match self.leaves.get_mut(leaf) {
+            Some(Some(leaf)) => leaf[word] |= bit,
+            _ => self.insert_into_new_leaf(index),
+        }
+    }
+
+    /// `insert` once the short list is full: everything moves to the leaves.
+    #[cold]
+    fn spill(&mut self, index: ObjIndex) {
+        self.spilled = true;
+        // Every object of the graph was made before the walk began.
+        let leaves = (HEAP.capacity() >> LEAF_BITS) as usize + 1;
+        if self.leaves.len() < leaves {
+            self.leaves.resize(leaves, None);
+        }
+        let few = std::mem::take(&mut self.few);
+        for &known in few.iter().chain([&index]) {
+            self.insert(known);
+        }
+        // Its room, for the next walk.
+        self.few = few;
+        self.few.clear();
+    }
+
+    /// `insert` into a leaf not made yet.
+    #[cold]
+    fn insert_into_new_leaf(&mut self, index: ObjIndex) {
         let (leaf, word, bit) = Self::place(index);
         self.leaves[leaf].get_or_insert_with(|| Box::new([0; LEAF_WORDS]))[word] |= bit;
     }
@@ -311,21 +343,32 @@ impl SlotSet {
 /// counted as internal when its target turns out to be a member. A member of another thread (left
 /// behind by an UNSAFE transfer) stops the walk, and nothing stays in transit.
 fn walk(root: ObjIndex, me: u32) -> Result<Walk> {
-    let mut scratch = SCRATCH.try_with(RefCell::take).unwrap_or_default();
-    let result = scratch.walk(root, me);
-    let Scratch { member, frozen, frozen_seen, members, .. } = &mut scratch;
-    let walked = match &result {
-        Ok(walk) => &walk.members,
-        Err(_) => &*members,
-    };
-    member.clear(std::iter::once(root).chain(walked.iter().copied()));
-    frozen.clear(frozen_seen.drain(..));
-    if result.is_err() {
-        give_back(members, me);
-        members.clear();
+    // Borrowed in place (nothing the walk calls walks again); a thread being torn down walks
+    // with buffers of its own.
+    SCRATCH
+        .try_with(|scratch| scratch.try_borrow_mut().ok().map(|mut scratch| scratch.walk_and_clear(root, me)))
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| Scratch::default().walk_and_clear(root, me))
+}
+
+impl Scratch {
+    /// `walk`, leaving the sets empty and, if it fails, the members found so far given back.
+    fn walk_and_clear(&mut self, root: ObjIndex, me: u32) -> Result<Walk> {
+        let result = self.walk(root, me);
+        let Scratch { member, frozen, frozen_seen, members, .. } = self;
+        let walked = match &result {
+            Ok(walk) => &walk.members,
+            Err(_) => &*members,
+        };
+        member.clear(std::iter::once(root).chain(walked.iter().copied()));
+        frozen.clear(frozen_seen.drain(..));
+        if result.is_err() {
+            give_back(members, me);
+            members.clear();
+        }
+        result
     }
-    let _ = SCRATCH.try_with(|s| s.replace(scratch));
-    result
 }
 
 impl Scratch {
