@@ -26,6 +26,7 @@ use super::error::{Error, Result, Status};
 use super::heap::{Slot, FROZEN, HEAP, MAY_REACH_ATOMIC_REF, NEVER_FREEZE, VISITED};
 use super::ownership::{self, name, render_steps};
 use super::provenance::{self, Provenance};
+use super::scratch;
 use super::stats::STATS;
 use super::thread;
 use super::value::{ObjIndex, Value};
@@ -127,14 +128,14 @@ pub(crate) fn freeze(root: ObjIndex, label: Option<&str>) -> Result<()> {
     if owner != me {
         return Err(ownership::wrong_thread(root, owner, format!("freeze {}", name(root))));
     }
-    let mut t = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    let result = t.run(root, me).and_then(|()| t.commit(root, label));
-    if result.is_err() && !t.tarjan_marks {
-        t.unmark_tree();
-    }
-    t.clear();
-    SCRATCH.with(|s| *s.borrow_mut() = t);
-    result
+    scratch::with(&SCRATCH, |t| {
+        let result = t.run(root, me).and_then(|()| t.commit(root, label));
+        if result.is_err() && !t.tarjan_marks {
+            t.unmark_tree();
+        }
+        t.clear();
+        result
+    })
 }
 
 impl Traversal {
@@ -333,8 +334,12 @@ impl Traversal {
     /// Publishes the walk's result; after Tarjan's walk, also sets its marks back to zero.
     fn commit(&mut self, root: ObjIndex, label: Option<&str>) -> Result<()> {
         let heap = &HEAP;
-        let record =
-            Provenance { root, root_name: name(root), thread: thread::current_name(), label: label.map(Box::from) };
+        let record = Provenance {
+            root,
+            root_type: heap.slot(root).stored_type(),
+            thread: thread::current(),
+            label: label.map(Box::from),
+        };
         let provenance = provenance::register(record, self.visited.len() as u32)
             .ok_or_else(|| Error::new(Status::ErrLimit, "cannot freeze: too many freezes are alive"))?;
         for merge in &self.merges {

@@ -22,6 +22,7 @@ pub mod pool;
 mod provenance;
 pub(crate) mod registry;
 mod scc_merge;
+mod scratch;
 pub mod shared_data;
 pub(crate) mod slab;
 pub mod stats;

@@ -20,7 +20,11 @@ pub(crate) static FROZEN_FREES: RwLock<()> = RwLock::new(());
 
 /// `Type#index`, the name messages give an object.
 pub(crate) fn name(index: ObjIndex) -> String {
-    let stored_type = HEAP.slot(index).stored_type();
+    name_of_stored(HEAP.slot(index).stored_type(), index)
+}
+
+/// `name` of object `index` whose header numbers its type `stored_type`.
+pub(crate) fn name_of_stored(stored_type: u32, index: ObjIndex) -> String {
     let type_name = types::of_stored(stored_type).map_or_else(|| format!("type{stored_type}"), |t| t.name.to_string());
     format!("{type_name}#{index}")
 }
@@ -121,10 +125,10 @@ pub(crate) fn frozen_by(index: ObjIndex, provenance_id: u32) -> String {
     } else {
         match path_within_freeze(record.root, index, FROZEN | provenance_id) {
             Some(path) => format!("reached via {path}"),
-            None => format!("reached from {} (no longer reachable from it)", record.root_name),
+            None => format!("reached from {} (no longer reachable from it)", record.root_name()),
         }
     };
-    format!("frozen by freeze({}{label}) on thread {}, {place}", record.root_name, record.thread)
+    format!("frozen by freeze({}{label}) on thread {}, {place}", record.root_name(), record.thread_name())
 }
 
 /// The path from `root` to `target` through objects frozen by the same freeze (owner word `frozen`).

@@ -5,20 +5,36 @@
 //! as objects are freed; the entry is recycled when it reaches zero, so ids never outlive the
 //! objects that name them.
 
+use super::ownership;
 use super::slab::Slab;
+use super::thread;
 use super::value::ObjIndex;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-/// What a freeze call was.
+/// What a freeze call was. Names are made when a message needs them, not by every freeze: formatting
+/// them was half of a small graph's freeze.
 #[derive(Debug)]
 pub(crate) struct Provenance {
     pub(crate) root: ObjIndex,
-    /// `Type#id` of the root, kept for messages after the root is gone.
-    pub(crate) root_name: String,
-    pub(crate) thread: Arc<str>,
+    /// The root's type as its header numbers it, kept for messages after the root is gone.
+    pub(crate) root_type: u32,
+    /// The freezing thread's token.
+    pub(crate) thread: u32,
     pub(crate) label: Option<Box<str>>,
+}
+
+impl Provenance {
+    /// `Type#id` of the root.
+    pub(crate) fn root_name(&self) -> String {
+        ownership::name_of_stored(self.root_type, self.root)
+    }
+
+    /// The freezing thread's name (marked as exited, if it has).
+    pub(crate) fn thread_name(&self) -> Arc<str> {
+        thread::name_of(self.thread)
+    }
 }
 
 #[derive(Default)]

@@ -23,6 +23,7 @@ use super::foreign;
 use super::handle;
 use super::heap::{Slot, BUFFERED, FROZEN, HEAP, MAY_REACH_ATOMIC_REF, MAY_REFER};
 use super::ownership::{self, name, path_within};
+use super::scratch;
 use super::stats::STATS;
 use super::thread;
 use super::value::{ObjIndex, Value};
@@ -343,13 +344,7 @@ impl SlotSet {
 /// counted as internal when its target turns out to be a member. A member of another thread (left
 /// behind by an UNSAFE transfer) stops the walk, and nothing stays in transit.
 fn walk(root: ObjIndex, me: u32) -> Result<Walk> {
-    // Borrowed in place (nothing the walk calls walks again); a thread being torn down walks
-    // with buffers of its own.
-    SCRATCH
-        .try_with(|scratch| scratch.try_borrow_mut().ok().map(|mut scratch| scratch.walk_and_clear(root, me)))
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| Scratch::default().walk_and_clear(root, me))
+    scratch::with(&SCRATCH, |scratch| scratch.walk_and_clear(root, me))
 }
 
 impl Scratch {

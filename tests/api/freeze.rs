@@ -7,6 +7,7 @@ use floe::{Kind, Object, ObjectType, Runtime, Status};
 crate::tests![
     freeze_is_deep_and_frozen_objects_are_shared_read_only,
     writes_to_frozen_objects_name_the_freeze_that_froze_them,
+    the_freeze_is_named_after_its_root_is_gone_and_its_thread_has_exited,
     a_never_frozen_object_blocks_the_freeze_and_nothing_changes,
     frozen_cycles_are_freed_without_the_collector,
     a_ten_million_node_list_freezes_and_frees_without_recursion,
@@ -84,6 +85,24 @@ fn writes_to_frozen_objects_name_the_freeze_that_froze_them() {
         let job = Object::borrowed(handle);
         assert_error(job.set_ref(1, None), Status::ErrFrozen, &["\"launch\"", "calling thread: writer"]);
     });
+}
+
+fn the_freeze_is_named_after_its_root_is_gone_and_its_thread_has_exited() {
+    // Made and frozen on a thread that then exits; its root is dropped before the message is made.
+    let (scope_id, job) = on_thread("froze-it", move || {
+        let (scope, job, children) = scope_with_children(&types(), 2);
+        drop(children);
+        scope.freeze(Some("short-lived")).unwrap();
+        (scope.id().unwrap(), job)
+    });
+    assert_error(
+        job.set_string(0, "x"),
+        Status::ErrFrozen,
+        &[&format!(
+            "frozen by freeze(Scope#{scope_id}, \"short-lived\") on thread froze-it (exited), reached from \
+             Scope#{scope_id} (no longer reachable from it)"
+        )],
+    );
 }
 
 fn a_never_frozen_object_blocks_the_freeze_and_nothing_changes() {
