@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 /// What a freeze call was. Names are made when a message needs them, not by every freeze: formatting
 /// them was half of a small graph's freeze.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Provenance {
     pub(crate) root: ObjIndex,
     /// The root's type as its header numbers it, kept for messages after the root is gone.
@@ -40,7 +40,7 @@ impl Provenance {
 #[derive(Default)]
 struct Entry {
     live: AtomicU32,
-    record: Mutex<Option<Arc<Provenance>>>,
+    record: Mutex<Option<Provenance>>,
 }
 
 static TABLE: Slab<Entry> = Slab::new();
@@ -49,7 +49,7 @@ static TABLE: Slab<Entry> = Slab::new();
 pub(crate) fn register(record: Provenance, objects: u32) -> Option<u32> {
     let id = TABLE.alloc()?;
     let entry = TABLE.at(id);
-    *entry.record.lock() = Some(Arc::new(record));
+    *entry.record.lock() = Some(record);
     entry.live.store(objects, Ordering::Release);
     Some(id)
 }
@@ -63,7 +63,7 @@ pub(crate) fn release_objects(id: u32, count: u32) {
     }
 }
 
-/// The record of freeze `id`, while any object it froze lives.
-pub(crate) fn lookup(id: u32) -> Option<Arc<Provenance>> {
+/// The record of freeze `id`, while any object it froze lives (a copy: messages only).
+pub(crate) fn lookup(id: u32) -> Option<Provenance> {
     TABLE.get(id)?.record.lock().clone()
 }
