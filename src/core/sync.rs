@@ -192,9 +192,9 @@ thread_local! {
     static SPINNING: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
 }
 
-/// Waits briefly for `done()` without sleeping — spinning, then yielding — before a caller parks on
-/// a condition variable: a job handed to a waiting thread then costs no sleep and wake-up (tens of
-/// microseconds on a VM). Only with more than one CPU; under loom, not at all. Returns `done()`.
+/// Waits briefly for `done()` without sleeping — spinning, then yielding for up to `YIELD_FOR` —
+/// before a caller parks on a condition variable: a job handed to a waiting thread then costs no
+/// sleep and wake-up (tens of microseconds on a VM). Only with more than one CPU; under loom, not at all. Returns `done()`.
 #[inline]
 pub(crate) fn spin_until(done: impl Fn() -> bool) -> bool {
     // What is done already (a job that the caller's own queue ran, the last of a stream) costs one
@@ -205,7 +205,6 @@ pub(crate) fn spin_until(done: impl Fn() -> bool) -> bool {
 /// `spin_until` of what was not done at the first check (a caller that made that check itself).
 #[inline(never)]
 pub(crate) fn spin_until_slowly(done: impl Fn() -> bool) -> bool {
-    const YIELDS: u32 = 10;
     static CPUS: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
     // The machine's CPUs, not the calling thread's affinity: a pinned thread still has a peer to wait for.
     // SAFETY: sysconf has no preconditions.
@@ -228,11 +227,7 @@ pub(crate) fn spin_until_slowly(done: impl Fn() -> bool) -> bool {
         }
         now
     });
-    let yielded = !spun
-        && (0..YIELDS).any(|_| {
-            std::thread::yield_now();
-            done()
-        });
+    let yielded = !spun && yield_until(&done);
     let fruitless = match (spun, yielded) {
         (true, _) => 0,
         (false, true) => fruitless.saturating_add(1),
@@ -240,6 +235,29 @@ pub(crate) fn spin_until_slowly(done: impl Fn() -> bool) -> bool {
     };
     SPINNING.with(|s| s.set((fruitless, waits.wrapping_add(1))));
     spun || yielded || done()
+}
+
+/// How long a waiter whose spin was fruitless goes on yielding before it parks: longer than a
+/// parked thread takes to run again once woken (about 30 µs on the VM where floe is benchmarked).
+/// A waiter that parks sooner makes a peer that wakes it wait that long in turn, and the peer then
+/// parks too: a round trip whose two threads woke each other every time took 1–10 µs there, where
+/// it takes 0.5 µs when neither parks (see BENCHMARKS.md). Yielding, not pausing, so that a peer
+/// on the same CPU runs.
+const YIELD_FOR: std::time::Duration = std::time::Duration::from_micros(100);
+
+/// Yields until `done()` or `YIELD_FOR` has passed; returns `done()`.
+#[cold]
+fn yield_until(done: &impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + YIELD_FOR;
+    loop {
+        std::thread::yield_now();
+        if done() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+    }
 }
 
 #[cfg(all(test, not(floe_loom)))]
@@ -257,6 +275,24 @@ mod tests {
         }));
         assert_eq!(checks.get(), 1);
         assert_eq!(SPINNING.with(Cell::get), record, "a wait with nothing to wait for says nothing about spinning");
+    }
+
+    #[test]
+    fn a_fruitless_spin_yields_for_longer_than_a_woken_thread_takes_to_run_then_gives_up() {
+        let checks = Cell::new(0);
+        let start = std::time::Instant::now();
+        assert!(!yield_until(&|| {
+            checks.set(checks.get() + 1);
+            false
+        }));
+        assert!(start.elapsed() >= YIELD_FOR, "gave up after {:?}", start.elapsed());
+        assert!(checks.get() > 1, "checked after every yield");
+        checks.set(0);
+        assert!(yield_until(&|| {
+            checks.set(checks.get() + 1);
+            checks.get() == 3
+        }));
+        assert_eq!(checks.get(), 3, "done at the third check, and no further");
     }
 
     #[test]
