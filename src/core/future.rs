@@ -42,7 +42,7 @@
 use super::error::{Error, Result, Status};
 use super::future_blocks;
 use super::stripes::{self, Stripe};
-use super::sync::{handshake_fence, spin_until_slowly, AtomicU32, Condvar, Mutex, UnsafeCell};
+use super::sync::{handshake_fence, spin_until_slowly, woke_a_sleeper, AtomicU32, Condvar, Mutex, UnsafeCell};
 use super::transfer::{TransferMode, Transit};
 use super::worker::{JobFn, Queued, Task, Work, Worker};
 use std::collections::BTreeMap;
@@ -310,6 +310,7 @@ impl Future {
             let stripe = self.stripe();
             drop(stripe.lock.lock());
             stripe.wake.notify_all();
+            woke_a_sleeper();
         }
         if any_waiters {
             drop(ANY_LOCK.lock());
@@ -369,9 +370,12 @@ impl Future {
         if let Some(worker) = completed_by_the_caller(word) {
             return Err(never_ends(worker));
         }
+        let deadline = timeout.and_then(deadline_in);
         // The first check reuses the word read above: under loom, each read is a branch to explore.
-        let finished = state_of(word) != FutureState::Scheduled || spin_until_slowly(|| self.finished());
-        if !finished && !self.sleep_until_finished(timeout.and_then(deadline_in)) {
+        // A wait of no time (a poll) does not spin.
+        let finished = state_of(word) != FutureState::Scheduled
+            || (timeout != Some(Duration::ZERO) && spin_until_slowly(|| self.finished(), deadline));
+        if !finished && !self.sleep_until_finished(deadline) {
             let waited = timeout.unwrap_or_default();
             return Err(Error::new(Status::ErrTimeout, format!("the job did not finish within {waited:?}")));
         }

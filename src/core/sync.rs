@@ -4,6 +4,7 @@
 //! do before they sleep.
 
 use std::cell::Cell;
+use std::time::{Duration, Instant};
 
 #[cfg(not(floe_loom))]
 pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
@@ -190,21 +191,37 @@ const PROBE: u32 = 16;
 thread_local! {
     /// Waits in a row that ended during the yields after a fruitless spin, and waits so far.
     static SPINNING: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
+    /// When this thread last woke a parked thread, until its next wait.
+    static WOKE_SLEEPER: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
-/// Waits briefly for `done()` without sleeping — spinning, then yielding for up to `YIELD_FOR` —
+/// Notes that the calling thread has just woken a parked thread (a worker for a job, a waiter for
+/// a result). Its next wait, if it starts within `YIELD_FOR`, is likely one for that thread's
+/// answer, which cannot come before the woken thread runs again: that wait yields for up to
+/// `YIELD_FOR` before it parks, where any other yields a few times.
+pub(crate) fn woke_a_sleeper() {
+    if cfg!(not(floe_loom)) {
+        WOKE_SLEEPER.set(Some(Instant::now()));
+    }
+}
+
+/// Waits briefly for `done()` without sleeping — spinning, then yielding (see `woke_a_sleeper`) —
 /// before a caller parks on a condition variable: a job handed to a waiting thread then costs no
-/// sleep and wake-up (tens of microseconds on a VM). Only with more than one CPU; under loom, not at all. Returns `done()`.
+/// sleep and wake-up (tens of microseconds on a VM). Only with more than one CPU; under loom, not
+/// at all. Returns `done()`.
 #[inline]
 pub(crate) fn spin_until(done: impl Fn() -> bool) -> bool {
     // What is done already (a job that the caller's own queue ran, the last of a stream) costs one
     // check, and says nothing about whether spinning pays.
-    done() || spin_until_slowly(done)
+    done() || spin_until_slowly(done, None)
 }
 
-/// `spin_until` of what was not done at the first check (a caller that made that check itself).
+/// `spin_until` of what was not done at the first check (a caller that made that check itself),
+/// yielding no later than `limit`.
 #[inline(never)]
-pub(crate) fn spin_until_slowly(done: impl Fn() -> bool) -> bool {
+pub(crate) fn spin_until_slowly(done: impl Fn() -> bool, limit: Option<Instant>) -> bool {
+    // Taken by every wait, one that cannot spin included, so that no later wait finds it stale.
+    let woke = WOKE_SLEEPER.take();
     static CPUS: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
     // The machine's CPUs, not the calling thread's affinity: a pinned thread still has a peer to wait for.
     // SAFETY: sysconf has no preconditions.
@@ -227,7 +244,8 @@ pub(crate) fn spin_until_slowly(done: impl Fn() -> bool) -> bool {
         }
         now
     });
-    let yielded = !spun && yield_until(&done);
+    let patient = woke.is_some_and(|woke| woke.elapsed() < YIELD_FOR);
+    let yielded = !spun && yield_until(&done, patient, limit);
     let fruitless = match (spun, yielded) {
         (true, _) => 0,
         (false, true) => fruitless.saturating_add(1),
@@ -237,24 +255,35 @@ pub(crate) fn spin_until_slowly(done: impl Fn() -> bool) -> bool {
     spun || yielded || done()
 }
 
-/// How long a waiter whose spin was fruitless goes on yielding before it parks: longer than a
-/// parked thread takes to run again once woken (about 30 µs on the VM where floe is benchmarked).
-/// A waiter that parks sooner makes a peer that wakes it wait that long in turn, and the peer then
-/// parks too: a round trip whose two threads woke each other every time took 1–10 µs there, where
+/// Yields after a fruitless spin, in a wait that is not patient.
+const YIELDS: u32 = 10;
+
+/// How long a patient wait (see `woke_a_sleeper`) yields before it parks: longer than a parked
+/// thread takes to run again once woken (about 30 µs on the VM where floe is benchmarked). When
+/// both threads of a round trip parked after a few yields, each wait outlasted them, because the
+/// other thread had to be woken first: a state that kept itself up, a round trip at 1–10 µs where
 /// it takes 0.5 µs when neither parks (see BENCHMARKS.md). Yielding, not pausing, so that a peer
 /// on the same CPU runs.
-const YIELD_FOR: std::time::Duration = std::time::Duration::from_micros(100);
+const YIELD_FOR: Duration = Duration::from_micros(100);
 
-/// Yields until `done()` or `YIELD_FOR` has passed; returns `done()`.
+/// Yields until `done()`: `YIELDS` times, or when `patient` for up to `YIELD_FOR`; never past
+/// `limit`. Returns `done()`.
 #[cold]
-fn yield_until(done: &impl Fn() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + YIELD_FOR;
+fn yield_until(done: &impl Fn() -> bool, patient: bool, limit: Option<Instant>) -> bool {
+    let until = if patient {
+        let patience = Instant::now() + YIELD_FOR;
+        Some(limit.map_or(patience, |limit| limit.min(patience)))
+    } else {
+        limit
+    };
+    let mut yields = 0u32;
     loop {
         std::thread::yield_now();
         if done() {
             return true;
         }
-        if std::time::Instant::now() >= deadline {
+        yields = yields.saturating_add(1);
+        if (!patient && yields >= YIELDS) || until.is_some_and(|until| Instant::now() >= until) {
             return false;
         }
     }
@@ -277,24 +306,50 @@ mod tests {
         assert_eq!(SPINNING.with(Cell::get), record, "a wait with nothing to wait for says nothing about spinning");
     }
 
-    #[test]
-    fn a_fruitless_spin_yields_for_longer_than_a_woken_thread_takes_to_run_then_gives_up() {
-        let checks = Cell::new(0);
-        let start = std::time::Instant::now();
-        assert!(!yield_until(&|| {
+    /// A `done` that never is, counting its checks.
+    fn never(checks: &Cell<u32>) -> impl Fn() -> bool + '_ {
+        || {
             checks.set(checks.get() + 1);
             false
-        }));
-        assert!(start.elapsed() >= YIELD_FOR, "gave up after {:?}", start.elapsed());
-        // Once per yield: many on a machine, perhaps one under Miri, where a yield outlasts the
-        // whole phase.
-        assert!(checks.get() >= 1, "checked after the yields");
+        }
+    }
+
+    #[test]
+    fn a_wait_yields_a_few_times_unless_it_follows_a_wake_up_then_for_longer_than_one_takes() {
+        let checks = Cell::new(0);
+        assert!(!yield_until(&never(&checks), false, None));
+        assert_eq!(checks.get(), YIELDS, "a check after each of a few yields");
         checks.set(0);
-        assert!(yield_until(&|| {
-            checks.set(checks.get() + 1);
-            true
-        }));
+        let start = Instant::now();
+        assert!(!yield_until(&never(&checks), true, None));
+        assert!(start.elapsed() >= YIELD_FOR, "a patient wait gave up after {:?}", start.elapsed());
+        assert!(checks.get() >= 1);
+        checks.set(0);
+        assert!(!yield_until(&never(&checks), true, Some(Instant::now())));
+        assert_eq!(checks.get(), 1, "a limit already past ends a patient wait at the first check");
+        checks.set(0);
+        assert!(yield_until(
+            &|| {
+                checks.set(checks.get() + 1);
+                true
+            },
+            true,
+            None
+        ));
         assert_eq!(checks.get(), 1, "done at the first check, and no further");
+    }
+
+    #[test]
+    fn waking_a_sleeper_makes_the_next_wait_alone_patient() {
+        woke_a_sleeper();
+        assert!(WOKE_SLEEPER.get().is_some());
+        let checks = Cell::new(0);
+        let start = Instant::now();
+        assert!(!spin_until_slowly(never(&checks), None));
+        if std::thread::available_parallelism().is_ok_and(|cpus| cpus.get() > 1) {
+            assert!(start.elapsed() >= YIELD_FOR, "gave up after {:?}", start.elapsed());
+        }
+        assert_eq!(WOKE_SLEEPER.get(), None, "the wait took the note");
     }
 
     #[test]

@@ -26,8 +26,8 @@ use super::future::Future;
 use super::id_ranges::{elsewhere, take_id, IdRange, FIRST_TYPE_ID};
 use super::mpsc::{Look, Mpsc, Pop};
 use super::object;
-use super::sync::spin_until;
 use super::sync::{handshake_fence, AtomicBool, Condvar, Mutex};
+use super::sync::{spin_until, woke_a_sleeper};
 use super::thread;
 use super::transfer::{self, TransferMode, Transit};
 use std::cell::{Cell, RefCell};
@@ -223,9 +223,14 @@ impl Worker {
         }
         // The producer's half of the sleep handshake (see the top of this file).
         handshake_fence();
-        if due.is_some() || self.sleeping.load(Ordering::SeqCst) {
+        // A delayed task wakes the worker to reset its timer; a ready one, only if it sleeps.
+        let sleeping = due.is_none() && self.sleeping.load(Ordering::SeqCst);
+        if due.is_some() || sleeping {
             drop(self.control.lock());
             self.wake.notify_one();
+        }
+        if sleeping {
+            woke_a_sleeper();
         }
         if self.id == MAIN_WORKER && MAIN_WAKEUP_SET.load(Ordering::Acquire) {
             if let Some(hook) = &*MAIN_WAKEUP.lock() {
