@@ -149,7 +149,8 @@ impl Future {
     }
 
     /// Waits (up to `timeout`, or forever) and takes the result: `Ok(None)` for a job that
-    /// returned nothing; the job's own error (status and message) for a failed one.
+    /// returned nothing; the job's own error (status and message) for a failed one. A timeout of
+    /// zero is a poll: `ErrTimeout` at once for a job not finished, the future left as it was.
     pub fn result(&self, timeout: Option<Duration>) -> Result<Option<Object>> {
         Ok(self.0.wait(timeout)?.map(Object::from_raw))
     }

@@ -37,9 +37,9 @@ pub unsafe extern "C" fn floe_future_get_state(future: floe_future, out_state: *
     unsafe { returning("floe_future_get_state", out_state, "out_state", body) }
 }
 
-/// Waits up to `timeout_ms` milliseconds (negative: forever) for the job, then takes its result:
-/// the graph is attached to the calling thread and a handle to its root written to `*out_result`
-/// (0 when the job returned none); the caller owns it. A result is taken once
+/// Waits up to `timeout_ms` milliseconds (negative: forever; 0: a poll, which does not wait) for
+/// the job, then takes its result: the graph is attached to the calling thread and a handle to its
+/// root written to `*out_result` (0 when the job returned none); the caller owns it. A result is taken once
 /// (`FLOE_ERR_CONSUMED` after); a failed job gives its own status and message, prefixed
 /// "the job failed:"; `FLOE_ERR_TIMEOUT` leaves the future as it was. A wait that could never end
 /// is `FLOE_ERR_WOULD_DEADLOCK` at once: the job waits in the calling thread's own queue (the main

@@ -2,7 +2,7 @@
 
 use crate::harness::{assert_error, place, Place};
 use floe::{Future, FutureState, MainQueue, Object, Result, Runtime, Status, TransferMode, Worker};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ crate::tests![
     a_c_producer_may_make_no_input_or_fail_and_then_nothing_is_scheduled,
     durations_past_the_clocks_last_instant_wait_without_end_or_are_refused,
     waiting_in_the_queue_that_must_run_the_job_is_an_error_not_a_hang,
+    a_wait_of_no_time_is_a_poll_that_leaves_the_future_to_finish,
 ];
 
 const WAIT: Option<Duration> = Some(Duration::from_secs(10));
@@ -444,4 +445,29 @@ fn waiting_in_the_queue_that_must_run_the_job_is_an_error_not_a_hang() {
 /// A job that asks its own worker to terminate and waits for it: the wait could never end.
 fn wait_for_this_workers_termination(_: Option<Object>) -> Result<Option<Object>> {
     Worker::current().expect("runs on a worker").request_termination(true)?.result(WAIT)
+}
+
+/// Holds `gated_job` until set; each test that uses it clears it first.
+static GATE_OPEN: AtomicBool = AtomicBool::new(false);
+
+fn gated_job(_: Option<Object>) -> Result<Option<Object>> {
+    while !GATE_OPEN.load(Ordering::Acquire) {
+        std::thread::yield_now();
+    }
+    Ok(Some(Object::new_list()?))
+}
+
+fn a_wait_of_no_time_is_a_poll_that_leaves_the_future_to_finish() {
+    GATE_OPEN.store(false, Ordering::Release);
+    let worker = Worker::start("gated").unwrap();
+    let future = worker.execute(None, TransferMode::Safe, gated_job).unwrap();
+    for _ in 0..3 {
+        assert_error(future.result(Some(Duration::ZERO)), Status::ErrTimeout, &["did not finish within 0ns"]);
+        assert_eq!(future.state(), FutureState::Scheduled, "a poll takes nothing");
+    }
+    GATE_OPEN.store(true, Ordering::Release);
+    let list = future.result(WAIT).unwrap().expect("the job's list");
+    list.push_int(1).expect("owned by the thread that polled, then waited");
+    assert_eq!(future.state(), FutureState::Consumed);
+    stop(worker);
 }
