@@ -13,23 +13,29 @@
 use super::error::{Error, Result, Status};
 use super::future::Future;
 use super::id_ranges::{elsewhere, take_id, IdRange, FIRST_POOL_ID};
+use super::sync::{spin_until, woke_a_sleeper};
 use super::worker::{thread_name, Task};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, DefaultHasher};
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub struct Pool {
     name: Arc<str>,
     queue: Mutex<PoolQueue>,
     wake: Condvar,
+    /// How many tasks the queue holds, stored under its lock: what an idle thread spins on before
+    /// it sleeps, without the lock.
+    queued: AtomicUsize,
 }
 
 struct PoolQueue {
     tasks: VecDeque<Task>,
     terminating: Option<Future>,
     threads_left: usize,
+    /// Threads waiting on `wake`: a submit notifies only when there is one.
+    sleepers: usize,
 }
 
 /// A pool, or a view of one with a cap on parallelism.
@@ -95,8 +101,9 @@ fn start_with(
     let id = new_id()?;
     let pool = Arc::new(Pool {
         name: name.into(),
-        queue: Mutex::new(PoolQueue { tasks: VecDeque::new(), terminating: None, threads_left: threads }),
+        queue: Mutex::new(PoolQueue { tasks: VecDeque::new(), terminating: None, threads_left: threads, sleepers: 0 }),
         wake: Condvar::new(),
+        queued: AtomicUsize::new(0),
     });
     for started in 0..threads {
         let member = pool.clone();
@@ -139,25 +146,19 @@ impl Pool {
             ));
         }
         queue.tasks.push_back(task);
+        self.queued.store(queue.tasks.len(), Ordering::Relaxed);
+        let sleeping = queue.sleepers > 0;
         drop(queue);
-        self.wake.notify_one();
+        if sleeping {
+            self.wake.notify_one();
+            woke_a_sleeper();
+        }
         Ok(())
     }
 
     fn run(self: Arc<Self>) {
         loop {
-            let task = {
-                let mut queue = self.queue.lock();
-                loop {
-                    if let Some(task) = queue.tasks.pop_front() {
-                        break Some(task);
-                    }
-                    if queue.terminating.is_some() {
-                        break None;
-                    }
-                    self.wake.wait(&mut queue);
-                }
-            };
+            let task = self.next_task();
             match task {
                 Some(task) => task.run(),
                 None => break,
@@ -174,6 +175,34 @@ impl Pool {
         }
     }
 
+    /// The next task for a member thread, waiting for one; `None` once the pool terminates. Like a
+    /// worker, an idle member spins (then yields) before it sleeps, so that a job handed to it costs
+    /// no wake-up; it spins on `queued`, not the lock. A submit takes the lock to push and to read
+    /// `sleepers`, which a sleeper counts itself in under the lock: no wake-up is lost.
+    fn next_task(&self) -> Option<Task> {
+        loop {
+            {
+                let mut queue = self.queue.lock();
+                if let Some(task) = queue.tasks.pop_front() {
+                    self.queued.store(queue.tasks.len(), Ordering::Relaxed);
+                    return Some(task);
+                }
+                if queue.terminating.is_some() {
+                    return None;
+                }
+            }
+            if spin_until(|| self.queued.load(Ordering::Relaxed) > 0) {
+                continue;
+            }
+            let mut queue = self.queue.lock();
+            if queue.tasks.is_empty() && queue.terminating.is_none() {
+                queue.sleepers += 1;
+                self.wake.wait(&mut queue);
+                queue.sleepers -= 1;
+            }
+        }
+    }
+
     /// Asks every thread to stop once the queue is empty (with `process_scheduled`) or at once,
     /// cancelling queued jobs; the future completes when the last thread has exited.
     fn request_termination(&self, process_scheduled: bool) -> Future {
@@ -184,6 +213,7 @@ impl Pool {
         let done = Future::new();
         queue.terminating = Some(done.clone());
         let cancelled: Vec<Task> = if process_scheduled { Vec::new() } else { queue.tasks.drain(..).collect() };
+        self.queued.store(queue.tasks.len(), Ordering::Relaxed);
         drop(queue);
         self.wake.notify_all();
         cancelled.into_iter().for_each(Task::cancel);
@@ -275,5 +305,23 @@ mod tests {
             assert!(Instant::now() < deadline, "the started members still wait for jobs");
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    #[test]
+    fn a_job_for_a_pool_whose_members_all_sleep_wakes_one() {
+        let id = start("sleepy", 2).unwrap();
+        let pool = lookup(id).unwrap().pool().clone();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let sleepers = || pool.queue.lock().sleepers;
+        while sleepers() < 2 {
+            assert!(Instant::now() < deadline, "idle members sleep once their spin is over");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let (ran, done) = std::sync::mpsc::channel();
+        pool.submit(Task::new(move |run| ran.send(run).unwrap())).unwrap();
+        assert_eq!(done.recv_timeout(Duration::from_secs(10)), Ok(true), "a sleeping member was woken");
+        assert_eq!(pool.queued.load(Ordering::Relaxed), 0);
+        let terminated = lookup(id).unwrap().request_termination(true).wait(Some(Duration::from_secs(10)));
+        assert_eq!(terminated.unwrap(), None, "the members exited");
     }
 }
