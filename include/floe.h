@@ -494,15 +494,13 @@ floe_status floe_future_get_state(floe_future future, uint32_t *out_state);
 /**
  * Waits up to `timeout_ms` milliseconds (negative: forever; 0: a poll, which does not wait) for
  * the job, then takes its result: the graph is attached to the calling thread and a handle to its
- * root written to `*out_result` (0 when the job returned none); the caller owns it. A result is taken once
- * (`FLOE_ERR_CONSUMED` after); a failed job gives its own status and message, prefixed
+ * root written to `*out_result` (0 when the job returned none); the caller owns it. A result is
+ * taken once (`FLOE_ERR_CONSUMED` after); a failed job gives its own status and message, prefixed
  * "the job failed:"; `FLOE_ERR_TIMEOUT` leaves the future as it was. A wait that could never end
  * is `FLOE_ERR_WOULD_DEADLOCK` at once: the job waits in the calling thread's own queue (the main
  * queue on the main thread, or the calling worker's), which runs nothing while it waits.
  */
-floe_status floe_future_wait(floe_future future,
-                             int64_t timeout_ms,
-                             floe_ref *out_result);
+floe_status floe_future_wait(floe_future future, int64_t timeout_ms, floe_ref *out_result);
 
 /**
  * Kotlin's `consume`: waits like `floe_future_wait`, then calls `callback(status, result,

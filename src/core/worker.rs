@@ -26,8 +26,7 @@ use super::future::Future;
 use super::id_ranges::{elsewhere, take_id, IdRange, FIRST_TYPE_ID};
 use super::mpsc::{Look, Mpsc, Pop};
 use super::object;
-use super::sync::{handshake_fence, AtomicBool, Condvar, Mutex};
-use super::sync::{spin_until, woke_a_sleeper};
+use super::sync::{handshake_fence, spin_until, woke_a_sleeper, AtomicBool, Condvar, Mutex};
 use super::thread;
 use super::transfer::{self, TransferMode, Transit};
 use std::cell::{Cell, RefCell};
@@ -228,9 +227,9 @@ impl Worker {
         if due.is_some() || sleeping {
             drop(self.control.lock());
             self.wake.notify_one();
-        }
-        if sleeping {
-            woke_a_sleeper();
+            if sleeping {
+                woke_a_sleeper();
+            }
         }
         if self.id == MAIN_WORKER && MAIN_WAKEUP_SET.load(Ordering::Acquire) {
             if let Some(hook) = &*MAIN_WAKEUP.lock() {
