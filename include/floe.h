@@ -487,6 +487,35 @@ floe_status floe_object_atomic_ref_compare_and_set(floe_ref object,
                                                    bool *out_swapped);
 
 /**
+ * The message of the last failed floe call on the calling thread: the function, the operation,
+ * the object (`Type#id`), its owner (thread, or frozen and by which freeze) and the calling thread.
+ *
+ * The string is owned by floe and stays valid until the next failing floe call on this thread;
+ * copy it to keep it. It is empty when no call has failed on this thread. Never NULL.
+ */
+const char *floe_last_error_message(void);
+
+/**
+ * The status of the last failed floe call on the calling thread (`FLOE_OK` if none failed).
+ */
+floe_status floe_last_error_status(void);
+
+/**
+ * Records `status` and `message` (NUL-terminated UTF-8) as the calling thread's last error, so a
+ * host callback — a job, producer or initialiser — can explain the failure it is about to return:
+ * a job's future then fails with this status and this message. Returns `FLOE_OK`; a `status` that
+ * is not an error gives `FLOE_ERR_INVALID_ARGUMENT` (and the last error describes that instead).
+ */
+floe_status floe_last_error_set(int32_t status,
+                                const char *message);
+
+/**
+ * The name of a status constant, such as `"FLOE_ERR_FROZEN"`; `"FLOE_UNKNOWN_STATUS"` for a
+ * number that is not a status. The string is static: never free it.
+ */
+const char *floe_status_name(int32_t status);
+
+/**
  * Writes the future's state (`FLOE_FUTURE_STATE_*`) to `*out_state`. Any thread.
  */
 floe_status floe_future_get_state(floe_future future, uint32_t *out_state);
@@ -839,35 +868,6 @@ floe_status floe_runtime_stats(struct floe_stats *out_stats);
  * it freed to `*out_freed`. It also runs by itself when enough candidates accumulate.
  */
 floe_status floe_runtime_collect_cycles(size_t *out_freed);
-
-/**
- * The message of the last failed floe call on the calling thread: the function, the operation,
- * the object (`Type#id`), its owner (thread, or frozen and by which freeze) and the calling thread.
- *
- * The string is owned by floe and stays valid until the next failing floe call on this thread;
- * copy it to keep it. It is empty when no call has failed on this thread. Never NULL.
- */
-const char *floe_last_error_message(void);
-
-/**
- * The status of the last failed floe call on the calling thread (`FLOE_OK` if none failed).
- */
-floe_status floe_last_error_status(void);
-
-/**
- * Records `status` and `message` (NUL-terminated UTF-8) as the calling thread's last error, so a
- * host callback — a job, producer or initialiser — can explain the failure it is about to return:
- * a job's future then fails with this status and this message. Returns `FLOE_OK`; a `status` that
- * is not an error gives `FLOE_ERR_INVALID_ARGUMENT` (and the last error describes that instead).
- */
-floe_status floe_last_error_set(int32_t status,
-                                const char *message);
-
-/**
- * The name of a status constant, such as `"FLOE_ERR_FROZEN"`; `"FLOE_UNKNOWN_STATUS"` for a
- * number that is not a status. The string is static: never free it.
- */
-const char *floe_status_name(int32_t status);
 
 /**
  * Terminates every running worker — running the jobs already queued when `process_scheduled`,

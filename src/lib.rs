@@ -1,19 +1,17 @@
 //! floe: Kotlin/Native's legacy concurrency model — one owner thread or frozen, never shared and
 //! mutable — checked at run time for C, Swift and Rust hosts.
-//!
-//! Layers: [`core`] is the runtime with a safe Rust API (re-exported here); `ffi` is the C ABI
-//! over the same functions, described by the generated `include/floe.h`.
 
-pub mod core;
+mod api;
+mod core;
 pub mod ffi;
 
-pub use crate::core::api::{Object, ObjectType, Runtime};
-pub use crate::core::concurrency::{
-    DetachedGraph, Future, Global, Job, MainQueue, Pool, SharedCell, TransferError, Worker,
+pub use crate::api::concurrency::{
+    DetachedGraph, Future, Global, Job, MainQueue, Pool, SharedCell, ShutdownReport, TransferError, Worker,
 };
-pub use crate::core::error::{Error, Result, Status};
-pub use crate::core::future::FutureState;
-pub use crate::core::global::GlobalMode;
-pub use crate::core::stats::Stats;
-pub use crate::core::transfer::TransferMode;
-pub use crate::core::value::Kind;
+pub use crate::api::object::{Object, ObjectType, Runtime};
+pub use crate::core::base::error::{Error, Result, Status};
+pub use crate::core::base::stats::Stats;
+pub use crate::core::exec::future::FutureState;
+pub use crate::core::graph::transfer::TransferMode;
+pub use crate::core::heap::value::Kind;
+pub use crate::core::shared::global::GlobalMode;

@@ -1,13 +1,12 @@
 //! `floe_future_*`: the outcome of a job, consumed once, on any thread.
 
-use super::worker::UserData;
-use super::{boundary, floe_future, floe_ref, null_argument, required, returning, timeout};
-use crate::core::error::{Result, Status};
-use crate::core::future::{self as core_future, Future};
-use crate::core::id_table::IdTable;
-use crate::core::registry::IdKind;
-use crate::core::slab::LocalFree;
-use crate::core::worker;
+use super::{UserData, boundary, floe_future, floe_ref, null_argument, required, returning, timeout};
+use crate::core::base::error::{Result, Status};
+use crate::core::exec::future::{self as core_future, Future};
+use crate::core::base::ids::table::IdTable;
+use crate::core::base::ids::IdKind;
+use crate::core::base::slab::LocalFree;
+use crate::core::exec::worker;
 use std::ffi::c_void;
 
 /// Receives a future's outcome: `status` is `FLOE_OK` with `result` (a handle the callback owns,

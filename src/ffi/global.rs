@@ -2,8 +2,8 @@
 
 use super::worker::c_failure;
 use super::{boundary, c_str, floe_ref, required, returning};
-use crate::core::error::{Error, Status};
-use crate::core::global::{self, GlobalMode};
+use crate::core::base::error::{Error, Status};
+use crate::core::shared::global::{self, GlobalMode};
 use std::ffi::c_char;
 
 /// Makes a global's value on the calling thread: writes a handle to `*out_value` (0 for none),

@@ -5,9 +5,10 @@
 //! garbage pointer, a second attach and a disposed graph each get their own status.
 
 use super::{boundary, floe_ref, returning, transfer_mode};
-use crate::core::error::{Error, Status};
-use crate::core::registry::{id_of_pointer, pointer_of_id, IdKind, Registry};
-use crate::core::transfer::{self, Transit};
+use crate::core::base::error::{Error, Status};
+use crate::core::base::ids::registry::{id_of_pointer, pointer_of_id, Registry};
+use crate::core::base::ids::IdKind;
+use crate::core::graph::transfer::{self, Transit};
 use std::ffi::c_void;
 
 static GRAPHS: Registry<Transit> = Registry::new(IdKind::Graph);

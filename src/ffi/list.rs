@@ -2,9 +2,9 @@
 //! `floe_object_get_*` / `floe_object_set_*` functions, by index; an element may hold any kind.
 
 use super::{boundary, c_str, floe_ref, optional_ref, returning};
-use crate::core::error::{Result, Status};
-use crate::core::object;
-use crate::core::value::Value;
+use crate::core::base::error::{Result, Status};
+use crate::core::graph::object;
+use crate::core::heap::value::Value;
 use std::ffi::c_char;
 
 /// Creates an empty list owned by the calling thread and writes a handle to it to `*out_list`.

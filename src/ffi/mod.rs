@@ -13,6 +13,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod atomic;
+pub mod error;
 pub mod future;
 pub mod global;
 pub mod graph;
@@ -25,10 +26,10 @@ pub mod shared_data;
 pub mod types;
 pub mod worker;
 
-use crate::core::error::{Error, Result, Status};
-use crate::core::transfer::TransferMode;
+use crate::core::base::error::{Error, Result, Status};
+use crate::core::graph::transfer::TransferMode;
 use std::cell::RefCell;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// A handle to an object: an opaque 64-bit value, validated on every use; 0 is NULL. Handles,
@@ -46,6 +47,16 @@ pub type floe_future = u64;
 /// pool id uses, so that one given for another is refused. `FLOE_TYPE_LIST` is 1.
 #[allow(non_camel_case_types)]
 pub type floe_type = u32;
+
+/// A host pointer handed back to a host callback on another thread.
+#[derive(Clone, Copy)]
+pub(crate) struct UserData(pub(crate) *mut c_void);
+
+// SAFETY: floe never dereferences it; the host, which registered it together with the callback,
+// promises (as documented on each function) that the callback may use it from the thread it runs on.
+unsafe impl Send for UserData {}
+// SAFETY: as above; floe only copies the pointer.
+unsafe impl Sync for UserData {}
 
 thread_local! {
     static LAST_ERROR: RefCell<(Status, CString)> = RefCell::new((Status::Ok, CString::default()));
@@ -252,8 +263,8 @@ mod tests {
 
     #[test]
     fn c_constants_match_the_core() {
-        assert_eq!(worker::FLOE_WORKER_MAIN, crate::core::worker::MAIN_WORKER);
-        assert_eq!(types::FLOE_TYPE_LIST, crate::core::api::ObjectType::LIST.id());
+        assert_eq!(worker::FLOE_WORKER_MAIN, crate::core::exec::worker::MAIN_WORKER);
+        assert_eq!(types::FLOE_TYPE_LIST, crate::api::object::ObjectType::LIST.id());
     }
 
     #[test]

@@ -6,9 +6,9 @@
 //! (`FLOE_ERR_FROZEN`, with the freeze that froze it).
 
 use super::{boundary, c_str, floe_ref, floe_type, optional_c_str, optional_ref, out, returning, Out};
-use crate::core::error::{Error, Result, Status};
-use crate::core::object;
-use crate::core::value::{Kind, Value};
+use crate::core::base::error::{Error, Result, Status};
+use crate::core::graph::object;
+use crate::core::heap::value::{Kind, Value};
 use std::ffi::c_char;
 
 /// Creates an object of type `ty`, owned by the calling thread, with every field at zero, false,

@@ -4,11 +4,11 @@
 use super::future::register;
 use super::worker::{execute_from_c, floe_job_fn, floe_producer_fn, Scheduler};
 use super::{c_str, floe_future, returning};
-use crate::core::error::{Result, Status};
-use crate::core::future::Future;
-use crate::core::pool::{self, Executor};
-use crate::core::transfer::{TransferMode, Transit};
-use crate::core::worker::{self, JobFn};
+use crate::core::base::error::{Result, Status};
+use crate::core::exec::future::Future;
+use crate::core::exec::pool::{self, Executor};
+use crate::core::graph::transfer::{TransferMode, Transit};
+use crate::core::exec::worker::{self, JobFn};
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 

@@ -1,8 +1,8 @@
 //! `floe_ref_*`: handle lifetime.
 
 use super::{boundary, floe_ref, returning};
-use crate::core::error::Status;
-use crate::core::object;
+use crate::core::base::error::Status;
+use crate::core::graph::object;
 
 /// Writes a new handle to the same object as `object` to `*out_ref`: one more reference.
 ///

@@ -3,8 +3,9 @@
 //! Do not write the struct yourself while floe functions may use it.
 
 use super::{boundary, floe_ref, optional_ref, out, returning, transfer_mode};
-use crate::core::error::Status;
-use crate::core::shared_data::{self, SharedData};
+use crate::core::base::error::Status;
+use crate::core::shared::shared_data;
+pub use crate::core::shared::shared_data::SharedData;
 
 /// Publishes the frozen object of `root` in `*data` (or empties it when `root` is 0) and bumps its
 /// version. Readers that hold the previous value keep it; it is freed once none does. The caller

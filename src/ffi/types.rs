@@ -1,9 +1,9 @@
 //! `floe_type_*`: defining object types.
 
 use super::{c_str, floe_type, returning};
-use crate::core::api::ObjectType;
-use crate::core::error::{Error, Status};
-use crate::core::value::Kind;
+use crate::api::object::ObjectType;
+use crate::core::base::error::{Error, Status};
+use crate::core::heap::value::Kind;
 use std::ffi::c_char;
 
 /// The built-in growable list type: objects made by `floe_list_new`.

@@ -4,11 +4,11 @@
 //! not capture: everything it needs travels in its input graph.
 
 use super::future::register;
-use super::{boundary, c_str, floe_future, floe_ref, last_message, last_status, required, returning, transfer_mode};
-use crate::core::error::{Error, Result, Status};
-use crate::core::future::Future;
-use crate::core::transfer::{self, TransferMode, Transit};
-use crate::core::worker::{self, ForeignFn, JobFn};
+use super::{UserData, boundary, c_str, floe_future, floe_ref, last_message, last_status, required, returning, transfer_mode};
+use crate::core::base::error::{Error, Result, Status};
+use crate::core::exec::future::Future;
+use crate::core::graph::transfer::{self, TransferMode, Transit};
+use crate::core::exec::worker::{self, ForeignFn, JobFn};
 use std::ffi::{c_char, c_void, CStr};
 use std::time::Duration;
 
@@ -29,16 +29,6 @@ pub type floe_wakeup_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
 /// The id of the main thread's queue, usable wherever a worker id is (`worker::MAIN_WORKER`).
 pub const FLOE_WORKER_MAIN: u32 = 1;
-
-/// A host pointer handed back to a host callback on another thread.
-#[derive(Clone, Copy)]
-pub(crate) struct UserData(pub(crate) *mut c_void);
-
-// SAFETY: floe never dereferences it; the host, which registered it together with the callback,
-// promises (as documented on each function) that the callback may use it from the thread it runs on.
-unsafe impl Send for UserData {}
-// SAFETY: as above; floe only copies the pointer.
-unsafe impl Sync for UserData {}
 
 /// The error a C callback's status stands for: the thread's last message when its status matches.
 pub(crate) fn c_failure(status: Status) -> Error {
@@ -75,7 +65,7 @@ pub unsafe extern "C" fn floe_worker_current(out_worker: *mut u32) -> Status {
 
 fn c_job(job: floe_job_fn) -> Result<JobFn> {
     let job = required(job, "job")?;
-    Ok(JobFn::Foreign { adapter: run_c_job, target: ForeignFn(job as *const ()) })
+    Ok(JobFn { adapter: run_c_job, target: ForeignFn(job as *const ()) })
 }
 
 /// The C jobs' adapter: calls the host's job function that `c_job` erased into `target`.
@@ -135,7 +125,7 @@ unsafe fn produce_then<R>(
         return schedule(None);
     }
     let transit = transfer::detach(root, mode).inspect_err(|_| {
-        let _ = crate::core::object::release(root);
+        let _ = crate::core::graph::object::release(root);
     })?;
     schedule(Some(transit))
 }

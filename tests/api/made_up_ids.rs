@@ -3,8 +3,8 @@
 //! error status with a message, and writes no out-parameter; none crashes, hangs (a wait without a
 //! deadline returns at once), calls a callback, leaks or disturbs the live ids it narrowly misses.
 
-use floe::core::shared_data::SharedData;
-use floe::ffi::{future, global, graph, object, pool, reference, runtime, shared_data, worker};
+use floe::ffi::shared_data::SharedData;
+use floe::ffi::{error, future, global, graph, object, pool, reference, shared_data, worker};
 use floe::{Object, ObjectType, Pool, Status, TransferMode, Worker};
 use std::ffi::{c_void, CStr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -40,14 +40,14 @@ unsafe extern "C" fn echo(input: u64, out_result: *mut u64) -> Status {
 #[track_caller]
 fn failed(status: Status) -> Status {
     assert_ne!(status, Status::Ok, "a made-up id was accepted");
-    assert_eq!(runtime::floe_last_error_status(), status);
+    assert_eq!(error::floe_last_error_status(), status);
     assert!(!last_message().is_empty(), "{status:?} without a message");
     status
 }
 
 fn last_message() -> String {
     // SAFETY: floe returns a NUL-terminated message that lives until the thread's next failure.
-    unsafe { CStr::from_ptr(runtime::floe_last_error_message()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(error::floe_last_error_message()) }.to_string_lossy().into_owned()
 }
 
 /// Calls every entry point that takes a 64-bit id (futures; detached graphs and shared-data values,

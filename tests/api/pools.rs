@@ -69,8 +69,8 @@ fn termination_cancels_backlogged_jobs_too() {
 /// std panics on such a name: `Worker::start` did, with the worker already registered, so that it
 /// was reported unfinished at shutdown and its jobs never ran.
 fn a_thread_name_with_a_nul_byte_is_refused_and_nothing_starts() {
-    let running = floe::core::worker::running().len();
+    let running = Worker::running().len();
     assert_error(Worker::start("bad\0name"), Status::ErrInvalidArgument, &["NUL byte", "bad\\0name"]);
     assert_error(Pool::start("bad\0name", 2), Status::ErrInvalidArgument, &["NUL byte"]);
-    assert_eq!(floe::core::worker::running().len(), running, "no worker was registered");
+    assert_eq!(Worker::running().len(), running, "no worker was registered");
 }

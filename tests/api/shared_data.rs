@@ -1,7 +1,7 @@
 //! SharedData: versioned publication of frozen graphs, and one-taker hand-over of mutable ones.
 
 use crate::harness::assert_error;
-use floe::core::shared_data::SharedData;
+use floe::ffi::shared_data::SharedData;
 use floe::{Object, Runtime, SharedCell, Status, TransferMode};
 
 crate::tests![
@@ -102,20 +102,45 @@ fn a_corrupt_struct_is_an_error_not_a_crash() {
 }
 
 fn a_copy_of_a_struct_reads_as_corrupt_once_the_original_changes() {
-    use floe::core::shared_data::{publish, read};
-    let mut original = SharedData { version: 0, object: std::ptr::null_mut() };
+    use floe::ffi::error::floe_last_error_message;
+    use floe::ffi::shared_data::{floe_shared_data_publish, floe_shared_data_read};
+    // The C calls; a failure comes back as its status and this thread's last message.
+    let failure = |status: Status| {
+        // SAFETY: floe keeps the message, NUL-terminated, until this thread's next failure.
+        let message = unsafe { std::ffi::CStr::from_ptr(floe_last_error_message()) };
+        (status, message.to_string_lossy().into_owned())
+    };
     // SAFETY (every call below): both structs are valid, aligned and used by this thread alone.
-    unsafe { publish(&mut original, Some(versioned(1).handle())) }.unwrap();
+    let publish = |data: &mut SharedData, root: Option<&Object>| {
+        match unsafe { floe_shared_data_publish(data, root.map_or(0, Object::handle)) } {
+            Status::Ok => Ok(()),
+            status => Err(failure(status)),
+        }
+    };
+    let read = |data: &mut SharedData| {
+        let (mut version, mut root) = (0, 0);
+        match unsafe { floe_shared_data_read(data, &mut version, &mut root) } {
+            Status::Ok => Ok((version, (root != 0).then(|| Object::from_raw(root)))),
+            status => Err(failure(status)),
+        }
+    };
+    fn corrupt<T>(result: Result<T, (Status, String)>) {
+        let Err((status, message)) = result else { panic!("a stale copy is refused") };
+        assert_eq!(status, Status::ErrInvalidHandle, "{message}");
+        assert!(message.contains("corrupt floe_shared_data"), "{message}");
+    }
+    let mut original = SharedData { version: 0, object: std::ptr::null_mut() };
+    publish(&mut original, Some(&versioned(1))).unwrap();
     let mut copy = SharedData { version: original.version, object: original.object };
-    let (version, root) = unsafe { read(&mut copy) }.unwrap();
+    let (version, root) = read(&mut copy).unwrap();
     assert_eq!(version, 1, "the copy names the same value until either changes");
-    drop(Object::from_raw(root.unwrap()));
-    unsafe { publish(&mut original, Some(versioned(2).handle())) }.unwrap();
-    assert_error(unsafe { read(&mut copy) }, Status::ErrInvalidHandle, &["corrupt floe_shared_data"]);
-    assert_error(unsafe { publish(&mut copy, None) }, Status::ErrInvalidHandle, &["corrupt floe_shared_data"]);
-    let (version, root) = unsafe { read(&mut original) }.unwrap();
-    assert_eq!((version, Object::from_raw(root.unwrap()).get_int(0).unwrap()), (2, 2));
-    unsafe { publish(&mut original, None) }.unwrap();
+    drop(root.unwrap());
+    publish(&mut original, Some(&versioned(2))).unwrap();
+    corrupt(read(&mut copy));
+    corrupt(publish(&mut copy, None));
+    let (version, root) = read(&mut original).unwrap();
+    assert_eq!((version, root.unwrap().get_int(0).unwrap()), (2, 2));
+    publish(&mut original, None).unwrap();
 }
 
 /// The writer goes through every kind of content (published, empty, parked) while readers read:

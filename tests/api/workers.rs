@@ -336,7 +336,7 @@ unsafe extern "C" fn failing_producer(_arg: *mut std::ffi::c_void, _out_root: *m
     let status = Status::ErrInvalidArgument;
     // SAFETY: a NUL-terminated message.
     assert_eq!(
-        unsafe { floe::ffi::runtime::floe_last_error_set(status as i32, c"no input today".as_ptr()) },
+        unsafe { floe::ffi::error::floe_last_error_set(status as i32, c"no input today".as_ptr()) },
         Status::Ok
     );
     status
@@ -388,7 +388,7 @@ fn a_c_producer_may_make_no_input_or_fail_and_then_nothing_is_scheduled() {
         assert_eq!(status, Status::ErrInvalidArgument, "the producer's status");
         assert_eq!(future, u64::MAX, "no future is written");
         // SAFETY: floe's last message is a NUL-terminated string until this thread's next failure.
-        let message = unsafe { std::ffi::CStr::from_ptr(floe::ffi::runtime::floe_last_error_message()) };
+        let message = unsafe { std::ffi::CStr::from_ptr(floe::ffi::error::floe_last_error_message()) };
         let message = message.to_string_lossy();
         assert!(message.contains("the producer failed") && message.contains("no input today"), "{message}");
         assert_eq!(C_JOBS_RUN.load(Ordering::SeqCst) - before, 2, "the two jobs ran, the refused one did not");

@@ -1,0 +1,363 @@
+//! The safe Rust API for sharing and moving graphs between threads: `DetachedGraph`, `Worker`,
+//! `Future`, `MainQueue`, `Pool`, `Global`, `SharedCell`. Jobs are plain `fn` items — no captured state, as in Kotlin/Native: a job that
+//! needs data gets it as its input graph.
+
+use crate::api::object::{Object, Runtime};
+use crate::core::base::error::{Error, Result};
+use crate::core::exec::future::{self as core_future, FutureState};
+use crate::core::shared::global::{self, GlobalMode};
+use crate::core::exec::pool;
+use crate::core::shared::shared_data::{self, SharedData};
+use crate::core::base::stats::Stats;
+use crate::core::graph::transfer::{self, TransferMode, Transit};
+use crate::core::exec::worker::{self, ForeignFn, JobFn, MAIN_WORKER};
+use std::fmt;
+use std::time::Duration;
+
+/// A job: runs on a worker with its input graph (owned by the job), returns a result graph.
+pub type Job = fn(Option<Object>) -> Result<Option<Object>>;
+
+/// `job` as the engine runs jobs: behind the adapter below, as the C ABI hands over its own.
+fn rust_job(job: Job) -> JobFn {
+    JobFn { adapter: run_rust_job, target: ForeignFn(job as *const ()) }
+}
+
+/// The Rust API's adapter: calls the `Job` that `rust_job` erased into `target`, with the input
+/// handle wrapped in an `Object` and the result's unwrapped.
+fn run_rust_job(target: ForeignFn, input: Option<u64>) -> Result<Option<u64>> {
+    // SAFETY: `rust_job` made `target` from a `Job`, the type given back here.
+    let job = unsafe { std::mem::transmute::<*const (), Job>(target.0) };
+    job(input.map(Object::from_raw)).map(|result| result.map(Object::into_raw))
+}
+
+/// A failed detach: the error, and the object, still owned by the caller.
+#[derive(Debug)]
+pub struct TransferError {
+    pub error: Error,
+    pub object: Object,
+}
+
+impl fmt::Display for TransferError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for TransferError {}
+
+impl From<TransferError> for Error {
+    fn from(failed: TransferError) -> Error {
+        failed.error
+    }
+}
+
+/// A graph detached from its thread, owned by no thread until attached — once, on any thread.
+/// Dropped unattached, it is attached to the dropping thread and released.
+#[derive(Debug)]
+pub struct DetachedGraph(Transit);
+
+impl Object {
+    /// Detaches this object's graph from the calling thread. `Safe` refuses, moving nothing, when
+    /// anything outside the graph refers into it; `Unsafe` skips that check (left-behind references
+    /// then fail on use). A frozen object is shared, not moved.
+    pub fn detach(self, mode: TransferMode) -> std::result::Result<DetachedGraph, TransferError> {
+        match transfer::detach(self.handle(), mode) {
+            Ok(transit) => {
+                let _ = self.into_raw();
+                Ok(DetachedGraph(transit))
+            }
+            Err(error) => Err(TransferError { error, object: self }),
+        }
+    }
+}
+
+impl DetachedGraph {
+    /// Gives the graph to the calling thread.
+    pub fn attach(self) -> Result<Object> {
+        self.0.attach().map(Object::from_raw)
+    }
+}
+
+/// A worker: a thread with a job queue, addressed by id from any thread. `Worker::MAIN` is the
+/// main thread's queue, which the host drains with [`MainQueue::drain`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Worker(u32);
+
+impl Worker {
+    pub const MAIN: Worker = Worker(MAIN_WORKER);
+
+    /// Starts a worker thread with this name (also its thread's name in messages).
+    pub fn start(name: &str) -> Result<Worker> {
+        worker::start(name).map(Worker)
+    }
+
+    /// The worker with this id, if it is running.
+    pub fn from_id(id: u32) -> Result<Worker> {
+        worker::lookup(id).map(|_| Worker(id))
+    }
+
+    /// The workers running now, in no particular order (neither `MAIN` nor pools' threads).
+    pub fn running() -> Vec<Worker> {
+        worker::running().iter().map(|w| Worker(w.id())).collect()
+    }
+
+    /// The worker whose thread is calling (`MAIN` on the main thread), if any.
+    pub fn current() -> Option<Worker> {
+        Some(worker::current()).filter(|&id| id != 0).map(Worker)
+    }
+
+    pub fn id(self) -> u32 {
+        self.0
+    }
+
+    /// Runs `job` on this worker with `input`; the future delivers its result graph.
+    pub fn execute(self, input: Option<DetachedGraph>, result_mode: TransferMode, job: Job) -> Result<Future> {
+        worker::execute_on(self.0, input.map(|g| g.0), result_mode, rust_job(job)).map(Future)
+    }
+
+    /// Runs `job` after `delay`, with a frozen input (shared, not moved) or none.
+    pub fn execute_after(self, delay: Duration, input: Option<&Object>, job: Job) -> Result<Future> {
+        let worker = worker::lookup(self.0)?;
+        worker::execute_after(&worker, delay, input.map(Object::handle), rust_job(job)).map(Future)
+    }
+
+    /// Asks the worker to stop: with `process_scheduled`, after running every queued job; without,
+    /// cancelling them. The future completes when the worker's thread has exited.
+    pub fn request_termination(self, process_scheduled: bool) -> Result<Future> {
+        worker::lookup(self.0)?.request_termination(process_scheduled).map(Future)
+    }
+
+    /// Runs the jobs queued for this worker now, on its own thread (inside one of its jobs, or on
+    /// the main thread for `MAIN`); returns how many ran.
+    pub fn process_queue(self) -> Result<usize> {
+        worker::lookup(self.0)?.process_queue(usize::MAX)
+    }
+}
+
+/// The main thread's queue: results and jobs sent to `Worker::MAIN` wait here until the host's own
+/// loop drains them.
+pub struct MainQueue;
+
+impl MainQueue {
+    /// Runs up to `max` ready tasks; main thread only. Returns how many ran.
+    pub fn drain(max: usize) -> Result<usize> {
+        worker::drain_main(max)
+    }
+
+    /// Sets the hook called, from any thread, whenever work is queued for the main thread — to poke
+    /// the host's run loop. `None` removes it.
+    pub fn set_wakeup(hook: Option<Box<dyn Fn() + Send + Sync>>) {
+        worker::set_main_wakeup(hook)
+    }
+}
+
+/// The outcome of a job. Its result graph is consumed once, attached to the consuming thread.
+#[derive(Clone)]
+pub struct Future(pub(crate) core_future::Future);
+
+impl fmt::Debug for Future {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Future").field(&self.state()).finish()
+    }
+}
+
+impl Future {
+    pub fn state(&self) -> FutureState {
+        self.0.state()
+    }
+
+    /// Waits (up to `timeout`, or forever) and takes the result: `Ok(None)` for a job that
+    /// returned nothing; the job's own error (status and message) for a failed one. A timeout of
+    /// zero is a poll: `ErrTimeout` at once for a job not finished, the future left as it was.
+    pub fn result(&self, timeout: Option<Duration>) -> Result<Option<Object>> {
+        Ok(self.0.wait(timeout)?.map(Object::from_raw))
+    }
+
+    /// Waits for the result and hands it to `f` on the calling thread (Kotlin's `consume`).
+    pub fn consume<R>(&self, timeout: Option<Duration>, f: impl FnOnce(Option<Object>) -> R) -> Result<R> {
+        self.result(timeout).map(f)
+    }
+
+    /// Delivers the outcome to `worker`'s queue: `callback` runs on that worker's thread, where the
+    /// result graph is attached (for `Worker::MAIN`, when the host drains the main queue).
+    pub fn deliver_to(&self, worker: Worker, callback: fn(Result<Option<Object>>)) -> Result<()> {
+        let target = worker::lookup(worker.0)?;
+        self.0.deliver_to(target, Box::new(move |outcome| callback(outcome.map(|r| r.map(Object::from_raw)))))
+    }
+
+    /// Waits until one of `futures` finishes; returns its index.
+    pub fn wait_any(futures: &[&Future], timeout: Option<Duration>) -> Result<usize> {
+        let inner: Vec<core_future::Future> = futures.iter().map(|f| f.0.clone()).collect();
+        core_future::wait_any(&inner, timeout)
+    }
+}
+
+/// A named global of one of Kotlin/Native's three kinds, made lazily by its initialiser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Global(u32);
+
+impl Global {
+    /// Defines a global. `init` runs on the thread that first needs a value (every thread, for a
+    /// thread-local global); a shared-immutable value is frozen before anyone sees it.
+    pub fn define(name: &str, mode: GlobalMode, init: fn() -> Result<Option<Object>>) -> Result<Global> {
+        global::define(name, mode, Box::new(move || init().map(|v| v.map(Object::into_raw)))).map(Global)
+    }
+
+    pub fn id(self) -> u32 {
+        self.0
+    }
+
+    /// The value on the calling thread (a new reference), initialising it first if needed.
+    pub fn get(self) -> Result<Option<Object>> {
+        Ok(global::get(self.0)?.map(Object::from_raw))
+    }
+
+    /// Drops the value (this thread's, for a thread-local global); the next `get` initialises again.
+    pub fn reset(self) -> Result<()> {
+        global::reset(self.0)
+    }
+}
+
+/// Kotlin/Native's `SharedData` for Rust statics: `static CONFIG: SharedCell = SharedCell::new();`.
+/// The same struct C code keeps in its globals (`floe_shared_data`).
+pub struct SharedCell(std::cell::UnsafeCell<SharedData>);
+
+// SAFETY: the cell is only accessed through `shared_data`'s functions, which read and write its two
+// words atomically, writers one at a time under the striped lock of its address; its `object`
+// pointer is an opaque id, never dereferenced.
+unsafe impl Sync for SharedCell {}
+
+impl Default for SharedCell {
+    fn default() -> Self {
+        SharedCell::new()
+    }
+}
+
+impl SharedCell {
+    /// An empty cell (a zeroed struct).
+    pub const fn new() -> SharedCell {
+        SharedCell(std::cell::UnsafeCell::new(SharedData { version: 0, object: std::ptr::null_mut() }))
+    }
+
+    /// Publishes a frozen object (bumping the version), or empties the cell with `None`.
+    pub fn publish(&self, root: Option<&Object>) -> Result<()> {
+        // SAFETY: the cell's struct is valid and only touched through `shared_data`.
+        unsafe { shared_data::publish(self.0.get(), root.map(Object::handle)) }
+    }
+
+    /// The version and the published frozen object (a new reference), from any thread.
+    pub fn read(&self) -> Result<(i32, Option<Object>)> {
+        // SAFETY: as above.
+        let (version, root) = unsafe { shared_data::read(self.0.get()) }?;
+        Ok((version, root.map(Object::from_raw)))
+    }
+
+    /// Parks a mutable graph in the empty cell, detached by `mode`, for exactly one taker.
+    pub fn put(&self, root: Object, mode: TransferMode) -> std::result::Result<(), TransferError> {
+        // SAFETY: as above.
+        match unsafe { shared_data::put(self.0.get(), root.handle(), mode) } {
+            Ok(()) => {
+                let _ = root.into_raw();
+                Ok(())
+            }
+            Err(error) => Err(TransferError { error, object: root }),
+        }
+    }
+
+    /// Takes the parked graph; the calling thread owns it. One taker wins; the others get
+    /// `ErrConsumed`.
+    pub fn take(&self) -> Result<Object> {
+        // SAFETY: as above.
+        unsafe { shared_data::take(self.0.get()) }.map(Object::from_raw)
+    }
+}
+
+/// What [`Runtime::shutdown`] found: nothing aborts, everything is said.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Workers that stopped (`worker <id> (<name>)`).
+    pub stopped: Vec<String>,
+    /// Workers still running when the time ran out.
+    pub unfinished: Vec<String>,
+    /// The counters afterwards: detached graphs never attached, objects and handles still alive.
+    pub stats: Stats,
+}
+
+impl ShutdownReport {
+    /// Whether everything stopped and nothing is left alive.
+    pub fn is_clean(&self) -> bool {
+        self.unfinished.is_empty() && self.stats == Stats::default()
+    }
+}
+
+impl fmt::Display for ShutdownReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "floe shutdown: {} worker(s) stopped", self.stopped.len())?;
+        if !self.unfinished.is_empty() {
+            write!(f, "; unfinished, still running: {}", self.unfinished.join(", "))?;
+        }
+        let s = &self.stats;
+        write!(
+            f,
+            "; {} detached graph(s) never attached, {} live object(s), {} live handle(s)",
+            s.detached_graphs, s.live_objects, s.live_handles
+        )
+    }
+}
+
+impl Runtime {
+    /// Terminates every running worker — running the jobs already queued when `process_scheduled`,
+    /// cancelling them otherwise — waits up to `timeout` for their threads, and reports what is
+    /// left. Unlike Kotlin/Native's "Unfinished workers detected", it never aborts the process.
+    pub fn shutdown(process_scheduled: bool, timeout: Option<Duration>) -> ShutdownReport {
+    let deadline = timeout.and_then(core_future::deadline_in);
+    let mut report = ShutdownReport::default();
+    let stopping: Vec<_> = worker::running()
+        .into_iter()
+        .filter_map(|w| w.request_termination(process_scheduled).ok().map(|done| (w, done)))
+        .collect();
+    for (worker, done) in stopping {
+        let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        let name = worker.describe();
+        match done.wait(left) {
+            Ok(_) => report.stopped.push(name),
+            Err(_) => report.unfinished.push(name),
+        }
+    }
+    report.stats = crate::core::base::stats::snapshot();
+    report
+    }
+}
+
+/// A pool of worker threads sharing one queue, or a view of one that caps how many of its jobs
+/// run at once (kotlinx.coroutines' `limitedParallelism`), without threads of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Pool(u32);
+
+impl Pool {
+    /// Starts `threads` threads named `<name>-<i>`.
+    pub fn start(name: &str, threads: usize) -> Result<Pool> {
+        pool::start(name, threads).map(Pool)
+    }
+
+    /// A view of this pool that runs at most `limit` of its jobs at once.
+    pub fn limited_parallelism(self, limit: usize) -> Result<Pool> {
+        pool::view(self.0, limit).map(Pool)
+    }
+
+    pub fn id(self) -> u32 {
+        self.0
+    }
+
+    /// Runs `job` on one of the pool's threads with `input`, as [`Worker::execute`] does.
+    pub fn execute(self, input: Option<DetachedGraph>, result_mode: TransferMode, job: Job) -> Result<Future> {
+        let executor = pool::lookup(self.0)?;
+        worker::execute_with(|task| executor.submit(task), input.map(|g| g.0), result_mode, rust_job(job))
+            .map(Future)
+    }
+
+    /// Terminates the pool (for a view, its whole pool), running or cancelling queued jobs.
+    pub fn request_termination(self, process_scheduled: bool) -> Result<Future> {
+        Ok(Future(pool::lookup(self.0)?.request_termination(process_scheduled)))
+    }
+}

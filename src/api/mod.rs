@@ -1,0 +1,2 @@
+pub(crate) mod concurrency;
+pub(crate) mod object;

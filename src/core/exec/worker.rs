@@ -1,0 +1,711 @@
+//! Workers: named threads with a job queue, addressed by integer id from any thread; and the main
+//! thread's queue, which the host drains from its own loop.
+//!
+//! A job receives a graph transferred from the caller (or a frozen one, shared) and returns a
+//! result graph, transferred to whoever consumes its future. Jobs are plain functions, with no
+//! captured state, as in Kotlin/Native.
+//!
+//! Queue invariants: ready tasks go through a lock-free queue with many producers and one consumer
+//! (`mpsc`), the thread that runs the worker; delayed tasks, termination and the sleep handshake
+//! sit under one mutex. A job is either run or cancelled, never lost. Cancelling a job cancels its
+//! future and disposes of its input. Termination closes the queue: every job that got in before
+//! runs — or, without `process_scheduled`, is cancelled by the worker's thread as it takes it (the
+//! delayed ones by the terminating thread at once) — and every later one is refused
+//! (`ErrWorkerTerminated`; deliveries sent to it are disposed). With `process_scheduled`, delayed
+//! jobs run when they come due, before the thread exits.
+//!
+//! Sleep handshake: the worker stores `sleeping` under the mutex and then looks at the queue once
+//! more; a producer pushes and then reads `sleeping`; each side's write and read are SeqCst
+//! (`sync::handshake_fence` says why that suffices). One of the two sees the other, and a producer
+//! that sees a sleeper takes the mutex before notifying, so the worker is either still deciding or
+//! already waiting.
+
+use crate::core::base::error::{Error, Result, Status};
+use crate::core::exec::future::Future;
+use crate::core::base::ids::ranges::{elsewhere, take_id, IdRange, FIRST_TYPE_ID};
+use crate::core::exec::mpsc::{Look, Mpsc, Pop};
+use crate::core::graph::object;
+use crate::core::base::sync::{handshake_fence, spin_until, woke_a_sleeper, AtomicBool, Condvar, Mutex};
+use crate::core::heap::thread;
+use crate::core::graph::transfer::{self, TransferMode, Transit};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, DefaultHasher};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The id of the main thread's queue.
+pub const MAIN_WORKER: u32 = 1;
+
+/// A unit of work on a queue: a handle to a future's cell, which holds the work until the task
+/// takes it — a job's, or a closure's — so that queueing a job allocates nothing and a queue slot is
+/// a stamp and this one pointer (16 bytes). The lines a producer writes that the worker's CPU read
+/// last are what a stream of jobs pays for most: an inline job took 72 bytes.
+pub(crate) struct Task(Future);
+
+/// What a task's cell held.
+pub(crate) enum Queued {
+    /// A job: run, it completes its future; cancelled, it frees the input and cancels the future.
+    Job(Work),
+    /// Anything else (a delivery, a termination's step): called with `true` to run it, or `false`
+    /// to cancel it. Its cell has no other handle and is never completed.
+    Closure(Box<dyn FnOnce(bool) + Send>),
+}
+
+impl Task {
+    pub(crate) fn new(body: impl FnOnce(bool) + Send + 'static) -> Task {
+        Task(Future::new_closure(Box::new(body)))
+    }
+
+    pub(crate) fn run(self) {
+        match self.0.take_work() {
+            // Completed in each arm: with the outcome whole, its result went through memory in
+            // pieces and was read back as one word, a read that waits for the pieces to land.
+            Queued::Job(Work { input, job, mode }) => match run_job(input, job, mode) {
+                Ok(result) => self.0.complete(Some(Ok(result))),
+                Err(error) => self.0.complete(Some(Err(error))),
+            },
+            Queued::Closure(body) => body(true),
+        }
+    }
+
+    pub(crate) fn cancel(self) {
+        match self.0.take_work() {
+            Queued::Job(work) => {
+                drop(work);
+                self.0.complete(None);
+            }
+            Queued::Closure(body) => body(false),
+        }
+    }
+}
+
+/// What a job runs: its input, its body, and how its result leaves the worker's thread.
+pub(crate) struct Work {
+    pub(crate) input: Option<Transit>,
+    pub(crate) job: JobFn,
+    pub(crate) mode: TransferMode,
+}
+
+/// A job body as the core runs it: the input handle (owned by the job) in, a result handle out.
+/// `adapter` calls the function `target` points to, whose type and error mapping only the adapter
+/// knows: the C ABI's adapter calls a `floe_job_fn`, the Rust API's a plain Rust function. Nothing
+/// allocates: a job is a function pointer, as in Kotlin/Native, where it may not capture.
+pub(crate) struct JobFn {
+    pub(crate) adapter: fn(ForeignFn, Option<u64>) -> Result<Option<u64>>,
+    pub(crate) target: ForeignFn,
+}
+
+/// A host's function pointer, its type erased; its adapter casts it back.
+#[derive(Clone, Copy)]
+pub(crate) struct ForeignFn(pub(crate) *const ());
+
+// SAFETY: it points at code, which any thread may call (a foreign job runs on its worker's thread,
+// as its documentation says); floe only copies it.
+unsafe impl Send for ForeignFn {}
+
+impl JobFn {
+    fn call(self, input: Option<u64>) -> Result<Option<u64>> {
+        (self.adapter)(self.target, input)
+    }
+}
+
+/// Called, from any thread, when work is queued for the main thread.
+pub type WakeHook = Box<dyn Fn() + Send + Sync>;
+
+enum Phase {
+    Running,
+    /// Asked to stop; `done` completes when the thread has exited.
+    Terminating {
+        done: Future,
+    },
+}
+
+/// What the mutex guards: the delayed tasks, in due order, and the phase.
+struct Control {
+    delayed: BTreeMap<(Instant, u64), Task>,
+    sequence: u64,
+    phase: Phase,
+}
+
+pub struct Worker {
+    id: u32,
+    name: Arc<str>,
+    /// Tasks ready to run, in order; taken only on the thread that runs this worker's queue.
+    ready: Mpsc<Task>,
+    control: Mutex<Control>,
+    wake: Condvar,
+    /// Set by the worker's thread, under `control`, before its last look at `ready` ahead of a sleep.
+    sleeping: AtomicBool,
+    /// Whether `control.delayed` has tasks: a hint that spares the worker the mutex when not.
+    has_delayed: AtomicBool,
+    /// Set by a termination that cancels what is queued.
+    cancel_queued: AtomicBool,
+    /// Set just before a worker's thread leaves the registry: cached lookups then fail as it does.
+    exited: AtomicBool,
+    /// The thread token of the thread that runs this worker's queue.
+    token: AtomicU32,
+}
+
+// The registries are not part of the loom models: plain parking_lot, usable in statics.
+static WORKERS: parking_lot::Mutex<HashMap<u32, Arc<Worker>, BuildHasherDefault<DefaultHasher>>> =
+    parking_lot::Mutex::new(HashMap::with_hasher(BuildHasherDefault::new()));
+static NEXT_ID: AtomicU32 = AtomicU32::new(MAIN_WORKER + 1);
+static MAIN: OnceLock<Arc<Worker>> = OnceLock::new();
+static MAIN_WAKEUP: parking_lot::Mutex<Option<WakeHook>> = parking_lot::Mutex::new(None);
+/// Whether `MAIN_WAKEUP` holds a hook, stored under its lock: every job or result queued for the
+/// main thread reads it, so that with no hook it takes no lock (two locked read-modify-writes, each
+/// waiting for the stores of the task just queued: half of a main-queue submit's samples).
+static MAIN_WAKEUP_SET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+thread_local! {
+    static CURRENT: Cell<u32> = const { Cell::new(0) };
+    /// The worker this thread addressed last, so that a stream of `execute`s to one worker skips
+    /// the registry's mutex and hash lookup.
+    static LAST_ADDRESSED: RefCell<Option<Arc<Worker>>> = const { RefCell::new(None) };
+}
+
+impl Worker {
+    fn new(id: u32, name: &str) -> Worker {
+        Worker {
+            id,
+            name: name.into(),
+            ready: Mpsc::new(),
+            control: Mutex::new(Control { delayed: BTreeMap::new(), sequence: 0, phase: Phase::Running }),
+            wake: Condvar::new(),
+            sleeping: AtomicBool::new(false),
+            has_delayed: AtomicBool::new(false),
+            cancel_queued: AtomicBool::new(false),
+            exited: AtomicBool::new(false),
+            token: AtomicU32::new(0),
+        }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether this is the running worker with id `id`: a cached worker whose thread has exited is not.
+    fn answers(&self, id: u32) -> bool {
+        self.id == id && !self.exited.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        format!("worker {} ({})", self.id, self.name)
+    }
+
+    /// Queues `task` (to run once `due`). A terminating worker refuses it, and the task is cancelled.
+    #[inline]
+    fn submit(&self, task: Task, due: Option<Instant>) -> Result<()> {
+        task.0.completed_on(self.id);
+        let refused = match due {
+            None => self.ready.push(task).err(),
+            Some(due) => self.schedule(task, due),
+        };
+        if let Some(task) = refused {
+            task.cancel();
+            return Err(Error::new(
+                Status::ErrWorkerTerminated,
+                format!("{} was asked to terminate and takes no new jobs", self.describe()),
+            ));
+        }
+        // The producer's half of the sleep handshake (see the top of this file).
+        handshake_fence();
+        // A delayed task wakes the worker to reset its timer; a ready one, only if it sleeps.
+        let sleeping = due.is_none() && self.sleeping.load(Ordering::SeqCst);
+        if due.is_some() || sleeping {
+            drop(self.control.lock());
+            self.wake.notify_one();
+            if sleeping {
+                woke_a_sleeper();
+            }
+        }
+        if self.id == MAIN_WORKER && MAIN_WAKEUP_SET.load(Ordering::Acquire) {
+            if let Some(hook) = &*MAIN_WAKEUP.lock() {
+                hook();
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a delayed task, or hands it back if the worker is terminating.
+    fn schedule(&self, task: Task, due: Instant) -> Option<Task> {
+        let mut control = self.control.lock();
+        if let Phase::Terminating { .. } = control.phase {
+            return Some(task);
+        }
+        control.sequence += 1;
+        let key = (due, control.sequence);
+        control.delayed.insert(key, task);
+        self.has_delayed.store(true, Ordering::Relaxed);
+        None
+    }
+
+    /// Queues a future's delivery; a terminating worker disposes of it instead.
+    pub(crate) fn enqueue_delivery(&self, task: Task) {
+        let _ = self.submit(task, None);
+    }
+
+    /// The next task for the worker's thread, waiting for one; `None` once the thread must exit.
+    fn next_task(&self) -> Option<Task> {
+        // Set when the look before sleeping found values: one may be claimed and not written yet,
+        // so the next take waits for it (`pop`) rather than going round again.
+        let mut claimed = false;
+        loop {
+            // SAFETY (here and below): `next_task` runs on the worker's own thread, the only
+            // consumer of `ready` (`process_queue` checks that it is called there too). Otherwise
+            // only a written task is taken, so that the queue's `tail` is read only before sleeping
+            // (`pop_written`); a closed queue is found there too.
+            let task = if std::mem::take(&mut claimed) {
+                match unsafe { self.take_ready() } {
+                    Pop::Value(task) => Some(task),
+                    Pop::Empty | Pop::Closed => None,
+                }
+            } else {
+                self.take_due().or_else(|| unsafe { self.ready.pop_written() })
+            };
+            if let Some(task) = task {
+                return Some(task);
+            }
+            if spin_until(|| unsafe { self.ready.next_is_written() }) {
+                continue;
+            }
+            let mut control = self.control.lock();
+            if let Some(task) = self.take_due_locked(&mut control) {
+                return Some(task);
+            }
+            self.sleeping.store(true, Ordering::SeqCst);
+            handshake_fence();
+            let look = unsafe { self.ready.look() };
+            let due = control.delayed.keys().next().map(|&(due, _)| due);
+            match (look, due) {
+                (Look::Values, _) => claimed = true,
+                (Look::Closed, None) => {
+                    self.sleeping.store(false, Ordering::Relaxed);
+                    return None;
+                }
+                (_, Some(due)) => {
+                    self.wake.wait_until(&mut control, due);
+                }
+                (Look::Empty, None) => self.wake.wait(&mut control),
+            }
+            self.sleeping.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// The next task ready now, without waiting: a delayed task that is due first, so a busy queue
+    /// does not hold it back, then the queue's next.
+    ///
+    /// # Safety
+    /// Called on the thread that runs this worker's queue, the only consumer of `ready`.
+    unsafe fn take_ready(&self) -> Pop<Task> {
+        match self.take_due() {
+            Some(task) => Pop::Value(task),
+            // SAFETY: forwarded contract.
+            None => unsafe { self.ready.pop() },
+        }
+    }
+
+    /// Takes the first delayed task if it is due; takes the mutex only while there are delayed tasks.
+    fn take_due(&self) -> Option<Task> {
+        if !self.has_delayed.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.take_due_locked(&mut self.control.lock())
+    }
+
+    fn take_due_locked(&self, control: &mut Control) -> Option<Task> {
+        let entry = control.delayed.first_entry()?;
+        if entry.key().0 > Instant::now() {
+            return None;
+        }
+        let task = entry.remove();
+        self.has_delayed.store(!control.delayed.is_empty(), Ordering::Relaxed);
+        Some(task)
+    }
+
+    /// The worker thread's loop: runs tasks until the worker must exit.
+    fn serve(&self) {
+        while let Some(task) = self.next_task() {
+            self.run_or_cancel(task);
+        }
+    }
+
+    /// Runs `task`, or cancels it once a termination without processing was asked for.
+    fn run_or_cancel(&self, task: Task) {
+        if self.cancel_queued.load(Ordering::Acquire) {
+            task.cancel();
+        } else {
+            task.run();
+        }
+    }
+
+    /// Runs the tasks that are ready now, on the worker's own thread; returns how many ran.
+    pub fn process_queue(&self, max: usize) -> Result<usize> {
+        let me = thread::current();
+        let owner = if self.id == MAIN_WORKER { thread::main_token() } else { self.token.load(Ordering::Acquire) };
+        if me != owner {
+            return Err(Error::new(
+                Status::ErrWrongThread,
+                format!(
+                    "cannot process the queue of {}: only its own thread ({}) may, and the calling thread is {}",
+                    self.describe(),
+                    thread::name_of(owner),
+                    thread::current_name()
+                ),
+            ));
+        }
+        let mut ran = 0;
+        while ran < max {
+            // SAFETY: checked above: this is the worker's own thread, the only consumer of `ready`.
+            let Pop::Value(task) = (unsafe { self.take_ready() }) else {
+                break;
+            };
+            self.run_or_cancel(task);
+            ran += 1;
+        }
+        Ok(ran)
+    }
+
+    /// Asks the worker to stop; the returned future completes when its thread has exited.
+    pub fn request_termination(&self, process_scheduled: bool) -> Result<Future> {
+        if self.id == MAIN_WORKER {
+            return Err(Error::new(Status::ErrInvalidArgument, "the main queue cannot be terminated"));
+        }
+        let mut control = self.control.lock();
+        let done = match &control.phase {
+            Phase::Terminating { done } => return Ok(done.clone()),
+            Phase::Running => Future::new(),
+        };
+        // Completed by this worker's thread as it exits, which it cannot do while waiting for it.
+        done.completed_on(self.id);
+        control.phase = Phase::Terminating { done: done.clone() };
+        let cancelled = if process_scheduled {
+            BTreeMap::new()
+        } else {
+            self.cancel_queued.store(true, Ordering::Release);
+            self.has_delayed.store(false, Ordering::Relaxed);
+            std::mem::take(&mut control.delayed)
+        };
+        self.ready.close();
+        drop(control);
+        self.wake.notify_all();
+        cancelled.into_values().for_each(Task::cancel);
+        Ok(done)
+    }
+}
+
+/// The main thread's queue.
+fn main_worker() -> &'static Arc<Worker> {
+    MAIN.get_or_init(|| Arc::new(Worker::new(MAIN_WORKER, "main")))
+}
+
+/// Starts a worker thread named `name`; returns its id, valid on every thread.
+pub fn start(name: &str) -> Result<u32> {
+    let name = thread_name(name)?;
+    let id = take_id(&NEXT_ID, FIRST_TYPE_ID, "workers")?;
+    let worker = Arc::new(Worker::new(id, name));
+    WORKERS.lock().insert(id, worker.clone());
+    let thread_worker = worker.clone();
+    std::thread::Builder::new().name(name.to_owned()).spawn(move || run(thread_worker)).map_err(|e| {
+        WORKERS.lock().remove(&id);
+        Error::new(Status::ErrLimit, format!("cannot start worker {name:?}: {e}"))
+    })?;
+    Ok(id)
+}
+
+fn run(worker: Arc<Worker>) {
+    worker.token.store(thread::current(), Ordering::Release);
+    CURRENT.with(|c| c.set(worker.id));
+    worker.serve();
+    // Before saying the thread is done: drop what other threads parked for it and its garbage
+    // cycles, which its thread-exit destructors would otherwise do after the future completed.
+    crate::core::heap::cycles::collect();
+    worker.exited.store(true, Ordering::Release);
+    WORKERS.lock().remove(&worker.id);
+    let done = match &worker.control.lock().phase {
+        Phase::Terminating { done } => done.clone(),
+        Phase::Running => unreachable!("a worker's thread exits only when asked to terminate"),
+    };
+    done.complete(Some(Ok(None)));
+}
+
+/// The worker with id `id` (the main queue for `MAIN_WORKER`). The worker that the calling thread
+/// addressed last is found without the registry, unless its thread has exited.
+pub fn lookup(id: u32) -> Result<Arc<Worker>> {
+    if id == MAIN_WORKER {
+        return Ok(main_worker().clone());
+    }
+    let cached = LAST_ADDRESSED.try_with(|last| {
+        // Borrowed by a `with_worker` that re-entered here: leave the cache as it is.
+        let Ok(mut last) = last.try_borrow_mut() else {
+            return registered(id).map(|worker| (worker, None));
+        };
+        match &*last {
+            Some(worker) if worker.answers(id) => Ok((worker.clone(), None)),
+            _ => registered(id).map(|worker| (worker.clone(), last.replace(worker))),
+        }
+    });
+    // The worker replaced in the cache is dropped here, outside the borrow.
+    let (worker, _replaced) = cached.unwrap_or_else(|_| registered(id).map(|worker| (worker, None)))?;
+    Ok(worker)
+}
+
+/// Calls `f` with the worker with id `id`, as `lookup` finds it, but lending the cached worker
+/// rather than cloning its `Arc`: a stream of `execute`s to one worker then makes no
+/// read-modify-write on the worker's count, each of which would wait for the stream's earlier
+/// writes to land. `f` may call `lookup` (it then bypasses the cache).
+#[inline]
+pub(crate) fn with_worker<R>(id: u32, f: impl FnOnce(&Worker) -> Result<R>) -> Result<R> {
+    if id == MAIN_WORKER {
+        return f(main_worker());
+    }
+    let mut f = Some(f);
+    let lent = LAST_ADDRESSED.try_with(|last| {
+        let last = last.try_borrow().ok()?;
+        let worker = last.as_ref().filter(|worker| worker.answers(id))?;
+        f.take().map(|f| f(worker))
+    });
+    match (lent, f) {
+        (Ok(Some(result)), _) => result,
+        (_, f) => f.expect("`f` is taken only when a worker is lent")(&*lookup(id)?),
+    }
+}
+
+/// The running worker with id `id`, from the registry.
+fn registered(id: u32) -> Result<Arc<Worker>> {
+    WORKERS.lock().get(&id).cloned().ok_or_else(|| {
+        let why = match IdRange::of(id) {
+            Some(IdRange::Pools) => {
+                "that is a pool's or a view's id: its jobs go through floe_pool_execute (Pool::execute)".to_string()
+            }
+            _ => elsewhere(id, IdRange::Workers).unwrap_or_else(|| "it never existed, or it has terminated".into()),
+        };
+        Error::new(Status::ErrUnknownWorker, format!("no worker has id {id} ({why})"))
+    })
+}
+
+/// `name`, if it can name a thread: std refuses, by panicking, a name with a NUL byte in it.
+pub(crate) fn thread_name(name: &str) -> Result<&str> {
+    if name.contains('\0') {
+        return Err(Error::new(
+            Status::ErrInvalidArgument,
+            format!("a thread's name may not hold a NUL byte: {name:?}"),
+        ));
+    }
+    Ok(name)
+}
+
+/// The id of the worker running on the calling thread: `MAIN_WORKER` on the main thread, 0 on a
+/// thread that is no worker.
+pub fn current() -> u32 {
+    match CURRENT.with(Cell::get) {
+        0 if thread::is_main() => MAIN_WORKER,
+        id => id,
+    }
+}
+
+/// Workers started and not yet terminated (the main queue excluded).
+pub fn running() -> Vec<Arc<Worker>> {
+    WORKERS.lock().values().cloned().collect()
+}
+
+/// Registers the hook called whenever work is queued for the main thread (replacing any other).
+pub fn set_main_wakeup(hook: Option<WakeHook>) {
+    let mut registered = MAIN_WAKEUP.lock();
+    MAIN_WAKEUP_SET.store(hook.is_some(), Ordering::Release);
+    *registered = hook;
+}
+
+/// Runs up to `max` ready tasks of the main queue; main thread only.
+pub fn drain_main(max: usize) -> Result<usize> {
+    main_worker().process_queue(max)
+}
+
+/// Schedules `job` with `input` (a graph in transit, or none) on the worker with id `id`, lent
+/// rather than cloned (`with_worker`); its result leaves the worker's thread by `mode`.
+#[inline]
+pub(crate) fn execute_on(id: u32, input: Option<Transit>, mode: TransferMode, job: JobFn) -> Result<Future> {
+    // The task is made first, so that what `with_worker` carries to the worker is a handle.
+    execute_with(|task| with_worker(id, |worker| worker.submit(task, None)), input, mode, job)
+}
+
+/// Schedules `job` on `worker` after `delay`, with a frozen input — shared: the caller keeps its
+/// handle — or none.
+pub(crate) fn execute_after(worker: &Worker, delay: Duration, input: Option<u64>, job: JobFn) -> Result<Future> {
+    let Some(due) = crate::core::exec::future::deadline_in(delay) else {
+        return Err(Error::new(
+            Status::ErrInvalidArgument,
+            format!("a delay of {delay:?} ends past the last instant this clock can tell; the job would never run"),
+        ));
+    };
+    let input = match input {
+        None => None,
+        Some(handle) if !object::is_frozen(handle)? => {
+            return Err(Error::new(
+                Status::ErrNotFrozen,
+                "execute_after takes a frozen input (shared by every run) or none; freeze it, or use execute",
+            ))
+        }
+        Some(handle) => Some(transfer::detach(object::retain(handle)?, TransferMode::Safe)?),
+    };
+    execute_with(|task| worker.submit(task, Some(due)), input, TransferMode::Safe, job)
+}
+
+/// Makes the task that runs `job` with `input` and completes a future, and hands it to `submit`
+/// (a worker's queue, a pool, a view). A cancelled task disposes of its input and cancels the future.
+/// Always inlined: out of line, the job (two words, which the caller had just stored one by one)
+/// came by reference and was read back as one, a read that waited for the stores to land.
+#[inline(always)]
+pub(crate) fn execute_with(
+    submit: impl FnOnce(Task) -> Result<()>,
+    input: Option<Transit>,
+    mode: TransferMode,
+    job: JobFn,
+) -> Result<Future> {
+    let (future, completer) = Future::new_job(Work { input, job, mode });
+    submit(Task(completer))?;
+    Ok(future)
+}
+
+/// Runs a job on the current thread: attaches the input, calls the job (a panic is a failure),
+/// detaches the result.
+fn run_job(input: Option<Transit>, job: JobFn, mode: TransferMode) -> Result<Option<Transit>> {
+    let input = input.map(Transit::attach).transpose()?;
+    let result = catch_unwind(AssertUnwindSafe(|| job.call(input))).map_err(Error::from_panic)??;
+    result
+        .map(|handle| {
+            transfer::detach(handle, mode).inspect_err(|_| {
+                let _ = object::release(handle);
+            })
+        })
+        .transpose()
+}
+
+#[cfg(all(test, not(floe_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queued_job_is_a_handle() {
+        assert_eq!(std::mem::size_of::<Task>(), 8, "a task's work lives in its future's cell");
+    }
+
+    #[test]
+    fn a_lookup_inside_with_worker_leaves_the_lent_worker_alone_and_an_exited_one_is_not_lent() {
+        let (lent, other) = (start("lent").unwrap(), start("other").unwrap());
+        with_worker(lent, |_| Ok(())).unwrap();
+        let inner = with_worker(lent, |worker| {
+            assert_eq!(worker.id(), lent);
+            lookup(other).map(|worker| worker.id())
+        });
+        assert_eq!(inner.unwrap(), other);
+        assert_eq!(with_worker(lent, |worker| Ok(worker.id())).unwrap(), lent, "still lent after the inner lookup");
+        // `lent` last, so that the cache holds it when its thread has exited.
+        for id in [other, lent] {
+            assert!(matches!(lookup(id).unwrap().request_termination(true).unwrap().wait(None), Ok(None)));
+        }
+        assert_eq!(with_worker(lent, |_| Ok(())).unwrap_err().status(), Status::ErrUnknownWorker);
+    }
+}
+
+/// loom models of the queue: run with `RUSTFLAGS="--cfg floe_loom" cargo test --release --lib loom`.
+#[cfg(all(test, floe_loom))]
+mod loom_models {
+    use super::*;
+    use crate::core::base::sync::bounded_model;
+    use loom::sync::atomic::AtomicUsize;
+
+    const PREEMPTIONS: usize = 3;
+
+    /// Two jobs raced against the worker's loop and a termination: each runs or is cancelled,
+    /// exactly once, and with `process_scheduled` every one runs.
+    fn every_job_runs_or_is_cancelled_once(process_scheduled: bool) {
+        bounded_model(PREEMPTIONS, move || {
+            let worker = Arc::new(Worker::new(2, "modelled"));
+            let (ran, cancelled) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+            let looping = worker.clone();
+            let thread = loom::thread::spawn(move || {
+                looping.serve();
+            });
+            for _ in 0..2 {
+                let (ran, cancelled) = (ran.clone(), cancelled.clone());
+                let _ = worker.submit(
+                    Task::new(move |run| {
+                        let counter = if run { &ran } else { &cancelled };
+                        counter.fetch_add(1, Ordering::SeqCst);
+                    }),
+                    None,
+                );
+            }
+            let _ = worker.request_termination(process_scheduled);
+            thread.join().unwrap();
+            let (ran, cancelled) = (ran.load(Ordering::SeqCst), cancelled.load(Ordering::SeqCst));
+            assert_eq!(ran + cancelled, 2);
+            if process_scheduled {
+                assert_eq!(ran, 2);
+            }
+        });
+    }
+
+    /// A job submitted to an idle worker runs with no other nudge (no lost wake-up): the submitter
+    /// waits for it before anything else happens.
+    #[test]
+    fn loom_a_submitted_job_wakes_the_idle_worker() {
+        loom::model(|| {
+            let worker = Arc::new(Worker::new(2, "modelled"));
+            let looping = worker.clone();
+            let thread = loom::thread::spawn(move || {
+                looping.serve();
+            });
+            let done = Future::new();
+            let completing = done.clone();
+            worker.submit(Task::new(move |_| completing.complete(Some(Ok(None)))), None).unwrap();
+            assert!(matches!(done.wait(None), Ok(None)));
+            let _ = worker.request_termination(true);
+            thread.join().unwrap();
+        });
+    }
+
+    /// `deliver_to` raced against the completion: the delivery is queued once, by whichever side
+    /// comes second, and runs on the target worker's thread with the outcome.
+    #[test]
+    fn loom_a_delivery_asked_for_while_the_job_completes_runs_once() {
+        bounded_model(PREEMPTIONS, || {
+            let target = Arc::new(Worker::new(2, "target"));
+            let serving = target.clone();
+            let server = loom::thread::spawn(move || serving.serve());
+            let future = Future::new();
+            let completer = future.clone();
+            let completing = loom::thread::spawn(move || completer.complete(Some(Ok(None))));
+            let runs = Arc::new(AtomicUsize::new(0));
+            let counted = runs.clone();
+            let callback = move |outcome: crate::core::exec::future::Outcome| {
+                assert!(matches!(outcome, Ok(None)), "the job's outcome");
+                counted.fetch_add(1, Ordering::SeqCst);
+            };
+            future.deliver_to(target.clone(), Box::new(callback)).unwrap();
+            completing.join().unwrap();
+            // Terminating with the queue processed runs the delivery first, whichever side queued it.
+            let _ = target.request_termination(true);
+            server.join().unwrap();
+            assert_eq!(runs.load(Ordering::SeqCst), 1, "delivered once");
+        });
+    }
+
+    #[test]
+    fn loom_termination_processing_scheduled_jobs_runs_them_all() {
+        every_job_runs_or_is_cancelled_once(true);
+    }
+
+    #[test]
+    fn loom_termination_without_processing_cancels_the_rest() {
+        every_job_runs_or_is_cancelled_once(false);
+    }
+}

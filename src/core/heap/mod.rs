@@ -1,0 +1,10 @@
+pub(crate) mod cycles;
+pub(crate) mod foreign;
+pub(crate) mod handle;
+pub(crate) mod header;
+pub(crate) mod provenance;
+pub(crate) mod scc_merge;
+pub(crate) mod slots;
+pub(crate) mod thread;
+pub(crate) mod types;
+pub(crate) mod value;

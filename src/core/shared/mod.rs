@@ -1,0 +1,2 @@
+pub(crate) mod global;
+pub(crate) mod shared_data;
