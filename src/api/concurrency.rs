@@ -5,12 +5,12 @@
 use crate::api::object::{Object, Runtime};
 use crate::core::base::error::{Error, Result};
 use crate::core::exec::future::{self as core_future, FutureState};
-use crate::core::shared::global::{self, GlobalMode};
 use crate::core::exec::pool;
-use crate::core::shared::shared_data::{self, SharedData};
-use crate::core::base::stats::Stats;
-use crate::core::graph::transfer::{self, TransferMode, Transit};
+use crate::core::exec::shutdown::{self, ShutdownReport};
 use crate::core::exec::worker::{self, ForeignFn, JobFn, MAIN_WORKER};
+use crate::core::graph::transfer::{self, TransferMode, Transit};
+use crate::core::shared::global::{self, GlobalMode};
+use crate::core::shared::shared_data::{self, SharedData};
 use std::fmt;
 use std::time::Duration;
 
@@ -53,6 +53,20 @@ impl From<TransferError> for Error {
 
 /// A graph detached from its thread, owned by no thread until attached — once, on any thread.
 /// Dropped unattached, it is attached to the dropping thread and released.
+///
+/// ```
+/// use floe::{Object, Status, TransferMode};
+/// let list = Object::new_list()?;
+/// list.push_int(7)?;
+/// let kept = list.try_clone()?; // a second reference from outside the graph...
+/// let refused = list.detach(TransferMode::Safe).unwrap_err(); // ...so a SAFE detach refuses
+/// assert_eq!(refused.error.status(), Status::ErrNotTransferable);
+/// drop(kept);
+/// let graph = refused.object.detach(TransferMode::Safe)?; // moved nothing before; moves now
+/// let seven = std::thread::spawn(move || graph.attach()?.get_int(0)).join().unwrap()?;
+/// assert_eq!(seven, 7);
+/// # Ok::<(), floe::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct DetachedGraph(Transit);
 
@@ -80,6 +94,22 @@ impl DetachedGraph {
 
 /// A worker: a thread with a job queue, addressed by id from any thread. `Worker::MAIN` is the
 /// main thread's queue, which the host drains with [`MainQueue::drain`].
+///
+/// ```
+/// use floe::{Object, TransferMode, Worker};
+/// fn double(input: Option<Object>) -> floe::Result<Option<Object>> {
+///     let list = input.expect("a list comes with the job");
+///     list.set_int(0, list.get_int(0)? * 2)?;
+///     Ok(Some(list))
+/// }
+/// let worker = Worker::start("doubler")?;
+/// let list = Object::new_list()?;
+/// list.push_int(21)?;
+/// let future = worker.execute(Some(list.detach(TransferMode::Safe)?), TransferMode::Safe, double)?;
+/// assert_eq!(future.result(None)?.unwrap().get_int(0)?, 42);
+/// worker.request_termination(true)?.result(None)?; // completes once its thread has exited
+/// # Ok::<(), floe::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Worker(u32);
 
@@ -136,6 +166,29 @@ impl Worker {
 
 /// The main thread's queue: results and jobs sent to `Worker::MAIN` wait here until the host's own
 /// loop drains them.
+///
+/// ```
+/// use floe::{MainQueue, Object, Runtime, TransferMode, Worker};
+/// fn answer(_: Option<Object>) -> floe::Result<Option<Object>> {
+///     let list = Object::new_list()?;
+///     list.push_int(42)?;
+///     Ok(Some(list))
+/// }
+/// fn show(result: floe::Result<Option<Object>>) {
+///     assert!(Runtime::is_main_thread()); // the result is attached here, on the main thread
+///     assert_eq!(result.unwrap().unwrap().get_int(0).unwrap(), 42);
+/// }
+/// Runtime::init()?;
+/// let (poke, woken) = std::sync::mpsc::channel();
+/// MainQueue::set_wakeup(Some(Box::new(move || drop(poke.send(()))))); // the host loop's doorbell
+/// let worker = Worker::start("background")?;
+/// worker.execute(None, TransferMode::Safe, answer)?.deliver_to(Worker::MAIN, show)?;
+/// woken.recv().unwrap();
+/// assert_eq!(MainQueue::drain(16)?, 1); // ran `show`
+/// MainQueue::set_wakeup(None);
+/// # worker.request_termination(true)?.result(None)?;
+/// # Ok::<(), floe::Error>(())
+/// ```
 pub struct MainQueue;
 
 impl MainQueue {
@@ -152,6 +205,21 @@ impl MainQueue {
 }
 
 /// The outcome of a job. Its result graph is consumed once, attached to the consuming thread.
+///
+/// ```
+/// use floe::{Error, FutureState, Object, Status, TransferMode, Worker};
+/// use std::time::Duration;
+/// fn refuse(_: Option<Object>) -> floe::Result<Option<Object>> {
+///     Err(Error::host("order 45 has no lines"))
+/// }
+/// let worker = Worker::start("checks")?;
+/// let future = worker.execute(None, TransferMode::Safe, refuse)?;
+/// let failure = future.result(Some(Duration::from_secs(10))).unwrap_err();
+/// assert_eq!((failure.status(), future.state()), (Status::ErrHost, FutureState::Failed));
+/// assert!(failure.message().contains("order 45 has no lines"));
+/// # worker.request_termination(true)?.result(None)?;
+/// # Ok::<(), floe::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Future(pub(crate) core_future::Future);
 
@@ -193,6 +261,20 @@ impl Future {
 }
 
 /// A named global of one of Kotlin/Native's three kinds, made lazily by its initialiser.
+///
+/// ```
+/// use floe::{Global, GlobalMode, Object};
+/// fn defaults() -> floe::Result<Option<Object>> {
+///     let settings = Object::new_list()?;
+///     settings.push_string("en")?;
+///     Ok(Some(settings))
+/// }
+/// let settings = Global::define("settings", GlobalMode::SharedImmutable, defaults)?;
+/// let language = std::thread::spawn(move || settings.get()?.unwrap().get_string(0)).join().unwrap()?;
+/// assert_eq!(language, "en");
+/// assert!(settings.get()?.unwrap().is_frozen()?); // made once, frozen, shared by every thread
+/// # Ok::<(), floe::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Global(u32);
 
@@ -220,6 +302,25 @@ impl Global {
 
 /// Kotlin/Native's `SharedData` for Rust statics: `static CONFIG: SharedCell = SharedCell::new();`.
 /// The same struct C code keeps in its globals (`floe_shared_data`).
+///
+/// ```
+/// use floe::{Object, SharedCell, TransferMode};
+/// static CONFIG: SharedCell = SharedCell::new();
+/// let v1 = Object::new_list()?;
+/// v1.push_int(1)?;
+/// v1.freeze(Some("config v1"))?;
+/// CONFIG.publish(Some(&v1))?; // frozen graphs only; readers never see a torn pair
+/// let read = std::thread::spawn(|| CONFIG.read().map(|(version, root)| (version, root.map(|r| r.get_int(0)))));
+/// assert_eq!(read.join().unwrap()?, (1, Some(Ok(1))));
+/// CONFIG.publish(None)?; // empty again
+/// // A mutable graph is put for exactly one taker, on any thread.
+/// let draft = Object::new_list()?;
+/// draft.push_string("draft")?;
+/// CONFIG.put(draft, TransferMode::Safe)?;
+/// let taken = std::thread::spawn(|| CONFIG.take()?.get_string(0)).join().unwrap()?;
+/// assert_eq!(taken, "draft");
+/// # Ok::<(), floe::Error>(())
+/// ```
 pub struct SharedCell(std::cell::UnsafeCell<SharedData>);
 
 // SAFETY: the cell is only accessed through `shared_data`'s functions, which read and write its two
@@ -272,65 +373,34 @@ impl SharedCell {
     }
 }
 
-/// What [`Runtime::shutdown`] found: nothing aborts, everything is said.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ShutdownReport {
-    /// Workers that stopped (`worker <id> (<name>)`).
-    pub stopped: Vec<String>,
-    /// Workers still running when the time ran out.
-    pub unfinished: Vec<String>,
-    /// The counters afterwards: detached graphs never attached, objects and handles still alive.
-    pub stats: Stats,
-}
-
-impl ShutdownReport {
-    /// Whether everything stopped and nothing is left alive.
-    pub fn is_clean(&self) -> bool {
-        self.unfinished.is_empty() && self.stats == Stats::default()
-    }
-}
-
-impl fmt::Display for ShutdownReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "floe shutdown: {} worker(s) stopped", self.stopped.len())?;
-        if !self.unfinished.is_empty() {
-            write!(f, "; unfinished, still running: {}", self.unfinished.join(", "))?;
-        }
-        let s = &self.stats;
-        write!(
-            f,
-            "; {} detached graph(s) never attached, {} live object(s), {} live handle(s)",
-            s.detached_graphs, s.live_objects, s.live_handles
-        )
-    }
-}
-
 impl Runtime {
     /// Terminates every running worker — running the jobs already queued when `process_scheduled`,
     /// cancelling them otherwise — waits up to `timeout` for their threads, and reports what is
     /// left. Unlike Kotlin/Native's "Unfinished workers detected", it never aborts the process.
     pub fn shutdown(process_scheduled: bool, timeout: Option<Duration>) -> ShutdownReport {
-    let deadline = timeout.and_then(core_future::deadline_in);
-    let mut report = ShutdownReport::default();
-    let stopping: Vec<_> = worker::running()
-        .into_iter()
-        .filter_map(|w| w.request_termination(process_scheduled).ok().map(|done| (w, done)))
-        .collect();
-    for (worker, done) in stopping {
-        let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
-        let name = worker.describe();
-        match done.wait(left) {
-            Ok(_) => report.stopped.push(name),
-            Err(_) => report.unfinished.push(name),
-        }
-    }
-    report.stats = crate::core::base::stats::snapshot();
-    report
+        shutdown::shutdown(process_scheduled, timeout)
     }
 }
 
 /// A pool of worker threads sharing one queue, or a view of one that caps how many of its jobs
 /// run at once (kotlinx.coroutines' `limitedParallelism`), without threads of its own.
+///
+/// ```
+/// use floe::{Object, Pool, TransferMode};
+/// fn answer(_: Option<Object>) -> floe::Result<Option<Object>> {
+///     let list = Object::new_list()?;
+///     list.push_int(42)?;
+///     Ok(Some(list))
+/// }
+/// let pool = Pool::start("crunch", 2)?;
+/// let one_at_a_time = pool.limited_parallelism(1)?;
+/// let futures = [pool.execute(None, TransferMode::Safe, answer)?, one_at_a_time.execute(None, TransferMode::Safe, answer)?];
+/// for future in &futures {
+///     assert_eq!(future.result(None)?.unwrap().get_int(0)?, 42);
+/// }
+/// pool.request_termination(true)?.result(None)?;
+/// # Ok::<(), floe::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Pool(u32);
 
@@ -352,8 +422,7 @@ impl Pool {
     /// Runs `job` on one of the pool's threads with `input`, as [`Worker::execute`] does.
     pub fn execute(self, input: Option<DetachedGraph>, result_mode: TransferMode, job: Job) -> Result<Future> {
         let executor = pool::lookup(self.0)?;
-        worker::execute_with(|task| executor.submit(task), input.map(|g| g.0), result_mode, rust_job(job))
-            .map(Future)
+        worker::execute_with(|task| executor.submit(task), input.map(|g| g.0), result_mode, rust_job(job)).map(Future)
     }
 
     /// Terminates the pool (for a view, its whole pool), running or cancelling queued jobs.

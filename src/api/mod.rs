@@ -1,2 +1,10 @@
+//! The safe Rust API, re-exported at the crate root: the Rust hosts' face, a sibling of `ffi`.
+//!
+//! 1. `object` — `Runtime`, `ObjectType`, `Object`.
+//! 2. `concurrency` — `Worker`, `Future`, `Pool`, `DetachedGraph`, `MainQueue`, `Global`,
+//!    `SharedCell`, and `Runtime::shutdown`.
+//!
+//! May import: `core`.
+
 pub(crate) mod concurrency;
 pub(crate) mod object;

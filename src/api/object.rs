@@ -6,16 +6,29 @@
 //! a thread that does not own it cannot release it (that would touch another thread's object): the
 //! handle stays live and shows in [`Runtime::stats`].
 
-use crate::core::base::error::{Error, Result, Status};
+use crate::core::base::error::Result;
 use crate::core::base::stats::{self, Stats};
-use crate::core::heap::value::{Kind, Value};
 use crate::core::graph::atomic;
-use crate::core::heap::cycles;
 use crate::core::graph::object;
+use crate::core::heap::cycles;
 use crate::core::heap::thread;
 use crate::core::heap::types;
+use crate::core::heap::value::{Kind, Value};
 
-/// The runtime as a whole: initialisation, counters, collection.
+/// The runtime as a whole: initialisation, counters, collection, shutdown.
+///
+/// ```
+/// use floe::{Object, Runtime, Stats};
+/// Runtime::init()?; // this thread is floe's main thread
+/// assert!(Runtime::is_main_thread());
+/// let list = Object::new_list()?;
+/// list.push_ref(Some(&list))?; // a cycle: counting alone never frees it
+/// drop(list);
+/// assert_eq!(Runtime::collect_cycles(), 1);
+/// assert_eq!(Runtime::stats(), Stats::default()); // nothing leaked
+/// assert!(Runtime::shutdown(true, None).is_clean());
+/// # Ok::<(), floe::Error>(())
+/// ```
 pub struct Runtime;
 
 impl Runtime {
@@ -23,15 +36,7 @@ impl Runtime {
     /// call is the main thread. Calling it again on the main thread is fine; on another thread it
     /// fails with `ErrAlreadyInitialized`, naming the main thread.
     pub fn init() -> Result<()> {
-        thread::claim_main().map_err(|main| {
-            Error::new(
-                Status::ErrAlreadyInitialized,
-                format!(
-                    "cannot make thread {} the main thread: the runtime was initialised by thread {main}, which is main",
-                    thread::current_name()
-                ),
-            )
-        })
+        thread::init_main()
     }
 
     /// Whether the calling thread is the runtime's main thread.
@@ -52,6 +57,16 @@ impl Runtime {
 }
 
 /// An object type: a name and named, kinded fields. Copyable; types live as long as the process.
+///
+/// ```
+/// use floe::{Kind, ObjectType, Status};
+/// let point = ObjectType::define("Point", &[("x", Kind::Int), ("y", Kind::Int)])?;
+/// assert_eq!((point.name(), point.field("y")?), ("Point".to_string(), 1));
+/// let missing = point.field("z").unwrap_err();
+/// assert_eq!(missing.status(), Status::ErrUnknownField);
+/// assert!(missing.message().contains("fields: x, y"));
+/// # Ok::<(), floe::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ObjectType(u32);
 
@@ -79,18 +94,32 @@ impl ObjectType {
 
     /// The index of the field called `name`.
     pub fn field(self, name: &str) -> Result<usize> {
-        let def = types::get(self.0)?;
-        def.field_index(name).ok_or_else(|| {
-            let known: Vec<&str> = def.fields.iter().map(|(f, _)| &**f).collect();
-            Error::new(
-                Status::ErrUnknownField,
-                format!("type {} has no field {name:?} (fields: {})", def.name, known.join(", ")),
-            )
-        })
+        types::field(self.0, name)
     }
 }
 
-/// A counted reference to an object; see the module documentation for the thread rules.
+/// A counted reference to an object, checked on every use: a mutable object works only on its owner
+/// thread, a frozen one anywhere. Dropping it releases the reference.
+///
+/// ```
+/// use floe::{Kind, Object, ObjectType, Status};
+/// let node = ObjectType::define("Node", &[("name", Kind::String), ("next", Kind::Ref)])?;
+/// let (head, tail) = (Object::new(node)?, Object::new(node)?);
+/// head.set_string(0, "head")?;
+/// head.set_ref(1, Some(&tail))?;
+/// // A mutable object belongs to its thread: another thread is refused, by name.
+/// let elsewhere = std::thread::scope(|s| s.spawn(|| head.get_string(0)).join().unwrap());
+/// assert_eq!(elsewhere.unwrap_err().status(), Status::ErrWrongThread);
+/// head.freeze(Some("list"))?; // the whole graph, tail too
+/// assert!(tail.is_frozen()?);
+/// let write = tail.set_string(0, "x").unwrap_err();
+/// assert_eq!(write.status(), Status::ErrFrozen);
+/// assert!(write.message().contains("reached via Node.next"), "{write}");
+/// // A frozen object is read anywhere.
+/// let name = std::thread::scope(|s| s.spawn(|| head.get_string(0)).join().unwrap())?;
+/// assert_eq!(name, "head");
+/// # Ok::<(), floe::Error>(())
+/// ```
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Object {
     handle: u64,

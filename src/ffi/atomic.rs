@@ -3,8 +3,8 @@
 //! the ownership rule like every field.
 
 use super::{boundary, floe_ref, optional_ref, returning};
-use crate::core::graph::atomic;
 use crate::core::base::error::Status;
+use crate::core::graph::atomic;
 
 /// Writes the value of atomic int or long field `index` to `*out_value`.
 #[unsafe(no_mangle)]

@@ -1,11 +1,11 @@
 //! `floe_future_*`: the outcome of a job, consumed once, on any thread.
 
-use super::{UserData, boundary, floe_future, floe_ref, null_argument, required, returning, timeout};
+use super::{boundary, floe_future, floe_ref, null_argument, required, returning, timeout, UserData};
 use crate::core::base::error::{Result, Status};
-use crate::core::exec::future::{self as core_future, Future};
 use crate::core::base::ids::table::IdTable;
 use crate::core::base::ids::IdKind;
 use crate::core::base::slab::LocalFree;
+use crate::core::exec::future::{self as core_future, Future};
 use crate::core::exec::worker;
 use std::ffi::c_void;
 

@@ -1,9 +1,9 @@
 //! The C ABI: a thin layer over `crate::core`, one module per C noun.
 //!
 //! Every exported function is written out literally (so cbindgen sees it) and wraps its body in
-//! [`boundary`], which catches panics (`FLOE_ERR_PANIC`), records the failure's message for
+//! `boundary`, which catches panics (`FLOE_ERR_PANIC`), records the failure's message for
 //! `floe_last_error_message`, prefixed with the function's name, and maps the result to a status.
-//! Pointer arguments go through [`c_str`] and [`out`], the only places that dereference them.
+//! Pointer arguments go through `c_str` and `out`, the only places that dereference them.
 //! Out-parameters are written only on success.
 //!
 //! One safety contract covers every `unsafe extern "C"` function here, stated once in the header's
@@ -72,7 +72,7 @@ pub(crate) fn boundary(function: &'static str, body: impl FnOnce() -> Result<()>
     }
 }
 
-/// [`boundary`] for a function whose one result goes to an out-parameter: the pointer is checked
+/// `boundary` for a function whose one result goes to an out-parameter: the pointer is checked
 /// before `body` runs, and written only when it succeeds.
 ///
 /// # Safety
@@ -264,7 +264,7 @@ mod tests {
     #[test]
     fn c_constants_match_the_core() {
         assert_eq!(worker::FLOE_WORKER_MAIN, crate::core::exec::worker::MAIN_WORKER);
-        assert_eq!(types::FLOE_TYPE_LIST, crate::api::object::ObjectType::LIST.id());
+        assert_eq!(types::FLOE_TYPE_LIST, crate::core::heap::types::LIST_TYPE);
     }
 
     #[test]

@@ -7,8 +7,8 @@ use super::{c_str, floe_future, returning};
 use crate::core::base::error::{Result, Status};
 use crate::core::exec::future::Future;
 use crate::core::exec::pool::{self, Executor};
-use crate::core::graph::transfer::{TransferMode, Transit};
 use crate::core::exec::worker::{self, JobFn};
+use crate::core::graph::transfer::{TransferMode, Transit};
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 

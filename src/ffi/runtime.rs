@@ -1,9 +1,11 @@
 //! `floe_runtime_*`, the last-error functions and status names.
 
 use super::{boundary, returning, timeout};
-use crate::api::object::Runtime;
 use crate::core::base::error::Status;
+use crate::core::base::stats;
 use crate::core::base::stats::Stats;
+use crate::core::exec::shutdown;
+use crate::core::heap::{cycles, thread};
 
 /// Makes the calling thread the runtime's main thread.
 ///
@@ -12,7 +14,7 @@ use crate::core::base::stats::Stats;
 /// `FLOE_ERR_ALREADY_INITIALIZED` and the message names the main thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_runtime_init() -> Status {
-    boundary("floe_runtime_init", Runtime::init)
+    boundary("floe_runtime_init", thread::init_main)
 }
 
 /// Writes the runtime's live counters (objects, frozen objects, handles) to `*out`.
@@ -21,7 +23,7 @@ pub extern "C" fn floe_runtime_init() -> Status {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_runtime_stats(out_stats: *mut Stats) -> Status {
     // SAFETY: documented contract: `out_stats` is NULL or writable.
-    unsafe { returning("floe_runtime_stats", out_stats, "out_stats", || Ok(Runtime::stats())) }
+    unsafe { returning("floe_runtime_stats", out_stats, "out_stats", || Ok(stats::snapshot())) }
 }
 
 /// Runs the cycle collector over the calling thread's mutable objects and writes how many objects
@@ -29,7 +31,7 @@ pub unsafe extern "C" fn floe_runtime_stats(out_stats: *mut Stats) -> Status {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_runtime_collect_cycles(out_freed: *mut usize) -> Status {
     // SAFETY: documented contract: `out_freed` is NULL or writable.
-    unsafe { returning("floe_runtime_collect_cycles", out_freed, "out_freed", || Ok(Runtime::collect_cycles())) }
+    unsafe { returning("floe_runtime_collect_cycles", out_freed, "out_freed", || Ok(cycles::collect())) }
 }
 
 /// What `floe_runtime_shutdown` found.
@@ -56,7 +58,7 @@ pub unsafe extern "C" fn floe_runtime_shutdown(
 ) -> Status {
     let body = || {
         let timeout = timeout(timeout_ms);
-        let report = Runtime::shutdown(process_scheduled, timeout);
+        let report = shutdown::shutdown(process_scheduled, timeout);
         if !report.is_clean() {
             eprintln!("{report}");
         }

@@ -1,8 +1,8 @@
 //! `floe_type_*`: defining object types.
 
 use super::{c_str, floe_type, returning};
-use crate::api::object::ObjectType;
 use crate::core::base::error::{Error, Status};
+use crate::core::heap::types;
 use crate::core::heap::value::Kind;
 use std::ffi::c_char;
 
@@ -54,8 +54,7 @@ pub unsafe extern "C" fn floe_type_define(
             })?;
             parsed.push((field, kind));
         }
-        let ty = ObjectType::define(name, &parsed)?;
-        Ok(ty.id())
+        types::define(name, &parsed)
     };
     // SAFETY: documented contract: `out_type` is NULL or writable.
     unsafe { returning("floe_type_define", out_type, "out_type", body) }
@@ -68,8 +67,7 @@ pub unsafe extern "C" fn floe_type_field_index(ty: floe_type, name: *const c_cha
     let body = || {
         // SAFETY: documented contract: `name` is a NUL-terminated string.
         let name = unsafe { c_str(name, "name") }?;
-        let index = ObjectType::from_id(ty)?.field(name)?;
-        Ok(index)
+        types::field(ty, name)
     };
     // SAFETY: documented contract: `out_index` is NULL or writable.
     unsafe { returning("floe_type_field_index", out_index, "out_index", body) }

@@ -4,11 +4,13 @@
 //! not capture: everything it needs travels in its input graph.
 
 use super::future::register;
-use super::{UserData, boundary, c_str, floe_future, floe_ref, last_message, last_status, required, returning, transfer_mode};
+use super::{
+    boundary, c_str, floe_future, floe_ref, last_message, last_status, required, returning, transfer_mode, UserData,
+};
 use crate::core::base::error::{Error, Result, Status};
 use crate::core::exec::future::Future;
-use crate::core::graph::transfer::{self, TransferMode, Transit};
 use crate::core::exec::worker::{self, ForeignFn, JobFn};
+use crate::core::graph::transfer::{self, TransferMode, Transit};
 use std::ffi::{c_char, c_void, CStr};
 use std::time::Duration;
 

@@ -111,11 +111,11 @@ fn a_copy_of_a_struct_reads_as_corrupt_once_the_original_changes() {
         (status, message.to_string_lossy().into_owned())
     };
     // SAFETY (every call below): both structs are valid, aligned and used by this thread alone.
-    let publish = |data: &mut SharedData, root: Option<&Object>| {
-        match unsafe { floe_shared_data_publish(data, root.map_or(0, Object::handle)) } {
-            Status::Ok => Ok(()),
-            status => Err(failure(status)),
-        }
+    let publish = |data: &mut SharedData, root: Option<&Object>| match unsafe {
+        floe_shared_data_publish(data, root.map_or(0, Object::handle))
+    } {
+        Status::Ok => Ok(()),
+        status => Err(failure(status)),
     };
     let read = |data: &mut SharedData| {
         let (mut version, mut root) = (0, 0);

@@ -335,10 +335,7 @@ unsafe extern "C" fn no_root_producer(_arg: *mut std::ffi::c_void, out_root: *mu
 unsafe extern "C" fn failing_producer(_arg: *mut std::ffi::c_void, _out_root: *mut u64) -> Status {
     let status = Status::ErrInvalidArgument;
     // SAFETY: a NUL-terminated message.
-    assert_eq!(
-        unsafe { floe::ffi::error::floe_last_error_set(status as i32, c"no input today".as_ptr()) },
-        Status::Ok
-    );
+    assert_eq!(unsafe { floe::ffi::error::floe_last_error_set(status as i32, c"no input today".as_ptr()) }, Status::Ok);
     status
 }
 

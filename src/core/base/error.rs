@@ -145,6 +145,15 @@ fn screaming_name(variant: &str) -> String {
 /// A failed operation: its status and a message naming the operation, the object, its owner and the
 /// calling thread. One pointer wide, so that a `Result` on a hot path (a future, a handle, a value)
 /// is moved in registers rather than through memory.
+///
+/// ```
+/// use floe::{Object, Status};
+/// let list = Object::new_list()?;
+/// let error = list.get_int(3).unwrap_err();
+/// assert_eq!(error.status(), Status::ErrOutOfRange);
+/// println!("{error}"); // the status's name, then what was wrong, with which object
+/// # Ok::<(), floe::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error(Box<Failure>);
 
@@ -172,6 +181,12 @@ impl Error {
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic without a message".into());
         Error::new(Status::ErrPanic, format!("panicked: {text}"))
+    }
+
+    /// An error of the host's own, `ErrHost`: what a job, an initialiser or a callback returns for a
+    /// failure that is not floe's. Its future (or global) keeps the message.
+    pub fn host(message: impl Into<String>) -> Error {
+        Error::new(Status::ErrHost, message)
     }
 
     /// The status, never `Status::Ok`.

@@ -40,11 +40,13 @@
 //! - `refs` counts the handles; the last one to go drops the cell's contents and retires the cell.
 
 use crate::core::base::error::{Error, Result, Status};
-use crate::core::exec::future_blocks;
 use crate::core::base::stripes::{self, Stripe};
-use crate::core::base::sync::{handshake_fence, spin_until_slowly, woke_a_sleeper, AtomicU32, Condvar, Mutex, UnsafeCell};
-use crate::core::graph::transfer::{TransferMode, Transit};
+use crate::core::base::sync::{
+    handshake_fence, spin_until_slowly, woke_a_sleeper, AtomicU32, Condvar, Mutex, UnsafeCell,
+};
+use crate::core::exec::future_blocks;
 use crate::core::exec::worker::{JobFn, Queued, Task, Work, Worker};
+use crate::core::graph::transfer::{TransferMode, Transit};
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
@@ -457,7 +459,8 @@ fn deliver(worker: &Worker, outcome: Result<Option<Transit>>, callback: Box<dyn 
 /// unfinished future whose state word is `word`: it does nothing else while it waits.
 fn completed_by_the_caller(word: u32) -> Option<u32> {
     let worker = word >> QUEUE_SHIFT;
-    (state_of(word) == FutureState::Scheduled && worker != 0 && worker == crate::core::exec::worker::current()).then_some(worker)
+    (state_of(word) == FutureState::Scheduled && worker != 0 && worker == crate::core::exec::worker::current())
+        .then_some(worker)
 }
 
 /// The error for a wait by the thread of worker `worker`, which alone can complete the future.

@@ -11,9 +11,9 @@
 //! submitted to the terminating pool, which cancels them: no job is lost.
 
 use crate::core::base::error::{Error, Result, Status};
-use crate::core::exec::future::Future;
 use crate::core::base::ids::ranges::{elsewhere, take_id, IdRange, FIRST_POOL_ID};
 use crate::core::base::sync::{spin_until, woke_a_sleeper};
+use crate::core::exec::future::Future;
 use crate::core::exec::worker::{thread_name, Task};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};

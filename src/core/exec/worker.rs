@@ -21,13 +21,13 @@
 //! already waiting.
 
 use crate::core::base::error::{Error, Result, Status};
-use crate::core::exec::future::Future;
 use crate::core::base::ids::ranges::{elsewhere, take_id, IdRange, FIRST_TYPE_ID};
+use crate::core::base::sync::{handshake_fence, spin_until, woke_a_sleeper, AtomicBool, Condvar, Mutex};
+use crate::core::exec::future::Future;
 use crate::core::exec::mpsc::{Look, Mpsc, Pop};
 use crate::core::graph::object;
-use crate::core::base::sync::{handshake_fence, spin_until, woke_a_sleeper, AtomicBool, Condvar, Mutex};
-use crate::core::heap::thread;
 use crate::core::graph::transfer::{self, TransferMode, Transit};
+use crate::core::heap::thread;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, DefaultHasher};

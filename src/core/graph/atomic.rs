@@ -12,12 +12,12 @@
 //! from another frozen graph merges the SCCs on the cycle into one first (`scc_merge`).
 
 use crate::core::base::error::{Error, Result, Status};
-use crate::core::heap::handle;
-use crate::core::heap::slots::HEAP;
+use crate::core::base::stripes;
 use crate::core::graph::object::{describe_slot, out_of_range, wrong_kind};
 use crate::core::graph::ownership::{check_read, name};
+use crate::core::heap::handle;
 use crate::core::heap::scc_merge;
-use crate::core::base::stripes;
+use crate::core::heap::slots::HEAP;
 use crate::core::heap::value::{Kind, ObjIndex, Value, NO_TARGET};
 use std::sync::atomic::Ordering;
 

@@ -23,12 +23,12 @@
 //! Tarjan's walk starts over, which does the rest, errors included.
 
 use crate::core::base::error::{Error, Result, Status};
-use crate::core::heap::header::{FROZEN, MAY_REACH_ATOMIC_REF, NEVER_FREEZE, VISITED};
-use crate::core::heap::slots::{Slot, HEAP};
-use crate::core::graph::ownership::{self, name, render_steps};
-use crate::core::heap::provenance::{self, Provenance};
 use crate::core::base::scratch;
 use crate::core::base::stats::STATS;
+use crate::core::graph::ownership::{self, name, render_steps};
+use crate::core::heap::header::{FROZEN, MAY_REACH_ATOMIC_REF, NEVER_FREEZE, VISITED};
+use crate::core::heap::provenance::{self, Provenance};
+use crate::core::heap::slots::{Slot, HEAP};
 use crate::core::heap::thread;
 use crate::core::heap::value::{ObjIndex, Value};
 use std::cell::RefCell;
@@ -376,8 +376,8 @@ impl Traversal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::heap::handle;
     use crate::core::graph::object;
+    use crate::core::heap::handle;
 
     fn marks_left(nodes: &[ObjIndex]) -> Vec<u32> {
         SCRATCH.with(|s| nodes.iter().map(|&n| s.borrow().marks.get(n)).collect())

@@ -2,12 +2,12 @@
 //! C ABI. Each validates the handle, checks ownership, then touches the object.
 
 use crate::core::base::error::{Error, Result, Status};
-use crate::core::heap::foreign;
 use crate::core::graph::freeze;
+use crate::core::graph::ownership::{self, check_read, check_write, name, step_name};
+use crate::core::heap::foreign;
 use crate::core::heap::handle;
 use crate::core::heap::header::{FROZEN, MAY_REFER, NEVER_FREEZE};
 use crate::core::heap::slots::{Slot, HEAP};
-use crate::core::graph::ownership::{self, check_read, check_write, name, step_name};
 use crate::core::heap::thread;
 use crate::core::heap::types::{self, LIST_TYPE};
 use crate::core::heap::value::{Kind, ObjIndex, Value};

@@ -6,8 +6,8 @@
 
 use crate::core::base::error::{Error, Result, Status};
 use crate::core::heap::header::{FROZEN, TRANSIT};
-use crate::core::heap::slots::{FROZEN_FREES, HEAP};
 use crate::core::heap::provenance;
+use crate::core::heap::slots::{FROZEN_FREES, HEAP};
 use crate::core::heap::thread;
 use crate::core::heap::types::{self, LIST_TYPE};
 use crate::core::heap::value::ObjIndex;

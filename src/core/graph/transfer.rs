@@ -17,15 +17,15 @@
 //! In transit, the graph's mutable objects carry the owner word `TRANSIT`: no thread may touch them
 //! until `attach` gives them to the calling thread. Frozen objects are shared, never moved.
 
-use crate::core::heap::cycles;
 use crate::core::base::error::{Error, Result, Status};
-use crate::core::heap::foreign;
-use crate::core::heap::handle;
-use crate::core::heap::header::{TRANSIT, BUFFERED, FROZEN, MAY_REACH_ATOMIC_REF, MAY_REFER};
-use crate::core::heap::slots::{Slot, HEAP};
-use crate::core::graph::ownership::{self, name, path_within};
 use crate::core::base::scratch;
 use crate::core::base::stats::STATS;
+use crate::core::graph::ownership::{self, name, path_within};
+use crate::core::heap::cycles;
+use crate::core::heap::foreign;
+use crate::core::heap::handle;
+use crate::core::heap::header::{BUFFERED, FROZEN, MAY_REACH_ATOMIC_REF, MAY_REFER, TRANSIT};
+use crate::core::heap::slots::{Slot, HEAP};
 use crate::core::heap::thread;
 use crate::core::heap::value::{ObjIndex, Value};
 use std::cell::RefCell;

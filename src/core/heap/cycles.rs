@@ -23,10 +23,10 @@
 //! for writing. Every orphan release holds it for reading, so nothing else touches an orphan while
 //! its counts and colours are in use: nobody else may read or write an orphan at all.
 
+use crate::core::base::stats::STATS;
 use crate::core::heap::foreign;
 use crate::core::heap::header::{BUFFERED, FROZEN, GRAY, VISITED, WHITE};
 use crate::core::heap::slots::{Slot, HEAP};
-use crate::core::base::stats::STATS;
 use crate::core::heap::thread;
 use crate::core::heap::value::{ObjIndex, Value};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};

@@ -15,9 +15,9 @@
 
 use crate::core::base::error::{Error, Result, Status};
 use crate::core::base::ids::{split, IdKind};
-use crate::core::heap::slots::HEAP;
 use crate::core::base::slab::{LocalFree, Slab};
 use crate::core::base::stats::STATS;
+use crate::core::heap::slots::HEAP;
 use crate::core::heap::value::ObjIndex;
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -93,12 +93,12 @@ pub(crate) fn close_cycle(container: ObjIndex, target: ObjIndex) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::core::heap::slots::HEAP;
-    use crate::core::heap::value::Kind;
     use crate::core::graph::atomic;
-    use crate::core::heap::handle;
     use crate::core::graph::object;
+    use crate::core::heap::handle;
+    use crate::core::heap::slots::HEAP;
     use crate::core::heap::types;
+    use crate::core::heap::value::Kind;
 
     /// Two holders frozen apart close a cycle through their atomic references while another thread
     /// retains and releases one of them through the old leader: the merged SCC is freed by the

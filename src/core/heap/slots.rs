@@ -15,12 +15,12 @@
 //!   to frozen objects. Frees, freeze and the cycle collector rely on it to stay thread-local.
 //! - Freeing walks an explicit worklist: a 10-million-node list is freed without recursion.
 
-use crate::core::heap::cycles;
-use crate::core::heap::header::*;
-use crate::core::heap::foreign;
-use crate::core::heap::provenance;
 use crate::core::base::slab::{LocalFree, Slab};
 use crate::core::base::stats::STATS;
+use crate::core::heap::cycles;
+use crate::core::heap::foreign;
+use crate::core::heap::header::*;
+use crate::core::heap::provenance;
 use crate::core::heap::thread;
 use crate::core::heap::value::{ObjIndex, Value};
 use parking_lot::{Mutex, RwLock};
@@ -28,8 +28,6 @@ use std::cell::UnsafeCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::sync::atomic::{AtomicU32, Ordering};
-
-
 
 /// Held for reading while frozen objects are freed, and for writing while a message walks frozen
 /// objects that no handle of the caller keeps alive (`graph::ownership`).

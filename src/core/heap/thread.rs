@@ -141,6 +141,18 @@ pub fn claim_main() -> Result<(), Arc<str>> {
     }
 }
 
+/// `claim_main`, failing with `ErrAlreadyInitialized` and a message naming the main thread.
+pub(crate) fn init_main() -> crate::core::base::error::Result<()> {
+    use crate::core::base::error::{Error, Status};
+    claim_main().map_err(|main| {
+        let me = current_name();
+        let message = format!(
+            "cannot make thread {me} the main thread: the runtime was initialised by thread {main}, which is main"
+        );
+        Error::new(Status::ErrAlreadyInitialized, message)
+    })
+}
+
 /// The main thread's token (0 before any thread has used floe).
 pub fn main_token() -> u32 {
     MAIN_TOKEN.load(Ordering::Acquire)

@@ -5,8 +5,8 @@
 //! object's header keeps its type densely numbered instead (`stored`): 1 for the list, then 2, 3…
 
 use crate::core::base::error::{Error, Result, Status};
-use crate::core::heap::header::TYPE_SHIFT;
 use crate::core::base::ids::ranges::{elsewhere, IdRange, FIRST_GLOBAL_ID, FIRST_TYPE_ID};
+use crate::core::heap::header::TYPE_SHIFT;
 use crate::core::heap::value::Kind;
 use parking_lot::RwLock;
 use std::sync::{Arc, LazyLock};
@@ -93,6 +93,18 @@ fn stored(id: u32) -> Option<u32> {
 /// The definition of type `id`.
 pub fn get(id: u32) -> Result<Arc<TypeDef>> {
     lookup(id).map(|(_, def)| def)
+}
+
+/// The index of the field called `name` of type `id`; `ErrUnknownField` names the fields there are.
+pub(crate) fn field(id: u32, name: &str) -> Result<usize> {
+    let def = get(id)?;
+    def.field_index(name).ok_or_else(|| {
+        let known: Vec<&str> = def.fields.iter().map(|(f, _)| &**f).collect();
+        Error::new(
+            Status::ErrUnknownField,
+            format!("type {} has no field {name:?} (fields: {})", def.name, known.join(", ")),
+        )
+    })
 }
 
 /// How an object header numbers type `id`, and its definition.

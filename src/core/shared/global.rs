@@ -14,10 +14,10 @@
 //! it, instead of a deadlock or a half-built value.
 
 use crate::core::base::error::{Error, Result, Status};
-use crate::core::heap::handle;
-use crate::core::heap::slots::HEAP;
 use crate::core::base::ids::ranges::{elsewhere, IdRange, FIRST_GLOBAL_ID, FIRST_POOL_ID};
 use crate::core::graph::object;
+use crate::core::heap::handle;
+use crate::core::heap::slots::HEAP;
 use crate::core::heap::thread;
 use crate::core::heap::value::ObjIndex;
 use parking_lot::{Condvar, Mutex};

@@ -22,15 +22,15 @@
 //! holds a value (the copy would name the same id, which the first write through either ends).
 
 use crate::core::base::error::{Error, Result, Status};
-use crate::core::heap::handle;
-use crate::core::heap::slots::HEAP;
-use crate::core::base::ids::table::IdTable;
-use crate::core::graph::ownership::name;
 use crate::core::base::ids::registry::{id_of_pointer, pointer_of_id};
+use crate::core::base::ids::table::IdTable;
 use crate::core::base::ids::IdKind;
 use crate::core::base::slab::LocalFree;
 use crate::core::base::stripes;
+use crate::core::graph::ownership::name;
 use crate::core::graph::transfer::{self, TransferMode, Transit};
+use crate::core::heap::handle;
+use crate::core::heap::slots::HEAP;
 use crate::core::heap::value::ObjIndex;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
@@ -293,9 +293,9 @@ pub unsafe fn take(data: *mut SharedData) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::heap::value::Value;
     use crate::core::graph::freeze;
     use crate::core::graph::object;
+    use crate::core::heap::value::Value;
 
     struct Cell(std::cell::UnsafeCell<SharedData>);
     // SAFETY: accessed only through this module's functions (invariants at the top).
@@ -334,7 +334,10 @@ mod tests {
         reader.join().unwrap();
         let (version, root) = read.expect("the read finished while the lock was held");
         let root = root.unwrap();
-        assert_eq!((version, object::read(root, 0, crate::core::heap::value::Kind::Int, Value::as_int).unwrap()), (1, 7));
+        assert_eq!(
+            (version, object::read(root, 0, crate::core::heap::value::Kind::Int, Value::as_int).unwrap()),
+            (1, 7)
+        );
         object::release(root).unwrap();
         // SAFETY: as above.
         unsafe { publish(CELL.0.get(), None) }.unwrap();
@@ -372,9 +375,9 @@ mod tests {
 #[cfg(all(test, floe_loom))]
 mod loom_models {
     use super::*;
-    use crate::core::heap::value::{Kind, Value};
     use crate::core::graph::freeze;
     use crate::core::graph::object;
+    use crate::core::heap::value::{Kind, Value};
 
     struct Cell(std::cell::UnsafeCell<SharedData>);
     // SAFETY: accessed only through this module's functions (invariants at the top).

@@ -20,8 +20,8 @@
 //! - Of two racing ends of one id, exactly one exchange succeeds.
 
 use crate::core::base::error::{Error, Result, Status};
-use crate::core::base::ids::IdKind;
 use crate::core::base::ids::registry::{not_live, table_full};
+use crate::core::base::ids::IdKind;
 use crate::core::base::slab::{LocalFree, Slab};
 use crate::core::base::sync::{AtomicU64, ShortWait, UnsafeCell};
 use std::sync::atomic::Ordering;
