@@ -1,8 +1,16 @@
-//! Generates the C header from the crate's doc-commented exports with cbindgen (pinned in
-//! Cargo.toml). The result goes to `$OUT_DIR/floe.h`; `tests/header.rs` fails when the committed
-//! `include/floe.h` differs, and `scripts/bless-header` copies the fresh one over it.
+//! With the `header` feature, generates the C header from the crate's doc-commented exports with
+//! cbindgen (pinned in Cargo.toml). The result goes to `$OUT_DIR/floe.h`; `tests/header.rs` fails
+//! when the committed `include/floe.h` differs, and `scripts/bless-header` copies the fresh one over
+//! it. Without the feature (a dependent crate's build) the committed header is the header.
 
 fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    #[cfg(feature = "header")]
+    generate_header();
+}
+
+#[cfg(feature = "header")]
+fn generate_header() {
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     let crate_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");

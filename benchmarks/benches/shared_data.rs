@@ -1,19 +1,16 @@
 //! SharedData read under a concurrent writer, against arc-swap's `ArcSwap::load_full` under the same
 //! kind of writer: both give the reader its own counted reference. The writers and the pinning come
-//! from `floe bench` (`src/bin/floe/bench.rs`, included below), whose report has the same section.
+//! from `floe_bench::shared_data`, which the `floe-bench` report uses for its own such section.
 //!
-//! `cargo bench --bench shared_data -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p floe-bench --bench shared_data -- --warm-up-time 1 --measurement-time 3`
 
 use arc_swap::ArcSwap;
 use criterion::{criterion_group, criterion_main, Criterion};
 use floe::{Runtime, SharedCell};
 use std::hint::black_box;
 
-#[allow(dead_code)]
-#[path = "../src/bin/floe/bench.rs"]
-mod bench;
-
-use bench::{frozen_number, pin_current_thread, publish_numbers, store_numbers, under_a_writer};
+use floe_bench::measure::pin_current_thread;
+use floe_bench::shared_data::{frozen_number, publish_numbers, store_numbers, under_a_writer};
 
 fn reads_under_a_writer(c: &mut Criterion) {
     Runtime::init().unwrap();

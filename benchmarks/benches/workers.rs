@@ -14,23 +14,19 @@
 //!   root's handle (the attach gives it back, so one graph serves every iteration). Target: ≤ 2 ×
 //!   the traversal.
 //!
-//! Jobs, graphs, channels and the pinning come from `floe bench` (`src/bin/floe/bench.rs`, included
-//! below), so both reports measure the same things.
+//! Jobs, graphs, channels and the pinning come from the member's lib (`floe_bench`), which the
+//! `floe-bench` report uses too, so both measure the same things.
 //!
-//! `cargo bench --bench workers -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p floe-bench --bench workers -- --warm-up-time 1 --measurement-time 3`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
 use floe::{Object, Runtime, TransferMode, Worker};
 use std::time::Duration;
 
-#[path = "../src/bin/floe/bench.rs"]
-#[allow(dead_code)]
-mod report;
-
-use report::{
-    c_round_trip, channel_stream, cpu_count, floe_stream, pin_current_thread, pin_worker, round_trip, tiny_job,
-    Crossbeam, Echo, Futures, Graph, Mpsc, Shape,
-};
+use floe_bench::channels::{channel_stream, Channel, Crossbeam, Echo, Mpsc};
+use floe_bench::graph::{Graph, Shape};
+use floe_bench::jobs::{c_round_trip, floe_stream, pin_worker, round_trip, tiny_job, Futures};
+use floe_bench::measure::{cpu_count, pin_current_thread, timed};
 
 const JOBS: u64 = 100_000;
 
@@ -76,8 +72,8 @@ fn round_trips(c: &mut Criterion) {
 }
 
 /// `iters` round trips through `echo`.
-fn ping_pong<C: report::Channel>(echo: &Echo<C>, iters: u64) -> Duration {
-    let ((), elapsed) = report::timed(|| {
+fn ping_pong<C: Channel>(echo: &Echo<C>, iters: u64) -> Duration {
+    let ((), elapsed) = timed(|| {
         for i in 0..iters {
             assert_eq!(echo.ping(i), i + 1);
         }

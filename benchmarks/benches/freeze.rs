@@ -2,23 +2,19 @@
 //! the same graph, for a tree, a linked list and a random graph with cycles of 10^3..10^5 objects;
 //! and the checked field get / set through the C ABI.
 //!
-//! The graphs come from `floe bench`'s builder (`src/bin/floe/bench.rs`, included below), so both
-//! reports measure the same shapes; the builder walks each graph once, untimed. Each freeze gets a
+//! The graphs come from the member's builder (`floe_bench::graph`), which the `floe-bench` report
+//! uses too, so both measure the same shapes; the builder walks each graph once, untimed. Each freeze gets a
 //! freshly built graph; building and dropping it are outside the timing (`iter_batched`, one graph
 //! per iteration).
 //!
-//! `cargo bench --bench freeze -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p floe-bench --bench freeze -- --warm-up-time 1 --measurement-time 3`
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
 use floe::ffi::object::{floe_object_get_int, floe_object_set_int};
 use floe::{Object, Runtime};
 use std::hint::black_box;
 
-#[path = "../src/bin/floe/bench.rs"]
-#[allow(dead_code)]
-mod report;
-
-use report::{Graph, Shape};
+use floe_bench::graph::{Graph, Shape};
 
 const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
 
@@ -41,7 +37,7 @@ fn freeze_and_traversal(c: &mut Criterion) {
                     BatchSize::PerIteration,
                 )
             });
-            // Traversed frozen, as `floe bench` does: the same objects and code path.
+            // Traversed frozen, as `floe-bench` does: the same objects and code path.
             let graph = Graph::build(shape, n);
             graph.root().freeze(None).expect("freeze");
             group.bench_function(BenchmarkId::new("traversal", n), |b| {
