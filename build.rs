@@ -3,6 +3,13 @@
 //! `include/floe.h` differs, and `scripts/bless-header` copies the fresh one over it.
 
 fn main() {
+    // The shared library's SONAME names the ABI a program links against: MAJOR from 1.0 on, and
+    // 0.MINOR before it, since Cargo's semver treats every 0.x minor release as a breaking one.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        let (major, minor) = (env!("CARGO_PKG_VERSION_MAJOR"), env!("CARGO_PKG_VERSION_MINOR"));
+        let abi = if major == "0" { format!("0.{minor}") } else { major.to_string() };
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libfloe.so.{abi}");
+    }
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     let crate_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");

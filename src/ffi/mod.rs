@@ -23,6 +23,7 @@ pub mod reference;
 pub mod runtime;
 pub mod shared_data;
 pub mod types;
+pub mod version;
 pub mod worker;
 
 use crate::core::error::{Error, Result, Status};
