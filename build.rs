@@ -5,6 +5,13 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    // The shared library's SONAME names the ABI a program links against: MAJOR from 1.0 on, and
+    // 0.MINOR before it, since Cargo's semver treats every 0.x minor release as a breaking one.
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        let (major, minor) = (env!("CARGO_PKG_VERSION_MAJOR"), env!("CARGO_PKG_VERSION_MINOR"));
+        let abi = if major == "0" { format!("0.{minor}") } else { major.to_string() };
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libfloe.so.{abi}");
+    }
     #[cfg(feature = "header")]
     generate_header();
 }

@@ -21,6 +21,21 @@
 #include <stdlib.h>
 
 /**
+ * floe's major version, as the header a program includes says (the crate version's MAJOR).
+ */
+#define FLOE_VERSION_MAJOR 0
+
+/**
+ * floe's minor version, as the header a program includes says (the crate version's MINOR).
+ */
+#define FLOE_VERSION_MINOR 1
+
+/**
+ * floe's patch version, as the header a program includes says (the crate version's PATCH).
+ */
+#define FLOE_VERSION_PATCH 0
+
+/**
  * The id of the main thread's queue, usable wherever a worker id is (`worker::MAIN_WORKER`).
  */
 #define FLOE_WORKER_MAIN 1
@@ -929,6 +944,16 @@ floe_status floe_type_define(const char *name,
  * `floe_object_get_*` / `floe_object_set_*` functions. `FLOE_ERR_UNKNOWN_FIELD` if there is none.
  */
 floe_status floe_type_field_index(floe_type ty, const char *name, size_t *out_index);
+
+/**
+ * The version of the floe library this program runs with, as text: "MAJOR.MINOR.PATCH" (for
+ * example "0.1.0"), followed by "-PRE" for a pre-release. Compare it with the `FLOE_VERSION_*`
+ * macros to learn whether the loaded library is the one the program was compiled against.
+ *
+ * The string is static and NUL-terminated: never NULL, never freed by the caller. Callable from
+ * any thread at any time, before `floe_runtime_init` too; it never fails.
+ */
+const char *floe_version(void);
 
 /**
  * Starts a worker thread named `name` (its thread's name in messages too) and writes its id to

@@ -20,3 +20,16 @@ fn every_status_is_spelled_in_the_header_as_the_runtime_names_it() {
         }
     }
 }
+
+#[test]
+fn the_version_macros_are_cargos_version() {
+    let header = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/include/floe.h"));
+    for (part, value) in [
+        ("MAJOR", env!("CARGO_PKG_VERSION_MAJOR")),
+        ("MINOR", env!("CARGO_PKG_VERSION_MINOR")),
+        ("PATCH", env!("CARGO_PKG_VERSION_PATCH")),
+    ] {
+        let line = format!("\n#define FLOE_VERSION_{part} {value}\n");
+        assert!(header.contains(&line), "header lacks `{}`", line.trim());
+    }
+}

@@ -24,6 +24,7 @@ pub mod reference;
 pub mod runtime;
 pub mod shared_data;
 pub mod types;
+pub mod version;
 pub mod worker;
 
 use crate::core::base::error::{Error, Result, Status};

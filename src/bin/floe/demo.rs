@@ -3,6 +3,15 @@
 
 use floe::{Error, Kind, Object, ObjectType, Result, Runtime};
 
+pub const USAGE: &str = "\
+usage: floe demo
+
+Builds a graph on the main thread, freezes it and reads it from another thread, and shows one
+diagnostic of each kind on the way: a mutable object touched by another thread, a write to a
+frozen object (the message names the freeze), a freeze blocked by an object marked never-frozen,
+a handle used after its release and released twice. Exits 0 when nothing leaked, else 1.
+";
+
 fn show(what: &str, result: Result<impl std::fmt::Debug>) {
     match result {
         Ok(value) => println!("  {what}: unexpectedly succeeded ({value:?})"),
