@@ -262,8 +262,8 @@ const YIELDS: u32 = 10;
 /// thread takes to run again once woken (about 30 µs on the VM where floe is benchmarked). When
 /// both threads of a round trip parked after a few yields, each wait outlasted them, because the
 /// other thread had to be woken first: a state that kept itself up, a round trip at 1–10 µs where
-/// it takes 0.5 µs when neither parks (see BENCHMARKS.md). Yielding, not pausing, so that a peer
-/// on the same CPU runs.
+/// it takes 0.5 µs when neither parks (see `docs/performance.md#waiting-after-a-wake-up`).
+/// Yielding, not pausing, so that a peer on the same CPU runs.
 const YIELD_FOR: Duration = Duration::from_micros(100);
 
 /// Yields until `done()`: `YIELDS` times, or when `patient` for up to `YIELD_FOR`; never past

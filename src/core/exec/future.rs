@@ -165,7 +165,9 @@ impl Drop for Future {
         }
         if self.cell().state.load(Ordering::Relaxed) & DELIVERY != 0 {
             // Never completed: its delivery would otherwise wait for a later cell at this address.
-            DELIVERIES.lock().remove(&self.address());
+            // Dropped after the lock: what the delivery holds may release futures of its own.
+            let stale = DELIVERIES.lock().remove(&self.address());
+            drop(stale);
         }
         // SAFETY: the last handle is going: nobody else reaches the cell, whose contents were
         // initialised by `fill`. An unconsumed result is freed here, on this thread.

@@ -52,7 +52,7 @@ const ONE: usize = 2;
 /// A cache line to itself: a consumer that keeps pace with the producers reads slot `i` while a
 /// producer writes slot `i + 1`, and slots sharing a line then moved that line between the two
 /// CPUs on every push (a stream of tiny jobs: 74 ns per job at 16 bytes a slot, 43 at 64; see
-/// BENCHMARKS.md).
+/// `docs/performance.md#queue-slots-on-lines-of-their-own`).
 #[repr(align(64))]
 struct Slot<T> {
     /// The position whose value the slot holds, plus one; 0 before its first use.

@@ -161,9 +161,9 @@ pub fn get(id: u32) -> Result<Option<u64>> {
 
 /// The value of a main-thread-only or shared global, initialised once.
 ///
-/// Lock order: a global's value lock, then `INIT_GRAPH`; the cycle check and the registration as
-/// a waiter happen under one `INIT_GRAPH` lock, so two threads cannot both decide to wait for each
-/// other.
+/// Takes a global's value lock, then `INIT_GRAPH` (the whole lock order is in `core/mod.rs`); the
+/// cycle check and the registration as a waiter happen under one `INIT_GRAPH` lock, so two threads
+/// cannot both decide to wait for each other.
 fn shared_value(index: usize, global: &Global) -> Result<Option<ObjIndex>> {
     let me = thread::current();
     let mut slot = global.value.lock();
