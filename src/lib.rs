@@ -57,3 +57,8 @@ pub use crate::core::exec::shutdown::ShutdownReport;
 pub use crate::core::graph::transfer::TransferMode;
 pub use crate::core::heap::value::Kind;
 pub use crate::core::shared::global::GlobalMode;
+
+/// The README's Rust examples, compiled and run as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
