@@ -85,12 +85,12 @@ fn tour() -> std::result::Result<(), Error> {
     show("main sets Job.state", job_again.set_string(state, "done"));
 
     println!("\n6. A freeze that reaches a never-frozen object freezes nothing:");
-    let session = Object::new(scope_type)?;
+    let cache = Object::new(scope_type)?;
     let connection = Object::new(job_type)?;
     connection.ensure_never_frozen()?;
-    session.set_ref(job_field, Some(&connection))?;
-    show("freeze a second Scope that holds a connection", session.freeze(Some("cache")));
-    println!("   session still mutable: {}", !session.is_frozen()?);
+    cache.set_ref(job_field, Some(&connection))?;
+    show("freeze a second Scope that holds a connection", cache.freeze(Some("cache")));
+    println!("   cache still mutable: {}", !cache.is_frozen()?);
 
     println!("\n7. Handles are checked, never trusted:");
     let temporary = Object::new_list()?;
@@ -101,7 +101,7 @@ fn tour() -> std::result::Result<(), Error> {
     show("made-up handle", Object::borrowed(0x1234_5678_9abc_def0).len());
     show("wrong kind", scope.get_int(name));
 
-    drop((scope, job, children, session, connection));
+    drop((scope, job, children, cache, connection));
     Runtime::collect_cycles();
     let stats = Runtime::stats();
     println!("\n8. Everything released: {} live objects, {} live handles", stats.live_objects, stats.live_handles);
