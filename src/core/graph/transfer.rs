@@ -7,8 +7,10 @@
 //! exactly the references from outside (other objects, host handles) — and the root's own handle,
 //! which the transfer consumes, is the one allowed. Only when they differ does a slower pass find
 //! which object is referenced from outside. A failure names the first such object and its path, and moves
-//! nothing. Unreachable cyclic garbage can also hold references in: before refusing, the check
-//! runs the cycle collector once and tries again (Kotlin/Native needed a manual GC.collect()).
+//! nothing. Unreachable cyclic garbage, and references other threads parked for this one while
+//! the check ran, can also hold references in: before refusing, the check drops the parked ones,
+//! runs the cycle collector and tries again (Kotlin/Native needed a manual GC.collect()); a
+//! failure is always an error, never a panic, whatever other threads do meanwhile.
 //!
 //! UNSAFE mode skips the comparison. Unlike Kotlin/Native, where it "will likely crash", floe stays
 //! memory-safe: references left behind point at objects now owned by the receiver, so using them
@@ -430,8 +432,14 @@ fn first_outside_reference(root: ObjIndex, others: &[ObjIndex]) -> Option<(ObjIn
 /// Every reference to a member comes from another member, except the root's own handle: the
 /// members' counts sum to the internal references plus one. Returns the members other than the
 /// root, in transit.
+///
+/// When the sums differ, references other threads parked for this one since `detach` drained
+/// (the owner of a handle an UNSAFE transfer left behind released it meanwhile), or unreachable
+/// cyclic garbage, may be what holds them apart: the check drops the former, collects the latter,
+/// and walks again as long as that changed something (a few times at most).
 fn checked_members(root: ObjIndex, me: u32) -> Result<Vec<ObjIndex>> {
-    let mut collected = false;
+    const RETRIES: u32 = 4;
+    let mut retries = 0;
     loop {
         let walk = walk(root, me)?;
         if walk.refs == walk.internal + 1 {
@@ -439,31 +447,55 @@ fn checked_members(root: ObjIndex, me: u32) -> Result<Vec<ObjIndex>> {
         }
         // The members are this thread's again for what follows.
         give_back(&walk.members, me);
-        // Cyclic garbage may hold a reference: collect once, then look again.
-        if !collected && cycles::collect_local() > 0 {
-            collected = true;
-            recycle(walk.members);
-            continue;
+        if retries < RETRIES {
+            let dropped = foreign::drain();
+            if dropped + cycles::collect_local() > 0 {
+                retries += 1;
+                recycle(walk.members);
+                continue;
+            }
         }
         let outside = first_outside_reference(root, &walk.members);
         recycle(walk.members);
-        let (object, count) = outside.expect("the sums differ, so someone has more");
-        let at = if object == root {
-            "the root".to_string()
-        } else {
-            path_within(root, object, |o| HEAP.slot(o).owner() == me).unwrap_or_else(|| "?".into())
-        };
-        let (refs, them) = if count == 1 { ("reference", "it") } else { ("references", "them") };
-        return Err(Error::new(
-            Status::ErrNotTransferable,
-            format!(
-                "cannot transfer {}: {} at {at} has {count} {refs} from outside the graph (another object, or a handle \
-                 other than the root's); nothing moved — release {them}, or freeze what must be shared",
-                name(root),
-                name(object),
-            ),
-        ));
+        return Err(match outside {
+            Some((object, count)) => referenced_from_outside(root, object, count, me),
+            None => changed_while_checked(root),
+        });
     }
+}
+
+/// The refusal naming the member `object`, which has `count` references from outside the graph.
+#[cold]
+fn referenced_from_outside(root: ObjIndex, object: ObjIndex, count: u32, me: u32) -> Error {
+    let at = if object == root {
+        "the root".to_string()
+    } else {
+        path_within(root, object, |o| HEAP.slot(o).owner() == me).unwrap_or_else(|| "?".into())
+    };
+    let (refs, them) = if count == 1 { ("reference", "it") } else { ("references", "them") };
+    Error::new(
+        Status::ErrNotTransferable,
+        format!(
+            "cannot transfer {}: {} at {at} has {count} {refs} from outside the graph (another object, or a handle \
+             other than the root's); nothing moved — release {them}, or freeze what must be shared",
+            name(root),
+            name(object),
+        ),
+    )
+}
+
+/// The refusal when the sums kept differing but no member has a reference from outside by the
+/// time it is looked for: other threads kept handing references back meanwhile.
+#[cold]
+fn changed_while_checked(root: ObjIndex) -> Error {
+    Error::new(
+        Status::ErrNotTransferable,
+        format!(
+            "cannot transfer {}: references into its graph kept being released by other threads while it was \
+             checked; nothing moved — try again",
+            name(root)
+        ),
+    )
 }
 
 impl Transit {
@@ -711,5 +743,22 @@ mod tests {
         let second = transit.attach().unwrap();
         assert!(moved(thread::current()));
         object::release(second).unwrap();
+    }
+
+    #[test]
+    fn a_reference_parked_for_this_thread_during_the_check_is_dropped_and_the_graph_goes() {
+        let list = object::new_list().unwrap();
+        let child = object::new_list().unwrap();
+        object::push_ref(list, Some(child)).unwrap();
+        // The child's second handle was left behind by an UNSAFE transfer; its holder released it
+        // on its own thread after `detach` drained, so the reference waits parked for this one.
+        let child = handle::release(child).unwrap();
+        foreign::park(child);
+        let transit =
+            detach_graph(list, TransferMode::Safe).expect("the parked reference is no reference from outside");
+        assert_eq!(HEAP.slot(child).owner(), TRANSIT, "the child travels with its container");
+        let list = transit.attach().unwrap();
+        assert_eq!(HEAP.slot(child).local_refs(), 1, "the parked reference was dropped, once");
+        object::release(list).unwrap();
     }
 }
