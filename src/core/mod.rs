@@ -37,9 +37,9 @@
 //! 5. `heap::foreign`'s `PARKED` | `heap::slots::FROZEN_FREES` (read while frozen objects are
 //!    freed; written by `graph::ownership`'s path search for a message).
 //! 6. Leaves, under which nothing is taken: the heap's SCC member lists, `heap::cycles`'s orphan
-//!    candidates, `heap::thread`'s names and exited set, `heap::types`' table, provenance records,
-//!    `graph::transfer`'s shards of graphs in transit, registry slots, slab free lists, stats
-//!    shards, `exec::future_blocks`' spare blocks.
+//!    and left-behind candidates, `heap::thread`'s names and exited set, `heap::types`' table,
+//!    provenance records, `graph::transfer`'s shards of graphs in transit, registry slots, slab
+//!    free lists, stats shards, `exec::future_blocks`' spare blocks.
 //!
 //! Dropping a reference (a release, a graph in transit dropped, parked references drained) takes
 //! locks from lines 4–6 and may run the cycle collector, which writes `ORPHANS`: release while

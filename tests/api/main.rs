@@ -7,6 +7,7 @@ mod globals;
 mod handles;
 mod harness;
 mod made_up_ids;
+mod memory_races;
 mod objects;
 mod ownership;
 mod pools;
@@ -32,6 +33,7 @@ fn main() {
         stress::TESTS,
         pools::TESTS,
         made_up_ids::TESTS,
+        memory_races::TESTS,
     ]
     .concat();
     harness::main(&tests);

@@ -753,7 +753,7 @@ mod tests {
         // The child's second handle was left behind by an UNSAFE transfer; its holder released it
         // on its own thread after `detach` drained, so the reference waits parked for this one.
         let child = handle::release(child).unwrap();
-        foreign::park(child);
+        assert!(foreign::park(child, thread::current()), "parked for a live owner");
         let transit =
             detach_graph(list, TransferMode::Safe).expect("the parked reference is no reference from outside");
         assert_eq!(HEAP.slot(child).owner(), TRANSIT, "the child travels with its container");

@@ -22,10 +22,17 @@
 //! (on demand, or when due) runs the same three phases over them, per dead owner, holding `ORPHANS`
 //! for writing. Every orphan release holds it for reading, so nothing else touches an orphan while
 //! its counts and colours are in use: nobody else may read or write an orphan at all.
+//!
+//! A thread's exit collects its garbage cycles one last time, while they are still its own. The
+//! candidate list is a thread-local torn down with the others, in an order set by which the thread
+//! touched first; releases that come after it (another thread-local value's, a host destructor's,
+//! references parked for the thread) buffer their candidates in `LEFT_BEHIND`, which the exit mark
+//! (`heap::thread`, torn down last) collects before the objects become orphans. A list torn down
+//! after the exit mark hands its candidates, orphans by then, to the orphan collector.
 
 use crate::core::base::stats::STATS;
 use crate::core::heap::foreign;
-use crate::core::heap::header::{BUFFERED, FROZEN, GRAY, VISITED, WHITE};
+use crate::core::heap::header::{BUFFERED, FREE, FROZEN, GRAY, TRANSIT, VISITED, WHITE};
 use crate::core::heap::slots::{Slot, HEAP};
 use crate::core::heap::thread;
 use crate::core::heap::value::{ObjIndex, Value};
@@ -51,6 +58,10 @@ static ORPHANS: RwLock<()> = RwLock::new(());
 /// Orphans whose count dropped to a non-zero value, and how many (read without the lock).
 static ORPHAN_CANDIDATES: Mutex<Vec<ObjIndex>> = Mutex::new(Vec::new());
 static ORPHAN_COUNT: AtomicUsize = AtomicUsize::new(0);
+/// Candidates of threads being torn down whose candidate list is gone already: buffered by a
+/// release that came later (a thread-local value's, a host destructor's, a reference parked for
+/// the thread), collected by the thread's exit (`collect_left_behind`).
+static LEFT_BEHIND: Mutex<Vec<ObjIndex>> = Mutex::new(Vec::new());
 
 /// Keeps the orphan collector out while an orphan's reference is dropped (the collector's own
 /// releases need no guard: it holds the lock for writing).
@@ -70,8 +81,30 @@ pub(crate) fn buffer_orphan(index: ObjIndex) {
 pub(crate) fn buffer_candidate(index: ObjIndex, slot: &Slot) {
     if slot.flags() & BUFFERED == 0 {
         slot.set_flags(BUFFERED, 0);
-        // A thread being torn down has no candidate list left; its objects are unreachable anyway.
-        let _ = CANDIDATES.try_with(|c| c.borrow_mut().0.push(index));
+        if CANDIDATES.try_with(|c| c.borrow_mut().0.push(index)).is_err() {
+            LEFT_BEHIND.lock().push(index);
+        }
+    }
+}
+
+/// Collects the calling thread's candidates that its releases buffered after its candidate list
+/// was torn down; its exit calls this last, while its objects are still its own. Another thread's
+/// entries stay for that thread's exit; entries of objects no thread owns any more go.
+pub(crate) fn collect_left_behind() {
+    let me = thread::current();
+    loop {
+        let mut mine = Vec::new();
+        LEFT_BEHIND.lock().retain(|&index| {
+            let owner = HEAP.slot(index).owner();
+            if owner == me {
+                mine.push(index);
+            }
+            owner != me && owner != FREE && owner & FROZEN == 0 && owner != TRANSIT
+        });
+        if mine.is_empty() {
+            return;
+        }
+        collect_from(mine);
     }
 }
 
@@ -148,7 +181,14 @@ struct Candidates(Vec<ObjIndex>);
 
 impl Drop for Candidates {
     fn drop(&mut self) {
-        collect_from(std::mem::take(&mut self.0));
+        let roots = std::mem::take(&mut self.0);
+        if thread::known().is_some() {
+            collect_from(roots);
+        } else {
+            // The thread's exit has run already (the list was set up before it): its objects are
+            // orphans now, for the orphan collector.
+            roots.into_iter().for_each(buffer_orphan);
+        }
     }
 }
 

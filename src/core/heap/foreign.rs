@@ -23,11 +23,25 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 static PARKED: Mutex<Vec<ObjIndex>> = Mutex::new(Vec::new());
 static PENDING: AtomicUsize = AtomicUsize::new(0);
 
-/// Hands one reference to `index`, a mutable object the calling thread does not own, to its owner.
-pub(crate) fn park(index: ObjIndex) {
+/// Hands one reference to `index`, a mutable object the calling thread does not own, to its
+/// owner `owner`; `false`, and nothing parked, when that owner has exited (the caller drops the
+/// reference itself, as an orphan's). Checked under the lock that `while_parking_stopped` holds
+/// while a thread is recorded as exited, so no reference is parked for a thread after its exit's
+/// last drain.
+pub(crate) fn park(index: ObjIndex, owner: u32) -> bool {
     let mut parked = PARKED.lock();
+    if thread::has_exited(owner) {
+        return false;
+    }
     parked.push(index);
     PENDING.fetch_add(1, Ordering::Release);
+    true
+}
+
+/// Runs `record_exit` with no reference being parked meanwhile (see `park`).
+pub(crate) fn while_parking_stopped(record_exit: impl FnOnce()) {
+    let _parked = PARKED.lock();
+    record_exit();
 }
 
 /// Drops the parked references the calling thread may drop now; returns how many.

@@ -231,8 +231,7 @@ impl Heap {
         // Another live thread's object waits for its owner. An orphan (its owner exited) is
         // dropped here, as its owner would, with the orphan collector kept out meanwhile.
         let orphan = owner & FROZEN == 0 && owner != me;
-        if orphan && !thread::has_exited(owner) {
-            foreign::park(index);
+        if orphan && foreign::park(index, owner) {
             return;
         }
         let _collector_out = orphan.then(cycles::orphan_release_guard).flatten();

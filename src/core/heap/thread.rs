@@ -78,17 +78,22 @@ pub(crate) fn has_exited(token: u32) -> bool {
     ANY_EXITED.load(Ordering::Acquire) && exited().read().contains(&token)
 }
 
-/// When a thread ends: drops the references other threads parked for it, records it as exited
-/// (its objects become orphans), renames it "name (exited)" for messages about them, and lets any
-/// reference parked for it since be dropped.
+/// When a thread ends: drops the references other threads parked for it, collects the garbage
+/// cycles its last releases left (those that came after its candidate list was torn down), records
+/// it as exited (its objects become orphans, and no reference is parked for it any more),
+/// renames it "name (exited)" for messages about them, and drops any reference parked for it
+/// since its first drain.
 struct ExitMark;
 
 impl Drop for ExitMark {
     fn drop(&mut self) {
         crate::core::heap::foreign::drain();
+        crate::core::heap::cycles::collect_left_behind();
         let token = TOKEN.try_with(Cell::get).unwrap_or(0);
-        exited().write().insert(token);
-        ANY_EXITED.store(true, Ordering::Release);
+        crate::core::heap::foreign::while_parking_stopped(|| {
+            exited().write().insert(token);
+            ANY_EXITED.store(true, Ordering::Release);
+        });
         if let Some(name) = names().write().get_mut(&token) {
             *name = Arc::from(format!("{name} (exited)"));
         }
