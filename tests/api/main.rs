@@ -1,6 +1,7 @@
 //! API tests of the safe Rust surface, each run on the main thread and on a background thread.
 
 mod atomics;
+mod callbacks;
 mod cycles;
 mod freeze;
 mod globals;
@@ -32,6 +33,7 @@ fn main() {
         stress::TESTS,
         pools::TESTS,
         made_up_ids::TESTS,
+        callbacks::TESTS,
     ]
     .concat();
     harness::main(&tests);
