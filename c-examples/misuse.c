@@ -1349,10 +1349,29 @@ static void callback_returns(void)
               strcmp(earlier, message) == 0,
           "after a producer that succeeded, the earlier failure's message is still there, unchanged");
 
+    /* A detached-graph pointer whose slot was reused nine times since: ended, not unknown. */
+    void *stale = NULL, *graph = NULL;
+    floe_ref list = 0;
+    SETUP(floe_list_new(&list));
+    SETUP(floe_object_detach(list, FLOE_TRANSFER_MODE_SAFE, &stale));
+    SETUP(floe_graph_dispose(stale));
+    int reuses = 0;
+    for (int i = 0; i < 10000 && reuses < 9; i++) {
+        SETUP(floe_list_new(&list));
+        SETUP(floe_object_detach(list, FLOE_TRANSFER_MODE_SAFE, &graph));
+        SETUP(floe_graph_dispose(graph));
+        if ((uint32_t)(uintptr_t)graph == (uint32_t)(uintptr_t)stale)
+            reuses++;
+    }
+    CHECK(reuses == 9, "a graph's slot is reused nine times");
+    floe_ref root = 0;
+    if (expect(floe_graph_attach(stale, &root), FLOE_ERR_RELEASED_HANDLE, "attach of a graph that ended long ago"))
+        CHECK(said("attached or disposed, long ago") && !said("issued"), "the message says it ended, not that floe never issued it");
+
     SETUP(floe_worker_request_termination(worker, true, &future));
     SETUP(floe_future_wait(future, -1, &result));
     SETUP(floe_future_release(future));
-    CHECK(same_counts(stats(), empty), "nothing is left behind");
+    CHECK(root == 0 && same_counts(stats(), empty), "nothing is left behind");
 }
 
 int main(void)

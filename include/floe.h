@@ -653,13 +653,16 @@ floe_status floe_object_detach(floe_ref object, uint32_t mode, void **out_graph)
  *
  * Each graph is attached once: a second attach gives `FLOE_ERR_ALREADY_ATTACHED` (the first
  * owner's graph stays valid), a disposed graph `FLOE_ERR_DISPOSED`, and a pointer floe never
- * issued `FLOE_ERR_INVALID_HANDLE`. The pointer is never dereferenced.
+ * issued `FLOE_ERR_INVALID_HANDLE`. Each of floe's slots for graphs remembers how its last eight
+ * graphs ended; a pointer that ended before those (its slot reused more than eight times since)
+ * gives `FLOE_ERR_RELEASED_HANDLE`: ended, how forgotten. The pointer is never dereferenced.
  */
 floe_status floe_graph_attach(void *graph, floe_ref *out_root);
 
 /**
  * Frees a detached graph without attaching it (on the calling thread). Disposing twice gives
- * `FLOE_ERR_DISPOSED`; disposing an attached graph `FLOE_ERR_ALREADY_ATTACHED`.
+ * `FLOE_ERR_DISPOSED`; disposing an attached graph `FLOE_ERR_ALREADY_ATTACHED`; one that ended
+ * long ago `FLOE_ERR_RELEASED_HANDLE` (see `floe_graph_attach`).
  */
 floe_status floe_graph_dispose(void *graph);
 

@@ -1,11 +1,12 @@
 //! Host callbacks called through the C ABI — jobs, producers, initialisers, outcome callbacks —
 //! written here as `extern "C"` functions: any number a callback returns is defined behaviour and
 //! gets a status; a failing callback leaks nothing it made and never poisons what it was making;
-//! its failure is explained by its own message, never by an earlier one on the same thread.
+//! its failure is explained by its own message, never by an earlier one on the same thread. And a
+//! detached-graph pointer that ended long ago says that it ended, not that floe never issued it.
 
 use crate::harness::place;
 use floe::ffi::worker::{floe_job_fn, floe_producer_fn};
-use floe::ffi::{error, future, global, reference, worker};
+use floe::ffi::{error, future, global, graph, reference, worker};
 use floe::{Global, GlobalMode, Object, Result, Runtime, Status, TransferMode, Worker};
 use std::ffi::{c_void, CStr};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
@@ -16,6 +17,7 @@ crate::tests![
     a_panicking_initializer_leaves_its_global_to_be_initialised_again,
     a_failed_callback_is_explained_by_its_own_message_never_an_earlier_ones,
     an_outcome_callback_sees_no_earlier_failure_and_the_callers_last_error_survives,
+    a_graph_pointer_that_ended_long_ago_says_it_ended,
 ];
 
 const WAIT_MS: i64 = 10_000;
@@ -360,4 +362,45 @@ fn an_outcome_callback_sees_no_earlier_failure_and_the_callers_last_error_surviv
     let text = unsafe { CStr::from_ptr(earlier) };
     assert_eq!(text, c"an earlier failure on this thread");
     stop(worker);
+}
+
+/// Detaches a new list through the C ABI: the graph's pointer.
+fn detach_a_list() -> *mut c_void {
+    let mut pointer = std::ptr::null_mut();
+    // SAFETY: a writable out-parameter; the handle is consumed on success.
+    let status = unsafe { graph::floe_object_detach(Object::new_list().unwrap().into_raw(), SAFE, &mut pointer) };
+    assert_eq!(status, Status::Ok);
+    pointer
+}
+
+/// A graph's slot remembers how its last eight graphs ended; a pointer that ended before those was
+/// still issued by floe, and says it ended — `FLOE_ERR_RELEASED_HANDLE`, never "not a ... this
+/// runtime issued", which was untrue.
+fn a_graph_pointer_that_ended_long_ago_says_it_ended() {
+    let stale = detach_a_list();
+    assert_eq!(graph::floe_graph_dispose(stale), Status::Ok);
+    let slot = |pointer: *mut c_void| pointer.addr() as u32;
+    let mut reuses = 0;
+    for _ in 0..10_000 {
+        let pointer = detach_a_list();
+        assert_eq!(graph::floe_graph_dispose(pointer), Status::Ok);
+        if slot(pointer) == slot(stale) {
+            reuses += 1;
+            if reuses == 9 {
+                break;
+            }
+        }
+    }
+    assert_eq!(reuses, 9, "the slot was reused nine times");
+    let mut root = u64::MAX;
+    // SAFETY: a writable out-parameter; the pointer is floe's, long ended.
+    assert_eq!(unsafe { graph::floe_graph_attach(stale, &mut root) }, Status::ErrReleasedHandle);
+    let message = last_message();
+    assert!(message.contains("attached or disposed, long ago"), "{message}");
+    assert!(!message.contains("issued"), "{message}");
+    assert_eq!(root, u64::MAX);
+    assert_eq!(graph::floe_graph_dispose(stale), Status::ErrReleasedHandle);
+    let recent = detach_a_list();
+    assert_eq!(graph::floe_graph_dispose(recent), Status::Ok);
+    assert_eq!(graph::floe_graph_dispose(recent), Status::ErrDisposed, "a recent end is still told apart");
 }
