@@ -1223,6 +1223,157 @@ static void runtime_shutdown(void)
           "its report's counters are all zero");
 }
 
+/*
+ * Host callbacks that return a number that is no floe_status, or fail without a message of their own.
+ * Callbacks return int32_t: any number is defined behaviour and gets FLOE_ERR_HOST, naming it.
+ */
+
+static int32_t returns_minus_one(floe_ref input, floe_ref *out_result)
+{
+    (void)input, (void)out_result;
+    return -1;
+}
+
+static int32_t returns_12345(floe_ref input, floe_ref *out_result)
+{
+    (void)input, (void)out_result;
+    return 12345;
+}
+
+/* Hands over a fresh list as its result, then returns -1: floe releases the result. */
+static int32_t result_then_minus_one(floe_ref input, floe_ref *out_result)
+{
+    (void)input;
+    floe_list_new(out_result);
+    return -1;
+}
+
+/* Makes a fresh list as the job's input, then returns the number `*arg` points to. */
+static int32_t root_then_returns(void *arg, floe_ref *out_root)
+{
+    floe_list_new(out_root);
+    return *(const int32_t *)arg;
+}
+
+static int32_t explains_order_45(floe_ref input, floe_ref *out_result)
+{
+    (void)input, (void)out_result;
+    floe_last_error_set(FLOE_ERR_HOST, "order 45 has no lines");
+    return FLOE_ERR_HOST;
+}
+
+static int32_t fails_silently(floe_ref input, floe_ref *out_result)
+{
+    (void)input, (void)out_result;
+    return FLOE_ERR_HOST;
+}
+
+/* An initialiser that makes a list, then returns `flaky_returns`. */
+static int32_t flaky_returns = -1;
+static int flaky_calls;
+
+static int32_t flaky_settings(floe_ref *out_value)
+{
+    flaky_calls++;
+    floe_list_new(out_value);
+    return flaky_returns;
+}
+
+/* Runs `job` (no input) on `worker` and waits: the wait's status, its message in `message`. */
+static floe_status run_job(uint32_t worker, floe_job_fn job)
+{
+    floe_future future = 0;
+    floe_ref result = 0;
+    SETUP(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, job, &future));
+    floe_status status = floe_future_wait(future, -1, &result);
+    snprintf(message, sizeof message, "%s", floe_last_error_message());
+    if (result != 0)
+        SETUP(floe_ref_release(result));
+    SETUP(floe_future_release(future));
+    return status;
+}
+
+static void callback_returns(void)
+{
+    floe_stats empty = stats();
+    uint32_t worker = 0;
+    SETUP(floe_worker_start("callbacks-worker", &worker));
+
+    if (expect(run_job(worker, returns_minus_one), FLOE_ERR_HOST, "a job that returns -1"))
+        CHECK(said("the job failed: it returned -1, which is no floe_status"), "the message names the number -1");
+    if (expect(run_job(worker, returns_12345), FLOE_ERR_HOST, "a job that returns 12345"))
+        CHECK(said("it returned 12345, which is no floe_status"), "the message names the number 12345");
+    expect(run_job(worker, result_then_minus_one), FLOE_ERR_HOST, "a job that hands over a result, then returns -1");
+    CHECK(same_counts(stats(), empty), "the result it handed over was released");
+
+    floe_future future = 0;
+    int32_t code = -1;
+    if (expect(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, root_then_returns, &code, quick_job, &future),
+               FLOE_ERR_HOST, "a producer that makes a root, then returns -1"))
+        CHECK(said("the producer failed: it returned -1"), "the message says the producer returned -1");
+    code = FLOE_ERR_INVALID_ARGUMENT;
+    if (expect(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, root_then_returns, &code, quick_job, &future),
+               FLOE_ERR_INVALID_ARGUMENT, "a producer that makes a root, then fails without a message"))
+        CHECK(said("without a message"), "the message says it set none");
+    CHECK(future == 0 && same_counts(stats(), empty), "no future was written and both roots were released");
+
+    uint32_t flaky = 0;
+    floe_ref value = 0;
+    SETUP(floe_global_define("flaky", FLOE_GLOBAL_MODE_SHARED_IMMUTABLE, flaky_settings, &flaky));
+    if (expect(floe_global_get(flaky, &value), FLOE_ERR_HOST, "a global whose initialiser returns -1"))
+        CHECK(said("global flaky") && said("it returned -1"), "the message names the global and the number");
+    expect(floe_global_get(flaky, &value), FLOE_ERR_HOST, "get it again: the initialiser runs again, not a cycle");
+    SETUP(floe_global_reset(flaky));
+    flaky_returns = FLOE_OK;
+    CHECK(floe_global_get(flaky, &value) == FLOE_OK && value != 0 && flaky_calls == 3,
+          "after a reset the third run succeeds: the failed runs poisoned nothing");
+    if (value != 0)
+        SETUP(floe_ref_release(value));
+    SETUP(floe_global_reset(flaky));
+    CHECK(same_counts(stats(), empty), "the values the failed runs made were released");
+
+    /* A failure without a message of its own is never explained by an earlier job's. */
+    if (expect(run_job(worker, explains_order_45), FLOE_ERR_HOST, "a job that explains its failure"))
+        CHECK(said("order 45 has no lines"), "its future keeps its message");
+    if (expect(run_job(worker, fails_silently), FLOE_ERR_HOST, "the next job on that worker fails without a message"))
+        CHECK(!said("order 45") && said("without a message"), "its message is not the earlier job's");
+
+    /* A producer that succeeds leaves the caller's last error as it was: the very string. */
+    expect(floe_ref_release(0), FLOE_ERR_NULL, "a failure on the main thread");
+    const char *earlier = floe_last_error_message();
+    SETUP(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, list_producer, NULL, quick_job, &future));
+    floe_ref result = 0;
+    SETUP(floe_future_wait(future, -1, &result));
+    SETUP(floe_future_release(future));
+    CHECK(floe_last_error_status() == FLOE_ERR_NULL && floe_last_error_message() == earlier &&
+              strcmp(earlier, message) == 0,
+          "after a producer that succeeded, the earlier failure's message is still there, unchanged");
+
+    /* A detached-graph pointer whose slot was reused nine times since: ended, not unknown. */
+    void *stale = NULL, *graph = NULL;
+    floe_ref list = 0;
+    SETUP(floe_list_new(&list));
+    SETUP(floe_object_detach(list, FLOE_TRANSFER_MODE_SAFE, &stale));
+    SETUP(floe_graph_dispose(stale));
+    int reuses = 0;
+    for (int i = 0; i < 10000 && reuses < 9; i++) {
+        SETUP(floe_list_new(&list));
+        SETUP(floe_object_detach(list, FLOE_TRANSFER_MODE_SAFE, &graph));
+        SETUP(floe_graph_dispose(graph));
+        if ((uint32_t)(uintptr_t)graph == (uint32_t)(uintptr_t)stale)
+            reuses++;
+    }
+    CHECK(reuses == 9, "a graph's slot is reused nine times");
+    floe_ref root = 0;
+    if (expect(floe_graph_attach(stale, &root), FLOE_ERR_RELEASED_HANDLE, "attach of a graph that ended long ago"))
+        CHECK(said("attached or disposed, long ago") && !said("issued"), "the message says it ended, not that floe never issued it");
+
+    SETUP(floe_worker_request_termination(worker, true, &future));
+    SETUP(floe_future_wait(future, -1, &result));
+    SETUP(floe_future_release(future));
+    CHECK(root == 0 && same_counts(stats(), empty), "nothing is left behind");
+}
+
 int main(void)
 {
     if (floe_runtime_init() != FLOE_OK) {
@@ -1250,6 +1401,7 @@ int main(void)
     globals();
     shared_data();
     pools();
+    callback_returns();
     runtime_shutdown();
 
     floe_stats left = stats();

@@ -344,9 +344,14 @@ typedef void (*floe_outcome_fn)(floe_status status, floe_ref result, void *user_
 
 /**
  * Makes a global's value on the calling thread: writes a handle to `*out_value` (0 for none),
- * which the global takes over. Returns `FLOE_OK`, or a status that fails the `floe_global_get`.
+ * which the global takes over, and returns `FLOE_OK`. Any other number fails the
+ * `floe_global_get`, and floe releases a value the initialiser wrote before failing: a
+ * `FLOE_ERR_*` with that status and the message the initialiser set with `floe_last_error_set`, a
+ * number that is no `floe_status` with `FLOE_ERR_HOST`, naming it. A failed initialiser leaves
+ * the global without a value: the next `floe_global_get` runs it again. Returns `int32_t`, as
+ * `floe_producer_fn` does and for the same reason.
  */
-typedef floe_status (*floe_initializer_fn)(floe_ref *out_value);
+typedef int32_t (*floe_initializer_fn)(floe_ref *out_value);
 
 /**
  * An object type id, as returned by `floe_type_define`: from 2^29, a range no worker, global or
@@ -356,16 +361,26 @@ typedef uint32_t floe_type;
 
 /**
  * Makes the root of a job's input graph on the calling thread: writes a handle to `*out_root`
- * (or 0 for no input), which floe then owns. Returns `FLOE_OK`, or a status that fails the call.
+ * (or 0 for no input), which floe then owns, and returns `FLOE_OK`; any other number fails the
+ * call, and floe releases a root the producer wrote before failing. The return type is `int32_t`
+ * so that any number is defined behaviour: a `FLOE_ERR_*` fails the call with that status and the
+ * message the producer set with `floe_last_error_set` (the thread's last error is cleared before
+ * it runs), a number that is no `floe_status` with `FLOE_ERR_HOST`, naming it. (In C before C23
+ * `floe_status` is `int32_t`, so a function declared to return `floe_status` fits; in C++ declare
+ * it `int32_t`.)
  */
-typedef floe_status (*floe_producer_fn)(void *producer_arg, floe_ref *out_root);
+typedef int32_t (*floe_producer_fn)(void *producer_arg, floe_ref *out_root);
 
 /**
  * A job: runs on its worker with `input` (a handle the job owns and must release or return; 0 for
- * none) and writes its result's root to `*out_result` (0 for none), which floe then owns. A status
- * other than `FLOE_OK` fails the job's future with that status and the thread's last error message.
+ * none) and writes its result's root to `*out_result` (0 for none), which floe then owns, and
+ * returns `FLOE_OK`. Any other number fails the job's future, and floe releases a result the job
+ * wrote before failing: a `FLOE_ERR_*` with that status and the message the job set with
+ * `floe_last_error_set` (the thread's last error is cleared before each job, so a message is never
+ * an earlier job's), a number that is no `floe_status` with `FLOE_ERR_HOST`, naming it. Returns
+ * `int32_t`, as `floe_producer_fn` does and for the same reason.
  */
-typedef floe_status (*floe_job_fn)(floe_ref input, floe_ref *out_result);
+typedef int32_t (*floe_job_fn)(floe_ref input, floe_ref *out_result);
 
 /**
  * A snapshot of the runtime's live counters.
@@ -650,13 +665,16 @@ floe_status floe_object_detach(floe_ref object, uint32_t mode, void **out_graph)
  *
  * Each graph is attached once: a second attach gives `FLOE_ERR_ALREADY_ATTACHED` (the first
  * owner's graph stays valid), a disposed graph `FLOE_ERR_DISPOSED`, and a pointer floe never
- * issued `FLOE_ERR_INVALID_HANDLE`. The pointer is never dereferenced.
+ * issued `FLOE_ERR_INVALID_HANDLE`. Each of floe's slots for graphs remembers how its last eight
+ * graphs ended; a pointer that ended before those (its slot reused more than eight times since)
+ * gives `FLOE_ERR_RELEASED_HANDLE`: ended, how forgotten. The pointer is never dereferenced.
  */
 floe_status floe_graph_attach(void *graph, floe_ref *out_root);
 
 /**
  * Frees a detached graph without attaching it (on the calling thread). Disposing twice gives
- * `FLOE_ERR_DISPOSED`; disposing an attached graph `FLOE_ERR_ALREADY_ATTACHED`.
+ * `FLOE_ERR_DISPOSED`; disposing an attached graph `FLOE_ERR_ALREADY_ATTACHED`; one that ended
+ * long ago `FLOE_ERR_RELEASED_HANDLE` (see `floe_graph_attach`).
  */
 floe_status floe_graph_dispose(void *graph);
 

@@ -89,11 +89,11 @@ pub fn floe_stream(worker: Worker, jobs: u64, futures: Futures) -> Duration {
 }
 
 /// The C job of `floe_c_stream`: the tiny work, no result.
-unsafe extern "C" fn c_tiny_job(_input: floe_ref, out_result: *mut floe_ref) -> Status {
+unsafe extern "C" fn c_tiny_job(_input: floe_ref, out_result: *mut floe_ref) -> i32 {
     tiny_work();
     // SAFETY: floe passes a writable out-parameter.
     unsafe { out_result.write(0) };
-    Status::Ok
+    Status::Ok as i32
 }
 
 /// `floe_worker_execute` of `c_tiny_job` on `worker`, with no producer; the C future it wrote.

@@ -1,6 +1,8 @@
 //! `floe_future_*`: the outcome of a job, consumed once, on any thread.
 
-use super::{boundary, floe_future, floe_ref, null_argument, required, returning, timeout, UserData};
+use super::{
+    boundary, floe_future, floe_ref, null_argument, required, returning, timeout, with_last_error_cleared, UserData,
+};
 use crate::core::base::error::{Result, Status};
 use crate::core::base::ids::table::IdTable;
 use crate::core::base::ids::IdKind;
@@ -74,20 +76,22 @@ pub unsafe extern "C" fn floe_future_consume(
     })
 }
 
-/// Calls a C outcome callback; a failure is first recorded as this thread's last error, in
-/// `function`.
+/// Calls a C outcome callback with the thread's last error cleared: a failure is recorded as the
+/// last error, in `function`, so that the callback can read it; a success leaves `FLOE_OK` there.
 fn call(
     function: &str,
     callback: unsafe extern "C" fn(Status, floe_ref, *mut c_void),
     user_data: UserData,
     outcome: core_future::Outcome,
 ) {
-    let (status, result) = match outcome {
-        Ok(result) => (Status::Ok, result.unwrap_or(0)),
-        Err(error) => (super::record_failure(function, &error), 0),
-    };
-    // SAFETY: the host's callback with the user data it passed alongside it.
-    unsafe { callback(status, result, user_data.0) }
+    with_last_error_cleared(|| {
+        let (status, result) = match outcome {
+            Ok(result) => (Status::Ok, result.unwrap_or(0)),
+            Err(error) => (super::record_failure(function, &error), 0),
+        };
+        // SAFETY: the host's callback with the user data it passed alongside it.
+        unsafe { callback(status, result, user_data.0) }
+    })
 }
 
 /// Delivers the future's outcome to `worker`'s queue (`FLOE_WORKER_MAIN` for the main thread's):

@@ -1,15 +1,19 @@
 //! `floe_global_*`: named globals — main-thread-only, thread-local or shared-immutable.
 
-use super::worker::c_failure;
-use super::{boundary, c_str, floe_ref, required, returning};
+use super::{boundary, c_str, call_host, floe_ref, required, returning};
 use crate::core::base::error::{Error, Status};
 use crate::core::shared::global::{self, GlobalMode};
 use std::ffi::c_char;
 
 /// Makes a global's value on the calling thread: writes a handle to `*out_value` (0 for none),
-/// which the global takes over. Returns `FLOE_OK`, or a status that fails the `floe_global_get`.
+/// which the global takes over, and returns `FLOE_OK`. Any other number fails the
+/// `floe_global_get`, and floe releases a value the initialiser wrote before failing: a
+/// `FLOE_ERR_*` with that status and the message the initialiser set with `floe_last_error_set`, a
+/// number that is no `floe_status` with `FLOE_ERR_HOST`, naming it. A failed initialiser leaves
+/// the global without a value: the next `floe_global_get` runs it again. Returns `int32_t`, as
+/// `floe_producer_fn` does and for the same reason.
 #[allow(non_camel_case_types)]
-pub type floe_initializer_fn = Option<unsafe extern "C" fn(out_value: *mut floe_ref) -> Status>;
+pub type floe_initializer_fn = Option<unsafe extern "C" fn(out_value: *mut floe_ref) -> i32>;
 
 /// Defines a global named `name` with `mode` (`FLOE_GLOBAL_MODE_*`) and `initializer`, and writes
 /// its id to `*out_global`. Global ids count up from 2^30, apart from worker, type and pool ids: one of
@@ -39,15 +43,8 @@ pub unsafe extern "C" fn floe_global_define(
         let id = global::define(
             name,
             mode,
-            Box::new(move || {
-                let mut value: floe_ref = 0;
-                // SAFETY: the host's initialiser, called as documented with a writable out-parameter.
-                let status = unsafe { initializer(&mut value) };
-                if status != Status::Ok {
-                    return Err(c_failure(status));
-                }
-                Ok((value != 0).then_some(value))
-            }),
+            // SAFETY: the host's initialiser, called as documented with a writable out-parameter.
+            Box::new(move || call_host(|value| unsafe { initializer(value) })),
         )?;
         Ok(id)
     };

@@ -2,7 +2,8 @@
 //!
 //! A detached graph travels as a `void *` that C code may store anywhere. The pointer is an opaque
 //! id, never dereferenced: floe looks it up (slot and generation) before anything else, so a
-//! garbage pointer, a second attach and a disposed graph each get their own status.
+//! garbage pointer, a second attach and a disposed graph each get their own status (and one that
+//! ended longer ago than its slot remembers, `FLOE_ERR_RELEASED_HANDLE`).
 
 use super::{boundary, floe_ref, returning, transfer_mode};
 use crate::core::base::error::{Error, Status};
@@ -42,7 +43,9 @@ pub unsafe extern "C" fn floe_object_detach(object: floe_ref, mode: u32, out_gra
 ///
 /// Each graph is attached once: a second attach gives `FLOE_ERR_ALREADY_ATTACHED` (the first
 /// owner's graph stays valid), a disposed graph `FLOE_ERR_DISPOSED`, and a pointer floe never
-/// issued `FLOE_ERR_INVALID_HANDLE`. The pointer is never dereferenced.
+/// issued `FLOE_ERR_INVALID_HANDLE`. Each of floe's slots for graphs remembers how its last eight
+/// graphs ended; a pointer that ended before those (its slot reused more than eight times since)
+/// gives `FLOE_ERR_RELEASED_HANDLE`: ended, how forgotten. The pointer is never dereferenced.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_graph_attach(graph: *mut c_void, out_root: *mut floe_ref) -> Status {
     let body = || take(graph, Status::ErrAlreadyAttached, "attached")?.attach();
@@ -51,7 +54,8 @@ pub unsafe extern "C" fn floe_graph_attach(graph: *mut c_void, out_root: *mut fl
 }
 
 /// Frees a detached graph without attaching it (on the calling thread). Disposing twice gives
-/// `FLOE_ERR_DISPOSED`; disposing an attached graph `FLOE_ERR_ALREADY_ATTACHED`.
+/// `FLOE_ERR_DISPOSED`; disposing an attached graph `FLOE_ERR_ALREADY_ATTACHED`; one that ended
+/// long ago `FLOE_ERR_RELEASED_HANDLE` (see `floe_graph_attach`).
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_graph_dispose(graph: *mut c_void) -> Status {
     boundary("floe_graph_dispose", || take(graph, Status::ErrDisposed, "disposed").map(drop))

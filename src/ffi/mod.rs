@@ -60,7 +60,8 @@ unsafe impl Send for UserData {}
 unsafe impl Sync for UserData {}
 
 thread_local! {
-    static LAST_ERROR: RefCell<(Status, CString)> = RefCell::new((Status::Ok, CString::default()));
+    /// The calling thread's last failure: its status and message (`None` for none, or cleared).
+    static LAST_ERROR: RefCell<(Status, Option<CString>)> = const { RefCell::new((Status::Ok, None)) };
 }
 
 /// Runs an exported function's body: no panic crosses into C; a failure is recorded for
@@ -113,7 +114,7 @@ pub(crate) fn record_failure(function: &str, error: &Error) -> Status {
 pub(crate) fn record_message(status: Status, message: &str) -> Status {
     let text = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
     // A thread being torn down has no last-error slot left; the status still reaches the caller.
-    let _ = LAST_ERROR.try_with(|last| *last.borrow_mut() = (status, text));
+    let _ = LAST_ERROR.try_with(|last| *last.borrow_mut() = (status, Some(text)));
     status
 }
 
@@ -127,9 +128,85 @@ pub(crate) fn last_status() -> Status {
 /// may ask from a thread-exit destructor, after the thread's storage is gone: that gets a static
 /// explanation rather than a panic, which could not unwind out of an `extern "C"` function.
 pub(crate) fn last_message() -> *const c_char {
-    LAST_ERROR.try_with(|last| last.borrow().1.as_ptr()).unwrap_or_else(|_| {
+    LAST_ERROR.try_with(|last| last.borrow().1.as_deref().unwrap_or_default().as_ptr()).unwrap_or_else(|_| {
         c"floe cannot report this failure: the calling thread is exiting and its floe state is gone".as_ptr()
     })
+}
+
+/// Runs host code — a job, a producer, an initialiser, an outcome callback — with the calling
+/// thread's last error cleared, so that whatever explains its failure was set by it (with
+/// `floe_last_error_set`, or by a floe call of its own that failed), never by an earlier job on the
+/// same thread. When the host code records nothing, the earlier last error is put back as it was:
+/// a producer or an initialiser runs inside a call that may succeed, and a message pointer the
+/// host holds stays valid until a call fails.
+pub(crate) fn with_last_error_cleared<T>(host: impl FnOnce() -> T) -> T {
+    let earlier = LAST_ERROR.try_with(|last| last.replace((Status::Ok, None))).ok();
+    let value = host();
+    if let Some(earlier) = earlier.filter(|(status, _)| *status != Status::Ok) {
+        let _ = LAST_ERROR.try_with(|last| {
+            let mut last = last.borrow_mut();
+            if last.0 == Status::Ok {
+                *last = earlier;
+            }
+        });
+    }
+    value
+}
+
+/// Calls a host callback that writes a handle to an out-parameter (a job's result, a producer's
+/// root, a global's value) and returns a status — an `int32_t` in C, so that any number it returns
+/// is defined behaviour — with the thread's last error cleared (`with_last_error_cleared`).
+///
+/// `FLOE_OK` gives the handle (`None` for 0). An error status fails with the message the callback
+/// set, or one saying it set none; a number that is no status is `FLOE_ERR_HOST`, naming it. On
+/// failure a handle the callback wrote is released: floe owned it once written.
+pub(crate) fn call_host(callback: impl FnOnce(&mut floe_ref) -> i32) -> Result<Option<u64>> {
+    let mut made: floe_ref = 0;
+    let outcome = with_last_error_cleared(|| host_status(callback(&mut made)));
+    match outcome {
+        Ok(()) => Ok(optional_ref(made)),
+        Err(error) => {
+            if made != 0 {
+                // Whatever the handle is (a made-up one fails its release), nothing else will free it.
+                let _ = crate::core::graph::object::release(made);
+            }
+            Err(error)
+        }
+    }
+}
+
+/// What a host callback's return value means; called before its thread's last error is restored,
+/// so only a message the callback set is used.
+fn host_status(code: i32) -> Result<()> {
+    match Status::from_code(code) {
+        Some(Status::Ok) => Ok(()),
+        Some(status) => Err(host_failure(status)),
+        None => Err(not_a_status(code)),
+    }
+}
+
+#[cold]
+fn host_failure(status: Status) -> Error {
+    let message = match last_set_message() {
+        Some((set, message)) if set == status => message,
+        _ => format!("it returned {} without a message (floe_last_error_set gives one)", status.name()),
+    };
+    Error::new(status, message)
+}
+
+#[cold]
+fn not_a_status(code: i32) -> Error {
+    let set = last_set_message().map(|(status, message)| format!("; it had set {}: {message}", status.name()));
+    Error::new(Status::ErrHost, format!("it returned {code}, which is no floe_status{}", set.unwrap_or_default()))
+}
+
+/// The failure recorded on this thread since its last error was cleared, if any.
+fn last_set_message() -> Option<(Status, String)> {
+    let last = LAST_ERROR.try_with(|last| {
+        let last = last.borrow();
+        (last.0 != Status::Ok).then(|| (last.0, last.1.as_deref().unwrap_or_default().to_string_lossy().into_owned()))
+    });
+    last.ok().flatten()
 }
 
 pub(crate) fn null_argument(name: &str) -> Error {

@@ -4,26 +4,34 @@
 //! not capture: everything it needs travels in its input graph.
 
 use super::future::register;
-use super::{
-    boundary, c_str, floe_future, floe_ref, last_message, last_status, required, returning, transfer_mode, UserData,
-};
-use crate::core::base::error::{Error, Result, Status};
+use super::{boundary, c_str, call_host, floe_future, floe_ref, required, returning, transfer_mode, UserData};
+use crate::core::base::error::{Result, Status};
 use crate::core::exec::future::Future;
 use crate::core::exec::worker::{self, ForeignFn, JobFn};
 use crate::core::graph::transfer::{self, TransferMode, Transit};
-use std::ffi::{c_char, c_void, CStr};
+use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
 /// Makes the root of a job's input graph on the calling thread: writes a handle to `*out_root`
-/// (or 0 for no input), which floe then owns. Returns `FLOE_OK`, or a status that fails the call.
+/// (or 0 for no input), which floe then owns, and returns `FLOE_OK`; any other number fails the
+/// call, and floe releases a root the producer wrote before failing. The return type is `int32_t`
+/// so that any number is defined behaviour: a `FLOE_ERR_*` fails the call with that status and the
+/// message the producer set with `floe_last_error_set` (the thread's last error is cleared before
+/// it runs), a number that is no `floe_status` with `FLOE_ERR_HOST`, naming it. (In C before C23
+/// `floe_status` is `int32_t`, so a function declared to return `floe_status` fits; in C++ declare
+/// it `int32_t`.)
 #[allow(non_camel_case_types)]
-pub type floe_producer_fn = Option<unsafe extern "C" fn(producer_arg: *mut c_void, out_root: *mut floe_ref) -> Status>;
+pub type floe_producer_fn = Option<unsafe extern "C" fn(producer_arg: *mut c_void, out_root: *mut floe_ref) -> i32>;
 
 /// A job: runs on its worker with `input` (a handle the job owns and must release or return; 0 for
-/// none) and writes its result's root to `*out_result` (0 for none), which floe then owns. A status
-/// other than `FLOE_OK` fails the job's future with that status and the thread's last error message.
+/// none) and writes its result's root to `*out_result` (0 for none), which floe then owns, and
+/// returns `FLOE_OK`. Any other number fails the job's future, and floe releases a result the job
+/// wrote before failing: a `FLOE_ERR_*` with that status and the message the job set with
+/// `floe_last_error_set` (the thread's last error is cleared before each job, so a message is never
+/// an earlier job's), a number that is no `floe_status` with `FLOE_ERR_HOST`, naming it. Returns
+/// `int32_t`, as `floe_producer_fn` does and for the same reason.
 #[allow(non_camel_case_types)]
-pub type floe_job_fn = Option<unsafe extern "C" fn(input: floe_ref, out_result: *mut floe_ref) -> Status>;
+pub type floe_job_fn = Option<unsafe extern "C" fn(input: floe_ref, out_result: *mut floe_ref) -> i32>;
 
 /// Called, from any thread, when work is queued for the main thread; `user_data` as registered.
 #[allow(non_camel_case_types)]
@@ -31,17 +39,6 @@ pub type floe_wakeup_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
 /// The id of the main thread's queue, usable wherever a worker id is (`worker::MAIN_WORKER`).
 pub const FLOE_WORKER_MAIN: u32 = 1;
-
-/// The error a C callback's status stands for: the thread's last message when its status matches.
-pub(crate) fn c_failure(status: Status) -> Error {
-    let message = if last_status() == status {
-        // SAFETY: floe's last message is a valid NUL-terminated string until the next failure here.
-        unsafe { CStr::from_ptr(last_message()) }.to_string_lossy().into_owned()
-    } else {
-        format!("it returned {}", status.name())
-    };
-    Error::new(status, message)
-}
 
 /// Starts a worker thread named `name` (its thread's name in messages too) and writes its id to
 /// `*out_worker`. The id is valid on every thread until the worker terminates, and is below 2^29,
@@ -76,14 +73,9 @@ fn run_c_job(target: ForeignFn, input: Option<u64>) -> Result<Option<u64>> {
     // `Option` of a function pointer is laid out as a nullable pointer).
     let job = unsafe { std::mem::transmute::<*const (), floe_job_fn>(target.0) };
     let job = job.expect("`c_job` erased a non-NULL job");
-    let mut result: floe_ref = 0;
-    // SAFETY: the host's job function, called as documented with a writable out-parameter.
-    let status = unsafe { job(input.unwrap_or(0), &mut result) };
-    if status != Status::Ok {
-        // The future says "the job failed: ..." when it reports this.
-        return Err(c_failure(status));
-    }
-    Ok((result != 0).then_some(result))
+    // SAFETY: the host's job function, called as documented with a writable out-parameter. The
+    // future says "the job failed: ..." when it reports a failure.
+    call_host(|result| unsafe { job(input.unwrap_or(0), result) })
 }
 
 /// Where `execute_from_c` hands a job: a worker, a pool or a view. Each `schedule` is inlined at
@@ -112,20 +104,16 @@ impl Scheduler for OnWorker {
 /// `producer` is callable with `producer_arg` as documented for `floe_producer_fn`.
 #[inline(never)]
 unsafe fn produce_then<R>(
-    producer: unsafe extern "C" fn(*mut c_void, *mut floe_ref) -> Status,
+    producer: unsafe extern "C" fn(*mut c_void, *mut floe_ref) -> i32,
     producer_arg: *mut c_void,
     mode: TransferMode,
     schedule: impl FnOnce(Option<Transit>) -> Result<R>,
 ) -> Result<R> {
-    let mut root: floe_ref = 0;
     // SAFETY: the host's producer, called as documented with a writable out-parameter.
-    let status = unsafe { producer(producer_arg, &mut root) };
-    if status != Status::Ok {
-        return Err(c_failure(status).context("the producer failed"));
-    }
-    if root == 0 {
+    let made = call_host(|root| unsafe { producer(producer_arg, root) });
+    let Some(root) = made.map_err(|error| error.context("the producer failed"))? else {
         return schedule(None);
-    }
+    };
     let transit = transfer::detach(root, mode).inspect_err(|_| {
         let _ = crate::core::graph::object::release(root);
     })?;

@@ -29,10 +29,10 @@ unsafe extern "C" fn counting_callback(_: Status, _: u64, _: *mut c_void) {
     CALLBACKS.fetch_add(1, Ordering::Relaxed);
 }
 
-unsafe extern "C" fn echo(input: u64, out_result: *mut u64) -> Status {
+unsafe extern "C" fn echo(input: u64, out_result: *mut u64) -> i32 {
     // SAFETY: floe passes a writable out-parameter.
     unsafe { out_result.write(input) };
-    Status::Ok
+    Status::Ok as i32
 }
 
 /// The status of a failed call, after checking that the thread's last error says the same and
@@ -267,13 +267,13 @@ fn ids_next_to_live_ones_get_an_error_and_leave_them_alone() {
 /// What `hand_back_made_up` writes as its result or root.
 static MADE_UP: AtomicU64 = AtomicU64::new(0);
 
-unsafe extern "C" fn hand_back_made_up(_: u64, out: *mut u64) -> Status {
+unsafe extern "C" fn hand_back_made_up(_: u64, out: *mut u64) -> i32 {
     // SAFETY: floe passes a writable out-parameter.
     unsafe { out.write(MADE_UP.load(Ordering::Relaxed)) };
-    Status::Ok
+    Status::Ok as i32
 }
 
-unsafe extern "C" fn produce_made_up(_: *mut c_void, out: *mut u64) -> Status {
+unsafe extern "C" fn produce_made_up(_: *mut c_void, out: *mut u64) -> i32 {
     // SAFETY: as above.
     unsafe { hand_back_made_up(0, out) }
 }

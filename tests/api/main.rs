@@ -1,6 +1,7 @@
 //! API tests of the safe Rust surface, each run on the main thread and on a background thread.
 
 mod atomics;
+mod callbacks;
 mod cycles;
 mod freeze;
 mod globals;
@@ -34,6 +35,7 @@ fn main() {
         pools::TESTS,
         made_up_ids::TESTS,
         memory_races::TESTS,
+        callbacks::TESTS,
     ]
     .concat();
     harness::main(&tests);

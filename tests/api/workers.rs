@@ -270,11 +270,11 @@ fn shutdown_reports_instead_of_aborting() {
 }
 
 /// A C job that takes a little while, so that a waiter is waiting when the release comes.
-unsafe extern "C" fn c_nap(_input: u64, out_result: *mut u64) -> Status {
+unsafe extern "C" fn c_nap(_input: u64, out_result: *mut u64) -> i32 {
     std::thread::sleep(Duration::from_micros(200));
     // SAFETY: floe passes a writable out-parameter.
     unsafe { out_result.write(0) };
-    Status::Ok
+    Status::Ok as i32
 }
 
 /// A C host that releases a `floe_future` on one thread while another waits on it: the waiter
@@ -325,31 +325,31 @@ fn a_c_future_released_while_another_thread_waits_is_a_status_not_a_crash() {
 }
 
 /// A C producer that makes no root: the job runs with no input.
-unsafe extern "C" fn no_root_producer(_arg: *mut std::ffi::c_void, out_root: *mut u64) -> Status {
+unsafe extern "C" fn no_root_producer(_arg: *mut std::ffi::c_void, out_root: *mut u64) -> i32 {
     // SAFETY: floe passes a writable out-parameter.
     unsafe { out_root.write(0) };
-    Status::Ok
+    Status::Ok as i32
 }
 
 /// A C producer that fails, explaining why.
-unsafe extern "C" fn failing_producer(_arg: *mut std::ffi::c_void, _out_root: *mut u64) -> Status {
-    let status = Status::ErrInvalidArgument;
+unsafe extern "C" fn failing_producer(_arg: *mut std::ffi::c_void, _out_root: *mut u64) -> i32 {
+    let status = Status::ErrInvalidArgument as i32;
     // SAFETY: a NUL-terminated message.
-    assert_eq!(unsafe { floe::ffi::error::floe_last_error_set(status as i32, c"no input today".as_ptr()) }, Status::Ok);
+    assert_eq!(unsafe { floe::ffi::error::floe_last_error_set(status, c"no input today".as_ptr()) }, Status::Ok);
     status
 }
 
 static C_JOBS_RUN: AtomicUsize = AtomicUsize::new(0);
 
 /// A C job that counts its runs and fails unless it has no input.
-unsafe extern "C" fn c_expect_no_input(input: u64, out_result: *mut u64) -> Status {
+unsafe extern "C" fn c_expect_no_input(input: u64, out_result: *mut u64) -> i32 {
     C_JOBS_RUN.fetch_add(1, Ordering::SeqCst);
     // SAFETY: floe passes a writable out-parameter.
     unsafe { out_result.write(0) };
     if input == 0 {
-        Status::Ok
+        Status::Ok as i32
     } else {
-        Status::ErrInvalidArgument
+        Status::ErrInvalidArgument as i32
     }
 }
 

@@ -174,14 +174,12 @@ fn shared_value(index: usize, global: &Global) -> Result<Option<ObjIndex>> {
                 *slot = Slot::Initializing(me);
                 INIT_GRAPH.lock().initializing.insert(index, me);
                 drop(slot);
+                let mut claim = Claim { index, global, outcome: Slot::Empty };
                 let made = initialize(index, global);
-                let mut slot = global.value.lock();
-                *slot = match &made {
-                    Ok(target) => Slot::Ready(*target),
-                    Err(_) => Slot::Empty,
-                };
-                INIT_GRAPH.lock().initializing.remove(&index);
-                global.ready.notify_all();
+                if let Ok(target) = made {
+                    claim.outcome = Slot::Ready(target);
+                }
+                drop(claim);
                 return made;
             }
             Slot::Initializing(initializer) => {
@@ -196,6 +194,25 @@ fn shared_value(index: usize, global: &Global) -> Result<Option<ObjIndex>> {
                 INIT_GRAPH.lock().waiting.remove(&me);
             }
         }
+    }
+}
+
+/// A thread's claim to initialise a shared global, settled when dropped: the slot gets `outcome`
+/// (the value, or empty again after a failure, so that the next `get` retries), the thread leaves
+/// the init graph and the waiters wake. A drop guard, so that an initialiser that unwinds settles
+/// it too: a claim left behind would make every later `get` on this thread, reset or not, a cycle.
+struct Claim<'a> {
+    index: usize,
+    global: &'a Global,
+    outcome: Slot,
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut slot = self.global.value.lock();
+        *slot = self.outcome;
+        INIT_GRAPH.lock().initializing.remove(&self.index);
+        self.global.ready.notify_all();
     }
 }
 
@@ -251,15 +268,34 @@ fn cyclic(cycle: Vec<usize>) -> Error {
     )
 }
 
+/// Global `index` on this thread's list of globals it is initialising, until dropped (an
+/// initialiser that unwinds leaves the list too, or the global would look cyclic for ever).
+struct Entered;
+
+impl Entered {
+    fn push(index: usize) -> Entered {
+        INITIALIZING.with(|i| i.borrow_mut().push(index));
+        Entered
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        // A thread being torn down may have lost the list already; there is nothing left to undo.
+        let _ = INITIALIZING.try_with(|i| i.borrow_mut().pop());
+    }
+}
+
 /// Runs the initialiser of global `index` on the calling thread; shared-immutable values are frozen.
 fn initialize(index: usize, global: &Global) -> Result<Option<ObjIndex>> {
     let already = INITIALIZING.with(|i| i.borrow().contains(&index));
     if already {
         return Err(cyclic(own_cycle(index)));
     }
-    INITIALIZING.with(|i| i.borrow_mut().push(index));
-    let made = (global.init)();
-    INITIALIZING.with(|i| i.borrow_mut().pop());
+    let made = {
+        let _entered = Entered::push(index);
+        (global.init)()
+    };
     let Some(handle) = made.map_err(|e| e.context(&format!("the initialiser of global {}", global.name)))? else {
         return Ok(None);
     };

@@ -25,8 +25,13 @@ struct Entry<T> {
     ended: VecDeque<(u32, Status, &'static str)>,
 }
 
-/// How many ended generations a slot remembers; older ids are reported as not live.
+/// How many ended generations a slot remembers how they ended; an older ended id is still known
+/// to have been issued (its generation is odd and below the slot's), and is reported as ended,
+/// `ErrReleasedHandle`, without saying how.
 const HISTORY: usize = 8;
+
+/// How an ended id the slot no longer remembers ended, for its message.
+const FORGOTTEN: &str = "attached or disposed, long ago (its slot has been reused since, and which is forgotten)";
 
 impl<T> Default for Entry<T> {
     fn default() -> Self {
@@ -109,7 +114,9 @@ impl<T> Registry<T> {
     fn invalid(&self, id: u64) -> Error {
         let ended = self.kind.split(id).and_then(|(generation, index)| {
             let entry = self.slots.get(index)?.lock();
-            entry.ended.iter().find(|e| e.0 == generation).map(|&(_, status, how)| (status, how))
+            let remembered = entry.ended.iter().find(|e| e.0 == generation).map(|&(_, status, how)| (status, how));
+            let issued = generation & 1 == 1 && generation < entry.generation;
+            remembered.or(issued.then_some((Status::ErrReleasedHandle, FORGOTTEN)))
         });
         not_live(self.kind, id, ended)
     }
@@ -132,5 +139,26 @@ mod tests {
         assert_eq!(again(second), Status::ErrDisposed);
         assert_eq!(again(first + (64 << 32)), Status::ErrInvalidHandle);
         assert_eq!(again(0), Status::ErrNull);
+    }
+
+    /// A slot remembers how its last few ids ended; an id older than that was still issued here,
+    /// and says it ended rather than that it never existed.
+    #[test]
+    fn an_id_ended_longer_ago_than_the_history_is_ended_not_unknown() {
+        static TABLE: Registry<u32> = Registry::new(IdKind::Graph);
+        let oldest = TABLE.insert(0).unwrap();
+        TABLE.remove(oldest, Status::ErrDisposed, "disposed").unwrap();
+        for value in 1..=HISTORY as u32 {
+            let id = TABLE.insert(value).unwrap();
+            assert_eq!(id as u32, oldest as u32, "the slot is reused");
+            TABLE.remove(id, Status::ErrAlreadyAttached, "attached").unwrap();
+        }
+        let error = TABLE.remove(oldest, Status::ErrDisposed, "disposed").unwrap_err();
+        assert_eq!(error.status(), Status::ErrReleasedHandle, "{}", error.message());
+        assert!(error.message().contains("attached or disposed, long ago"), "{}", error.message());
+        assert!(!error.message().contains("issued"), "{}", error.message());
+        let unissued = oldest + ((2 * HISTORY as u64 + 8) << 32);
+        let error = TABLE.remove(unissued, Status::ErrDisposed, "disposed").unwrap_err();
+        assert_eq!(error.status(), Status::ErrInvalidHandle, "a generation the slot never reached");
     }
 }
