@@ -17,7 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-static int passed, failed;
+/* Atomic: the checks run on several pthreads at once (the receiver thread and main, say). */
+static atomic_int passed, failed;
 
 /* A copy of the message of the last failure checked by `expect` on this thread. */
 static _Thread_local char message[4096];

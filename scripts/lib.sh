@@ -6,10 +6,66 @@ step() {
     printf '\n==> %s\n' "$*"
 }
 have() { command -v "$1" >/dev/null 2>&1; }
+# True in CI: the CI variable is set, to anything but "false" or "0" (CI services set CI=true).
+in_ci() {
+    case ${CI:-} in '' | false | 0) return 1 ;; *) return 0 ;; esac
+}
+# For a step that cannot run on this machine: `cannot_run WHAT WHY`. In CI it fails (the run stops
+# there, and its last line counts the failure), because a CI run that skips a check has not passed
+# it; elsewhere it says loudly that WHAT was skipped and why, and the run goes on.
+cannot_run() {
+    local what=$1 why=$2
+    if in_ci; then
+        printf 'FAILED: %s cannot run, and in CI (CI=%s) a step that cannot run fails the run.\n%s\n' \
+            "$what" "$CI" "$why"
+        return 1
+    fi
+    printf '!!!!!!!!\n!!! SKIPPED: %s cannot run on this machine (in CI this fails the run).\n%s\n!!!!!!!!\n' \
+        "$what" "$why"
+}
 apt_updated=
 apt_install() {
     [ -n "$apt_updated" ] || { apt-get update -qq; apt_updated=1; }
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# Miri and ThreadSanitizer run on one pinned nightly (FLOE_NIGHTLY overrides it). From
+# nightly-2026-09-11 on, Miri checks the types of c-variadic arguments (rust-lang/rust#161734) and
+# rejects parking_lot_core 0.9.12's futex call whenever a test happens to contend a mutex; this one
+# predates that and has miri and rust-src.
+NIGHTLY=${FLOE_NIGHTLY:-nightly-2026-05-20}
+
+# `toolchain_with TOOLCHAIN COMPONENT...`: makes sure rustup has TOOLCHAIN with each COMPONENT,
+# installing what is missing (nothing is downloaded when all is there). When that fails it returns 1
+# with the command that failed and rustup's last words in $toolchain_error.
+toolchain_error=
+toolchain_with() {
+    local toolchain=$1 installed output component missing=()
+    shift
+    toolchain_error=
+    if ! have rustup; then
+        toolchain_error="rustup is not on PATH, so the $toolchain toolchain cannot be installed"
+        return 1
+    fi
+    if ! installed=$(RUSTUP_AUTO_INSTALL=0 rustup component list --toolchain "$toolchain" --installed 2>/dev/null); then
+        local components
+        components=$(IFS=,; echo "$*")
+        if ! output=$(RUST_BACKTRACE=0 rustup toolchain install "$toolchain" --profile minimal --component "$components" 2>&1); then
+            toolchain_error="\`rustup toolchain install $toolchain --profile minimal --component $components\` failed:
+$(tail -n 5 <<<"$output")"
+            return 1
+        fi
+        installed=$(RUSTUP_AUTO_INSTALL=0 rustup component list --toolchain "$toolchain" --installed 2>&1)
+    fi
+    for component; do
+        grep -q "^$component\(-\|\$\)" <<<"$installed" || missing+=("$component")
+    done
+    if [ ${#missing[@]} -gt 0 ] &&
+        ! output=$(RUST_BACKTRACE=0 rustup component add --toolchain "$toolchain" "${missing[@]}" 2>&1); then
+        toolchain_error="\`rustup component add --toolchain $toolchain ${missing[*]}\` failed:
+$(tail -n 5 <<<"$output")"
+        return 1
+    fi
 }
 
 # Test counts over a whole run. `start_suites` once, then `run_suite NAME CMD...` for each command
@@ -23,17 +79,32 @@ apt_install() {
 # A suite that failed with no failing test counted (it did not build, say) counts as one failure,
 # and so does a run that stopped outside any suite: a run that fails never ends "0 failed".
 suite_logs=
+suite_log=
 start_suites() {
     suite_logs=$(mktemp -d)
 }
 run_suite() {
     local name=$1 status
     shift
-    local log
-    log=$suite_logs/$(find "$suite_logs" -name '*.log' | wc -l)-$name.log
+    suite_log=$suite_logs/$(find "$suite_logs" -name '*.log' | wc -l)-$name.log
     # The command's own status, whatever pipefail and errexit say (neither applies left of `||`).
-    { "$@" 2>&1 | tee "$log"; status=${PIPESTATUS[0]}; } || true
-    echo "$status" >"${log%.log}.status"
+    { "$@" 2>&1 | tee "$suite_log"; status=${PIPESTATUS[0]}; } || true
+    echo "$status" >"${suite_log%.log}.status"
+    return "$status"
+}
+# `run_filtered_suite NAME CMD...`: run_suite for a command that selects its tests by name (libtest's
+# or the API harness's filter), which also fails when no test ran: a filter that matches nothing
+# (a module renamed, a test moved) passes with "0 passed" otherwise. The failure counts as one.
+run_filtered_suite() {
+    local name=$1 status=0 passed failed
+    run_suite "$@" || status=$?
+    read -r passed failed < <(suite_counts "$suite_log")
+    if [ "$status" -eq 0 ] && [ $((passed + failed)) -eq 0 ]; then
+        { echo "FAILED: $name ran no test: its filter matches none (\`${*:2}\`)"; echo "0 passed, 1 failed"; } |
+            tee -a "$suite_log"
+        status=1
+        echo "$status" >"${suite_log%.log}.status"
+    fi
     return "$status"
 }
 # Prints "PASSED FAILED" for one saved output.
