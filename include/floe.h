@@ -179,6 +179,38 @@ enum floe_status
    */
   FLOE_ERR_WOULD_DEADLOCK = 28,
   /**
+   * Bytes floe reads from a segment or a version block are not what floe writes there (a bad
+   * checksum, an offset or index out of bounds, an impossible value); the message says which.
+   */
+  FLOE_ERR_CORRUPT = 29,
+  /**
+   * A type in a segment or version block has the name of one of this process's types but other
+   * fields; the message names the type and the first field that differs.
+   */
+  FLOE_ERR_TYPE_MISMATCH = 30,
+  /**
+   * The segment belongs to another user or can be opened by other users than its owner; the
+   * message names the owner and the mode.
+   */
+  FLOE_ERR_PERMISSION = 31,
+  /**
+   * The file is not a floe segment of a format this floe reads (another magic, a later format
+   * version); the message says what was found.
+   */
+  FLOE_ERR_INCOMPATIBLE = 32,
+  /**
+   * A segment with that name already exists (create) or none does (open).
+   */
+  FLOE_ERR_EXISTS = 33,
+  /**
+   * No segment has that name.
+   */
+  FLOE_ERR_NOT_FOUND = 34,
+  /**
+   * A system call failed; the message names the call, the path and the system's reason.
+   */
+  FLOE_ERR_SYSTEM = 35,
+  /**
    * floe panicked; the message holds the panic text. Nothing unwound into the caller.
    */
   FLOE_ERR_PANIC = 100,

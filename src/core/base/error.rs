@@ -72,12 +72,30 @@ pub enum Status {
     /// The wait could never end: the job waits in the calling thread's own queue (a worker's, or
     /// the main queue on the main thread), which runs nothing while its thread waits.
     ErrWouldDeadlock = 28,
+    /// Bytes floe reads from a segment or a version block are not what floe writes there (a bad
+    /// checksum, an offset or index out of bounds, an impossible value); the message says which.
+    ErrCorrupt = 29,
+    /// A type in a segment or version block has the name of one of this process's types but other
+    /// fields; the message names the type and the first field that differs.
+    ErrTypeMismatch = 30,
+    /// The segment belongs to another user or can be opened by other users than its owner; the
+    /// message names the owner and the mode.
+    ErrPermission = 31,
+    /// The file is not a floe segment of a format this floe reads (another magic, a later format
+    /// version); the message says what was found.
+    ErrIncompatible = 32,
+    /// A segment with that name already exists (create) or none does (open).
+    ErrExists = 33,
+    /// No segment has that name.
+    ErrNotFound = 34,
+    /// A system call failed; the message names the call, the path and the system's reason.
+    ErrSystem = 35,
     /// floe panicked; the message holds the panic text. Nothing unwound into the caller.
     ErrPanic = 100,
 }
 
 impl Status {
-    const ALL: [Status; 30] = [
+    const ALL: [Status; 37] = [
         Status::Ok,
         Status::ErrNull,
         Status::ErrInvalidHandle,
@@ -107,6 +125,13 @@ impl Status {
         Status::ErrCyclicInit,
         Status::ErrHost,
         Status::ErrWouldDeadlock,
+        Status::ErrCorrupt,
+        Status::ErrTypeMismatch,
+        Status::ErrPermission,
+        Status::ErrIncompatible,
+        Status::ErrExists,
+        Status::ErrNotFound,
+        Status::ErrSystem,
         Status::ErrPanic,
     ];
 

@@ -12,4 +12,5 @@
 //! May import: `graph`, `heap`, `base`; not `exec`.
 
 pub(crate) mod global;
+pub(crate) mod segment;
 pub(crate) mod shared_data;

@@ -1,0 +1,1 @@
+//! The version block (see `mod.rs`).

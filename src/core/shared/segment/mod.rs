@@ -1,0 +1,20 @@
+//! Segments: named memory shared between processes, whose slots hold versioned frozen graphs that
+//! a reader in another process reads without copying them. The format and the protocols are in
+//! `docs/segment-format.md`.
+//!
+//! 1. `block` — the version block: one frozen graph, written once into position-independent,
+//!    self-describing bytes (its types, an object table, objects, strings; references as object
+//!    indices), and read back through checks on every access.
+//! 2. `store` — the segment file: header, slots, the writer's lock, the readers' table, the page
+//!    map; publish (write a block, commit it with one atomic store), read (pin a version), recovery
+//!    after a crashed writer, reclamation of versions no reader pins.
+//!
+//! Memory another process can write is never behind a Rust reference: bytes are copied out through
+//! raw pointers and checked, words that processes share are atomics.
+//!
+//! May import: `graph`, `heap`, `base`.
+// The C ABI and the Rust API reach these modules in the steps that follow the format and the store.
+#![allow(dead_code)]
+
+pub(crate) mod block;
+pub(crate) mod store;
