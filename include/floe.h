@@ -199,7 +199,7 @@ enum floe_status
    */
   FLOE_ERR_INCOMPATIBLE = 32,
   /**
-   * A segment with that name already exists (create) or none does (open).
+   * A segment with that name already exists.
    */
   FLOE_ERR_EXISTS = 33,
   /**

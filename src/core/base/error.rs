@@ -84,7 +84,7 @@ pub enum Status {
     /// The file is not a floe segment of a format this floe reads (another magic, a later format
     /// version); the message says what was found.
     ErrIncompatible = 32,
-    /// A segment with that name already exists (create) or none does (open).
+    /// A segment with that name already exists.
     ErrExists = 33,
     /// No segment has that name.
     ErrNotFound = 34,
