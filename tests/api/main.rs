@@ -11,6 +11,7 @@ mod objects;
 mod ownership;
 mod pools;
 mod properties;
+mod scheduling;
 mod shared_data;
 mod stress;
 mod transfer;
@@ -32,6 +33,7 @@ fn main() {
         stress::TESTS,
         pools::TESTS,
         made_up_ids::TESTS,
+        scheduling::TESTS,
     ]
     .concat();
     harness::main(&tests);
