@@ -695,7 +695,7 @@ pub fn set_main_wakeup(hook: Option<WakeHook>) {
     let Some(replaced) = replaced else { return };
     // Each call under way holds a clone; a thread inside a hook never waits here, so no two wait
     // for each other.
-    let own_calls = IN_WAKEUP.with(Cell::get) as usize;
+    let own_calls = IN_WAKEUP.try_with(Cell::get).unwrap_or(0) as usize;
     while Arc::strong_count(&replaced) > 1 + own_calls {
         std::thread::yield_now();
     }
@@ -712,10 +712,10 @@ fn wake_main_host() {
     struct Calling(Arc<dyn Fn() + Send + Sync>);
     impl Drop for Calling {
         fn drop(&mut self) {
-            IN_WAKEUP.with(|calls| calls.set(calls.get() - 1));
+            let _ = IN_WAKEUP.try_with(|calls| calls.set(calls.get() - 1));
         }
     }
-    IN_WAKEUP.with(|calls| calls.set(calls.get() + 1));
+    let _ = IN_WAKEUP.try_with(|calls| calls.set(calls.get() + 1));
     let calling = Calling(hook);
     (calling.0)();
 }
