@@ -41,10 +41,15 @@ fn wait_for_a_job_of_the_target(_: Option<Object>) -> Result<Option<Object>> {
     target().execute(None, TransferMode::Safe, make_list)?.result(INNER_WAIT)
 }
 
-/// Queues `wait_for_a_job_of_the_target` on the target and waits for it without a timeout: a
-/// thread of the pool that stays blocked while its inner job runs.
+/// Queues `make_list` on the target and waits for it without a timeout.
+fn wait_without_end_for_a_job_of_the_target(_: Option<Object>) -> Result<Option<Object>> {
+    target().execute(None, TransferMode::Safe, make_list)?.result(None)
+}
+
+/// Queues a job that waits for a third on the target, and waits for it, all without a timeout:
+/// whichever of the two waits is checked second finds every thread of a 2-thread pool waiting.
 fn wait_for_a_waiter(_: Option<Object>) -> Result<Option<Object>> {
-    target().execute(None, TransferMode::Safe, wait_for_a_job_of_the_target)?.result(None)
+    target().execute(None, TransferMode::Safe, wait_without_end_for_a_job_of_the_target)?.result(None)
 }
 
 /// Kotlin/Native and floe before had a pool's job that waited for a job of its own pool, with
@@ -62,7 +67,8 @@ fn a_pool_job_waiting_for_its_own_pool_with_every_thread_waiting_is_an_error_not
     );
     assert!(started.elapsed() < Duration::from_secs(4), "refused at once, not after the inner wait's timeout");
 
-    // Two threads: the first waits (no timeout) for a job that waits for a third job.
+    // Two threads: the first waits for a job that waits for a third job (before, both hung; here
+    // the test's own wait has a timeout). Either wait may be the one refused; the other then ends.
     let pair = Pool::start("pair", 2).unwrap();
     *TARGET.lock().unwrap() = Some(pair);
     let outer = pair.execute(None, TransferMode::Safe, wait_for_a_waiter).unwrap();

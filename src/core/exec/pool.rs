@@ -17,8 +17,10 @@
 //! `ErrWouldDeadlock` when the others counted, all still waiting for unfinished jobs, fill every
 //! thread of the pool (nobody is left to run the job) or every slot of the view (the job cannot
 //! start). Only such a pool's or view's threads complete its jobs, and each of them is blocked, so
-//! the check has no false alarm (a termination would only cancel the jobs). Waits on several
-//! futures, and cycles through several pools, are not checked.
+//! the check has no false alarm (a termination would only cancel the jobs). A wait with a timeout
+//! is checked but not counted: it ends by itself. Of two waits that close the circle, the one
+//! checked second is refused. Waits on several futures, and cycles through several pools, are not
+//! checked.
 
 use crate::core::base::error::{Error, Result, Status};
 use crate::core::base::ids::ranges::{elsewhere, take_id, IdRange, FIRST_POOL_ID};
