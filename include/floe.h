@@ -48,7 +48,11 @@
 #define FLOE_VERSION_PATCH 0
 
 /**
- * The id of the main thread's queue, usable wherever a worker id is (`worker::MAIN_WORKER`).
+ * The id of the main thread's queue, usable wherever a worker id is (`worker::MAIN_WORKER`). When
+ * the main thread exits, the main queue closes for good: what waits in it is cancelled (jobs'
+ * futures fail with `FLOE_ERR_CANCELLED`, deliveries are called back with
+ * `FLOE_ERR_WORKER_TERMINATED`), and later jobs and deliveries for it fail with
+ * `FLOE_ERR_WORKER_TERMINATED`. No other thread becomes main.
  */
 #define FLOE_WORKER_MAIN 1
 
@@ -486,7 +490,8 @@ typedef struct floe_field_def {
 } floe_field_def;
 
 /**
- * Called, from any thread, when work is queued for the main thread; `user_data` as registered.
+ * Called, from any thread, when work is queued for the main thread or a delayed job of the main
+ * queue falls due; `user_data` as registered.
  */
 typedef void (*floe_wakeup_fn)(void *user_data);
 
@@ -601,9 +606,12 @@ floe_status floe_future_get_state(floe_future future, uint32_t *out_state);
  * taken once (`FLOE_ERR_CONSUMED` after); a failed job gives its own status and message, prefixed
  * "the job failed:"; `FLOE_ERR_TIMEOUT` leaves the future as it was. A wait that could never end
  * is `FLOE_ERR_WOULD_DEADLOCK` at once: the job waits in the calling thread's own queue (the main
- * queue on the main thread, or the calling worker's), which runs nothing while it waits.
+ * queue on the main thread, or the calling worker's), which runs nothing while it waits; or, on a
+ * pool's thread, no thread of the pool (or slot of the view) is left to run it (`floe_pool_execute`).
  */
-floe_status floe_future_wait(floe_future future, int64_t timeout_ms, floe_ref *out_result);
+floe_status floe_future_wait(floe_future future,
+                             int64_t timeout_ms,
+                             floe_ref *out_result);
 
 /**
  * Kotlin's `consume`: waits like `floe_future_wait`, then calls `callback(status, result,
@@ -622,7 +630,8 @@ floe_status floe_future_consume(floe_future future,
  * attached — for the main queue, when the host drains it. `user_data` must be usable from there.
  * The callback runs exactly once: if the worker terminates before running it, it is called on the
  * thread that found out, with `FLOE_ERR_WORKER_TERMINATED` and no result (freed), so `user_data`
- * can be released. A future is consumed once: by a wait, a consume or one delivery.
+ * can be released. A future is consumed once: by a wait, a consume or one delivery. Once the main
+ * thread has exited, `FLOE_WORKER_MAIN` gives `FLOE_ERR_WORKER_TERMINATED`.
  */
 floe_status floe_future_deliver(floe_future future,
                                 uint32_t worker,
@@ -882,6 +891,14 @@ floe_status floe_pool_limited_parallelism(uint32_t pool, size_t limit, uint32_t 
 /**
  * `floe_worker_execute` for a pool or a view: the job runs on one of the pool's threads, which
  * owns its input graph while it runs.
+ *
+ * A wait for the job's future by one of the pool's own threads (from inside a job) that could never
+ * end fails at once with `FLOE_ERR_WOULD_DEADLOCK`, as on a worker: when every other thread of the
+ * pool is already blocked in a wait without timeout for a job of the pool or of its views (none is
+ * left to run this one); or, for a job of a view, when the waiting thread runs a job of that view
+ * and the view's other running jobs, up to its limit, all wait for jobs of the view (this one can
+ * never start). Waits on threads outside the pool, `floe_future_wait_any`, and cycles through
+ * several pools are not checked.
  */
 floe_status floe_pool_execute(uint32_t pool,
                               uint32_t mode,
@@ -929,7 +946,8 @@ floe_status floe_ref_release(floe_ref object);
  *
  * Without this call, the first thread that makes any floe call becomes the main thread. Calling it
  * again on the main thread returns `FLOE_OK`; on any other thread it returns
- * `FLOE_ERR_ALREADY_INITIALIZED` and the message names the main thread.
+ * `FLOE_ERR_ALREADY_INITIALIZED` and the message names the main thread — also once the main thread
+ * has exited: no thread takes its place, and the main queue stays closed (see `FLOE_WORKER_MAIN`).
  */
 floe_status floe_runtime_init(void);
 
@@ -1049,7 +1067,14 @@ floe_status floe_worker_execute(uint32_t worker,
 /**
  * Schedules `job` on `worker` after `delay_ms` milliseconds, with `input` — a frozen object,
  * shared (the caller keeps its handle) — or 0 for none; writes its future to `*out_future` (owned
- * by the caller). A mutable input gives `FLOE_ERR_NOT_FROZEN`.
+ * by the caller). A mutable input gives `FLOE_ERR_NOT_FROZEN`; a delay above `INT64_MAX` ms,
+ * which no deadline reaches, `FLOE_ERR_INVALID_ARGUMENT`.
+ *
+ * Delayed jobs and termination: with `process_scheduled`, the worker's thread exits only after its
+ * delayed jobs have fallen due and run — however far off they are; without, they are cancelled at
+ * once. For `FLOE_WORKER_MAIN`, the job waits in the main queue until it is due and the host drains
+ * it: the wake-up hook fires when it falls due (`floe_main_queue_set_wakeup`), and
+ * `floe_main_queue_park` wakes for it.
  */
 floe_status floe_worker_execute_after(uint32_t worker,
                                       uint64_t delay_ms,
@@ -1075,17 +1100,44 @@ floe_status floe_worker_process_queue(uint32_t worker, size_t *out_ran);
 
 /**
  * Runs up to `max` tasks waiting in the main thread's queue (jobs sent to `FLOE_WORKER_MAIN`,
- * results delivered there); main thread only. Writes how many ran to `*out_ran`. Call it from the
- * host's own loop, typically after the wake-up hook fired.
+ * results delivered there, delayed jobs that are due); main thread only. Writes how many ran to
+ * `*out_ran`. Call it from the host's own loop, typically after the wake-up hook fired.
  */
 floe_status floe_main_queue_drain(size_t max, size_t *out_ran);
 
 /**
- * Registers `hook(user_data)`, called from whichever thread queues work for the main thread, so
- * the host can poke its run loop (CFRunLoop, DispatchQueue.main, an event fd). NULL removes it.
- * The hook must be safe to call from any thread, and `user_data` valid until it is replaced.
+ * Kotlin/Native's `Worker.park` for the main thread: waits up to `timeout_ms` milliseconds
+ * (negative: forever) until a task of the main queue is ready — queued, or a delayed job fallen
+ * due. With `process`, it then runs every task that is ready and writes how many ran to
+ * `*out_ran`; without, it runs nothing and writes 1 if a task is ready, 0 if the time ran out. Main
+ * thread only (`FLOE_ERR_WRONG_THREAD` elsewhere). A host loop that can block may park instead of
+ * sleeping until the wake-up hook fires.
  */
-floe_status floe_main_queue_set_wakeup(floe_wakeup_fn hook, void *user_data);
+floe_status floe_main_queue_park(int64_t timeout_ms, bool process, size_t *out_ran);
+
+/**
+ * `floe_main_queue_park` for a worker, on its own thread (from inside one of its jobs):
+ * waits up to `timeout_ms` (negative: forever) until a job or delivery is queued for `worker` or
+ * one of its delayed jobs falls due; with `process`, runs what is ready. Writes how many ran (without
+ * `process`: 1 if a task is ready, 0 if the time ran out) to `*out_ran`. A worker asked to
+ * terminate with nothing left queued does not wait. `FLOE_WORKER_MAIN` is the main thread's queue.
+ */
+floe_status floe_worker_park(uint32_t worker,
+                             int64_t timeout_ms,
+                             bool process,
+                             size_t *out_ran);
+
+/**
+ * Registers `hook(user_data)`, called from whichever thread queues work for the main thread — and,
+ * from floe's timer thread, when a delayed job of the main queue falls due — so the host can poke
+ * its run loop (CFRunLoop, DispatchQueue.main, an event fd). NULL removes it. The hook must be safe
+ * to call from any thread; it runs with no floe lock held, so it may queue work for the main
+ * thread or set the hook. `user_data` must stay valid until it is replaced: this call returns once
+ * no call of the replaced hook is under way (except one on the calling thread, when a hook
+ * replaces itself).
+ */
+floe_status floe_main_queue_set_wakeup(floe_wakeup_fn hook,
+                                       void *user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -137,6 +137,24 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "pipeline: done, nothing leaked",
         ],
     ),
+    (
+        "scheduling",
+        &[
+            "ok: a job of a 1-thread pool waits for a job of its own pool -> FLOE_ERR_WOULD_DEADLOCK",
+            "ok: refused at once, not after the inner wait's 5 s",
+            "ok: floe_worker_execute_after(UINT64_MAX ms) -> FLOE_ERR_INVALID_ARGUMENT",
+            "ok: the message names the delay",
+            "ok: a host that sleeps until the hook rings runs a delayed main-queue job",
+            "ok: a hook that queues work for the main thread and sets the hook returns (it ran with no floe lock held)",
+            "ok: floe_main_queue_park(process) wakes for a delayed job and runs it",
+            "ok: a job left in the main queue is cancelled when the main thread exits",
+            "ok: a delivery left in the main queue is called back once, with FLOE_ERR_WORKER_TERMINATED",
+            "ok: floe_worker_execute(FLOE_WORKER_MAIN) after the main thread exited -> FLOE_ERR_WORKER_TERMINATED",
+            "ok: floe_future_deliver(FLOE_WORKER_MAIN) after the main thread exited -> FLOE_ERR_WORKER_TERMINATED",
+            "ok: shutdown: every worker stopped, nothing leaked",
+            " checks passed, 0 failed",
+        ],
+    ),
 ];
 
 /// `target/<profile>`: this test runs as `target/<profile>/deps/c_examples-<hash>`.
@@ -267,16 +285,16 @@ fn check_example(name: &str, sanitize: bool) {
         "{name} ran into a sanitizer report\n{}",
         printed(&output)
     );
-    if name == "misuse" {
-        check_misuse_summary(&stdout, &output);
+    if name == "misuse" || name == "scheduling" {
+        check_summary(name, &stdout, &output);
     }
 }
 
-/// The last line is `misuse: N checks passed, 0 failed`, N counts the `ok:` lines, no line failed.
-fn check_misuse_summary(stdout: &str, output: &Output) {
+/// The last line is `<name>: N checks passed, 0 failed`, N counts the `ok:` lines, no line failed.
+fn check_summary(name: &str, stdout: &str, output: &Output) {
     let last = stdout.lines().last().unwrap_or_default();
     let passed: usize = last
-        .strip_prefix("misuse: ")
+        .strip_prefix(&format!("{name}: "))
         .and_then(|rest| rest.strip_suffix(" checks passed, 0 failed"))
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("unexpected summary line {last:?}\n{}", printed(output)));
@@ -333,6 +351,16 @@ fn pipeline_runs() {
 #[test]
 fn pipeline_runs_under_asan_and_ubsan() {
     check_example("pipeline", true);
+}
+
+#[test]
+fn scheduling_checks_pass() {
+    check_example("scheduling", false);
+}
+
+#[test]
+fn scheduling_checks_pass_under_asan_and_ubsan() {
+    check_example("scheduling", true);
 }
 
 /// A new example must be added to `EXAMPLES`, or it would never be built.

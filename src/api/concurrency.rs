@@ -145,7 +145,10 @@ impl Worker {
         worker::execute_on(self.0, input.map(|g| g.0), result_mode, rust_job(job)).map(Future)
     }
 
-    /// Runs `job` after `delay`, with a frozen input (shared, not moved) or none.
+    /// Runs `job` after `delay`, with a frozen input (shared, not moved) or none. A delay longer
+    /// than `i64::MAX` milliseconds is refused (`ErrInvalidArgument`): no deadline is that far.
+    /// A termination with `process_scheduled` waits for delayed jobs to fall due and runs them; one
+    /// without cancels them at once.
     pub fn execute_after(self, delay: Duration, input: Option<&Object>, job: Job) -> Result<Future> {
         let worker = worker::lookup(self.0)?;
         worker::execute_after(&worker, delay, input.map(Object::handle), rust_job(job)).map(Future)
@@ -162,10 +165,22 @@ impl Worker {
     pub fn process_queue(self) -> Result<usize> {
         worker::lookup(self.0)?.process_queue(usize::MAX)
     }
+
+    /// Kotlin/Native's `Worker.park`, on this worker's own thread (inside one of its jobs; the main
+    /// thread for `MAIN`): waits up to `timeout` (forever with `None`) until a task is ready — a
+    /// job or delivery queued, or a delayed job fallen due. With `process`, then runs what is ready
+    /// and returns how many ran; without, runs nothing and returns 1 if a task is ready, 0 if the
+    /// time ran out.
+    pub fn park(self, timeout: Option<Duration>, process: bool) -> Result<usize> {
+        worker::lookup(self.0)?.park(timeout, process)
+    }
 }
 
 /// The main thread's queue: results and jobs sent to `Worker::MAIN` wait here until the host's own
-/// loop drains them.
+/// loop drains them. A host loop either sleeps until the wake-up hook fires and then drains, or
+/// parks in [`MainQueue::park`]; either way delayed jobs run when they fall due. When the main
+/// thread exits, the queue closes: what waits in it is cancelled, and later jobs and deliveries for
+/// it fail with `ErrWorkerTerminated` (no other thread becomes main).
 ///
 /// ```
 /// use floe::{MainQueue, Object, Runtime, TransferMode, Worker};
@@ -197,8 +212,19 @@ impl MainQueue {
         worker::drain_main(max)
     }
 
-    /// Sets the hook called, from any thread, whenever work is queued for the main thread — to poke
-    /// the host's run loop. `None` removes it.
+    /// Waits up to `timeout` (forever with `None`) until a task of the main queue is ready — queued,
+    /// or a delayed job fallen due — then, with `process`, runs what is ready; main thread only.
+    /// Returns how many ran (without `process`: 1 if a task is ready, 0 if the time ran out). See
+    /// [`Worker::park`].
+    pub fn park(timeout: Option<Duration>, process: bool) -> Result<usize> {
+        worker::park_main(timeout, process)
+    }
+
+    /// Sets the hook called, from any thread, whenever work is queued for the main thread, and when
+    /// a delayed job of the main queue falls due (from floe's timer thread) — to poke the host's run
+    /// loop. `None` removes it. The hook runs with no floe lock held: it may queue work for the main
+    /// thread, or set the hook. Returns once no call of the replaced hook is under way (but one on
+    /// the calling thread).
     pub fn set_wakeup(hook: Option<Box<dyn Fn() + Send + Sync>>) {
         worker::set_main_wakeup(hook)
     }

@@ -25,29 +25,29 @@
 //! Locks nest only downwards in this list, outermost first; locks on one line never nest with
 //! each other. While holding a lock, take only locks from lower lines.
 //!
-//! 1. `exec::worker`'s `MAIN_WAKEUP`, held while the host's main-queue wake-up hook runs: the hook
-//!    must not queue work for the main thread or set the hook.
-//! 2. A global's value lock (one at a time) | `heap::scc_merge::TOPOLOGY` | a worker's `control` |
+//! 1. A global's value lock (one at a time) | `heap::scc_merge::TOPOLOGY` | a worker's `control` |
 //!    a pool's queue | a view's state | `exec::future`'s `ANY_LOCK` | `exec::worker`'s `WORKERS` |
 //!    `exec::pool`'s `EXECUTORS`.
-//! 3. `shared::global`'s `INIT_GRAPH` | one stripe of `base::stripes` (futures, atomic references,
+//! 2. `shared::global`'s `INIT_GRAPH` | one stripe of `base::stripes` (futures, atomic references,
 //!    shared data; never two stripes at once).
-//! 4. `shared::global`'s `GLOBALS` | `exec::future`'s `DELIVERIES` | `heap::cycles`'s `ORPHANS`
+//! 3. `shared::global`'s `GLOBALS` | `exec::future`'s `DELIVERIES` | `heap::cycles`'s `ORPHANS`
 //!    (written by the orphan collector, read recursively by each orphan release).
-//! 5. `heap::foreign`'s `PARKED` | `heap::slots::FROZEN_FREES` (read while frozen objects are
+//! 4. `heap::foreign`'s `PARKED` | `heap::slots::FROZEN_FREES` (read while frozen objects are
 //!    freed; written by `graph::ownership`'s path search for a message).
-//! 6. Leaves, under which nothing is taken: the heap's SCC member lists, `heap::cycles`'s orphan
+//! 5. Leaves, under which nothing is taken: the heap's SCC member lists, `heap::cycles`'s orphan
 //!    and left-behind candidates, `heap::thread`'s names and exited set, `heap::types`' table,
 //!    provenance records, `graph::transfer`'s shards of graphs in transit, registry slots, slab
-//!    free lists, stats shards, `exec::future_blocks`' spare blocks.
+//!    free lists, stats shards, `exec::future_blocks`' spare blocks, `exec::worker`'s `MAIN_WAKEUP`
+//!    (the hook is cloned under it and called after), `exec::pool`'s stuck waits of a pool or a
+//!    view.
 //!
 //! Dropping a reference (a release, a graph in transit dropped, parked references drained) takes
-//! locks from lines 4–6 and may run the cycle collector, which writes `ORPHANS`: release while
-//! holding nothing, or only locks from lines 1–3 (`shared_data::put` holds its stripe across a
+//! locks from lines 3–5 and may run the cycle collector, which writes `ORPHANS`: release while
+//! holding nothing, or only locks from lines 1–2 (`shared_data::put` holds its stripe across a
 //! detach; the orphan collector frees with `release_into` under `ORPHANS`). `heap::thread::current`
 //! may register the calling thread, writing its name, under any lock but a leaf. Host code — job
-//! bodies, delivery and cancellation callbacks, global initialisers — runs with no floe lock held,
-//! except the wake-up hook (line 1).
+//! bodies, delivery and cancellation callbacks, global initialisers, the main queue's wake-up
+//! hook — never runs under a floe lock.
 
 pub(crate) mod base;
 pub(crate) mod exec;

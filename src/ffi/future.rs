@@ -44,7 +44,8 @@ pub unsafe extern "C" fn floe_future_get_state(future: floe_future, out_state: *
 /// taken once (`FLOE_ERR_CONSUMED` after); a failed job gives its own status and message, prefixed
 /// "the job failed:"; `FLOE_ERR_TIMEOUT` leaves the future as it was. A wait that could never end
 /// is `FLOE_ERR_WOULD_DEADLOCK` at once: the job waits in the calling thread's own queue (the main
-/// queue on the main thread, or the calling worker's), which runs nothing while it waits.
+/// queue on the main thread, or the calling worker's), which runs nothing while it waits; or, on a
+/// pool's thread, no thread of the pool (or slot of the view) is left to run it (`floe_pool_execute`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_future_wait(future: floe_future, timeout_ms: i64, out_result: *mut floe_ref) -> Status {
     let body = || FUTURES.get(future)?.wait(timeout(timeout_ms)).map(|result| result.unwrap_or(0));
@@ -99,7 +100,8 @@ fn call(
 /// attached — for the main queue, when the host drains it. `user_data` must be usable from there.
 /// The callback runs exactly once: if the worker terminates before running it, it is called on the
 /// thread that found out, with `FLOE_ERR_WORKER_TERMINATED` and no result (freed), so `user_data`
-/// can be released. A future is consumed once: by a wait, a consume or one delivery.
+/// can be released. A future is consumed once: by a wait, a consume or one delivery. Once the main
+/// thread has exited, `FLOE_WORKER_MAIN` gives `FLOE_ERR_WORKER_TERMINATED`.
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_future_deliver(
     future: floe_future,

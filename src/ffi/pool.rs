@@ -36,6 +36,14 @@ pub unsafe extern "C" fn floe_pool_limited_parallelism(pool: u32, limit: usize, 
 
 /// `floe_worker_execute` for a pool or a view: the job runs on one of the pool's threads, which
 /// owns its input graph while it runs.
+///
+/// A wait for the job's future by one of the pool's own threads (from inside a job) that could never
+/// end fails at once with `FLOE_ERR_WOULD_DEADLOCK`, as on a worker: when every other thread of the
+/// pool is already blocked in a wait without timeout for a job of the pool or of its views (none is
+/// left to run this one); or, for a job of a view, when the waiting thread runs a job of that view
+/// and the view's other running jobs, up to its limit, all wait for jobs of the view (this one can
+/// never start). Waits on threads outside the pool, `floe_future_wait_any`, and cycles through
+/// several pools are not checked.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_pool_execute(
     pool: u32,

@@ -11,7 +11,8 @@ use crate::core::heap::{cycles, thread};
 ///
 /// Without this call, the first thread that makes any floe call becomes the main thread. Calling it
 /// again on the main thread returns `FLOE_OK`; on any other thread it returns
-/// `FLOE_ERR_ALREADY_INITIALIZED` and the message names the main thread.
+/// `FLOE_ERR_ALREADY_INITIALIZED` and the message names the main thread — also once the main thread
+/// has exited: no thread takes its place, and the main queue stays closed (see `FLOE_WORKER_MAIN`).
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_runtime_init() -> Status {
     boundary("floe_runtime_init", thread::init_main)

@@ -4,7 +4,9 @@
 //! not capture: everything it needs travels in its input graph.
 
 use super::future::register;
-use super::{boundary, c_str, call_host, floe_future, floe_ref, required, returning, transfer_mode, UserData};
+use super::{
+    boundary, c_str, call_host, floe_future, floe_ref, required, returning, timeout, transfer_mode, UserData,
+};
 use crate::core::base::error::{Result, Status};
 use crate::core::exec::future::Future;
 use crate::core::exec::worker::{self, ForeignFn, JobFn};
@@ -33,11 +35,16 @@ pub type floe_producer_fn = Option<unsafe extern "C" fn(producer_arg: *mut c_voi
 #[allow(non_camel_case_types)]
 pub type floe_job_fn = Option<unsafe extern "C" fn(input: floe_ref, out_result: *mut floe_ref) -> i32>;
 
-/// Called, from any thread, when work is queued for the main thread; `user_data` as registered.
+/// Called, from any thread, when work is queued for the main thread or a delayed job of the main
+/// queue falls due; `user_data` as registered.
 #[allow(non_camel_case_types)]
 pub type floe_wakeup_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
-/// The id of the main thread's queue, usable wherever a worker id is (`worker::MAIN_WORKER`).
+/// The id of the main thread's queue, usable wherever a worker id is (`worker::MAIN_WORKER`). When
+/// the main thread exits, the main queue closes for good: what waits in it is cancelled (jobs'
+/// futures fail with `FLOE_ERR_CANCELLED`, deliveries are called back with
+/// `FLOE_ERR_WORKER_TERMINATED`), and later jobs and deliveries for it fail with
+/// `FLOE_ERR_WORKER_TERMINATED`. No other thread becomes main.
 pub const FLOE_WORKER_MAIN: u32 = 1;
 
 /// Starts a worker thread named `name` (its thread's name in messages too) and writes its id to
@@ -185,7 +192,14 @@ pub unsafe extern "C" fn floe_worker_execute(
 
 /// Schedules `job` on `worker` after `delay_ms` milliseconds, with `input` — a frozen object,
 /// shared (the caller keeps its handle) — or 0 for none; writes its future to `*out_future` (owned
-/// by the caller). A mutable input gives `FLOE_ERR_NOT_FROZEN`.
+/// by the caller). A mutable input gives `FLOE_ERR_NOT_FROZEN`; a delay above `INT64_MAX` ms,
+/// which no deadline reaches, `FLOE_ERR_INVALID_ARGUMENT`.
+///
+/// Delayed jobs and termination: with `process_scheduled`, the worker's thread exits only after its
+/// delayed jobs have fallen due and run — however far off they are; without, they are cancelled at
+/// once. For `FLOE_WORKER_MAIN`, the job waits in the main queue until it is due and the host drains
+/// it: the wake-up hook fires when it falls due (`floe_main_queue_set_wakeup`), and
+/// `floe_main_queue_park` wakes for it.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_worker_execute_after(
     worker: u32,
@@ -229,17 +243,45 @@ pub unsafe extern "C" fn floe_worker_process_queue(worker: u32, out_ran: *mut us
 }
 
 /// Runs up to `max` tasks waiting in the main thread's queue (jobs sent to `FLOE_WORKER_MAIN`,
-/// results delivered there); main thread only. Writes how many ran to `*out_ran`. Call it from the
-/// host's own loop, typically after the wake-up hook fired.
+/// results delivered there, delayed jobs that are due); main thread only. Writes how many ran to
+/// `*out_ran`. Call it from the host's own loop, typically after the wake-up hook fired.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_main_queue_drain(max: usize, out_ran: *mut usize) -> Status {
     // SAFETY: documented contract: `out_ran` is NULL or writable.
     unsafe { returning("floe_main_queue_drain", out_ran, "out_ran", || worker::drain_main(max)) }
 }
 
-/// Registers `hook(user_data)`, called from whichever thread queues work for the main thread, so
-/// the host can poke its run loop (CFRunLoop, DispatchQueue.main, an event fd). NULL removes it.
-/// The hook must be safe to call from any thread, and `user_data` valid until it is replaced.
+/// Kotlin/Native's `Worker.park` for the main thread: waits up to `timeout_ms` milliseconds
+/// (negative: forever) until a task of the main queue is ready — queued, or a delayed job fallen
+/// due. With `process`, it then runs every task that is ready and writes how many ran to
+/// `*out_ran`; without, it runs nothing and writes 1 if a task is ready, 0 if the time ran out. Main
+/// thread only (`FLOE_ERR_WRONG_THREAD` elsewhere). A host loop that can block may park instead of
+/// sleeping until the wake-up hook fires.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_main_queue_park(timeout_ms: i64, process: bool, out_ran: *mut usize) -> Status {
+    // SAFETY: documented contract: `out_ran` is NULL or writable.
+    unsafe { returning("floe_main_queue_park", out_ran, "out_ran", || worker::park_main(timeout(timeout_ms), process)) }
+}
+
+/// `floe_main_queue_park` for a worker, on its own thread (from inside one of its jobs):
+/// waits up to `timeout_ms` (negative: forever) until a job or delivery is queued for `worker` or
+/// one of its delayed jobs falls due; with `process`, runs what is ready. Writes how many ran (without
+/// `process`: 1 if a task is ready, 0 if the time ran out) to `*out_ran`. A worker asked to
+/// terminate with nothing left queued does not wait. `FLOE_WORKER_MAIN` is the main thread's queue.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_worker_park(worker: u32, timeout_ms: i64, process: bool, out_ran: *mut usize) -> Status {
+    let body = || worker::lookup(worker)?.park(timeout(timeout_ms), process);
+    // SAFETY: documented contract: `out_ran` is NULL or writable.
+    unsafe { returning("floe_worker_park", out_ran, "out_ran", body) }
+}
+
+/// Registers `hook(user_data)`, called from whichever thread queues work for the main thread — and,
+/// from floe's timer thread, when a delayed job of the main queue falls due — so the host can poke
+/// its run loop (CFRunLoop, DispatchQueue.main, an event fd). NULL removes it. The hook must be safe
+/// to call from any thread; it runs with no floe lock held, so it may queue work for the main
+/// thread or set the hook. `user_data` must stay valid until it is replaced: this call returns once
+/// no call of the replaced hook is under way (except one on the calling thread, when a hook
+/// replaces itself).
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_main_queue_set_wakeup(hook: floe_wakeup_fn, user_data: *mut c_void) -> Status {
     boundary("floe_main_queue_set_wakeup", || {

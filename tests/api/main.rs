@@ -13,6 +13,7 @@ mod objects;
 mod ownership;
 mod pools;
 mod properties;
+mod scheduling;
 mod shared_data;
 mod stress;
 mod transfer;
@@ -36,6 +37,7 @@ fn main() {
         made_up_ids::TESTS,
         memory_races::TESTS,
         callbacks::TESTS,
+        scheduling::TESTS,
     ]
     .concat();
     harness::main(&tests);

@@ -40,12 +40,13 @@
 //! - `refs` counts the handles; the last one to go drops the cell's contents and retires the cell.
 
 use crate::core::base::error::{Error, Result, Status};
+use crate::core::base::ids::ranges::FIRST_POOL_ID;
 use crate::core::base::stripes::{self, Stripe};
 use crate::core::base::sync::{
     handshake_fence, spin_until_slowly, woke_a_sleeper, AtomicU32, Condvar, Mutex, UnsafeCell,
 };
-use crate::core::exec::future_blocks;
 use crate::core::exec::worker::{JobFn, Queued, Task, Work, Worker};
+use crate::core::exec::{future_blocks, pool};
 use crate::core::graph::transfer::{TransferMode, Transit};
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
@@ -83,9 +84,13 @@ const DELIVERY: u32 = 1 << 4;
 /// The job's result leaves the worker UNSAFE (without the SAFE check); see the invariants.
 const UNSAFE_RESULT: u32 = 1 << 5;
 /// Above the flags, until the future completes: the id of the worker whose thread alone can
-/// complete it (its job waits in that worker's queue, or it is that worker's termination), or 0 (a
-/// pool's job, a worker id too large to fit), so that the thread is told its wait could never end.
+/// complete it (its job waits in that worker's queue, or it is that worker's termination), so that
+/// the thread is told its wait could never end; or `POOLED` and the index of the pool or view whose
+/// threads alone run its job (`pool::wait_in_pool` checks a wait by one of them); or 0 (an id too
+/// large to fit).
 const QUEUE_SHIFT: u32 = 6;
+/// In the field above the flags: a pool's or a view's job; the rest is its id less `FIRST_POOL_ID`.
+const POOLED: u32 = 1 << (31 - QUEUE_SHIFT);
 
 /// The job to run, until the task that completes the future takes it; then what the job left: a
 /// result (Computed, then Consumed once taken), a failure, or nothing.
@@ -257,10 +262,24 @@ impl Future {
     /// Notes that only worker `worker`'s thread can complete this future, for `wait`'s check.
     /// Called before the future is shared: the cell is still the calling thread's alone.
     pub(crate) fn completed_on(&self, worker: u32) {
+        if worker < POOLED {
+            self.mark_completer(worker);
+        }
+    }
+
+    /// Notes that only the threads of pool or view `executor` can complete this future, for
+    /// `wait`'s check; as `completed_on`, before the future is shared.
+    pub(crate) fn completed_in_pool(&self, executor: u32) {
+        if let Some(index) = executor.checked_sub(FIRST_POOL_ID).filter(|&index| index < POOLED) {
+            self.mark_completer(POOLED | index);
+        }
+    }
+
+    fn mark_completer(&self, field: u32) {
         // Not modelled: it precedes any sharing, and each access would be one more branch for loom.
-        if cfg!(not(floe_loom)) && worker < 1 << (32 - QUEUE_SHIFT) {
+        if cfg!(not(floe_loom)) {
             let word = self.cell().state.load(Ordering::Relaxed);
-            self.cell().state.store(word | worker << QUEUE_SHIFT, Ordering::Relaxed);
+            self.cell().state.store(word | field << QUEUE_SHIFT, Ordering::Relaxed);
         }
     }
 
@@ -379,9 +398,16 @@ impl Future {
         // A wait of no time (a poll) does not spin.
         let finished = state_of(word) != FutureState::Scheduled
             || (timeout != Some(Duration::ZERO) && spin_until_slowly(|| self.finished(), deadline));
-        if !finished && !self.sleep_until_finished(deadline) {
-            let waited = timeout.unwrap_or_default();
-            return Err(Error::new(Status::ErrTimeout, format!("the job did not finish within {waited:?}")));
+        if !finished {
+            // A pool's thread waiting for a job of its pool: refused when no thread could run it.
+            let _counted = match pooled_in(self.word()) {
+                Some(executor) => pool::wait_in_pool(self, executor, timeout.is_none())?,
+                None => None,
+            };
+            if !self.sleep_until_finished(deadline) {
+                let waited = timeout.unwrap_or_default();
+                return Err(Error::new(Status::ErrTimeout, format!("the job did not finish within {waited:?}")));
+            }
         }
         self.take()?.map(Transit::attach).transpose()
     }
@@ -461,8 +487,16 @@ fn deliver(worker: &Worker, outcome: Result<Option<Transit>>, callback: Box<dyn 
 /// unfinished future whose state word is `word`: it does nothing else while it waits.
 fn completed_by_the_caller(word: u32) -> Option<u32> {
     let worker = word >> QUEUE_SHIFT;
-    (state_of(word) == FutureState::Scheduled && worker != 0 && worker == crate::core::exec::worker::current())
+    let by_worker = worker != 0 && worker < POOLED;
+    (state_of(word) == FutureState::Scheduled && by_worker && worker == crate::core::exec::worker::current())
         .then_some(worker)
+}
+
+/// The id of the pool or view whose threads alone can complete the unfinished future whose state
+/// word is `word`, if it is one's job.
+fn pooled_in(word: u32) -> Option<u32> {
+    let field = word >> QUEUE_SHIFT;
+    (state_of(word) == FutureState::Scheduled && field & POOLED != 0).then(|| FIRST_POOL_ID + (field & !POOLED))
 }
 
 /// The error for a wait by the thread of worker `worker`, which alone can complete the future.
@@ -571,11 +605,14 @@ mod tests {
             (future, address)
         };
         let (sender, called) = std::sync::mpsc::channel::<()>();
-        future.deliver_to(worker::lookup(worker::MAIN_WORKER).unwrap(), Box::new(move |_| drop(sender))).unwrap();
+        // Not the main queue: in these tests the main thread is whichever test came first, and it exits.
+        let target = worker::lookup(worker::start("target").unwrap()).unwrap();
+        future.deliver_to(target.clone(), Box::new(move |_| drop(sender))).unwrap();
         assert!(DELIVERIES.lock().contains_key(&address), "the delivery waits beside the cell");
         drop(future);
         assert!(!DELIVERIES.lock().contains_key(&address), "and goes when its last handle does");
         assert!(called.recv().is_err(), "dropped, never called: the callback's sender went with it");
+        assert!(matches!(target.request_termination(true).unwrap().wait(None), Ok(None)));
     }
 }
 

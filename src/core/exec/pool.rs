@@ -9,20 +9,40 @@
 //! exceeds the limit, and the backlog is non-empty only while `running == limit`. Termination
 //! cancels (or runs, with `process_scheduled`) the pool queue; backlogged jobs of a view are
 //! submitted to the terminating pool, which cancels them: no job is lost.
+//!
+//! Waits that could never end: a job's future notes the pool or view it was queued on
+//! (`Future::completed_in_pool`). A pool's thread that waits, without a timeout, for a job of its
+//! own pool (or of a view of it) counts itself in the pool's `stuck` waits, and in the view's when
+//! it runs a job of that view and waits for another of its jobs. A wait is refused with
+//! `ErrWouldDeadlock` when the others counted, all still waiting for unfinished jobs, fill every
+//! thread of the pool (nobody is left to run the job) or every slot of the view (the job cannot
+//! start). Only such a pool's or view's threads complete its jobs, and each of them is blocked, so
+//! the check has no false alarm (a termination would only cancel the jobs). A wait with a timeout
+//! is checked but not counted: it ends by itself. Of two waits that close the circle, the one
+//! checked second is refused. Waits on several futures, and cycles through several pools, are not
+//! checked.
 
 use crate::core::base::error::{Error, Result, Status};
 use crate::core::base::ids::ranges::{elsewhere, take_id, IdRange, FIRST_POOL_ID};
 use crate::core::base::sync::{spin_until, woke_a_sleeper};
 use crate::core::exec::future::Future;
+use crate::core::exec::future::FutureState;
 use crate::core::exec::worker::{thread_name, Task};
+use crate::core::heap::thread;
 use parking_lot::{Condvar, Mutex};
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub struct Pool {
+    id: u32,
     name: Arc<str>,
+    /// How many threads it started.
+    members: usize,
+    /// Its threads that wait for one of its jobs (see the top).
+    stuck: StuckWaits,
     queue: Mutex<PoolQueue>,
     wake: Condvar,
     /// How many tasks the queue holds, stored under its lock: what an idle thread spins on before
@@ -45,8 +65,11 @@ pub enum Executor {
 }
 
 pub struct View {
+    id: u32,
     pool: Arc<Pool>,
     limit: usize,
+    /// Its running jobs that wait for another of its jobs (see the top).
+    stuck: StuckWaits,
     state: Mutex<ViewState>,
 }
 
@@ -58,6 +81,110 @@ struct ViewState {
 static EXECUTORS: Mutex<HashMap<u32, Arc<Executor>, BuildHasherDefault<DefaultHasher>>> =
     Mutex::new(HashMap::with_hasher(BuildHasherDefault::new()));
 static NEXT_ID: AtomicU32 = AtomicU32::new(FIRST_POOL_ID);
+
+thread_local! {
+    /// The pool whose thread this is, if any.
+    static MEMBER: RefCell<Option<Arc<Pool>>> = const { RefCell::new(None) };
+    /// The view whose job this thread runs, if any.
+    static RUNNING_FOR: RefCell<Option<Arc<View>>> = const { RefCell::new(None) };
+}
+
+/// Threads waiting, without a timeout, for a future that only a pool's threads can complete: the
+/// waiting thread's token and the future. A leaf lock: nothing is taken under it.
+#[derive(Default)]
+struct StuckWaits(Mutex<Vec<(u32, Future)>>);
+
+impl StuckWaits {
+    /// Whether `token` may wait for `future`: not when the others, with it, fill all `slots` (then
+    /// nothing could run the job). If it may, its wait is counted (when `counted`).
+    fn enter(&self, token: u32, future: &Future, slots: usize, counted: bool) -> bool {
+        let mut waits = self.0.lock();
+        let others = waits.iter().filter(|(_, waited)| waited.state() == FutureState::Scheduled).count();
+        if others + 1 >= slots && future.state() == FutureState::Scheduled {
+            return false;
+        }
+        if counted {
+            waits.push((token, future.clone()));
+        }
+        true
+    }
+
+    fn leave(&self, token: u32) {
+        let mut waits = self.0.lock();
+        let left = waits.iter().position(|(waiter, _)| *waiter == token).map(|at| waits.swap_remove(at));
+        drop(waits);
+        // Dropped after the lock: the last handle to a future frees what it holds.
+        drop(left);
+    }
+}
+
+/// A wait counted by `wait_in_pool`, until it ends.
+pub(crate) struct StuckWait {
+    token: u32,
+    pool: Option<Arc<Pool>>,
+    view: Option<Arc<View>>,
+}
+
+impl Drop for StuckWait {
+    fn drop(&mut self) {
+        if let Some(view) = &self.view {
+            view.stuck.leave(self.token);
+        }
+        if let Some(pool) = &self.pool {
+            pool.stuck.leave(self.token);
+        }
+    }
+}
+
+/// Checks a wait for `future`, whose job only the threads of pool or view `executor` can run,
+/// before the calling thread sleeps: refused with `ErrWouldDeadlock` when the caller is one of those
+/// threads and no other could run the job (see the top); else counted, if `untimed`, until the
+/// returned value goes.
+pub(crate) fn wait_in_pool(future: &Future, executor: u32, untimed: bool) -> Result<Option<StuckWait>> {
+    let Some(member) = MEMBER.with(|member| member.borrow().clone()) else {
+        return Ok(None);
+    };
+    let view = if executor == member.id {
+        None
+    } else {
+        match lookup(executor).as_deref() {
+            Ok(Executor::View(view)) if Arc::ptr_eq(&view.pool, &member) => Some(view.clone()),
+            _ => return Ok(None),
+        }
+    };
+    let token = thread::current();
+    let mut counted = StuckWait { token, pool: None, view: None };
+    let running_for = RUNNING_FOR.with(|running| running.borrow().clone());
+    if let Some(view) = view.filter(|view| running_for.is_some_and(|running| Arc::ptr_eq(&running, view))) {
+        if !view.stuck.enter(token, future, view.limit, untimed) {
+            let why = format!(
+                "every job that view {} of pool {:?} may run at once (its limit, {}) waits for a job of that view, \
+                 this one too, so the job waited for can never start",
+                view.id, view.pool.name, view.limit
+            );
+            return Err(would_deadlock(why));
+        }
+        counted.view = Some(view);
+    }
+    if !member.stuck.enter(token, future, member.members, untimed) {
+        let why = format!(
+            "every thread of pool {:?} ({} in all) waits for a job of that pool, this one too, so none is left to \
+             run the job waited for",
+            member.name, member.members
+        );
+        return Err(would_deadlock(why));
+    }
+    counted.pool = Some(member);
+    Ok(Some(counted))
+}
+
+#[cold]
+fn would_deadlock(why: String) -> Error {
+    Error::new(
+        Status::ErrWouldDeadlock,
+        format!("the wait could never end: {why}; wait on a thread outside the pool, or give it more threads"),
+    )
+}
 
 /// An id for a new pool or view, taken before anything is started under it.
 fn new_id() -> Result<u32> {
@@ -100,7 +227,10 @@ fn start_with(
     let name = thread_name(name)?;
     let id = new_id()?;
     let pool = Arc::new(Pool {
+        id,
         name: name.into(),
+        members: threads,
+        stuck: StuckWaits::default(),
         queue: Mutex::new(PoolQueue { tasks: VecDeque::new(), terminating: None, threads_left: threads, sleepers: 0 }),
         wake: Condvar::new(),
         queued: AtomicUsize::new(0),
@@ -124,11 +254,14 @@ pub fn view(pool_id: u32, limit: usize) -> Result<u32> {
         return Err(Error::new(Status::ErrInvalidArgument, "a view's parallelism limit is at least 1"));
     }
     let pool = lookup(pool_id)?.pool().clone();
+    let id = new_id()?;
     Ok(register(
-        new_id()?,
+        id,
         Executor::View(Arc::new(View {
+            id,
             pool,
             limit,
+            stuck: StuckWaits::default(),
             state: Mutex::new(ViewState { running: 0, backlog: VecDeque::new() }),
         })),
     ))
@@ -157,6 +290,7 @@ impl Pool {
     }
 
     fn run(self: Arc<Self>) {
+        MEMBER.with(|member| *member.borrow_mut() = Some(self.clone()));
         loop {
             let task = self.next_task();
             match task {
@@ -238,6 +372,7 @@ impl View {
         let view = self.clone();
         Task::new(move |run| {
             if run {
+                let _running = RunningFor::enter(&view);
                 task.run();
             } else {
                 task.cancel();
@@ -258,11 +393,35 @@ impl View {
     }
 }
 
+/// Notes, until it goes, that the calling thread runs a job of a view.
+struct RunningFor(Option<Arc<View>>);
+
+impl RunningFor {
+    fn enter(view: &Arc<View>) -> RunningFor {
+        RunningFor(RUNNING_FOR.with(|running| running.borrow_mut().replace(view.clone())))
+    }
+}
+
+impl Drop for RunningFor {
+    fn drop(&mut self) {
+        let outer = self.0.take();
+        let _ = RUNNING_FOR.try_with(|running| *running.borrow_mut() = outer);
+    }
+}
+
 impl Executor {
     pub(crate) fn submit(&self, task: Task) -> Result<()> {
+        task.completed_in_pool(self.id());
         match self {
             Executor::Pool(pool) => pool.submit(task),
             Executor::View(view) => view.submit(task),
+        }
+    }
+
+    fn id(&self) -> u32 {
+        match self {
+            Executor::Pool(pool) => pool.id,
+            Executor::View(view) => view.id,
         }
     }
 

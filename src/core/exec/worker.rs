@@ -71,6 +71,11 @@ impl Task {
         }
     }
 
+    /// Notes that only the threads of pool or view `executor` can complete this task's future.
+    pub(crate) fn completed_in_pool(&self, executor: u32) {
+        self.0.completed_in_pool(executor);
+    }
+
     pub(crate) fn cancel(self) {
         match self.0.take_work() {
             Queued::Job(work) => {
@@ -112,7 +117,8 @@ impl JobFn {
     }
 }
 
-/// Called, from any thread, when work is queued for the main thread.
+/// Called, from any thread, when work is queued for the main thread or a delayed job of the main
+/// queue falls due.
 pub type WakeHook = Box<dyn Fn() + Send + Sync>;
 
 enum Phase {
@@ -147,6 +153,9 @@ pub struct Worker {
     exited: AtomicBool,
     /// The thread token of the thread that runs this worker's queue.
     token: AtomicU32,
+    /// The main queue's: where its timer thread (`announce_due_jobs`) waits for the next delayed
+    /// job to fall due; told under `control` when one is added.
+    timer: Condvar,
 }
 
 // The registries are not part of the loom models: plain parking_lot, usable in statics.
@@ -154,7 +163,9 @@ static WORKERS: parking_lot::Mutex<HashMap<u32, Arc<Worker>, BuildHasherDefault<
     parking_lot::Mutex::new(HashMap::with_hasher(BuildHasherDefault::new()));
 static NEXT_ID: AtomicU32 = AtomicU32::new(MAIN_WORKER + 1);
 static MAIN: OnceLock<Arc<Worker>> = OnceLock::new();
-static MAIN_WAKEUP: parking_lot::Mutex<Option<WakeHook>> = parking_lot::Mutex::new(None);
+/// The host's wake-up hook: cloned under the lock and called after it, so that host code never runs
+/// under a floe lock (a hook may queue work for the main thread, or set the hook).
+static MAIN_WAKEUP: parking_lot::Mutex<Option<Arc<dyn Fn() + Send + Sync>>> = parking_lot::Mutex::new(None);
 /// Whether `MAIN_WAKEUP` holds a hook, stored under its lock: every job or result queued for the
 /// main thread reads it, so that with no hook it takes no lock (two locked read-modify-writes, each
 /// waiting for the stores of the task just queued: half of a main-queue submit's samples).
@@ -180,6 +191,7 @@ impl Worker {
             cancel_queued: AtomicBool::new(false),
             exited: AtomicBool::new(false),
             token: AtomicU32::new(0),
+            timer: Condvar::new(),
         }
     }
 
@@ -226,10 +238,9 @@ impl Worker {
                 woke_a_sleeper();
             }
         }
-        if self.id == MAIN_WORKER && MAIN_WAKEUP_SET.load(Ordering::Acquire) {
-            if let Some(hook) = &*MAIN_WAKEUP.lock() {
-                hook();
-            }
+        // A delayed job wakes the host when it falls due (the timer), or now if it already has.
+        if self.id == MAIN_WORKER && due.is_none_or(|due| due <= Instant::now()) {
+            wake_main_host();
         }
         Ok(())
     }
@@ -244,6 +255,7 @@ impl Worker {
         let key = (due, control.sequence);
         control.delayed.insert(key, task);
         self.has_delayed.store(true, Ordering::Relaxed);
+        self.timer.notify_one();
         None
     }
 
@@ -348,19 +360,7 @@ impl Worker {
 
     /// Runs the tasks that are ready now, on the worker's own thread; returns how many ran.
     pub fn process_queue(&self, max: usize) -> Result<usize> {
-        let me = thread::current();
-        let owner = if self.id == MAIN_WORKER { thread::main_token() } else { self.token.load(Ordering::Acquire) };
-        if me != owner {
-            return Err(Error::new(
-                Status::ErrWrongThread,
-                format!(
-                    "cannot process the queue of {}: only its own thread ({}) may, and the calling thread is {}",
-                    self.describe(),
-                    thread::name_of(owner),
-                    thread::current_name()
-                ),
-            ));
-        }
+        self.check_own_thread("process")?;
         let mut ran = 0;
         while ran < max {
             // SAFETY: checked above: this is the worker's own thread, the only consumer of `ready`.
@@ -371,6 +371,110 @@ impl Worker {
             ran += 1;
         }
         Ok(ran)
+    }
+
+    /// Fails unless the calling thread runs this worker's queue (the main thread, for the main
+    /// queue): only it may `doing` the queue.
+    fn check_own_thread(&self, doing: &str) -> Result<()> {
+        let me = thread::current();
+        let owner = if self.id == MAIN_WORKER { thread::main_token() } else { self.token.load(Ordering::Acquire) };
+        if me == owner {
+            return Ok(());
+        }
+        Err(Error::new(
+            Status::ErrWrongThread,
+            format!(
+                "cannot {doing} the queue of {}: only its own thread ({}) may, and the calling thread is {}",
+                self.describe(),
+                thread::name_of(owner),
+                thread::current_name()
+            ),
+        ))
+    }
+
+    /// Kotlin/Native's `Worker.park`: waits, on the worker's own thread, up to `timeout` (forever
+    /// with `None`) until a task is ready — a job or delivery queued, or a delayed job fallen due.
+    /// With `process`, then runs what is ready and returns how many ran; without, runs nothing and
+    /// returns 1 if a task is ready, 0 if the time ran out. A closed queue (a terminating worker
+    /// with nothing left) does not wait.
+    pub fn park(&self, timeout: Option<Duration>, process: bool) -> Result<usize> {
+        self.check_own_thread("park on")?;
+        let deadline = timeout.and_then(crate::core::exec::future::deadline_in);
+        let ready = self.wait_for_work(deadline);
+        if process {
+            self.process_queue(usize::MAX)
+        } else {
+            Ok(usize::from(ready))
+        }
+    }
+
+    /// Sleeps until a task is ready or `deadline` passes; whether one is. The same sleep handshake
+    /// as `next_task` (see the top of this file); on the worker's own thread.
+    fn wait_for_work(&self, deadline: Option<Instant>) -> bool {
+        loop {
+            // SAFETY (here and below): `park` checked that this is the queue's own thread, its
+            // only consumer.
+            if unsafe { self.ready.next_is_written() } {
+                return true;
+            }
+            let mut control = self.control.lock();
+            let due = control.delayed.keys().next().map(|&(due, _)| due);
+            let now = Instant::now();
+            if due.is_some_and(|due| due <= now) {
+                return true;
+            }
+            if deadline.is_some_and(|deadline| deadline <= now) {
+                return false;
+            }
+            self.sleeping.store(true, Ordering::SeqCst);
+            handshake_fence();
+            let look = unsafe { self.ready.look() };
+            let wake_at = match (due, deadline) {
+                (Some(due), Some(deadline)) => Some(due.min(deadline)),
+                (due, deadline) => due.or(deadline),
+            };
+            match (look, wake_at) {
+                (Look::Values, _) => {
+                    self.sleeping.store(false, Ordering::Relaxed);
+                    return true;
+                }
+                (Look::Closed, _) => {
+                    self.sleeping.store(false, Ordering::Relaxed);
+                    return false;
+                }
+                (Look::Empty, Some(wake_at)) => {
+                    self.wake.wait_until(&mut control, wake_at);
+                }
+                (Look::Empty, None) => self.wake.wait(&mut control),
+            }
+            self.sleeping.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// The main queue's timer thread: calls the host's wake-up hook when a delayed job falls due,
+    /// once for each such job, so that a host that sleeps until the hook fires runs it on time.
+    fn announce_due_jobs(&self) {
+        use std::ops::Bound::{Excluded, Unbounded};
+        // Every delayed job due at or before this instant was announced. A job added later with an
+        // earlier due time was already due when added, and `submit` announced it.
+        let mut announced: Option<Instant> = None;
+        let mut control = self.control.lock();
+        loop {
+            let after = announced.map_or(Unbounded, |instant| Excluded((instant, u64::MAX)));
+            let next = control.delayed.range((after, Unbounded)).next().map(|(&(due, _), _)| due);
+            match next {
+                None => self.timer.wait(&mut control),
+                Some(due) if due > Instant::now() => {
+                    self.timer.wait_until(&mut control, due);
+                }
+                Some(_) => {
+                    announced = Some(Instant::now());
+                    drop(control);
+                    wake_main_host();
+                    control = self.control.lock();
+                }
+            }
+        }
     }
 
     /// Asks the worker to stop; the returned future completes when its thread has exited.
@@ -401,9 +505,67 @@ impl Worker {
     }
 }
 
-/// The main thread's queue.
+/// The main thread's queue. Made closed if the main thread has exited already.
 fn main_worker() -> &'static Arc<Worker> {
-    MAIN.get_or_init(|| Arc::new(Worker::new(MAIN_WORKER, "main")))
+    if let Some(main) = MAIN.get() {
+        return main;
+    }
+    let mut made = false;
+    let main = MAIN.get_or_init(|| {
+        made = true;
+        Arc::new(Worker::new(MAIN_WORKER, "main"))
+    });
+    if made {
+        // Either the main thread's exit finds the hook, or this finds that it has exited.
+        thread::on_main_exit(close_main_queue);
+        if thread::main_has_exited() {
+            close_main_queue();
+        }
+    }
+    main
+}
+
+/// When the main thread exits (in its last thread-local destructor): nothing will drain the main
+/// queue again, so it closes — later jobs and deliveries for it are refused — and what waits in it
+/// is cancelled: jobs' futures fail with `ErrCancelled`, deliveries are called back with
+/// `ErrWorkerTerminated`. Once only.
+fn close_main_queue() {
+    let main = main_worker();
+    let mut control = main.control.lock();
+    if let Phase::Terminating { .. } = control.phase {
+        return;
+    }
+    let done = Future::new();
+    control.phase = Phase::Terminating { done: done.clone() };
+    main.cancel_queued.store(true, Ordering::Release);
+    main.exited.store(true, Ordering::Release);
+    main.has_delayed.store(false, Ordering::Relaxed);
+    let delayed = std::mem::take(&mut control.delayed);
+    main.ready.close();
+    drop(control);
+    delayed.into_values().for_each(Task::cancel);
+    // SAFETY: the main thread, the queue's consumer, is exiting or gone: this call, the one that
+    // left `Running` above, is the only consumer now.
+    while let Pop::Value(task) = unsafe { main.ready.pop() } {
+        task.cancel();
+    }
+    done.complete(Some(Ok(None)));
+}
+
+/// The main queue if the main thread has not exited; else `ErrWorkerTerminated`.
+fn running_main() -> Result<&'static Arc<Worker>> {
+    let main = main_worker();
+    if !main.exited.load(Ordering::Acquire) {
+        return Ok(main);
+    }
+    Err(Error::new(
+        Status::ErrWorkerTerminated,
+        format!(
+            "the main thread ({}) has exited: nothing will drain the main queue, so it takes no jobs or \
+             deliveries (what waited in it was cancelled)",
+            thread::name_of(thread::main_token())
+        ),
+    ))
 }
 
 /// Starts a worker thread named `name`; returns its id, valid on every thread.
@@ -440,7 +602,7 @@ fn run(worker: Arc<Worker>) {
 /// addressed last is found without the registry, unless its thread has exited.
 pub fn lookup(id: u32) -> Result<Arc<Worker>> {
     if id == MAIN_WORKER {
-        return Ok(main_worker().clone());
+        return running_main().cloned();
     }
     let cached = LAST_ADDRESSED.try_with(|last| {
         // Borrowed by a `with_worker` that re-entered here: leave the cache as it is.
@@ -464,7 +626,7 @@ pub fn lookup(id: u32) -> Result<Arc<Worker>> {
 #[inline]
 pub(crate) fn with_worker<R>(id: u32, f: impl FnOnce(&Worker) -> Result<R>) -> Result<R> {
     if id == MAIN_WORKER {
-        return f(main_worker());
+        return f(running_main()?);
     }
     let mut f = Some(f);
     let lent = LAST_ADDRESSED.try_with(|last| {
@@ -516,17 +678,74 @@ pub fn running() -> Vec<Arc<Worker>> {
     WORKERS.lock().values().cloned().collect()
 }
 
-/// Registers the hook called whenever work is queued for the main thread (replacing any other).
+thread_local! {
+    /// How many calls of the wake-up hook are under way on this thread.
+    static IN_WAKEUP: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Registers the hook called whenever work is queued for the main thread or a delayed job of the
+/// main queue falls due (replacing any other). Returns once no call of the replaced hook is under
+/// way, but one on the calling thread (a hook that replaces itself): so what it used may go.
 pub fn set_main_wakeup(hook: Option<WakeHook>) {
-    let mut registered = MAIN_WAKEUP.lock();
-    MAIN_WAKEUP_SET.store(hook.is_some(), Ordering::Release);
-    *registered = hook;
+    let replaced = {
+        let mut registered = MAIN_WAKEUP.lock();
+        MAIN_WAKEUP_SET.store(hook.is_some(), Ordering::Release);
+        std::mem::replace(&mut *registered, hook.map(Arc::from))
+    };
+    let Some(replaced) = replaced else { return };
+    // Each call under way holds a clone; a thread inside a hook never waits here, so no two wait
+    // for each other.
+    let own_calls = IN_WAKEUP.try_with(Cell::get).unwrap_or(0) as usize;
+    while Arc::strong_count(&replaced) > 1 + own_calls {
+        std::thread::yield_now();
+    }
+}
+
+/// Calls the host's wake-up hook, if any, with no floe lock held.
+fn wake_main_host() {
+    if !MAIN_WAKEUP_SET.load(Ordering::Acquire) {
+        return;
+    }
+    let hook = MAIN_WAKEUP.lock().clone();
+    let Some(hook) = hook else { return };
+    /// Counts the call in `IN_WAKEUP` until it returns, and then lets the hook's clone go.
+    struct Calling(Arc<dyn Fn() + Send + Sync>);
+    impl Drop for Calling {
+        fn drop(&mut self) {
+            let _ = IN_WAKEUP.try_with(|calls| calls.set(calls.get() - 1));
+        }
+    }
+    let _ = IN_WAKEUP.try_with(|calls| calls.set(calls.get() + 1));
+    let calling = Calling(hook);
+    (calling.0)();
 }
 
 /// Runs up to `max` ready tasks of the main queue; main thread only.
 pub fn drain_main(max: usize) -> Result<usize> {
     main_worker().process_queue(max)
 }
+
+/// `Worker::park` for the main queue; main thread only.
+pub fn park_main(timeout: Option<Duration>, process: bool) -> Result<usize> {
+    main_worker().park(timeout, process)
+}
+
+/// Starts the main queue's timer thread (`Worker::announce_due_jobs`) unless it runs already.
+fn start_main_timer() -> Result<()> {
+    static STARTED: parking_lot::Mutex<bool> = parking_lot::Mutex::new(false);
+    let mut started = STARTED.lock();
+    if !*started {
+        std::thread::Builder::new()
+            .name("floe-main-timer".into())
+            .spawn(|| main_worker().announce_due_jobs())
+            .map_err(|e| Error::new(Status::ErrLimit, format!("cannot start the main queue's timer thread: {e}")))?;
+        *started = true;
+    }
+    Ok(())
+}
+
+/// The longest delay `execute_after` takes: the deadlines floe reports are int64 milliseconds.
+pub(crate) const MAX_DELAY: Duration = Duration::from_millis(i64::MAX as u64);
 
 /// Schedules `job` with `input` (a graph in transit, or none) on the worker with id `id`, lent
 /// rather than cloned (`with_worker`); its result leaves the worker's thread by `mode`.
@@ -539,12 +758,20 @@ pub(crate) fn execute_on(id: u32, input: Option<Transit>, mode: TransferMode, jo
 /// Schedules `job` on `worker` after `delay`, with a frozen input — shared: the caller keeps its
 /// handle — or none.
 pub(crate) fn execute_after(worker: &Worker, delay: Duration, input: Option<u64>, job: JobFn) -> Result<Future> {
-    let Some(due) = crate::core::exec::future::deadline_in(delay) else {
+    let due = Some(delay).filter(|&delay| delay <= MAX_DELAY).and_then(crate::core::exec::future::deadline_in);
+    let Some(due) = due else {
         return Err(Error::new(
             Status::ErrInvalidArgument,
-            format!("a delay of {delay:?} ends past the last instant this clock can tell; the job would never run"),
+            format!(
+                "a delay of {} ms ({delay:?}) cannot be a deadline: the longest is {} ms; the job would never run",
+                delay.as_millis(),
+                MAX_DELAY.as_millis()
+            ),
         ));
     };
+    if worker.id == MAIN_WORKER {
+        start_main_timer()?;
+    }
     let input = match input {
         None => None,
         Some(handle) if !object::is_frozen(handle)? => {

@@ -13,11 +13,13 @@
 //!   mutable objects are then orphans: nobody may use them, and any thread may drop references to
 //!   them (nobody else can reach their values). A host destructor running on the thread after that
 //!   gets a fresh token, so it follows the same rules.
+//! - The main thread's exit, first of all, calls the hook `exec` registered (`on_main_exit`), which
+//!   closes the main queue: no later thread becomes main.
 
 use parking_lot::RwLock;
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::core::heap::header::MAX_TOKEN;
@@ -28,6 +30,11 @@ static NAMES: OnceLock<RwLock<HashMap<u32, Arc<str>>>> = OnceLock::new();
 static EXITED: OnceLock<RwLock<HashSet<u32>>> = OnceLock::new();
 /// Whether any thread has exited yet: until then `has_exited` reads no lock.
 static ANY_EXITED: AtomicBool = AtomicBool::new(false);
+/// Set as the main thread exits, before `MAIN_EXIT_HOOK` is looked for.
+static MAIN_EXITED: AtomicBool = AtomicBool::new(false);
+/// What the main thread's exit calls, before the thread is recorded as exited: `exec`'s closing of
+/// the main queue (a seam: this layer does not import `exec`).
+static MAIN_EXIT_HOOK: OnceLock<fn()> = OnceLock::new();
 
 thread_local! {
     static TOKEN: Cell<u32> = const { Cell::new(0) };
@@ -87,9 +94,17 @@ struct ExitMark;
 
 impl Drop for ExitMark {
     fn drop(&mut self) {
+        let token = TOKEN.try_with(Cell::get).unwrap_or(0);
+        if token != 0 && token == MAIN_TOKEN.load(Ordering::Acquire) {
+            // Paired with `on_main_exit`: either this finds the hook, or its caller finds the flag.
+            MAIN_EXITED.store(true, Ordering::SeqCst);
+            fence(Ordering::SeqCst);
+            if let Some(hook) = MAIN_EXIT_HOOK.get() {
+                hook();
+            }
+        }
         crate::core::heap::foreign::drain();
         crate::core::heap::cycles::collect_left_behind();
-        let token = TOKEN.try_with(Cell::get).unwrap_or(0);
         crate::core::heap::foreign::while_parking_stopped(|| {
             exited().write().insert(token);
             ANY_EXITED.store(true, Ordering::Release);
@@ -156,6 +171,19 @@ pub(crate) fn init_main() -> crate::core::base::error::Result<()> {
         );
         Error::new(Status::ErrAlreadyInitialized, message)
     })
+}
+
+/// Registers what the main thread's exit calls (one hook; a later one is ignored). The caller then
+/// checks `main_has_exited`: an exit that came first did not find the hook.
+pub(crate) fn on_main_exit(hook: fn()) {
+    let _ = MAIN_EXIT_HOOK.set(hook);
+    // The hook's store is no SeqCst access: the fences order it with the flag, both sides.
+    fence(Ordering::SeqCst);
+}
+
+/// Whether the main thread has exited (or is exiting): it can no longer drain the main queue.
+pub(crate) fn main_has_exited() -> bool {
+    MAIN_EXITED.load(Ordering::SeqCst)
 }
 
 /// The main thread's token (0 before any thread has used floe).
