@@ -6,6 +6,7 @@ mod freeze;
 mod globals;
 mod handles;
 mod harness;
+mod lifecycle;
 mod made_up_ids;
 mod objects;
 mod ownership;
@@ -32,6 +33,7 @@ fn main() {
         stress::TESTS,
         pools::TESTS,
         made_up_ids::TESTS,
+        lifecycle::TESTS,
     ]
     .concat();
     harness::main(&tests);
