@@ -214,6 +214,8 @@ static void termination_after_the_threads_values(void)
 
 /* ---- garbage cycles collected when a worker goes idle ---- */
 
+static atomic_bool cycle_made;
+
 static floe_status late_cycle(floe_ref input, floe_ref *out_result)
 {
     (void)input;
@@ -229,6 +231,7 @@ static floe_status late_cycle(floe_ref input, floe_ref *out_result)
     if (b != 0)
         floe_ref_release(b);
     *out_result = a;
+    atomic_store(&cycle_made, true);
     return status;
 }
 
@@ -241,6 +244,12 @@ static void cycles_collected_when_idle(void)
     SETUP(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, late_cycle, &future));
     SETUP(floe_future_release(future));
     int waited = 0;
+    while (!atomic_load(&cycle_made) && waited < 10000) {
+        sleep_ms(1);
+        waited += 1;
+    }
+    check(atomic_load(&cycle_made), "the job made its cycle after its future was released");
+    waited = 0;
     while (stats().live_objects != 0 && waited < 10000) {
         sleep_ms(5);
         waited += 5;

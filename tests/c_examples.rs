@@ -132,7 +132,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "ok: right after the termination future: the worker's thread-local global value (20001 objects) is released",
             "ok: a cyclic job result whose future was released first is collected when its worker goes idle",
             "ok: floe_runtime_stats are all zero at the end",
-            "lifecycle: 10 checks passed, 0 failed",
+            "lifecycle: 11 checks passed, 0 failed",
         ],
     ),
     (

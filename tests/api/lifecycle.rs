@@ -193,12 +193,16 @@ fn the_termination_future_completes_after_the_threads_values_are_released() {
     assert_eq!(Runtime::stats(), before, "right after a pool's termination future");
 }
 
+/// How many cycles `late_cycle` made.
+static CYCLES_MADE: AtomicUsize = AtomicUsize::new(0);
+
 /// Returns a two-object cycle, after its future was dropped: the result is freed on the worker.
 fn late_cycle(_: Option<Object>) -> Result<Option<Object>> {
     std::thread::sleep(Duration::from_millis(50));
     let (a, b) = (Object::new_list()?, Object::new_list()?);
     a.push_ref(Some(&b))?;
     b.push_ref(Some(&a))?;
+    CYCLES_MADE.fetch_add(1, Ordering::SeqCst);
     Ok(Some(a))
 }
 
@@ -208,7 +212,7 @@ fn garbage_cycles_released_on_a_worker_are_collected_when_it_goes_idle() {
     let worker = Worker::start("idle collector").unwrap();
     let pool = Pool::start("idle collector", 1).unwrap();
     for on_pool in [false, true] {
-        let before = Runtime::stats().live_objects;
+        let (before, made) = (Runtime::stats().live_objects, CYCLES_MADE.load(Ordering::SeqCst));
         let future = if on_pool {
             pool.execute(None, TransferMode::Safe, late_cycle)
         } else {
@@ -216,6 +220,10 @@ fn garbage_cycles_released_on_a_worker_are_collected_when_it_goes_idle() {
         };
         drop(future.unwrap());
         let deadline = Instant::now() + Duration::from_secs(10);
+        while CYCLES_MADE.load(Ordering::SeqCst) == made {
+            assert!(Instant::now() < deadline, "the job never made its cycle");
+            std::thread::sleep(Duration::from_millis(1));
+        }
         while Runtime::stats().live_objects != before {
             assert!(Instant::now() < deadline, "the cycle is still live (on a pool: {on_pool})");
             std::thread::sleep(Duration::from_millis(5));
