@@ -909,8 +909,11 @@ floe_status floe_pool_execute(uint32_t pool,
 
 /**
  * Terminates the pool (for a view, its whole pool; its views stop with it), running queued jobs
- * when `process_scheduled`, cancelling them otherwise; writes a future that completes when the
- * last thread has exited to `*out_future` (owned by the caller).
+ * when `process_scheduled`, cancelling them otherwise — the views' backlogged jobs too, even
+ * behind a job that never returns; writes a future that completes when the last thread has
+ * exited and released its values (as for `floe_worker_request_termination`) to `*out_future`
+ * (owned by the caller). A panic in what a pool thread runs for a job fails that job's future
+ * with `FLOE_ERR_PANIC`; the thread goes on.
  */
 floe_status floe_pool_request_termination(uint32_t pool,
                                           bool process_scheduled,
@@ -1083,10 +1086,20 @@ floe_status floe_worker_execute_after(uint32_t worker,
                                       floe_future *out_future);
 
 /**
- * Asks `worker` to stop and writes a future that completes when its thread has exited to
- * `*out_future` (owned by the caller). With `process_scheduled`, every queued job runs first;
- * without, every job not yet started is cancelled (its future fails with `FLOE_ERR_CANCELLED`, its
- * input is freed). Either way no job is lost. New jobs get `FLOE_ERR_WORKER_TERMINATED`.
+ * Asks `worker` to stop and writes a future that completes when its thread has exited — after its
+ * values are released: its thread-local globals' values, its garbage cycles — to `*out_future`
+ * (owned by the caller); `floe_runtime_stats` read right after it no longer counts them.
+ *
+ * With `process_scheduled`, as in Kotlin/Native, the request is queued behind the jobs and takes
+ * effect when the worker reaches it: every job queued before it runs, and until it is reached,
+ * those jobs may still queue work on their own worker (`floe_worker_execute`,
+ * `floe_worker_execute_after`, from the worker's thread), which runs too; delayed jobs run when
+ * they fall due, before the thread exits. Other threads' jobs and deliveries are refused from the
+ * request on. Without `process_scheduled`, every job not yet started is cancelled at once (its
+ * future fails with `FLOE_ERR_CANCELLED`, its input is freed) — by the calling thread when the
+ * worker is inside a job, which may never return — and a pending request with processing becomes
+ * this. Either way no job is lost. New jobs get `FLOE_ERR_WORKER_TERMINATED`; once the future has
+ * completed, the id is unknown (`FLOE_ERR_UNKNOWN_WORKER`).
  */
 floe_status floe_worker_request_termination(uint32_t worker,
                                             bool process_scheduled,

@@ -120,6 +120,22 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "lifecycle",
+        &[
+            "ok: a wait without timeout on each job queued behind a job that never returns -> FLOE_ERR_CANCELLED",
+            "ok: their inputs are freed; only the stuck job's input is live",
+            "ok: after floe_worker_request_termination(worker, true), main's floe_worker_execute -> \
+             FLOE_ERR_WORKER_TERMINATED",
+            "ok: a job queued before the request still queues floe_worker_execute_after and floe_worker_execute on \
+             its own worker -> FLOE_OK",
+            "ok: both ran before the worker's thread exited",
+            "ok: right after the termination future: the worker's thread-local global value (20001 objects) is released",
+            "ok: a cyclic job result whose future was released first is collected when its worker goes idle",
+            "ok: floe_runtime_stats are all zero at the end",
+            "lifecycle: 11 checks passed, 0 failed",
+        ],
+    ),
+    (
         "pipeline",
         &[
             "stage 1: batch 0 parsed into 3 items",
@@ -361,6 +377,16 @@ fn scheduling_checks_pass() {
 #[test]
 fn scheduling_checks_pass_under_asan_and_ubsan() {
     check_example("scheduling", true);
+}
+
+#[test]
+fn lifecycle_checks_pass() {
+    check_example("lifecycle", false);
+}
+
+#[test]
+fn lifecycle_checks_pass_under_asan_and_ubsan() {
+    check_example("lifecycle", true);
 }
 
 /// A new example must be added to `EXAMPLES`, or it would never be built.

@@ -154,8 +154,15 @@ impl Worker {
         worker::execute_after(&worker, delay, input.map(Object::handle), rust_job(job)).map(Future)
     }
 
-    /// Asks the worker to stop: with `process_scheduled`, after running every queued job; without,
-    /// cancelling them. The future completes when the worker's thread has exited.
+    /// Asks the worker to stop. With `process_scheduled`, Kotlin/Native's rule: the request is
+    /// queued behind the jobs and takes effect when the worker reaches it, so a job queued before it
+    /// may still `execute` or `execute_after` on its own worker, and what it queues runs; other
+    /// threads are refused (`ErrWorkerTerminated`) from the request on. Without, every job not yet
+    /// started is cancelled at once, even behind a job that never returns. The future completes
+    /// when the worker's thread has exited and its values (thread-local globals' values, garbage
+    /// cycles) are released. A panic in anything the worker runs for a job fails that job's future
+    /// with `ErrPanic`; the worker goes on. Garbage cycles freed on a worker are collected when it
+    /// next goes idle.
     pub fn request_termination(self, process_scheduled: bool) -> Result<Future> {
         worker::lookup(self.0)?.request_termination(process_scheduled).map(Future)
     }
@@ -273,7 +280,8 @@ impl Future {
     }
 
     /// Delivers the outcome to `worker`'s queue: `callback` runs on that worker's thread, where the
-    /// result graph is attached (for `Worker::MAIN`, when the host drains the main queue).
+    /// result graph is attached (for `Worker::MAIN`, when the host drains the main queue). A panic
+    /// in `callback` is caught there (the panic hook reports it); the worker goes on.
     pub fn deliver_to(&self, worker: Worker, callback: fn(Result<Option<Object>>)) -> Result<()> {
         let target = worker::lookup(worker.0)?;
         self.0.deliver_to(target, Box::new(move |outcome| callback(outcome.map(|r| r.map(Object::from_raw)))))
@@ -451,7 +459,9 @@ impl Pool {
         worker::execute_with(|task| executor.submit(task), input.map(|g| g.0), result_mode, rust_job(job)).map(Future)
     }
 
-    /// Terminates the pool (for a view, its whole pool), running or cancelling queued jobs.
+    /// Terminates the pool (for a view, its whole pool), running or cancelling queued jobs (and,
+    /// when cancelling, its views' backlogs). The future completes when the last thread has exited
+    /// and released its values.
     pub fn request_termination(self, process_scheduled: bool) -> Result<Future> {
         Ok(Future(pool::lookup(self.0)?.request_termination(process_scheduled)))
     }

@@ -70,8 +70,11 @@ impl Scheduler for OnPool {
 }
 
 /// Terminates the pool (for a view, its whole pool; its views stop with it), running queued jobs
-/// when `process_scheduled`, cancelling them otherwise; writes a future that completes when the
-/// last thread has exited to `*out_future` (owned by the caller).
+/// when `process_scheduled`, cancelling them otherwise — the views' backlogged jobs too, even
+/// behind a job that never returns; writes a future that completes when the last thread has
+/// exited and released its values (as for `floe_worker_request_termination`) to `*out_future`
+/// (owned by the caller). A panic in what a pool thread runs for a job fails that job's future
+/// with `FLOE_ERR_PANIC`; the thread goes on.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_pool_request_termination(
     pool: u32,

@@ -217,10 +217,20 @@ pub unsafe extern "C" fn floe_worker_execute_after(
     unsafe { returning("floe_worker_execute_after", out_future, "out_future", body) }
 }
 
-/// Asks `worker` to stop and writes a future that completes when its thread has exited to
-/// `*out_future` (owned by the caller). With `process_scheduled`, every queued job runs first;
-/// without, every job not yet started is cancelled (its future fails with `FLOE_ERR_CANCELLED`, its
-/// input is freed). Either way no job is lost. New jobs get `FLOE_ERR_WORKER_TERMINATED`.
+/// Asks `worker` to stop and writes a future that completes when its thread has exited — after its
+/// values are released: its thread-local globals' values, its garbage cycles — to `*out_future`
+/// (owned by the caller); `floe_runtime_stats` read right after it no longer counts them.
+///
+/// With `process_scheduled`, as in Kotlin/Native, the request is queued behind the jobs and takes
+/// effect when the worker reaches it: every job queued before it runs, and until it is reached,
+/// those jobs may still queue work on their own worker (`floe_worker_execute`,
+/// `floe_worker_execute_after`, from the worker's thread), which runs too; delayed jobs run when
+/// they fall due, before the thread exits. Other threads' jobs and deliveries are refused from the
+/// request on. Without `process_scheduled`, every job not yet started is cancelled at once (its
+/// future fails with `FLOE_ERR_CANCELLED`, its input is freed) — by the calling thread when the
+/// worker is inside a job, which may never return — and a pending request with processing becomes
+/// this. Either way no job is lost. New jobs get `FLOE_ERR_WORKER_TERMINATED`; once the future has
+/// completed, the id is unknown (`FLOE_ERR_UNKNOWN_WORKER`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_worker_request_termination(
     worker: u32,

@@ -7,6 +7,7 @@ mod freeze;
 mod globals;
 mod handles;
 mod harness;
+mod lifecycle;
 mod made_up_ids;
 mod memory_races;
 mod objects;
@@ -38,6 +39,7 @@ fn main() {
         memory_races::TESTS,
         callbacks::TESTS,
         scheduling::TESTS,
+        lifecycle::TESTS,
     ]
     .concat();
     harness::main(&tests);

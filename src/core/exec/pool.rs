@@ -8,7 +8,11 @@
 //! Invariant: a view's `running` counts its jobs that are in the pool queue or running; it never
 //! exceeds the limit, and the backlog is non-empty only while `running == limit`. Termination
 //! cancels (or runs, with `process_scheduled`) the pool queue; backlogged jobs of a view are
-//! submitted to the terminating pool, which cancels them: no job is lost.
+//! cancelled by the terminating thread (without `process_scheduled`), or submitted to the
+//! terminating pool, which cancels them: no job is lost, and none waits for a job that never ends.
+//!
+//! A panic in anything a member runs for a job fails that job's future (`Task::run`); the member
+//! goes on. A member's count in `threads_left` goes once its thread's values are released.
 //!
 //! Waits that could never end: a job's future notes the pool or view it was queued on
 //! (`Future::completed_in_pool`). A pool's thread that waits, without a timeout, for a job of its
@@ -27,7 +31,8 @@ use crate::core::base::ids::ranges::{elsewhere, take_id, IdRange, FIRST_POOL_ID}
 use crate::core::base::sync::{spin_until, woke_a_sleeper};
 use crate::core::exec::future::Future;
 use crate::core::exec::future::FutureState;
-use crate::core::exec::worker::{thread_name, Task};
+use crate::core::exec::worker::{self, thread_name, Task};
+use crate::core::heap::cycles;
 use crate::core::heap::thread;
 use parking_lot::{Condvar, Mutex};
 use std::cell::RefCell;
@@ -290,6 +295,7 @@ impl Pool {
     }
 
     fn run(self: Arc<Self>) {
+        worker::reserve_last_step();
         MEMBER.with(|member| *member.borrow_mut() = Some(self.clone()));
         loop {
             let task = self.next_task();
@@ -298,15 +304,16 @@ impl Pool {
                 None => break,
             }
         }
-        // As a worker does (see `worker::run`), before the termination future can complete.
-        crate::core::heap::cycles::collect();
-        let mut queue = self.queue.lock();
-        queue.threads_left -= 1;
-        if queue.threads_left == 0 {
-            let done = queue.terminating.clone().expect("threads exit only when terminating");
-            drop(queue);
-            done.complete(Some(Ok(None)));
-        }
+        // As a worker does (see `worker::run`): counted out once the thread's values are released.
+        worker::set_last_step(Box::new(move || {
+            let mut queue = self.queue.lock();
+            queue.threads_left -= 1;
+            if queue.threads_left == 0 {
+                let done = queue.terminating.clone().expect("threads exit only when terminating");
+                drop(queue);
+                done.complete(Some(Ok(None)));
+            }
+        }));
     }
 
     /// The next task for a member thread, waiting for one; `None` once the pool terminates. Like a
@@ -327,6 +334,10 @@ impl Pool {
             }
             if spin_until(|| self.queued.load(Ordering::Relaxed) > 0) {
                 continue;
+            }
+            // Going idle, as a worker does (see `worker`'s `next_task`).
+            if cycles::has_candidates() {
+                cycles::collect_local();
             }
             let mut queue = self.queue.lock();
             if queue.tasks.is_empty() && queue.terminating.is_none() {
@@ -434,10 +445,21 @@ impl Executor {
     }
 
     /// Terminates the pool (of a view: its whole pool); views of it stop taking jobs with it.
+    /// Without `process_scheduled`, the views' backlogged jobs are cancelled here too: they would
+    /// otherwise wait for a place that a job which never returns does not give back.
     pub fn request_termination(&self, process_scheduled: bool) -> Future {
         let pool = self.pool();
-        EXECUTORS.lock().retain(|_, e| !Arc::ptr_eq(e.pool(), pool));
-        pool.request_termination(process_scheduled)
+        let stopped: Vec<_> = EXECUTORS.lock().extract_if(|_, e| Arc::ptr_eq(e.pool(), pool)).collect();
+        let done = pool.request_termination(process_scheduled);
+        if !process_scheduled {
+            for (_, executor) in stopped {
+                if let Executor::View(view) = &*executor {
+                    let backlog = std::mem::take(&mut view.state.lock().backlog);
+                    backlog.into_iter().for_each(Task::cancel);
+                }
+            }
+        }
+        done
     }
 }
 

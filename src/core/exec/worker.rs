@@ -9,10 +9,15 @@
 //! (`mpsc`), the thread that runs the worker; delayed tasks, termination and the sleep handshake
 //! sit under one mutex. A job is either run or cancelled, never lost. Cancelling a job cancels its
 //! future and disposes of its input. Termination closes the queue: every job that got in before
-//! runs — or, without `process_scheduled`, is cancelled by the worker's thread as it takes it (the
-//! delayed ones by the terminating thread at once) — and every later one is refused
-//! (`ErrWorkerTerminated`; deliveries sent to it are disposed). With `process_scheduled`, delayed
-//! jobs run when they come due, before the thread exits.
+//! runs — or, without `process_scheduled`, is cancelled by the worker's thread as it takes it, or
+//! by the terminating thread when the worker's thread is in a job (`queue_role`), and the delayed
+//! ones by the terminating thread at once — and every later one is refused (`ErrWorkerTerminated`;
+//! deliveries sent to it are disposed). With `process_scheduled`, the request is a task queued
+//! behind the jobs, and the queue closes when the worker reaches it (Kotlin/Native's rule): until
+//! then only the worker's own thread may still queue jobs; delayed jobs run when they come due,
+//! before the thread exits. A panic in a task is caught in it (`Task::run`): the thread goes on.
+//! The termination's future completes last on the thread, after its values are released
+//! (`LAST_STEP`).
 //!
 //! Sleep handshake: the worker stores `sleeping` under the mutex and then looks at the queue once
 //! more; a producer pushes and then reads `sleeping`; each side's write and read are SeqCst
@@ -22,12 +27,14 @@
 
 use crate::core::base::error::{Error, Result, Status};
 use crate::core::base::ids::ranges::{elsewhere, take_id, IdRange, FIRST_TYPE_ID};
-use crate::core::base::sync::{handshake_fence, spin_until, woke_a_sleeper, AtomicBool, Condvar, Mutex};
+use crate::core::base::sync::{
+    self, handshake_fence, spin_until, woke_a_sleeper, AtomicBool, Condvar, Mutex, ShortWait,
+};
 use crate::core::exec::future::Future;
 use crate::core::exec::mpsc::{Look, Mpsc, Pop};
 use crate::core::graph::object;
 use crate::core::graph::transfer::{self, TransferMode, Transit};
-use crate::core::heap::thread;
+use crate::core::heap::{cycles, thread};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, DefaultHasher};
@@ -59,15 +66,20 @@ impl Task {
         Task(Future::new_closure(Box::new(body)))
     }
 
+    /// Runs the task. A panic anywhere in it — the input's attach, the job, the result's detach, a
+    /// closure's body — is caught here: a job's future fails with `ErrPanic` and the panic's
+    /// message, and the thread that runs the queue goes on to its next task.
     pub(crate) fn run(self) {
         match self.0.take_work() {
             // Completed in each arm: with the outcome whole, its result went through memory in
             // pieces and was read back as one word, a read that waits for the pieces to land.
-            Queued::Job(Work { input, job, mode }) => match run_job(input, job, mode) {
-                Ok(result) => self.0.complete(Some(Ok(result))),
-                Err(error) => self.0.complete(Some(Err(error))),
-            },
-            Queued::Closure(body) => body(true),
+            Queued::Job(Work { input, job, mode }) => {
+                match catch_unwind(AssertUnwindSafe(|| run_job(input, job, mode))).unwrap_or_else(from_panic) {
+                    Ok(result) => self.0.complete(Some(Ok(result))),
+                    Err(error) => self.0.complete(Some(Err(error))),
+                }
+            }
+            Queued::Closure(body) => run_closure(body, true),
         }
     }
 
@@ -76,15 +88,26 @@ impl Task {
         self.0.completed_in_pool(executor);
     }
 
+    /// Cancels the task; a panic while its input is freed or in a closure's body is caught, as in `run`.
     pub(crate) fn cancel(self) {
         match self.0.take_work() {
             Queued::Job(work) => {
-                drop(work);
+                let _ = catch_unwind(AssertUnwindSafe(|| drop(work)));
                 self.0.complete(None);
             }
-            Queued::Closure(body) => body(false),
+            Queued::Closure(body) => run_closure(body, false),
         }
     }
+}
+
+/// Runs a closure task's body (a delivery's callback, a termination's step), catching a panic: it
+/// has no future to fail, and the panic hook has already reported it; the queue's thread goes on.
+fn run_closure(body: Box<dyn FnOnce(bool) + Send>, run: bool) {
+    let _ = catch_unwind(AssertUnwindSafe(move || body(run)));
+}
+
+fn from_panic<T>(payload: Box<dyn std::any::Any + Send>) -> Result<T> {
+    Err(Error::from_panic(payload))
 }
 
 /// What a job runs: its input, its body, and how its result leaves the worker's thread.
@@ -123,6 +146,12 @@ pub type WakeHook = Box<dyn Fn() + Send + Sync>;
 
 enum Phase {
     Running,
+    /// Asked to stop once the jobs queued before the request have run (`process_scheduled`): the
+    /// request waits in the queue behind them, and until the worker reaches it, its own thread may
+    /// still queue jobs (`closing`).
+    Requested {
+        done: Future,
+    },
     /// Asked to stop; `done` completes when the thread has exited.
     Terminating {
         done: Future,
@@ -149,6 +178,11 @@ pub struct Worker {
     has_delayed: AtomicBool,
     /// Set by a termination that cancels what is queued.
     cancel_queued: AtomicBool,
+    /// Set once a termination was requested: from then on, only the worker's own thread may queue
+    /// tasks, until its queue closes.
+    closing: AtomicBool,
+    /// Who may take tasks from `ready`: `IN_LOOP`, `IN_TASK` or `DRAINING` (see there).
+    queue_role: sync::AtomicU32,
     /// Set just before a worker's thread leaves the registry: cached lookups then fail as it does.
     exited: AtomicBool,
     /// The thread token of the thread that runs this worker's queue.
@@ -171,11 +205,49 @@ static MAIN_WAKEUP: parking_lot::Mutex<Option<Arc<dyn Fn() + Send + Sync>>> = pa
 /// waiting for the stores of the task just queued: half of a main-queue submit's samples).
 static MAIN_WAKEUP_SET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// `queue_role`: the worker's thread takes tasks from `ready` (in its loop, or in `process_queue`).
+const IN_LOOP: u32 = 0;
+/// `queue_role`: the worker's thread runs (or cancels) a task, host code that may never return;
+/// meanwhile a termination that cancels queued jobs may take the queue (`DRAINING`), by a
+/// compare-and-swap that the thread's own, to take it back (`IN_LOOP`), excludes.
+const IN_TASK: u32 = 1;
+/// `queue_role`: a terminating thread takes the queued tasks out to cancel them itself, and then
+/// stores `IN_TASK` back.
+const DRAINING: u32 = 2;
+
 thread_local! {
     static CURRENT: Cell<u32> = const { Cell::new(0) };
+    /// What a worker's or pool member's thread does last: complete its termination's future.
+    /// Reached first on the thread (`reserve_last_step`), its destructor runs last — a thread runs
+    /// its destructors last-registered first — so the future completes once the thread's values
+    /// are released: its thread-local globals' values, its garbage cycles, the references parked
+    /// for it.
+    static LAST_STEP: LastStep = const { LastStep(RefCell::new(None)) };
     /// The worker this thread addressed last, so that a stream of `execute`s to one worker skips
     /// the registry's mutex and hash lookup.
     static LAST_ADDRESSED: RefCell<Option<Arc<Worker>>> = const { RefCell::new(None) };
+}
+
+/// A thread's last step, run when the thread-local goes.
+struct LastStep(RefCell<Option<Box<dyn FnOnce()>>>);
+
+impl Drop for LastStep {
+    fn drop(&mut self) {
+        if let Some(step) = self.0.get_mut().take() {
+            step();
+        }
+    }
+}
+
+/// Called first on a new worker's or pool member's thread, before anything else there touches
+/// floe: `LAST_STEP`'s destructor is then the thread's last.
+pub(crate) fn reserve_last_step() {
+    LAST_STEP.with(|_| ());
+}
+
+/// `step` is what the calling thread does last, after its other thread-exit destructors.
+pub(crate) fn set_last_step(step: Box<dyn FnOnce()>) {
+    LAST_STEP.with(|last| *last.0.borrow_mut() = Some(step));
 }
 
 impl Worker {
@@ -189,6 +261,8 @@ impl Worker {
             sleeping: AtomicBool::new(false),
             has_delayed: AtomicBool::new(false),
             cancel_queued: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            queue_role: sync::AtomicU32::new(IN_LOOP),
             exited: AtomicBool::new(false),
             token: AtomicU32::new(0),
             timer: Condvar::new(),
@@ -217,6 +291,9 @@ impl Worker {
     fn submit(&self, task: Task, due: Option<Instant>) -> Result<()> {
         task.0.completed_on(self.id);
         let refused = match due {
+            // Asked to terminate: the worker's own jobs may still queue work until it reaches the
+            // request (`request_termination`); other threads may not.
+            _ if self.closing.load(Ordering::Relaxed) && current() != self.id => Some(task),
             None => self.ready.push(task).err(),
             Some(due) => self.schedule(task, due),
         };
@@ -288,6 +365,11 @@ impl Worker {
             if spin_until(|| unsafe { self.ready.next_is_written() }) {
                 continue;
             }
+            // Going idle: the garbage cycles released here meanwhile (a job's result freed with its
+            // future) would otherwise stay until this thread next collects.
+            if cycles::has_candidates() {
+                cycles::collect_local();
+            }
             let mut control = self.control.lock();
             if let Some(task) = self.take_due_locked(&mut control) {
                 return Some(task);
@@ -349,18 +431,56 @@ impl Worker {
         }
     }
 
-    /// Runs `task`, or cancels it once a termination without processing was asked for.
+    /// Runs `task`, or cancels it once a termination without processing was asked for. Meanwhile
+    /// the queue is free for such a termination to cancel what waits in it (`IN_TASK`).
     fn run_or_cancel(&self, task: Task) {
-        if self.cancel_queued.load(Ordering::Acquire) {
+        // A handshake with `cancel_queued_behind_a_task` (see `sync::handshake_fence`): either this
+        // sees `cancel_queued`, or the termination sees `IN_TASK` and cancels what is queued.
+        self.queue_role.store(IN_TASK, Ordering::SeqCst);
+        handshake_fence();
+        if self.cancel_queued.load(Ordering::SeqCst) {
             task.cancel();
         } else {
             task.run();
         }
+        self.take_queue_back();
+    }
+
+    /// Back from a task, takes the queue again, waiting while a terminating thread drains it.
+    fn take_queue_back(&self) {
+        let mut drained = ShortWait::new();
+        while self.queue_role.compare_exchange(IN_TASK, IN_LOOP, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            drained.step();
+        }
+    }
+
+    /// A termination's cancelling of the queued tasks when the worker's thread is in a task, which
+    /// may never return: takes the queue (`DRAINING`) and cancels what it holds. A thread in its
+    /// loop needs nothing: it sees `cancel_queued` before its next task (the handshake in
+    /// `run_or_cancel`), cancels what it takes, and ends at the closed queue's end.
+    fn cancel_queued_behind_a_task(&self) {
+        handshake_fence();
+        if self.queue_role.compare_exchange(IN_TASK, DRAINING, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+            return;
+        }
+        let mut queued = Vec::new();
+        // SAFETY: `DRAINING` makes this thread the queue's only consumer until it stores `IN_TASK`
+        // back: the worker's thread is in a task, and takes the queue back only from `IN_TASK`.
+        while let Pop::Value(task) = unsafe { self.ready.pop() } {
+            queued.push(task);
+        }
+        self.queue_role.store(IN_TASK, Ordering::Release);
+        queued.into_iter().for_each(Task::cancel);
     }
 
     /// Runs the tasks that are ready now, on the worker's own thread; returns how many ran.
     pub fn process_queue(&self, max: usize) -> Result<usize> {
         self.check_own_thread("process")?;
+        // Inside one of its tasks, the thread takes its queue back for the while (see `IN_TASK`).
+        let nested = self.queue_role.load(Ordering::Relaxed) != IN_LOOP;
+        if nested {
+            self.take_queue_back();
+        }
         let mut ran = 0;
         while ran < max {
             // SAFETY: checked above: this is the worker's own thread, the only consumer of `ready`.
@@ -369,6 +489,9 @@ impl Worker {
             };
             self.run_or_cancel(task);
             ran += 1;
+        }
+        if nested {
+            self.queue_role.store(IN_TASK, Ordering::Release);
         }
         Ok(ran)
     }
@@ -477,31 +600,64 @@ impl Worker {
         }
     }
 
-    /// Asks the worker to stop; the returned future completes when its thread has exited.
-    pub fn request_termination(&self, process_scheduled: bool) -> Result<Future> {
+    /// Asks the worker to stop; the returned future completes when its thread has exited and its
+    /// values are released.
+    ///
+    /// With `process_scheduled`, Kotlin/Native's rule: the request is queued behind the jobs and
+    /// takes effect when the worker reaches it. Other threads' jobs are refused from the moment of
+    /// the request; the worker's own jobs queued before it may still queue work on their worker
+    /// (`execute`, `execute_after`) until it is reached, and what they queue runs. Then the queue
+    /// closes; delayed jobs run when due, and the thread exits when none is left.
+    ///
+    /// Without, the queue closes at once: delayed jobs are cancelled here, and queued ones by the
+    /// worker's thread as it takes them — or here, when that thread is in a job (which may never
+    /// return). A later request without processing turns a pending one with processing into this.
+    pub fn request_termination(self: &Arc<Self>, process_scheduled: bool) -> Result<Future> {
         if self.id == MAIN_WORKER {
             return Err(Error::new(Status::ErrInvalidArgument, "the main queue cannot be terminated"));
         }
         let mut control = self.control.lock();
         let done = match &control.phase {
             Phase::Terminating { done } => return Ok(done.clone()),
-            Phase::Running => Future::new(),
+            Phase::Requested { done } if process_scheduled => return Ok(done.clone()),
+            Phase::Requested { done } => done.clone(),
+            Phase::Running => {
+                let done = Future::new();
+                // Completed by this worker's thread as it exits, which it cannot do while waiting for it.
+                done.completed_on(self.id);
+                done
+            }
         };
-        // Completed by this worker's thread as it exits, which it cannot do while waiting for it.
-        done.completed_on(self.id);
+        if process_scheduled {
+            control.phase = Phase::Requested { done: done.clone() };
+            drop(control);
+            let worker = self.clone();
+            // Queued before `closing` is set, which would refuse it from another thread; refused
+            // only if a termination without processing came in between, which closed the queue.
+            let _ = self.submit(Task::new(move |run| if run { worker.close() }), None);
+            self.closing.store(true, Ordering::Relaxed);
+            return Ok(done);
+        }
         control.phase = Phase::Terminating { done: done.clone() };
-        let cancelled = if process_scheduled {
-            BTreeMap::new()
-        } else {
-            self.cancel_queued.store(true, Ordering::Release);
-            self.has_delayed.store(false, Ordering::Relaxed);
-            std::mem::take(&mut control.delayed)
-        };
+        self.closing.store(true, Ordering::Relaxed);
+        self.cancel_queued.store(true, Ordering::SeqCst);
+        self.has_delayed.store(false, Ordering::Relaxed);
+        let cancelled = std::mem::take(&mut control.delayed);
         self.ready.close();
         drop(control);
         self.wake.notify_all();
         cancelled.into_values().for_each(Task::cancel);
+        self.cancel_queued_behind_a_task();
         Ok(done)
+    }
+
+    /// A termination with processing, reached in the queue: closes it.
+    fn close(&self) {
+        let mut control = self.control.lock();
+        if let Phase::Requested { done } = &control.phase {
+            control.phase = Phase::Terminating { done: done.clone() };
+        }
+        self.ready.close();
     }
 }
 
@@ -583,19 +739,17 @@ pub fn start(name: &str) -> Result<u32> {
 }
 
 fn run(worker: Arc<Worker>) {
+    reserve_last_step();
     worker.token.store(thread::current(), Ordering::Release);
     CURRENT.with(|c| c.set(worker.id));
     worker.serve();
-    // Before saying the thread is done: drop what other threads parked for it and its garbage
-    // cycles, which its thread-exit destructors would otherwise do after the future completed.
-    crate::core::heap::cycles::collect();
     worker.exited.store(true, Ordering::Release);
     WORKERS.lock().remove(&worker.id);
     let done = match &worker.control.lock().phase {
-        Phase::Terminating { done } => done.clone(),
+        Phase::Requested { done } | Phase::Terminating { done } => done.clone(),
         Phase::Running => unreachable!("a worker's thread exits only when asked to terminate"),
     };
-    done.complete(Some(Ok(None)));
+    set_last_step(Box::new(move || done.complete(Some(Ok(None)))));
 }
 
 /// The worker with id `id` (the main queue for `MAIN_WORKER`). The worker that the calling thread
@@ -801,11 +955,13 @@ pub(crate) fn execute_with(
     Ok(future)
 }
 
-/// Runs a job on the current thread: attaches the input, calls the job (a panic is a failure),
-/// detaches the result.
+/// Runs a job on the current thread: attaches the input, calls the job, detaches the result. A
+/// panic in any of the three is caught by the caller, `Task::run`.
 fn run_job(input: Option<Transit>, job: JobFn, mode: TransferMode) -> Result<Option<Transit>> {
     let input = input.map(Transit::attach).transpose()?;
-    let result = catch_unwind(AssertUnwindSafe(|| job.call(input))).map_err(Error::from_panic)??;
+    let result = job.call(input)?;
+    #[cfg(all(test, not(floe_loom)))]
+    tests::panic_if_injected();
     result
         .map(|handle| {
             transfer::detach(handle, mode).inspect_err(|_| {
@@ -818,6 +974,52 @@ fn run_job(input: Option<Transit>, job: JobFn, mode: TransferMode) -> Result<Opt
 #[cfg(all(test, not(floe_loom)))]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// Set by a job to make `run_job` panic after the job returned, where the result's detach
+        /// runs: a fault that reaches the queue's loop outside the job's body.
+        static INJECTED_PANIC: Cell<bool> = const { Cell::new(false) };
+    }
+
+    pub(super) fn panic_if_injected() {
+        if INJECTED_PANIC.with(|injected| injected.replace(false)) {
+            panic!("injected: the result's detach panicked");
+        }
+    }
+
+    fn injects_a_panic(_: ForeignFn, _: Option<u64>) -> Result<Option<u64>> {
+        INJECTED_PANIC.with(|injected| injected.set(true));
+        Ok(None)
+    }
+
+    fn returns_nothing(_: ForeignFn, _: Option<u64>) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
+    fn job(adapter: fn(ForeignFn, Option<u64>) -> Result<Option<u64>>) -> JobFn {
+        JobFn { adapter, target: ForeignFn(std::ptr::null()) }
+    }
+
+    /// A panic outside the job's body fails that job's future with its message; the thread that
+    /// runs the queue — a worker's, a pool member's — runs the next job.
+    #[test]
+    fn a_panic_after_the_job_returned_fails_its_future_and_the_queue_goes_on() {
+        const WAIT: Option<Duration> = Some(Duration::from_secs(10));
+        let worker = start("panic outside the job").unwrap();
+        let pool = crate::core::exec::pool::start("panic outside the job", 1).unwrap();
+        let on_worker = |adapter| execute_on(worker, None, TransferMode::Safe, job(adapter)).unwrap();
+        let executor = crate::core::exec::pool::lookup(pool).unwrap();
+        let on_pool =
+            |adapter| execute_with(|task| executor.submit(task), None, TransferMode::Safe, job(adapter)).unwrap();
+        for execute in [&on_worker as &dyn Fn(_) -> Future, &on_pool] {
+            let failed = execute(injects_a_panic).wait(WAIT).unwrap_err();
+            assert_eq!(failed.status(), Status::ErrPanic, "{}", failed.message());
+            assert!(failed.message().contains("injected: the result's detach panicked"), "{}", failed.message());
+            assert!(matches!(execute(returns_nothing).wait(WAIT), Ok(None)), "the next job runs");
+        }
+        assert!(matches!(lookup(worker).unwrap().request_termination(true).unwrap().wait(WAIT), Ok(None)));
+        assert!(matches!(executor.request_termination(true).wait(WAIT), Ok(None)));
+    }
 
     #[test]
     fn a_queued_job_is_a_handle() {
@@ -895,7 +1097,9 @@ mod loom_models {
             let completing = done.clone();
             worker.submit(Task::new(move |_| completing.complete(Some(Ok(None)))), None).unwrap();
             assert!(matches!(done.wait(None), Ok(None)));
-            let _ = worker.request_termination(true);
+            // Without processing: a termination with processing is one more task through the queue,
+            // which this unbounded model need not explore (the models below do, bounded).
+            let _ = worker.request_termination(false);
             thread.join().unwrap();
         });
     }

@@ -108,6 +108,11 @@ pub(crate) fn collect_left_behind() {
     }
 }
 
+/// Whether the calling thread has candidates buffered: a worker about to go idle collects only then.
+pub(crate) fn has_candidates() -> bool {
+    CANDIDATES.try_with(|c| !c.borrow().0.is_empty()).unwrap_or(false)
+}
+
 pub(crate) fn collect_if_due() {
     let candidates = CANDIDATES.try_with(|c| c.borrow().0.len()).unwrap_or(0);
     if candidates >= MIN_THRESHOLD && candidates as u64 >= STATS.objects.get() / 4 {
