@@ -1,1 +1,0 @@
-//! The segment file (see `mod.rs`).

@@ -1,0 +1,168 @@
+//! Read: pin the version a slot references, O(1), without a system call or a lock another process
+//! takes; and wait for a slot to change.
+//!
+//! 1. Load the slot word (Acquire); 0 is empty.
+//! 2. If this process already pins that reference, count one more user: done.
+//! 3. Store the reference into a free pin word of one of this process's entries (SeqCst).
+//! 4. Reload the slot word (SeqCst); if it changed, clear the pin and start again. (Hazard-pointer
+//!    validation: the writer frees a retired version only after a SeqCst fence and a scan of every
+//!    pin, so a version seen still referenced after the pin was stored cannot be freed until the
+//!    pin is cleared.)
+//! 5. Check the version's record (magic, checksum, the reference's generation, pages and block in
+//!    bounds, the slot): a failure is `ErrCorrupt` and the pin is cleared.
+//!
+//! The process's pin counts are guarded by a process-private mutex (uncontended, a CAS). A process
+//! pinning more versions at once than its entries hold claims another entry (a system call, only
+//! then); with the table full, `ErrLimit` — never a silent unpin.
+
+use super::layout::*;
+use super::lock;
+use super::segment::{Pin, Segment};
+use crate::core::base::error::{Error, Result, Status};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// A pinned version: its block's bytes stay in place until `Segment::unpin`. `base` points into
+/// memory other processes map: read it through raw pointers and check what you read.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Pinned {
+    pub(crate) base: *const u8,
+    pub(crate) len: usize,
+    pub(crate) version_id: u64,
+    pub(crate) kn_version: i32,
+    pub(crate) slot: u32,
+    reference: u64,
+}
+
+/// Reads after which a slot that keeps changing is reported instead of read.
+const MAX_READ_ATTEMPTS: u32 = 1 << 20;
+/// Loads of the change counter before a waiter sleeps.
+const SPINS_BEFORE_SLEEP: u32 = 2000;
+
+impl Segment {
+    /// Pins the slot's current version; `None` when the slot is empty.
+    pub(crate) fn read(&self, slot: u32) -> Result<Option<Pinned>> {
+        self.check_slot(slot)?;
+        let object = self.slot_object(slot);
+        let mut readers = self.readers.lock();
+        for _ in 0..MAX_READ_ATTEMPTS {
+            let reference = object.load(Ordering::Acquire);
+            if reference == 0 {
+                return Ok(None);
+            }
+            if let Some(pin) = readers.pins.get_mut(&reference) {
+                pin.count += 1;
+                return Ok(Some(self.pinned(reference, &pin.record)));
+            }
+            let word = match self.free_pin_word(&readers.entries) {
+                Some(word) => word,
+                None => {
+                    let entry = self.claim_entry(&mut readers).map_err(|e| {
+                        Error::new(
+                            e.status(),
+                            format!("pinning a version of slot {slot} needs another reader entry: {}", e.message()),
+                        )
+                    })?;
+                    self.layout.reader(entry) + READER_PINS
+                }
+            };
+            let pin = self.map.u64_at(word);
+            pin.store(reference, Ordering::SeqCst);
+            if object.load(Ordering::SeqCst) != reference {
+                pin.store(0, Ordering::Release);
+                continue;
+            }
+            match self.checked_record(reference, slot) {
+                Ok(record) => {
+                    readers.pins.insert(reference, Pin { word, count: 1, record });
+                    return Ok(Some(self.pinned(reference, &record)));
+                }
+                Err(e) => {
+                    pin.store(0, Ordering::Release);
+                    return Err(e);
+                }
+            }
+        }
+        Err(Error::new(
+            Status::ErrLimit,
+            format!("slot {slot} of segment {} changed {MAX_READ_ATTEMPTS} times while being read", self.shown),
+        ))
+    }
+
+    /// One user of a pinned version lets go; the last one clears the pin (Release: after every
+    /// read of the block).
+    pub(crate) fn unpin(&self, pinned: &Pinned) -> Result<()> {
+        let mut readers = self.readers.lock();
+        let Some(pin) = readers.pins.get_mut(&pinned.reference) else {
+            return Err(Error::new(
+                Status::ErrInvalidArgument,
+                format!("version {} of slot {} is not pinned by this process (unpinned twice?)", pinned.version_id, pinned.slot),
+            ));
+        };
+        pin.count -= 1;
+        if pin.count == 0 {
+            self.map.u64_at(pin.word).store(0, Ordering::Release);
+            readers.pins.remove(&pinned.reference);
+        }
+        Ok(())
+    }
+
+    fn pinned(&self, reference: u64, record: &Record) -> Pinned {
+        let (page, _) = split_ref(reference).expect("a checked reference");
+        Pinned {
+            base: self.map.ptr(self.layout.page(page) + RECORD_LEN as u64, record.block_len as usize),
+            len: record.block_len as usize,
+            version_id: record.version_id,
+            kn_version: record.kn_version,
+            slot: record.slot,
+            reference,
+        }
+    }
+
+    /// An unused pin word in this process's entries (only this process writes them).
+    fn free_pin_word(&self, entries: &[u32]) -> Option<u64> {
+        entries.iter().flat_map(|&e| (0..PINS_PER_READER).map(move |k| (e, k))).find_map(|(e, k)| {
+            (self.pin_word(e, k).load(Ordering::Relaxed) == 0).then(|| self.layout.reader(e) + READER_PINS + 8 * k as u64)
+        })
+    }
+
+    /// Waits until the slot's change counter differs from `seen_seq` (from `seq`), at most
+    /// `timeout`; returns the new counter, or `ErrTimeout`. Spins briefly, then sleeps on the
+    /// counter as a futex shared between processes; publishers wake only when `waiters > 0`.
+    /// Elsewhere than Linux, sleeps in 1 ms steps (polling).
+    pub(crate) fn wait_for_change(&self, slot: u32, seen_seq: u32, timeout: Duration) -> Result<u32> {
+        self.check_slot(slot)?;
+        let seq = self.slot_seq(slot);
+        for _ in 0..SPINS_BEFORE_SLEEP {
+            let now = seq.load(Ordering::Acquire);
+            if now != seen_seq {
+                return Ok(now);
+            }
+            std::hint::spin_loop();
+        }
+        let deadline = Instant::now() + timeout;
+        let waiters = self.slot_waiters(slot);
+        waiters.fetch_add(1, Ordering::SeqCst);
+        struct Leave<'a>(&'a std::sync::atomic::AtomicU32);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let _leave = Leave(waiters);
+        loop {
+            let now = seq.load(Ordering::SeqCst);
+            if now != seen_seq {
+                return Ok(now);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::new(
+                    Status::ErrTimeout,
+                    format!("slot {slot} of segment {} did not change within {timeout:?}", self.shown),
+                ));
+            }
+            lock::futex_wait(seq, seen_seq, left);
+        }
+    }
+}
