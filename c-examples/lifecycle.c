@@ -1,7 +1,8 @@
 /*
  * lifecycle.c — a worker's life from C: jobs queued behind a job that never returns, a termination
  * with processing reached in the queue, the termination's future after the thread's values are
- * released, garbage cycles collected when a worker goes idle.
+ * released, garbage cycles collected when a worker goes idle, a job parking on its worker while a
+ * termination cancels the jobs queued behind it (a race ThreadSanitizer watches for).
  *
  * Prints "ok: ..." per check and ends with "lifecycle: N checks passed, 0 failed"; exits non-zero on
  * any failure.
@@ -261,6 +262,49 @@ static void cycles_collected_when_idle(void)
     SETUP(floe_future_release(done));
 }
 
+static uint32_t parking_worker;
+
+static floe_status parks_on_its_worker(floe_ref input, floe_ref *out_result)
+{
+    size_t ran;
+    for (int i = 0; i < 2000; i++) {
+        floe_worker_park(parking_worker, 0, false, &ran); /* looks at the queue the termination empties */
+    }
+    *out_result = input;
+    return FLOE_OK;
+}
+
+static void park_while_a_termination_cancels(void)
+{
+    int settled = 0;
+    for (int round = 0; round < 50; round++) {
+        floe_future futures[8], done;
+        floe_ref result;
+        SETUP(floe_worker_start("parker", &parking_worker));
+        SETUP(floe_worker_execute(parking_worker, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, parks_on_its_worker,
+                                  &futures[0]));
+        for (int i = 1; i < 8; i++) {
+            SETUP(floe_worker_execute(parking_worker, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, nothing_job,
+                                      &futures[i]));
+        }
+        SETUP(floe_worker_request_termination(parking_worker, false, &done));
+        SETUP(floe_future_wait(done, -1, &result));
+        floe_future_release(done);
+        int finished = 0;
+        for (int i = 0; i < 8; i++) {
+            uint32_t state;
+            if (floe_future_get_state(futures[i], &state) == FLOE_OK &&
+                (state == FLOE_FUTURE_STATE_COMPUTED || state == FLOE_FUTURE_STATE_CANCELLED)) {
+                finished++;
+            }
+            floe_future_release(futures[i]);
+        }
+        settled += finished == 8;
+    }
+    check(settled == 50, "a job parking on its worker while a termination cancels the queue: every job ran or was cancelled");
+    check(stats().live_objects == 0, "nothing is left of the parking rounds");
+}
+
 int main(void)
 {
     SETUP(floe_runtime_init());
@@ -268,6 +312,7 @@ int main(void)
     termination_reached_in_the_queue();
     termination_after_the_threads_values();
     cycles_collected_when_idle();
+    park_while_a_termination_cancels();
     floe_stats end = stats();
     check(end.live_objects == 0 && end.frozen_objects == 0 && end.live_handles == 0 && end.detached_graphs == 0,
           "floe_runtime_stats are all zero at the end");

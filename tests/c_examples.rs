@@ -131,8 +131,9 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "ok: both ran before the worker's thread exited",
             "ok: right after the termination future: the worker's thread-local global value (20001 objects) is released",
             "ok: a cyclic job result whose future was released first is collected when its worker goes idle",
+            "ok: a job parking on its worker while a termination cancels the queue: every job ran or was cancelled",
             "ok: floe_runtime_stats are all zero at the end",
-            "lifecycle: 11 checks passed, 0 failed",
+            "lifecycle: 13 checks passed, 0 failed",
         ],
     ),
     (

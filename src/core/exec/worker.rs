@@ -523,7 +523,16 @@ impl Worker {
     pub fn park(&self, timeout: Option<Duration>, process: bool) -> Result<usize> {
         self.check_own_thread("park on")?;
         let deadline = timeout.and_then(crate::core::exec::future::deadline_in);
+        // Inside one of its tasks, the thread takes its queue back while it looks at it, as
+        // `process_queue` does: a cancelling termination may otherwise be taking from it (`IN_TASK`).
+        let nested = self.queue_role.load(Ordering::Relaxed) != IN_LOOP;
+        if nested {
+            self.take_queue_back();
+        }
         let ready = self.wait_for_work(deadline);
+        if nested {
+            self.queue_role.store(IN_TASK, Ordering::Release);
+        }
         if process {
             self.process_queue(usize::MAX)
         } else {
@@ -535,8 +544,8 @@ impl Worker {
     /// as `next_task` (see the top of this file); on the worker's own thread.
     fn wait_for_work(&self, deadline: Option<Instant>) -> bool {
         loop {
-            // SAFETY (here and below): `park` checked that this is the queue's own thread, its
-            // only consumer.
+            // SAFETY (here and below): `park` checked that this is the queue's own thread and holds
+            // the queue (`IN_LOOP`): its only consumer.
             if unsafe { self.ready.next_is_written() } {
                 return true;
             }
