@@ -12,7 +12,7 @@
 //! part way takes every value out of what was made and drops the references they held, which
 //! frees it all, cycles included: nothing is left behind.
 
-use super::view::{BlockView, Field};
+use super::view::{BlockView, Field, HeapTypes};
 use super::LIST;
 use crate::core::base::error::{Error, Result, Status};
 use crate::core::graph::freeze;
@@ -23,9 +23,6 @@ use crate::core::heap::types::{self, TypeDef, LIST_TYPE};
 use crate::core::heap::value::{Kind, ObjIndex, Value, NO_TARGET};
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32};
 use std::sync::Arc;
-
-/// Each block type's heap type: its stored number and definition.
-type HeapTypes = Arc<[(u32, Arc<TypeDef>)]>;
 
 impl BlockView {
     /// Copies the graph into the heap, frozen; a handle to its root (one reference, the

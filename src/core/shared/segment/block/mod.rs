@@ -163,7 +163,7 @@ fn get<const N: usize>(bytes: &[u8; HEADER_LEN as usize], at: usize) -> [u8; N] 
 
 impl Header {
     /// The header's bytes, its checksum included.
-    pub(crate) fn to_bytes(&self) -> [u8; HEADER_LEN as usize] {
+    pub(crate) fn to_bytes(self) -> [u8; HEADER_LEN as usize] {
         let mut b = [0u8; HEADER_LEN as usize];
         let l = &self.layout;
         put(&mut b, at::MAGIC, MAGIC);
@@ -230,7 +230,7 @@ impl Header {
             (u32_at(at::TYPE_COUNT), u32_at(at::FIELD_COUNT), u32_at(at::OBJECT_COUNT));
         let (objects_len, strings_len) = (u64_at(at::OBJECTS_LEN), u64_at(at::STRINGS_LEN));
         let expected = Layout::of(type_count, field_count, object_count, objects_len, strings_len)
-            .ok_or_else(|| corrupt(format!("the version block's sections add up to more than 2^64 bytes")))?;
+            .ok_or_else(|| corrupt("the version block's sections add up to more than 2^64 bytes"))?;
         let stored = Layout {
             type_count,
             field_count,

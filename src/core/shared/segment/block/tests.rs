@@ -163,7 +163,6 @@ fn every_kind_type() -> u32 {
         ("al", Kind::AtomicLong),
         ("ar", Kind::AtomicRef),
     ];
-    types::named_or_define("BlockEveryKind", &fields).unwrap()[0].0;
     types::id_of(types::named_or_define("BlockEveryKind", &fields).unwrap()[0].0)
 }
 

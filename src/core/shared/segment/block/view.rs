@@ -14,12 +14,15 @@ use crate::core::heap::value::Kind;
 use parking_lot::Mutex;
 use std::sync::Arc;
 
+/// Each block type's heap type: its stored number and definition.
+pub(super) type HeapTypes = Arc<[(u32, Arc<TypeDef>)]>;
+
 /// One block, read in place.
 pub(crate) struct BlockView {
     base: *const u8,
     header: Header,
     /// The heap types of the block's types, once an import matched them (`import`).
-    pub(super) heap_types: Mutex<Option<Arc<[(u32, Arc<TypeDef>)]>>>,
+    pub(super) heap_types: Mutex<Option<HeapTypes>>,
 }
 
 // SAFETY: the view reads its bytes only by copying them out through the raw pointer, which any
@@ -159,7 +162,7 @@ impl BlockView {
 
     /// `len` bytes at block offset `at`, copied out.
     pub(super) fn bytes(&self, at: u64, len: u64) -> Result<Vec<u8>> {
-        if !at.checked_add(len).is_some_and(|end| end <= self.header.layout.block_len) {
+        if at.checked_add(len).is_none_or(|end| end > self.header.layout.block_len) {
             return Err(self.beyond(at, len));
         }
         let mut out = vec![0u8; len as usize];
@@ -170,7 +173,7 @@ impl BlockView {
     /// Fills `out` with the bytes at block offset `at`.
     pub(super) fn copy_to(&self, at: u64, out: &mut [u8]) -> Result<()> {
         let len = out.len() as u64;
-        if !at.checked_add(len).is_some_and(|end| end <= self.header.layout.block_len) {
+        if at.checked_add(len).is_none_or(|end| end > self.header.layout.block_len) {
             return Err(self.beyond(at, len));
         }
         // SAFETY: as in `read`.
