@@ -19,7 +19,7 @@ use crate::core::heap::handle;
 use crate::core::heap::scc_merge;
 use crate::core::heap::slots::HEAP;
 use crate::core::heap::value::{Kind, ObjIndex, Value, NO_TARGET};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Runs `f` on slot `slot` of a readable object (owned by the caller, or frozen).
 fn with_slot<R>(handle: u64, slot: usize, verb: &str, f: impl FnOnce(ObjIndex, &Value) -> Result<R>) -> Result<R> {
@@ -113,25 +113,39 @@ fn with_atomic_ref<R>(
     handle: u64,
     slot: usize,
     verb: &str,
-    f: impl FnOnce(ObjIndex, &std::sync::atomic::AtomicU32) -> Result<R>,
+    f: impl FnOnce(ObjIndex, &AtomicU32) -> Result<R>,
 ) -> Result<R> {
     with_slot(handle, slot, verb, |index, value| match value {
         Value::AtomicRef(cell) => {
-            let _ordered = stripes::lock((index as usize) << 16 ^ slot);
+            let _ordered = stripes::lock(stripe_key(index, slot));
             f(index, cell)
         }
         other => Err(wrong_kind(verb, index, slot, other.kind(), Kind::AtomicRef)),
     })
 }
 
+/// The key of the stripe that orders reads and replacements of atomic reference `slot` of `index`.
+fn stripe_key(index: ObjIndex, slot: usize) -> usize {
+    (index as usize) << 16 ^ slot
+}
+
+/// The target of `cell`, the value of atomic reference `slot` of `container`, with a reference
+/// counted for the caller (who drops it with `HEAP.release`); `None` when it is empty. The caller
+/// has checked that it may read `container`.
+pub(crate) fn load_retained(container: ObjIndex, slot: usize, cell: &AtomicU32) -> Option<ObjIndex> {
+    let _ordered = stripes::lock(stripe_key(container, slot));
+    let target = cell.load(Ordering::Acquire);
+    if target != NO_TARGET {
+        HEAP.retain(target);
+    }
+    Some(target).filter(|&t| t != NO_TARGET)
+}
+
 /// A new handle to the object an atomic reference points to, or `None`.
 pub(crate) fn get_ref(handle: u64, slot: usize) -> Result<Option<u64>> {
-    let target = with_atomic_ref(handle, slot, "get", |_, cell| {
-        let target = cell.load(Ordering::Acquire);
-        if target != NO_TARGET {
-            HEAP.retain(target);
-        }
-        Ok(Some(target).filter(|&t| t != NO_TARGET))
+    let target = with_slot(handle, slot, "get", |index, value| match value {
+        Value::AtomicRef(cell) => Ok(load_retained(index, slot, cell)),
+        other => Err(wrong_kind("get", index, slot, other.kind(), Kind::AtomicRef)),
     })?;
     target.map(handle::issue).transpose()
 }
@@ -158,7 +172,7 @@ fn frozen_target(verb: &str, container: u64, slot: usize, target: Option<u64>) -
 
 /// Replaces `cell`'s value by `new` if it holds `expected` (any value when `None`); returns whether
 /// it did. Counts: the new value is retained before it is published, the old one released after.
-fn exchange(container: ObjIndex, cell: &std::sync::atomic::AtomicU32, expected: Option<u32>, new: u32) -> (bool, u32) {
+fn exchange(container: ObjIndex, cell: &AtomicU32, expected: Option<u32>, new: u32) -> (bool, u32) {
     let old = cell.load(Ordering::Acquire);
     if expected.is_some_and(|e| e != old) {
         return (false, NO_TARGET);

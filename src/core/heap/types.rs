@@ -40,6 +40,35 @@ static TYPES: LazyLock<RwLock<Vec<Arc<TypeDef>>>> = LazyLock::new(|| {
 
 /// Defines a type. Names must be non-empty; field names non-empty and distinct.
 pub fn define(name: &str, fields: &[(&str, Kind)]) -> Result<u32> {
+    let def = checked(name, fields)?;
+    let mut types = TYPES.write();
+    add(&mut types, def).map(id_of)
+}
+
+/// The types named `name`, oldest first, as their stored numbers and definitions; when there is
+/// none, `fields` defined under that name first, in one step, so that two threads looking up a
+/// name they both lack define it once (a version block's types, `shared::segment`).
+pub(crate) fn named_or_define(name: &str, fields: &[(&str, Kind)]) -> Result<Vec<(u32, Arc<TypeDef>)>> {
+    let named = |types: &[Arc<TypeDef>]| -> Vec<(u32, Arc<TypeDef>)> {
+        let same_name = types.iter().enumerate().filter(|(_, def)| &*def.name == name);
+        same_name.map(|(i, def)| (i as u32 + 1, def.clone())).collect()
+    };
+    let found = named(&TYPES.read());
+    if !found.is_empty() {
+        return Ok(found);
+    }
+    let def = checked(name, fields)?;
+    let mut types = TYPES.write();
+    let found = named(&types);
+    if !found.is_empty() {
+        return Ok(found);
+    }
+    let stored = add(&mut types, def)?;
+    Ok(vec![(stored, types[stored as usize - 1].clone())])
+}
+
+/// The definition of `name` with `fields`, if they are valid.
+fn checked(name: &str, fields: &[(&str, Kind)]) -> Result<TypeDef> {
     let invalid = |why: String| Err(Error::new(Status::ErrInvalidArgument, format!("cannot define type: {why}")));
     if name.is_empty() {
         return invalid("the type name is empty".into());
@@ -52,17 +81,21 @@ pub fn define(name: &str, fields: &[(&str, Kind)]) -> Result<u32> {
             return invalid(format!("{name} has two fields named {field}"));
         }
     }
-    let def = TypeDef {
+    Ok(TypeDef {
         name: name.into(),
         fields: fields.iter().map(|(field, kind)| (Box::from(*field), *kind)).collect(),
         has_atomic_ref: fields.iter().any(|(_, kind)| *kind == Kind::AtomicRef),
-    };
-    let mut types = TYPES.write();
+    })
+}
+
+/// Adds `def` to the table; its stored number.
+fn add(types: &mut Vec<Arc<TypeDef>>, def: TypeDef) -> Result<u32> {
     if types.len() >= MAX_TYPES {
+        let name = &def.name;
         return Err(Error::new(Status::ErrLimit, format!("cannot define type {name}: {MAX_TYPES} types exist")));
     }
     types.push(Arc::new(def));
-    Ok(id_of(types.len() as u32))
+    Ok(types.len() as u32)
 }
 
 /// The id of the type an object header numbers `stored`.

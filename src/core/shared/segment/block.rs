@@ -1,1 +1,0 @@
-//! The version block (see `mod.rs`).
