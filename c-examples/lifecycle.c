@@ -10,37 +10,12 @@
 
 #define _GNU_SOURCE /* nanosleep */
 
-#include "floe.h"
+#include "checks.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-static int passed, failed;
-
-static bool check(bool ok, const char *what)
-{
-    if (ok) {
-        passed++;
-        printf("ok: %s\n", what);
-    } else {
-        failed++;
-        printf("FAIL: %s (last error: %s: %s)\n", what, floe_status_name(floe_last_error_status()),
-               floe_last_error_message());
-    }
-    return ok;
-}
-
-#define SETUP(call) setup((call), #call)
-
-static void setup(floe_status status, const char *call)
-{
-    if (status != FLOE_OK) {
-        failed++;
-        printf("FAIL: setup %s -> %s: %s\n", call, floe_status_name(status), floe_last_error_message());
-    }
-}
 
 static void sleep_ms(long ms)
 {
@@ -48,13 +23,6 @@ static void sleep_ms(long ms)
     nanosleep(&pause, NULL);
 }
 
-static floe_stats stats(void)
-{
-    floe_stats s;
-    memset(&s, 0, sizeof s);
-    SETUP(floe_runtime_stats(&s));
-    return s;
-}
 
 static floe_status list_producer(void *arg, floe_ref *out_root)
 {
@@ -98,14 +66,14 @@ static void jobs_behind_a_stuck_job(void)
     bool cancelled = true;
     for (int i = 0; i < 3; i++)
         cancelled &= floe_future_wait(behind[i], -1, &result) == FLOE_ERR_CANCELLED;
-    check(cancelled, "a wait without timeout on each job queued behind a job that never returns -> FLOE_ERR_CANCELLED");
+    CHECK(cancelled, "a wait without timeout on each job queued behind a job that never returns -> FLOE_ERR_CANCELLED");
     floe_stats left = stats();
-    check(left.live_objects == 1 && left.detached_graphs == 0,
+    CHECK(left.live_objects == 1 && left.detached_graphs == 0,
           "their inputs are freed; only the stuck job's input is live");
     atomic_store(&gate, true);
-    check(floe_future_wait(stuck, -1, &result) == FLOE_OK && result != 0, "the stuck job, let go, returns its input");
+    CHECK(floe_future_wait(stuck, -1, &result) == FLOE_OK && result != 0, "the stuck job, let go, returns its input");
     SETUP(floe_ref_release(result));
-    check(floe_future_wait(done, 10000, &result) == FLOE_OK, "then the worker terminates");
+    CHECK(floe_future_wait(done, 10000, &result) == FLOE_OK, "then the worker terminates");
     SETUP(floe_future_release(stuck));
     SETUP(floe_future_release(done));
     for (int i = 0; i < 3; i++)
@@ -154,15 +122,15 @@ static void termination_reached_in_the_queue(void)
     SETUP(floe_worker_start("finishing", &worker));
     SETUP(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, queues_more_job, &first));
     SETUP(floe_worker_request_termination(worker, true, &done));
-    check(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, count_job, &refused) ==
+    CHECK(floe_worker_execute(worker, FLOE_TRANSFER_MODE_SAFE, NULL, NULL, count_job, &refused) ==
               FLOE_ERR_WORKER_TERMINATED,
           "after floe_worker_request_termination(worker, true), main's floe_worker_execute -> "
           "FLOE_ERR_WORKER_TERMINATED");
     atomic_store(&gate, true);
-    check(floe_future_wait(first, 10000, &result) == FLOE_OK,
+    CHECK(floe_future_wait(first, 10000, &result) == FLOE_OK,
           "a job queued before the request still queues floe_worker_execute_after and floe_worker_execute on its "
           "own worker -> FLOE_OK");
-    check(floe_future_wait(done, 10000, &result) == FLOE_OK && atomic_load(&ran_after_the_request) == 2,
+    CHECK(floe_future_wait(done, 10000, &result) == FLOE_OK && atomic_load(&ran_after_the_request) == 2,
           "both ran before the worker's thread exited");
     SETUP(floe_future_release(first));
     SETUP(floe_future_release(done));
@@ -207,7 +175,7 @@ static void termination_after_the_threads_values(void)
     SETUP(floe_worker_request_termination(worker, true, &done));
     SETUP(floe_future_wait(done, 10000, &result));
     floe_stats left = stats();
-    check(left.live_objects == 0 && left.live_handles == 0,
+    CHECK(left.live_objects == 0 && left.live_handles == 0,
           "right after the termination future: the worker's thread-local global value (20001 objects) is released");
     SETUP(floe_future_release(read));
     SETUP(floe_future_release(done));
@@ -249,13 +217,13 @@ static void cycles_collected_when_idle(void)
         sleep_ms(1);
         waited += 1;
     }
-    check(atomic_load(&cycle_made), "the job made its cycle after its future was released");
+    CHECK(atomic_load(&cycle_made), "the job made its cycle after its future was released");
     waited = 0;
     while (stats().live_objects != 0 && waited < 10000) {
         sleep_ms(5);
         waited += 5;
     }
-    check(stats().live_objects == 0,
+    CHECK(stats().live_objects == 0,
           "a cyclic job result whose future was released first is collected when its worker goes idle");
     SETUP(floe_worker_request_termination(worker, true, &done));
     SETUP(floe_future_wait(done, 10000, &result));
@@ -301,8 +269,8 @@ static void park_while_a_termination_cancels(void)
         }
         settled += finished == 8;
     }
-    check(settled == 50, "a job parking on its worker while a termination cancels the queue: every job ran or was cancelled");
-    check(stats().live_objects == 0, "nothing is left of the parking rounds");
+    CHECK(settled == 50, "a job parking on its worker while a termination cancels the queue: every job ran or was cancelled");
+    CHECK(stats().live_objects == 0, "nothing is left of the parking rounds");
 }
 
 int main(void)
@@ -314,7 +282,7 @@ int main(void)
     cycles_collected_when_idle();
     park_while_a_termination_cancels();
     floe_stats end = stats();
-    check(end.live_objects == 0 && end.frozen_objects == 0 && end.live_handles == 0 && end.detached_graphs == 0,
+    CHECK(end.live_objects == 0 && end.frozen_objects == 0 && end.live_handles == 0 && end.detached_graphs == 0,
           "floe_runtime_stats are all zero at the end");
     printf("lifecycle: %d checks passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

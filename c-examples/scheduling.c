@@ -10,7 +10,7 @@
 
 #define _GNU_SOURCE /* pthread_setname_np */
 
-#include "floe.h"
+#include "checks.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,52 +19,6 @@
 #include <string.h>
 #include <time.h>
 
-static int passed, failed;
-static _Thread_local char message[4096];
-
-static bool check(bool ok, const char *what, const char *condition)
-{
-    if (ok) {
-        passed++;
-        printf("ok: %s\n", what);
-    } else {
-        failed++;
-        printf("FAIL: %s (%s)\n", what, condition);
-    }
-    return ok;
-}
-
-#define CHECK(condition, what) check((condition), (what), #condition)
-
-static bool said(const char *part)
-{
-    return strstr(message, part) != NULL;
-}
-
-static bool expect(floe_status got, floe_status want, const char *what)
-{
-    snprintf(message, sizeof message, "%s", floe_last_error_message());
-    bool ok = got == want && floe_last_error_status() == want && message[0] != '\0';
-    if (ok) {
-        passed++;
-        printf("ok: %s -> %s\n", what, floe_status_name(want));
-    } else {
-        failed++;
-        printf("FAIL: %s -> %s, expected %s; message: \"%s\"\n", what, floe_status_name(got), floe_status_name(want),
-               message);
-    }
-    return ok;
-}
-
-#define SETUP(call) setup((call), #call)
-
-static void setup(floe_status status, const char *call)
-{
-    if (status != FLOE_OK) {
-        failed++;
-        printf("FAIL: setup %s -> %s: %s\n", call, floe_status_name(status), floe_last_error_message());
-    }
-}
 
 static double now_ms(void)
 {
