@@ -130,7 +130,7 @@ impl Segment {
     /// `timeout`; returns the new counter, or `ErrTimeout`. Sleeps on a futex shared between
     /// processes on Linux; elsewhere polls every millisecond.
     pub fn wait_for_change(&self, slot: u32, seen: u32, timeout: Duration) -> Result<u32> {
-        self.store.wait_for_change(slot, seen, timeout)
+        slot::wait(&self.store, slot, seen, Some(timeout))
     }
 
     /// Names an unnamed slot (1 to 40 bytes of UTF-8, unique in the segment; set once).

@@ -8,8 +8,9 @@ use super::block::{plan, BlockView};
 use super::store::read::Pinned;
 use super::store::recover::Report;
 use super::store::segment::{Inspection, Segment};
-use crate::core::base::error::{Error, Result};
+use crate::core::base::error::{Error, Result, Status};
 use crate::core::heap::handle;
+use std::time::Duration;
 
 /// Publishes the frozen graph of `root_handle` to `slot` as K/N version `kn_version`; its version
 /// id. A mutable root (or one reaching a mutable object) is `ErrNotFrozen`, naming the object;
@@ -81,6 +82,30 @@ pub(crate) fn verify_slot(seg: &Segment, slot: u32) -> Result<Option<Seen>> {
             bytes: view.block_len(),
         })
     })
+}
+
+/// Waits until the slot's change counter differs from `seen`, at most `timeout` (`None`: without
+/// limit); the new counter, or `ErrTimeout`. Long waits go in steps of a day, so that no deadline
+/// overflows the clock.
+pub(crate) fn wait(seg: &Segment, slot: u32, seen: u32, timeout: Option<Duration>) -> Result<u32> {
+    const STEP: Duration = Duration::from_secs(24 * 60 * 60);
+    let mut left = timeout;
+    loop {
+        let step = left.map_or(STEP, |l| l.min(STEP));
+        match seg.wait_for_change(slot, seen, step) {
+            Err(e) if e.status() == Status::ErrTimeout && left.is_none_or(|l| l > STEP) => {
+                left = left.map(|l| l - STEP);
+            }
+            Err(e) if e.status() == Status::ErrTimeout => {
+                let waited = timeout.map_or("ever".to_string(), |t| format!("{t:?}"));
+                return Err(Error::new(
+                    Status::ErrTimeout,
+                    format!("slot {slot} of segment {} did not change within {waited}", seg.shown),
+                ));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The slot's next K/N version: its current one plus one (`SharedData`'s rule). Read before the
