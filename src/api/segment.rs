@@ -66,13 +66,13 @@ impl Segment {
     /// processes reading at once. Created `0600` and exclusively: `ErrExists` if the name is
     /// taken; `ErrInvalidArgument` for a bad name or a size too small for its tables.
     pub fn create(name: &str, size: u64, slot_count: u32, reader_capacity: u32) -> Result<Segment> {
-        Store::create(name, &Location::SharedMemory, size, slot_count, reader_capacity).map(Segment::wrap)
+        slot::create(name, &Location::SharedMemory, size, slot_count, reader_capacity).map(Segment::wrap)
     }
 
     /// `create`, as the file `floe.<name>` in `dir` instead of shared memory (a directory only
     /// its owner can enter).
     pub fn create_in(dir: &std::path::Path, name: &str, size: u64, slot_count: u32, reader_capacity: u32) -> Result<Segment> {
-        Store::create(name, &Location::Directory(dir.into()), size, slot_count, reader_capacity).map(Segment::wrap)
+        slot::create(name, &Location::Directory(dir.into()), size, slot_count, reader_capacity).map(Segment::wrap)
     }
 
     /// Opens an existing segment, after checking that it is a regular file of this user's with
@@ -80,12 +80,12 @@ impl Segment {
     /// (`ErrIncompatible`), with an intact header (`ErrCorrupt`); `ErrNotFound` if there is none;
     /// `ErrLimit` when its reader table is full of live processes.
     pub fn open(name: &str) -> Result<Segment> {
-        Store::open(name, &Location::SharedMemory).map(Segment::wrap)
+        slot::open(name, &Location::SharedMemory).map(Segment::wrap)
     }
 
     /// `open` for a segment made by `create_in`.
     pub fn open_in(dir: &std::path::Path, name: &str) -> Result<Segment> {
-        Store::open(name, &Location::Directory(dir.into())).map(Segment::wrap)
+        slot::open(name, &Location::Directory(dir.into())).map(Segment::wrap)
     }
 
     /// Removes the name. Processes that have the segment open keep using it; its memory goes when

@@ -88,7 +88,7 @@ pub unsafe extern "C" fn floe_segment_create(
     let body = || {
         // SAFETY: documented contract: `name` is NULL or a NUL-terminated string.
         let name = unsafe { c_str(name, "name") }?;
-        register(Segment::create(name, &Location::SharedMemory, size, slot_count, reader_capacity)?)
+        register(slot::create(name, &Location::SharedMemory, size, slot_count, reader_capacity)?)
     };
     // SAFETY: documented contract: `out_segment` is NULL or writable.
     unsafe { returning("floe_segment_create", out_segment, "out_segment", body) }
@@ -104,7 +104,7 @@ pub unsafe extern "C" fn floe_segment_open(name: *const c_char, out_segment: *mu
     let body = || {
         // SAFETY: documented contract: `name` is NULL or a NUL-terminated string.
         let name = unsafe { c_str(name, "name") }?;
-        register(Segment::open(name, &Location::SharedMemory)?)
+        register(slot::open(name, &Location::SharedMemory)?)
     };
     // SAFETY: documented contract: `out_segment` is NULL or writable.
     unsafe { returning("floe_segment_open", out_segment, "out_segment", body) }

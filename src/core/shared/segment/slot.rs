@@ -6,11 +6,31 @@
 
 use super::block::{plan, BlockView};
 use super::store::read::Pinned;
+use super::store::map::Location;
 use super::store::recover::Report;
 use super::store::segment::{Inspection, Segment};
 use crate::core::base::error::{Error, Result, Status};
 use crate::core::heap::handle;
 use std::time::Duration;
+
+/// Creates a segment whose recovery also checks each version's block header.
+pub(crate) fn create(name: &str, location: &Location, size: u64, slot_count: u32, reader_capacity: u32) -> Result<Segment> {
+    Segment::create(name, location, size, slot_count, reader_capacity).map(with_block_check)
+}
+
+/// Opens a segment whose recovery also checks each version's block header.
+pub(crate) fn open(name: &str, location: &Location) -> Result<Segment> {
+    Segment::open(name, location).map(with_block_check)
+}
+
+fn with_block_check(seg: Segment) -> Segment {
+    let _ = seg.block_check.set(|base, len, version_id| {
+        // SAFETY: recovery passes a checked record's block: `len` bytes inside the mapping, which
+        // outlives the call; the view reads them through raw copies and checks what it reads.
+        unsafe { BlockView::open(base, len, Some(version_id)) }.map(drop).map_err(|e| e.message().to_string())
+    });
+    seg
+}
 
 /// Publishes the frozen graph of `root_handle` to `slot` as K/N version `kn_version`; its version
 /// id. A mutable root (or one reaching a mutable object) is `ErrNotFrozen`, naming the object;
@@ -206,7 +226,6 @@ mod tests {
     use crate::core::base::error::Status;
     use crate::core::graph::object;
     use crate::core::heap::value::Value;
-    use crate::core::shared::segment::store::map::Location;
 
     fn list_of(n: i64) -> u64 {
         let list = object::new_list().unwrap();
@@ -217,7 +236,7 @@ mod tests {
     #[test]
     fn a_graph_with_a_cycle_round_trips_and_every_refusal_unpins() {
         let name = format!("slot-{}", std::process::id());
-        let seg = Segment::create(&name, &Location::SharedMemory, 1 << 20, 2, 4).unwrap();
+        let seg = create(&name, &Location::SharedMemory, 1 << 20, 2, 4).unwrap();
         assert_eq!(read_copy(&seg, 0).unwrap(), None);
         // a <-> b, both -> c.
         let [a, b, c] = [1, 2, 3].map(list_of);
@@ -244,6 +263,35 @@ mod tests {
             object::release(h).unwrap();
         }
         // Nothing stays pinned: every pin word of this process is clear.
+        assert!(seg.inspect().unwrap().readers.iter().all(|r| r.pins.is_empty()));
+        drop(seg);
+        Segment::unlink(&name, &Location::SharedMemory).unwrap();
+    }
+
+    #[test]
+    fn recovery_empties_a_slot_whose_block_header_is_damaged() {
+        use crate::core::shared::segment::store::layout::{split_ref, RECORD_LEN};
+        let name = format!("slot-recover-{}", std::process::id());
+        let seg = create(&name, &Location::SharedMemory, 1 << 20, 1, 4).unwrap();
+        let list = list_of(5);
+        object::freeze(list, None).unwrap();
+        publish_graph(&seg, 0, list, 1).unwrap();
+        object::release(list).unwrap();
+        assert!(seg.recover().unwrap().slots_emptied.is_empty(), "an intact block passes");
+        // A peer scribbles on the block's magic.
+        let (page, _) = split_ref(seg.slot_object(0).load(std::sync::atomic::Ordering::Acquire)).unwrap();
+        let at = seg.layout.page(page);
+        let page_size = seg.layout.page_size as usize;
+        seg.map.protect(at, page_size, true, "test").unwrap();
+        seg.map.write(at + RECORD_LEN as u64, b"NOTFLOE!");
+        seg.map.protect(at, page_size, false, "test").unwrap();
+        let error = read_copy(&seg, 0).unwrap_err();
+        assert_eq!(error.status(), Status::ErrIncompatible);
+        assert!(error.message().contains("slot 0") && error.message().contains("not a floe version block"), "{error}");
+        let report = seg.recover().unwrap();
+        assert_eq!(report.slots_emptied.len(), 1, "{report:?}");
+        assert!(report.slots_emptied[0].1.contains("not a floe version block"), "{report:?}");
+        assert_eq!(read_copy(&seg, 0).unwrap(), None);
         assert!(seg.inspect().unwrap().readers.iter().all(|r| r.pins.is_empty()));
         drop(seg);
         Segment::unlink(&name, &Location::SharedMemory).unwrap();

@@ -109,7 +109,14 @@ pub(crate) struct Segment {
     pub(crate) writer: Mutex<WriterState>,
     pub(crate) readers: Mutex<ReaderState>,
     pub(crate) me: Owner,
+    /// Checks a version's block (at `base`, `len` bytes, expected to hold `version_id`) for
+    /// recovery, set once by the layer that gives blocks a format; the store alone checks only
+    /// its records.
+    pub(crate) block_check: std::sync::OnceLock<BlockCheck>,
 }
+
+/// See `Segment::block_check`: `Err` says what is wrong with the block.
+pub(crate) type BlockCheck = fn(base: *const u8, len: usize, version_id: u64) -> std::result::Result<(), String>;
 
 impl Segment {
     /// Creates a segment of `size` bytes (rounded up to whole pages) with `slot_count` empty slots
@@ -195,6 +202,7 @@ impl Segment {
             writer: Mutex::new(WriterState { free: vec![0; words], retired: Vec::new(), valid_epoch: 0 }),
             readers: Mutex::new(ReaderState { entries: Vec::new(), pins: HashMap::new() }),
             me: Owner { pid: lock::pid(), start_time: lock::process_start_time(), nonce: lock::random_u64() },
+            block_check: std::sync::OnceLock::new(),
         };
         segment.claim_entry(&mut segment.readers.lock())?;
         Ok(segment)
@@ -284,6 +292,13 @@ impl Segment {
             return Err(fail(format!("version {} was published to slot {}", record.version_id, record.slot)));
         }
         Ok(record)
+    }
+
+    /// Runs the block check, if one was given, on the block of a checked record.
+    pub(crate) fn check_block(&self, reference: u64, record: &Record) -> std::result::Result<(), String> {
+        let (Some(check), Some((page, _))) = (self.block_check.get(), split_ref(reference)) else { return Ok(()) };
+        let base = self.map.ptr(self.layout.page(page) + RECORD_LEN as u64, record.block_len as usize);
+        check(base, record.block_len as usize, record.version_id)
     }
 
     /// The slot's name ("" if unnamed), as far as it is valid UTF-8.
