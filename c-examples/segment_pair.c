@@ -20,6 +20,7 @@
 #include "floe.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,15 @@ int main(void)
     CHECK(refused == FLOE_ERR_NOT_FROZEN, "publishing a mutable list gave %s", floe_status_name(refused));
     printf("parent: a mutable graph is refused: %s\n", floe_status_name(refused));
     TRY(floe_ref_release(mutable_list));
+    TRY(floe_segment_unpublish(segment, 0));
+    int32_t version;
+    floe_ref root;
+    TRY(floe_segment_read_copy(segment, 0, &version, &root));
+    CHECK(version == VERSIONS + 1 && root == 0, "after unpublish: version %d, root %" PRIu64, version, root);
+    printf("parent: unpublished: version %d, root 0\n", version);
+    refused = floe_segment_read_copy((floe_segment *)(uintptr_t)0x12345678, 0, &version, &root);
+    CHECK(refused == FLOE_ERR_INVALID_HANDLE, "a made-up segment gave %s", floe_status_name(refused));
+    printf("parent: a made-up segment pointer: %s\n", floe_status_name(refused));
     TRY(floe_segment_close(segment));
     refused = floe_segment_close(segment);
     CHECK(refused == FLOE_ERR_RELEASED_HANDLE, "closing twice gave %s", floe_status_name(refused));

@@ -1035,9 +1035,17 @@ floe_status floe_segment_publish(struct floe_segment *segment,
                                  uint64_t *out_version_id);
 
 /**
+ * Empties `slot` and bumps its version (as `floe_shared_data_publish` of 0); readers keep what
+ * they copied, and its memory is reclaimed once no process reads it. Emptying an empty slot does
+ * nothing. Any thread.
+ */
+floe_status floe_segment_unpublish(struct floe_segment *segment, uint32_t slot);
+
+/**
  * Copies the graph in `slot` into the calling process's heap, frozen: writes its version to
  * `*out_version` and a handle to its root to `*out_root`, which the caller owns and releases with
- * `floe_ref_release`; an empty slot gives version 0 and root 0. Types are matched by name and
+ * `floe_ref_release`; an empty slot gives root 0 and its version (0 if never published, else the
+ * version its last `floe_segment_unpublish` gave it). Types are matched by name and
  * fields (`FLOE_ERR_TYPE_MISMATCH` names the type and field); a damaged version is
  * `FLOE_ERR_CORRUPT`. Any thread; never waits for the writer.
  */

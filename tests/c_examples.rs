@@ -109,6 +109,8 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "child: read ",
             " versions, the last 500; every one whole, its cycle and shared list kept; nothing leaked",
             "parent: a mutable graph is refused: FLOE_ERR_NOT_FROZEN",
+            "parent: unpublished: version 501, root 0",
+            "parent: a made-up segment pointer: FLOE_ERR_INVALID_HANDLE",
             "parent: closing twice: FLOE_ERR_RELEASED_HANDLE",
             "parent: live_objects 0, live_handles 0",
         ],

@@ -114,6 +114,12 @@ impl Segment {
         slot::publish_graph(&self.store, slot, root.handle(), kn_version)
     }
 
+    /// Empties the slot and bumps its version (`SharedData`'s publish of nothing); readers keep
+    /// what they copied. Emptying an empty slot does nothing.
+    pub fn unpublish(&self, slot: u32) -> Result<()> {
+        self.store.unpublish(slot)
+    }
+
     /// Copies the slot's current graph into this process's heap, frozen: its version and its
     /// root; `None` when the slot is empty. Types are matched by name and fields
     /// (`ErrTypeMismatch` names the type and field); a damaged version is `ErrCorrupt`.

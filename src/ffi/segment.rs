@@ -166,9 +166,18 @@ pub unsafe extern "C" fn floe_segment_publish(
     unsafe { returning("floe_segment_publish", out_version_id, "out_version_id", body) }
 }
 
+/// Empties `slot` and bumps its version (as `floe_shared_data_publish` of 0); readers keep what
+/// they copied, and its memory is reclaimed once no process reads it. Emptying an empty slot does
+/// nothing. Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn floe_segment_unpublish(segment: *mut floe_segment, slot: u32) -> Status {
+    boundary("floe_segment_unpublish", || lookup(segment)?.unpublish(slot))
+}
+
 /// Copies the graph in `slot` into the calling process's heap, frozen: writes its version to
 /// `*out_version` and a handle to its root to `*out_root`, which the caller owns and releases with
-/// `floe_ref_release`; an empty slot gives version 0 and root 0. Types are matched by name and
+/// `floe_ref_release`; an empty slot gives root 0 and its version (0 if never published, else the
+/// version its last `floe_segment_unpublish` gave it). Types are matched by name and
 /// fields (`FLOE_ERR_TYPE_MISMATCH` names the type and field); a damaged version is
 /// `FLOE_ERR_CORRUPT`. Any thread; never waits for the writer.
 #[unsafe(no_mangle)]
@@ -181,7 +190,10 @@ pub unsafe extern "C" fn floe_segment_read_copy(
     boundary("floe_segment_read_copy", || {
         let (version_target, root_target) = (out(out_version, "out_version")?, out(out_root, "out_root")?);
         let segment = lookup(segment)?;
-        let (version, root) = slot::read_copy(&segment, slot)?.unwrap_or((0, 0));
+        let (version, root) = match slot::read_copy(&segment, slot)? {
+            Some(copy) => copy,
+            None => (slot::current_kn_version(&segment, slot)?, 0),
+        };
         // SAFETY: documented contract: both out-parameters are writable.
         unsafe {
             version_target.write(version);

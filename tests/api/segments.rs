@@ -11,6 +11,7 @@ crate::tests![
     a_reader_process_sees_each_version_whole_with_its_cycle_and_shared_subgraph,
     reader_process,
     refusals_are_statuses_with_messages,
+    unpublish_empties_a_slot_and_bumps_its_version,
 ];
 
 const READ: &str = "FLOE_SEGMENT_READ";
@@ -152,4 +153,25 @@ fn refusals_are_statuses_with_messages() {
     assert_error(segment.publish(0, &big), Status::ErrLimit, &["does not fit"]);
     assert!(segment.read_copy(0).unwrap().is_none());
     assert_error(segment.wait_for_change(0, segment.change_count(0).unwrap(), Duration::from_millis(10)), Status::ErrTimeout, &["did not change"]);
+}
+
+fn unpublish_empties_a_slot_and_bumps_its_version() {
+    let name = Name::new("unpublish");
+    let segment = Segment::create(&name.0, 1 << 16, 1, 2).unwrap();
+    segment.publish(0, &graph(1)).unwrap();
+    let (version, copy) = segment.read_copy(0).unwrap().unwrap();
+    let seen = segment.change_count(0).unwrap();
+    segment.unpublish(0).unwrap();
+    assert_eq!(segment.wait_for_change(0, seen, Duration::ZERO).unwrap(), seen + 1);
+    assert!(segment.read_copy(0).unwrap().is_none());
+    check(version, &copy).unwrap(); // the copy is the reader's
+    segment.unpublish(0).unwrap(); // already empty: nothing happens
+    assert_eq!(segment.change_count(0).unwrap(), seen + 1);
+    segment.publish(0, &graph(3)).unwrap();
+    assert_eq!(segment.read_copy(0).unwrap().unwrap().0, 3, "version 1, emptied as 2, then 3");
+    // The slot is reused after the version emptied is reclaimed: the segment does not fill up.
+    for v in 0..200 {
+        segment.publish(0, &graph(v)).unwrap();
+        segment.unpublish(0).unwrap();
+    }
 }

@@ -15,7 +15,7 @@
 //! raw pointers and checked, words that processes share are atomics.
 //!
 //! May import: `graph`, `heap`, `base`.
-// The C ABI and the Rust API reach these modules in the steps that follow the format and the store.
+// The view's accessors wait for zero-copy reads through handles, `encode` for files and the network.
 #![allow(dead_code)]
 
 pub(crate) mod block;

@@ -128,12 +128,17 @@ pub(crate) fn wait(seg: &Segment, slot: u32, seen: u32, timeout: Option<Duration
     }
 }
 
+/// The slot's K/N version as it reads now (an empty slot's included).
+pub(crate) fn current_kn_version(seg: &Segment, slot: u32) -> Result<i32> {
+    seg.check_slot(slot)?;
+    Ok(seg.slot_version(slot).load(std::sync::atomic::Ordering::Acquire))
+}
+
 /// The slot's next K/N version: its current one plus one (`SharedData`'s rule). Read before the
 /// writer lock, so two processes publishing one slot at once may give the same number; the
 /// version id, which the store assigns under the lock, stays unique.
 pub(crate) fn next_kn_version(seg: &Segment, slot: u32) -> Result<i32> {
-    seg.check_slot(slot)?;
-    Ok(seg.slot_version(slot).load(std::sync::atomic::Ordering::Acquire).wrapping_add(1))
+    Ok(current_kn_version(seg, slot)?.wrapping_add(1))
 }
 
 /// `inspect`'s snapshot as text: the header, each slot, each reader, the pages.
