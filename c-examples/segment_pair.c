@@ -3,7 +3,8 @@
  * segment: named shared memory whose slots are Kotlin/Native's SharedData between processes.
  *
  *   the parent creates the segment /floe.pair-<pid> (1 MiB, 1 slot), then forks;
- *   the child (the reader) opens it by name, waits for each change of slot 0, copies the graph it
+ *   the child (the reader) checks that the segment it inherited is refused (a forked child opens
+ *     its own: the inherited one's reader entries are the parent's), opens it by name, waits for each change of slot 0, copies the graph it
  *     holds into its own heap with floe_segment_read_copy and checks its shape: two Nodes that
  *     refer to each other (a cycle) and both to one shared list [v, 10 v]. Versions never go back;
  *     it stops at the last one, releases everything and exits;
@@ -113,19 +114,25 @@ static void check(int32_t version, floe_ref a)
         TRY(floe_ref_release(handles[i]));
 }
 
-static int reader(const char *name)
+static int reader(const char *name, floe_segment *inherited)
 {
     g_who = "child";
+    TRY(floe_runtime_init());
+    /* The parent's segment, copied by fork, is the parent's: this process opens its own. */
+    int32_t version;
+    floe_ref root;
+    floe_status refused = floe_segment_read_copy(inherited, 0, &version, &root);
+    CHECK(refused == FLOE_ERR_INVALID_ARGUMENT && strstr(floe_last_error_message(), "is a fork of it"),
+          "the inherited segment gave %s: %s", floe_status_name(refused), floe_last_error_message());
+    printf("child: the segment inherited across fork is refused: %s\n", floe_status_name(refused));
+    TRY(floe_segment_close(inherited)); /* leaves the parent's reader entry alone */
     floe_segment *segment;
     TRY(floe_segment_open(name, &segment));
-    TRY(floe_runtime_init());
     int32_t last = 0;
     int distinct = 0;
     while (last < VERSIONS) {
         uint32_t count;
         TRY(floe_segment_change_count(segment, 0, &count));
-        int32_t version;
-        floe_ref root;
         TRY(floe_segment_read_copy(segment, 0, &version, &root));
         if (root != 0) {
             CHECK(version >= last, "version %d after %d", version, last);
@@ -158,7 +165,7 @@ int main(void)
     pid_t child = fork();
     CHECK(child >= 0, "fork failed");
     if (child == 0)
-        _exit(reader(name));
+        _exit(reader(name, segment));
 
     TRY(floe_runtime_init());
     const floe_field_def fields[] = {

@@ -1003,7 +1003,9 @@ floe_status floe_segment_create(const char *name,
  * with mode 0600 (`FLOE_ERR_PERMISSION`), a floe segment of a format this floe reads
  * (`FLOE_ERR_INCOMPATIBLE`) with an intact header (`FLOE_ERR_CORRUPT`); `FLOE_ERR_NOT_FOUND` if
  * there is none; `FLOE_ERR_LIMIT` when its reader table is full of live processes.
- * `*out_segment` is the caller's, to end with `floe_segment_close`. Any thread.
+ * `*out_segment` is the caller's, to end with `floe_segment_close`. Any thread. A child made by
+ * `fork` opens the segment again: the pointer it inherited gives `FLOE_ERR_INVALID_ARGUMENT`
+ * (its reader entries are the parent's); closing that copy leaves the parent's entries alone.
  */
 floe_status floe_segment_open(const char *name, struct floe_segment **out_segment);
 

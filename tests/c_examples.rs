@@ -106,6 +106,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         "segment_pair",
         &[
             "parent: published versions 1..500",
+            "child: the segment inherited across fork is refused: FLOE_ERR_INVALID_ARGUMENT",
             "child: read ",
             " versions, the last 500; every one whole, its cycle and shared list kept; nothing leaked",
             "parent: a mutable graph is refused: FLOE_ERR_NOT_FROZEN",

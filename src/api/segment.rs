@@ -13,6 +13,8 @@ use std::time::Duration;
 /// of fixed size, with slots that each hold a versioned frozen graph. Another process opens it by
 /// name and reads what this one publishes. Clones share one mapping; the mapping and this
 /// process's reader entry go with the last clone. `Send + Sync`: any thread may publish or read.
+/// A child process made by `fork` opens the segment again: the copy it inherited is refused
+/// (`ErrInvalidArgument`), since its reader entries are the parent's.
 ///
 /// Publishing writes the graph once into the segment, self-describing (its types travel with it),
 /// and commits it with one atomic store: readers see the previous version until then. Reading
@@ -117,7 +119,7 @@ impl Segment {
     /// Empties the slot and bumps its version (`SharedData`'s publish of nothing); readers keep
     /// what they copied. Emptying an empty slot does nothing.
     pub fn unpublish(&self, slot: u32) -> Result<()> {
-        self.store.unpublish(slot)
+        slot::unpublish(&self.store, slot)
     }
 
     /// Copies the slot's current graph into this process's heap, frozen: its version and its
@@ -141,6 +143,7 @@ impl Segment {
 
     /// Names an unnamed slot (1 to 40 bytes of UTF-8, unique in the segment; set once).
     pub fn name_slot(&self, slot: u32, name: &str) -> Result<()> {
+        slot::this_process(&self.store)?;
         self.store.name_slot(slot, name)
     }
 
@@ -169,7 +172,7 @@ impl Segment {
     /// writer or reader (writers do this by themselves when they find the need); what it found
     /// and did, as text.
     pub fn recover(&self) -> Result<String> {
-        self.store.recover().map(|report| slot::describe_recovery(&report))
+        slot::recover(&self.store)
     }
 
     /// The segment's state as text: its header, each slot (version, bytes), each reader (pid,

@@ -98,7 +98,9 @@ pub unsafe extern "C" fn floe_segment_create(
 /// with mode 0600 (`FLOE_ERR_PERMISSION`), a floe segment of a format this floe reads
 /// (`FLOE_ERR_INCOMPATIBLE`) with an intact header (`FLOE_ERR_CORRUPT`); `FLOE_ERR_NOT_FOUND` if
 /// there is none; `FLOE_ERR_LIMIT` when its reader table is full of live processes.
-/// `*out_segment` is the caller's, to end with `floe_segment_close`. Any thread.
+/// `*out_segment` is the caller's, to end with `floe_segment_close`. Any thread. A child made by
+/// `fork` opens the segment again: the pointer it inherited gives `FLOE_ERR_INVALID_ARGUMENT`
+/// (its reader entries are the parent's); closing that copy leaves the parent's entries alone.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_segment_open(name: *const c_char, out_segment: *mut *mut floe_segment) -> Status {
     let body = || {
@@ -171,7 +173,7 @@ pub unsafe extern "C" fn floe_segment_publish(
 /// nothing. Any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_segment_unpublish(segment: *mut floe_segment, slot: u32) -> Status {
-    boundary("floe_segment_unpublish", || lookup(segment)?.unpublish(slot))
+    boundary("floe_segment_unpublish", || slot::unpublish(&*lookup(segment)?, slot))
 }
 
 /// Copies the graph in `slot` into the calling process's heap, frozen: writes its version to

@@ -6,6 +6,7 @@
 
 use super::block::{plan, BlockView};
 use super::store::read::Pinned;
+use super::store::lock;
 use super::store::map::Location;
 use super::store::recover::Report;
 use super::store::segment::{Inspection, Segment};
@@ -32,10 +33,40 @@ fn with_block_check(seg: Segment) -> Segment {
     seg
 }
 
+/// Refuses a segment this process inherited across `fork`: its reader entries and writer state
+/// are the parent's, so using them would change the parent's pins behind its back.
+pub(crate) fn this_process(seg: &Segment) -> Result<()> {
+    let here = lock::pid();
+    if seg.me.pid != here {
+        return Err(Error::new(
+            Status::ErrInvalidArgument,
+            format!(
+                "segment {} was opened by process {}, and this process ({here}) is a fork of it: open the segment \
+                 again in this process",
+                seg.shown, seg.me.pid
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Empties the slot (see `Segment::unpublish`).
+pub(crate) fn unpublish(seg: &Segment, slot: u32) -> Result<()> {
+    this_process(seg)?;
+    seg.unpublish(slot)
+}
+
+/// Recovers the segment; what recovery found, as text.
+pub(crate) fn recover(seg: &Segment) -> Result<String> {
+    this_process(seg)?;
+    seg.recover().map(|report| describe_recovery(&report))
+}
+
 /// Publishes the frozen graph of `root_handle` to `slot` as K/N version `kn_version`; its version
 /// id. A mutable root (or one reaching a mutable object) is `ErrNotFrozen`, naming the object;
 /// nothing is written then. The caller keeps its handle.
 pub(crate) fn publish_graph(seg: &Segment, slot: u32, root_handle: u64, kn_version: i32) -> Result<u64> {
+    this_process(seg)?;
     seg.check_slot(slot)?;
     let root = handle::resolve(root_handle)?;
     let planned = plan(root)?;
@@ -58,6 +89,7 @@ pub(crate) struct Seen {
 /// Runs `f` on the open block of the slot's current version, then unpins it whatever `f` did;
 /// `None` when the slot is empty.
 fn with_block<T>(seg: &Segment, slot: u32, f: impl FnOnce(&BlockView, &Pinned) -> Result<T>) -> Result<Option<T>> {
+    this_process(seg)?;
     let Some(pinned) = seg.read(slot)? else { return Ok(None) };
     // SAFETY: the pinned block's `len` bytes stay mapped and unreclaimed until the unpin below;
     // another process may still write them, which every access of the view checks for.
@@ -109,6 +141,7 @@ pub(crate) fn verify_slot(seg: &Segment, slot: u32) -> Result<Option<Seen>> {
 /// overflows the clock.
 pub(crate) fn wait(seg: &Segment, slot: u32, seen: u32, timeout: Option<Duration>) -> Result<u32> {
     const STEP: Duration = Duration::from_secs(24 * 60 * 60);
+    this_process(seg)?;
     let mut left = timeout;
     loop {
         let step = left.map_or(STEP, |l| l.min(STEP));

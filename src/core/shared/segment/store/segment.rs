@@ -341,6 +341,10 @@ impl Segment {
 
 impl Drop for Segment {
     fn drop(&mut self) {
+        if self.me.pid != lock::pid() {
+            // A copy inherited across fork: its entries are the parent's, still held by the parent.
+            return;
+        }
         // Politeness: the entries read as free at once. Closing the descriptor releases the locks,
         // which is what makes them free.
         let entries = std::mem::take(&mut self.readers.get_mut().entries);
