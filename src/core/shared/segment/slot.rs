@@ -334,4 +334,30 @@ mod tests {
         drop(seg);
         Segment::unlink(&name, &Location::SharedMemory).unwrap();
     }
+
+    #[test]
+    fn verify_names_a_damaged_body_and_unpins() {
+        use crate::core::shared::segment::store::layout::{split_ref, RECORD_LEN};
+        let name = format!("slot-verify-{}", std::process::id());
+        let seg = create(&name, &Location::SharedMemory, 1 << 20, 1, 4).unwrap();
+        let list = list_of(5);
+        object::push(list, Value::Str("a string the check reads".into())).unwrap();
+        object::freeze(list, None).unwrap();
+        let id = publish_graph(&seg, 0, list, 1).unwrap();
+        object::release(list).unwrap();
+        let seen = verify_slot(&seg, 0).unwrap().unwrap();
+        assert_eq!((seen.version_id, seen.objects), (id, 1));
+        // A peer scribbles on the last byte of the block's body.
+        let (page, _) = split_ref(seg.slot_object(0).load(std::sync::atomic::Ordering::Acquire)).unwrap();
+        let at = seg.layout.page(page);
+        seg.map.protect(at, seg.layout.page_size as usize, true, "test").unwrap();
+        seg.map.write(at + RECORD_LEN as u64 + seen.bytes as u64 - 2, &[0xFF]);
+        seg.map.protect(at, seg.layout.page_size as usize, false, "test").unwrap();
+        let error = verify_slot(&seg, 0).unwrap_err();
+        assert_eq!(error.status(), Status::ErrCorrupt);
+        assert!(error.message().starts_with(&format!("segment /floe.{name}, slot 0, version {id}: ")), "{error}");
+        assert!(seg.inspect().unwrap().readers.iter().all(|r| r.pins.is_empty()));
+        drop(seg);
+        Segment::unlink(&name, &Location::SharedMemory).unwrap();
+    }
 }
