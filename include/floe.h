@@ -360,6 +360,12 @@ typedef uint32_t floe_global_mode;
 #endif // __cplusplus
 
 /**
+ * An open segment: an opaque pointer floe checks on every use and never dereferences. Made by
+ * `floe_segment_create` or `floe_segment_open`, ended by `floe_segment_close`.
+ */
+typedef struct floe_segment floe_segment;
+
+/**
  * A handle to an object: an opaque 64-bit value, validated on every use; 0 is NULL. Handles,
  * futures, detached graphs and shared-data values never share a value: one given where another
  * is expected is `FLOE_ERR_INVALID_HANDLE`, and the message says which kind it looks like.
@@ -977,6 +983,98 @@ floe_status floe_runtime_collect_cycles(size_t *out_freed);
 floe_status floe_runtime_shutdown(bool process_scheduled,
                                   int64_t timeout_ms,
                                   struct floe_shutdown_report *out_report);
+
+/**
+ * Creates the segment `name` (1 to 200 ASCII letters, digits, '.', '_', '-'; POSIX shared memory
+ * `/floe.<name>`) of `size` bytes rounded up to whole pages, with `slot_count` empty slots and
+ * room for `reader_capacity` processes reading at once, and opens it: `*out_segment` is the
+ * caller's, to end with `floe_segment_close`. Created 0600 and exclusively: `FLOE_ERR_EXISTS` if
+ * the name is taken; `FLOE_ERR_INVALID_ARGUMENT` for a bad name or a size too small for the
+ * tables. Any thread.
+ */
+floe_status floe_segment_create(const char *name,
+                                uint64_t size,
+                                uint32_t slot_count,
+                                uint32_t reader_capacity,
+                                struct floe_segment **out_segment);
+
+/**
+ * Opens the existing segment `name`, after checking that it is a regular file owned by this user
+ * with mode 0600 (`FLOE_ERR_PERMISSION`), a floe segment of a format this floe reads
+ * (`FLOE_ERR_INCOMPATIBLE`) with an intact header (`FLOE_ERR_CORRUPT`); `FLOE_ERR_NOT_FOUND` if
+ * there is none; `FLOE_ERR_LIMIT` when its reader table is full of live processes.
+ * `*out_segment` is the caller's, to end with `floe_segment_close`. Any thread. A child made by
+ * `fork` opens the segment again: the pointer it inherited gives `FLOE_ERR_INVALID_ARGUMENT`
+ * (its reader entries are the parent's); closing that copy leaves the parent's entries alone.
+ */
+floe_status floe_segment_open(const char *name, struct floe_segment **out_segment);
+
+/**
+ * Closes `segment`: the pointer ends at once (later uses give `FLOE_ERR_RELEASED_HANDLE`), and
+ * the mapping and this process's reader entry go when calls on other threads that use it return.
+ * Graphs read from it stay valid (they are copies). Closing twice is reported, not fatal.
+ */
+floe_status floe_segment_close(struct floe_segment *segment);
+
+/**
+ * Removes the name `name`. Processes that have the segment open keep using it; its memory goes
+ * when the last one closes it. `FLOE_ERR_NOT_FOUND` if there is none.
+ */
+floe_status floe_segment_unlink(const char *name);
+
+/**
+ * Publishes the frozen graph of `root` to `slot` as the slot's next version (its current one plus
+ * one), writing it once into the segment, self-describing, and committing it with one atomic
+ * store: readers see the previous version until then. Writes the version id (unique in the
+ * segment) to `*out_version_id`. The caller keeps `root`. `FLOE_ERR_NOT_FROZEN` names a mutable
+ * object; `FLOE_ERR_LIMIT` when the segment has no room even after reclaiming versions no process
+ * reads; `FLOE_ERR_OUT_OF_RANGE` for a slot past the end. Any thread; one writer at a time (a
+ * second process waits for the first).
+ */
+floe_status floe_segment_publish(struct floe_segment *segment,
+                                 uint32_t slot,
+                                 floe_ref root,
+                                 uint64_t *out_version_id);
+
+/**
+ * Empties `slot` and bumps its version (as `floe_shared_data_publish` of 0); readers keep what
+ * they copied, and its memory is reclaimed once no process reads it. Emptying an empty slot does
+ * nothing. Any thread.
+ */
+floe_status floe_segment_unpublish(struct floe_segment *segment, uint32_t slot);
+
+/**
+ * Copies the graph in `slot` into the calling process's heap, frozen: writes its version to
+ * `*out_version` and a handle to its root to `*out_root`, which the caller owns and releases with
+ * `floe_ref_release`; an empty slot gives root 0 and its version (0 if never published, else the
+ * version its last `floe_segment_unpublish` gave it). Types are matched by name and
+ * fields (`FLOE_ERR_TYPE_MISMATCH` names the type and field); a damaged version is
+ * `FLOE_ERR_CORRUPT`. Any thread; never waits for the writer.
+ */
+floe_status floe_segment_read_copy(struct floe_segment *segment,
+                                   uint32_t slot,
+                                   int32_t *out_version,
+                                   floe_ref *out_root);
+
+/**
+ * Writes the change counter of `slot` (one more per publish) to `*out_count`, for
+ * `floe_segment_wait`.
+ */
+floe_status floe_segment_change_count(struct floe_segment *segment,
+                                      uint32_t slot,
+                                      uint32_t *out_count);
+
+/**
+ * Waits until the change counter of `slot` differs from `seen` (from
+ * `floe_segment_change_count`), at most `timeout_ms` milliseconds (negative: without limit), and
+ * writes the new counter to `*out_count`; `FLOE_ERR_TIMEOUT` when nothing changed. Sleeps on a
+ * futex shared between processes on Linux; elsewhere polls every millisecond. Any thread.
+ */
+floe_status floe_segment_wait(struct floe_segment *segment,
+                              uint32_t slot,
+                              uint32_t seen,
+                              int64_t timeout_ms,
+                              uint32_t *out_count);
 
 /**
  * Publishes the frozen object of `root` in `*data` (or empties it when `root` is 0) and bumps its

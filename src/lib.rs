@@ -36,7 +36,8 @@
 //! Where to go next: [`Object`] (fields, lists, freeze, atomics), [`Worker`] and [`Future`] (jobs and
 //! their results), [`Pool`], [`DetachedGraph`] (transfer), [`Global`] and [`SharedCell`] (values
 //! many threads reach), [`MainQueue`] (results delivered to the main thread), [`Runtime`]
-//! (initialisation, leak counters, shutdown).
+//! (initialisation, leak counters, shutdown), [`Segment`] (frozen graphs published to other
+//! processes through shared memory).
 //!
 //! The crate has three faces over one engine: this safe Rust API; [`ffi`], the C ABI that
 //! `include/floe.h` declares (C, C++ and Swift hosts use it); and the `floe` command's demo. The
@@ -50,6 +51,7 @@ pub use crate::api::concurrency::{
     DetachedGraph, Future, Global, Job, MainQueue, Pool, SharedCell, TransferError, Worker,
 };
 pub use crate::api::object::{Object, ObjectType, Runtime};
+pub use crate::api::segment::{Segment, SlotVersion};
 pub use crate::core::base::error::{Error, Result, Status};
 pub use crate::core::base::stats::Stats;
 pub use crate::core::exec::future::FutureState;

@@ -103,6 +103,20 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "segment_pair",
+        &[
+            "parent: published versions 1..500",
+            "child: the segment inherited across fork is refused: FLOE_ERR_INVALID_ARGUMENT",
+            "child: read ",
+            " versions, the last 500; every one whole, its cycle and shared list kept; nothing leaked",
+            "parent: a mutable graph is refused: FLOE_ERR_NOT_FROZEN",
+            "parent: unpublished: version 501, root 0",
+            "parent: a made-up segment pointer: FLOE_ERR_INVALID_HANDLE",
+            "parent: closing twice: FLOE_ERR_RELEASED_HANDLE",
+            "parent: live_objects 0, live_handles 0",
+        ],
+    ),
+    (
         "shared_data",
         &[
             "writer: published versions 1..2000 into g_config",
@@ -358,6 +372,16 @@ fn shared_data_runs() {
 #[test]
 fn shared_data_runs_under_asan_and_ubsan() {
     check_example("shared_data", true);
+}
+
+#[test]
+fn segment_pair_runs() {
+    check_example("segment_pair", false);
+}
+
+#[test]
+fn segment_pair_runs_under_asan_and_ubsan() {
+    check_example("segment_pair", true);
 }
 
 #[test]

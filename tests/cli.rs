@@ -62,3 +62,36 @@ fn mistakes_print_an_error_and_the_usage_to_stderr_and_exit_2() {
         assert!(output.stdout.is_empty(), "floe {args:?}: {}", text(&output.stdout));
     }
 }
+
+#[test]
+fn segment_create_inspect_verify_recover_rm() {
+    let name = format!("cli-{}", std::process::id());
+    let created = floe(&["segment", "create", &name, "--size", "262144", "--slots", "3", "--readers", "4"]);
+    assert_eq!(created.status.code(), Some(0), "{}", text(&created.stderr));
+    assert!(text(&created.stdout).contains(&format!("segment {name} created")), "{}", text(&created.stdout));
+    let again = floe(&["segment", "create", &name]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).starts_with("floe segment: FLOE_ERR_EXISTS: segment /floe."), "{}", text(&again.stderr));
+    let inspect = floe(&["segment", "inspect", &name]);
+    let shown = text(&inspect.stdout);
+    assert_eq!(inspect.status.code(), Some(0), "{}", text(&inspect.stderr));
+    for line in [format!("segment /floe.{name}: format 1.0"), "slot 2: version 0, empty".into(), "pages: ".into()] {
+        assert!(shown.contains(&line), "inspect lacks {line:?}: {shown}");
+    }
+    let verify = floe(&["segment", "verify", &name]);
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stderr));
+    assert!(text(&verify.stdout).contains("0 versions checked, every byte ok"), "{}", text(&verify.stdout));
+    let recover = floe(&["segment", "recover", &name]);
+    assert_eq!(recover.status.code(), Some(0), "{}", text(&recover.stderr));
+    assert!(text(&recover.stdout).contains("pages free"), "{}", text(&recover.stdout));
+    let rm = floe(&["segment", "rm", &name]);
+    assert_eq!(rm.status.code(), Some(0), "{}", text(&rm.stderr));
+    let gone = floe(&["segment", "inspect", &name]);
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(text(&gone.stderr).starts_with("floe segment: FLOE_ERR_NOT_FOUND: "), "{}", text(&gone.stderr));
+    let usage = floe(&["segment", "frob", &name]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(text(&usage.stderr).contains("usage: floe segment"), "{}", text(&usage.stderr));
+    let help = floe(&["help", "segment"]);
+    assert!(text(&help.stdout).starts_with("usage: floe segment"), "{}", text(&help.stdout));
+}

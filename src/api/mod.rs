@@ -3,8 +3,10 @@
 //! 1. `object` — `Runtime`, `ObjectType`, `Object`.
 //! 2. `concurrency` — `Worker`, `Future`, `Pool`, `DetachedGraph`, `MainQueue`, `Global`,
 //!    `SharedCell`, and `Runtime::shutdown`.
+//! 3. `segment` — `Segment`: versioned frozen graphs in memory shared between processes.
 //!
 //! May import: `core`.
 
 pub(crate) mod concurrency;
 pub(crate) mod object;
+pub(crate) mod segment;

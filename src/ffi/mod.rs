@@ -22,6 +22,7 @@ pub mod object;
 pub mod pool;
 pub mod reference;
 pub mod runtime;
+pub mod segment;
 pub mod shared_data;
 pub mod types;
 pub mod version;

@@ -15,6 +15,7 @@ mod ownership;
 mod pools;
 mod properties;
 mod scheduling;
+mod segments;
 mod shared_data;
 mod stress;
 mod transfer;
@@ -40,6 +41,7 @@ fn main() {
         callbacks::TESTS,
         scheduling::TESTS,
         lifecycle::TESTS,
+        segments::TESTS,
     ]
     .concat();
     harness::main(&tests);

@@ -3,6 +3,7 @@
 //! library.
 
 mod demo;
+mod segment;
 
 const USAGE: &str = "\
 usage: floe <command> [options]
@@ -10,6 +11,8 @@ usage: floe <command> [options]
 commands:
   demo             tour the runtime: a graph built, frozen, read from another thread,
                    and one diagnostic of each kind
+  segment          create, inspect, verify, recover or remove a segment (shared memory
+                   whose slots hold frozen graphs other processes read)
   help [command]   print this help, or a command's
 
 options:
@@ -21,6 +24,10 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let code = match args.first().map(String::as_str) {
         Some("demo") => demo_command(&args[1..]),
+        Some("segment") => match args.get(1).map(String::as_str) {
+            Some("-h" | "--help") => help(Some("segment")),
+            _ => segment::run(&args[1..]),
+        },
         Some("help" | "-h" | "--help") => help(args.get(1).map(String::as_str)),
         Some("-V" | "--version") => {
             println!("floe {}", env!("CARGO_PKG_VERSION"));
@@ -45,6 +52,7 @@ fn help(command: Option<&str>) -> i32 {
     match command {
         None => print!("{USAGE}"),
         Some("demo") => print!("{}", demo::USAGE),
+        Some("segment") => print!("{}", segment::USAGE),
         Some(other) => return usage_error(&format!("no help for `{other}`"), USAGE),
     }
     0

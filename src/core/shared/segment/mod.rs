@@ -8,13 +8,16 @@
 //! 2. `store` — the segment file: header, slots, the writer's lock, the readers' table, the page
 //!    map; publish (write a block, commit it with one atomic store), read (pin a version), recovery
 //!    after a crashed writer, reclamation of versions no reader pins.
+//! 3. `slot` — a slot as `SharedData` between processes: publish a frozen graph (plan, then write
+//!    its block into the store's pages), read a copy into the heap, verify a slot's version.
 //!
 //! Memory another process can write is never behind a Rust reference: bytes are copied out through
 //! raw pointers and checked, words that processes share are atomics.
 //!
 //! May import: `graph`, `heap`, `base`.
-// The C ABI and the Rust API reach these modules in the steps that follow the format and the store.
+// The view's accessors wait for zero-copy reads through handles, `encode` for files and the network.
 #![allow(dead_code)]
 
 pub(crate) mod block;
+pub(crate) mod slot;
 pub(crate) mod store;

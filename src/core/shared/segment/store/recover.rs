@@ -9,7 +9,8 @@
 //!    failed) holder's.
 //! 2. Each slot's reference is checked (a run of pages starting where it says, LIVE or RETIRED
 //!    with its id, a record that agrees): a slot that fails is emptied and reported; its mirrored
-//!    K/N version is set from the record.
+//!    K/N version is set from the record; the block's own header is checked too when the layer
+//!    above gave a check (`Segment::block_check`: the store itself treats blocks as opaque).
 //! 3. Reader entries whose lock byte can be taken belong to dead processes: their pins are
 //!    cleared (under that lock) and reported.
 //! 4. Versions no slot references: pinned by a live reader → RETIRED, else → FREE.
@@ -110,7 +111,7 @@ impl Session<'_> {
                             "its record says version {} in {} pages, the page map version {} in {}",
                             r.version_id, r.page_count, run.version_id, run.count
                         )),
-                        Ok(r) => Ok((i, r)),
+                        Ok(r) => seg.check_block(reference, &r).map(|()| (i, r)),
                     }
                 }
             };

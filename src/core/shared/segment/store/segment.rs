@@ -109,7 +109,14 @@ pub(crate) struct Segment {
     pub(crate) writer: Mutex<WriterState>,
     pub(crate) readers: Mutex<ReaderState>,
     pub(crate) me: Owner,
+    /// Checks a version's block (at `base`, `len` bytes, expected to hold `version_id`) for
+    /// recovery, set once by the layer that gives blocks a format; the store alone checks only
+    /// its records.
+    pub(crate) block_check: std::sync::OnceLock<BlockCheck>,
 }
+
+/// See `Segment::block_check`: `Err` says what is wrong with the block.
+pub(crate) type BlockCheck = fn(base: *const u8, len: usize, version_id: u64) -> std::result::Result<(), String>;
 
 impl Segment {
     /// Creates a segment of `size` bytes (rounded up to whole pages) with `slot_count` empty slots
@@ -195,6 +202,7 @@ impl Segment {
             writer: Mutex::new(WriterState { free: vec![0; words], retired: Vec::new(), valid_epoch: 0 }),
             readers: Mutex::new(ReaderState { entries: Vec::new(), pins: HashMap::new() }),
             me: Owner { pid: lock::pid(), start_time: lock::process_start_time(), nonce: lock::random_u64() },
+            block_check: std::sync::OnceLock::new(),
         };
         segment.claim_entry(&mut segment.readers.lock())?;
         Ok(segment)
@@ -286,6 +294,13 @@ impl Segment {
         Ok(record)
     }
 
+    /// Runs the block check, if one was given, on the block of a checked record.
+    pub(crate) fn check_block(&self, reference: u64, record: &Record) -> std::result::Result<(), String> {
+        let (Some(check), Some((page, _))) = (self.block_check.get(), split_ref(reference)) else { return Ok(()) };
+        let base = self.map.ptr(self.layout.page(page) + RECORD_LEN as u64, record.block_len as usize);
+        check(base, record.block_len as usize, record.version_id)
+    }
+
     /// The slot's name ("" if unnamed), as far as it is valid UTF-8.
     pub(crate) fn slot_name(&self, slot: u32) -> String {
         let mut bytes = [0u8; SLOT_NAME_MAX];
@@ -326,6 +341,10 @@ impl Segment {
 
 impl Drop for Segment {
     fn drop(&mut self) {
+        if self.me.pid != lock::pid() {
+            // A copy inherited across fork: its entries are the parent's, still held by the parent.
+            return;
+        }
         // Politeness: the entries read as free at once. Closing the descriptor releases the locks,
         // which is what makes them free.
         let entries = std::mem::take(&mut self.readers.get_mut().entries);

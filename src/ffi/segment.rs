@@ -1,0 +1,235 @@
+//! `floe_segment_*`: named memory shared between processes, whose slots hold versioned frozen
+//! graphs (Kotlin/Native's SharedData, between processes).
+//!
+//! A `floe_segment *` is an opaque id, never dereferenced: floe looks it up (slot and generation)
+//! in its table of open segments before anything else, so a garbage pointer is
+//! `FLOE_ERR_INVALID_HANDLE` and a closed one `FLOE_ERR_RELEASED_HANDLE`, never a crash. The table
+//! holds each open segment behind an `Arc`: a close racing another thread's publish or read ends
+//! the id at once, and the mapping goes when that call returns.
+
+use super::{boundary, c_str, floe_ref, out, returning, timeout};
+use crate::core::base::error::{Error, Result, Status};
+use crate::core::shared::segment::slot;
+use crate::core::shared::segment::store::map::Location;
+use crate::core::shared::segment::store::segment::Segment;
+use parking_lot::Mutex;
+use std::ffi::c_char;
+use std::sync::Arc;
+
+/// An open segment: an opaque pointer floe checks on every use and never dereferences. Made by
+/// `floe_segment_create` or `floe_segment_open`, ended by `floe_segment_close`.
+#[allow(non_camel_case_types)]
+pub struct floe_segment {
+    _opaque: [u8; 0],
+}
+
+/// Open segments: slot `i` holds its generation (odd while open) and the segment.
+static OPEN: Mutex<Vec<(u32, Option<Arc<Segment>>)>> = Mutex::new(Vec::new());
+/// The low word of every segment id: this tag, then the slot index (below 2^16).
+const TAG: u64 = 0x5E90_0000;
+const MAX_OPEN: usize = 1 << 16;
+
+fn register(segment: Segment) -> Result<*mut floe_segment> {
+    let mut open = OPEN.lock();
+    let index = match open.iter().position(|(_, s)| s.is_none()) {
+        Some(index) => index,
+        None if open.len() < MAX_OPEN => {
+            open.push((0, None));
+            open.len() - 1
+        }
+        None => return Err(Error::new(Status::ErrLimit, format!("cannot open more than {MAX_OPEN} segments at once"))),
+    };
+    let entry = &mut open[index];
+    entry.0 += 1;
+    entry.1 = Some(Arc::new(segment));
+    let id = u64::from(entry.0) << 32 | TAG | index as u64;
+    Ok(std::ptr::without_provenance_mut(id as usize))
+}
+
+/// The generation and index a pointer carries, if it looks like a segment id at all.
+fn split(seg: *mut floe_segment) -> Option<(u32, usize)> {
+    let id = seg.addr() as u64;
+    (id & 0xFFFF_0000 == TAG).then_some(((id >> 32) as u32, (id & 0xFFFF) as usize))
+}
+
+fn not_open(seg: *mut floe_segment, generation: Option<u32>) -> Error {
+    match generation {
+        _ if seg.is_null() => Error::new(Status::ErrNull, "the segment is NULL"),
+        Some(g) => Error::new(Status::ErrReleasedHandle, format!("segment {:#x} was closed (generation {g}); it cannot be used again", seg.addr())),
+        None => Error::new(Status::ErrInvalidHandle, format!("{:#x} is not a segment floe opened", seg.addr())),
+    }
+}
+
+/// The open segment `seg` names.
+fn lookup(seg: *mut floe_segment) -> Result<Arc<Segment>> {
+    let open = OPEN.lock();
+    let Some((generation, index)) = split(seg) else { return Err(not_open(seg, None)) };
+    match open.get(index) {
+        Some((g, Some(segment))) if *g == generation => Ok(segment.clone()),
+        Some((g, _)) if generation & 1 == 1 && generation <= *g => Err(not_open(seg, Some(generation))),
+        _ => Err(not_open(seg, None)),
+    }
+}
+
+/// Creates the segment `name` (1 to 200 ASCII letters, digits, '.', '_', '-'; POSIX shared memory
+/// `/floe.<name>`) of `size` bytes rounded up to whole pages, with `slot_count` empty slots and
+/// room for `reader_capacity` processes reading at once, and opens it: `*out_segment` is the
+/// caller's, to end with `floe_segment_close`. Created 0600 and exclusively: `FLOE_ERR_EXISTS` if
+/// the name is taken; `FLOE_ERR_INVALID_ARGUMENT` for a bad name or a size too small for the
+/// tables. Any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_segment_create(
+    name: *const c_char,
+    size: u64,
+    slot_count: u32,
+    reader_capacity: u32,
+    out_segment: *mut *mut floe_segment,
+) -> Status {
+    let body = || {
+        // SAFETY: documented contract: `name` is NULL or a NUL-terminated string.
+        let name = unsafe { c_str(name, "name") }?;
+        register(slot::create(name, &Location::SharedMemory, size, slot_count, reader_capacity)?)
+    };
+    // SAFETY: documented contract: `out_segment` is NULL or writable.
+    unsafe { returning("floe_segment_create", out_segment, "out_segment", body) }
+}
+
+/// Opens the existing segment `name`, after checking that it is a regular file owned by this user
+/// with mode 0600 (`FLOE_ERR_PERMISSION`), a floe segment of a format this floe reads
+/// (`FLOE_ERR_INCOMPATIBLE`) with an intact header (`FLOE_ERR_CORRUPT`); `FLOE_ERR_NOT_FOUND` if
+/// there is none; `FLOE_ERR_LIMIT` when its reader table is full of live processes.
+/// `*out_segment` is the caller's, to end with `floe_segment_close`. Any thread. A child made by
+/// `fork` opens the segment again: the pointer it inherited gives `FLOE_ERR_INVALID_ARGUMENT`
+/// (its reader entries are the parent's); closing that copy leaves the parent's entries alone.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_segment_open(name: *const c_char, out_segment: *mut *mut floe_segment) -> Status {
+    let body = || {
+        // SAFETY: documented contract: `name` is NULL or a NUL-terminated string.
+        let name = unsafe { c_str(name, "name") }?;
+        register(slot::open(name, &Location::SharedMemory)?)
+    };
+    // SAFETY: documented contract: `out_segment` is NULL or writable.
+    unsafe { returning("floe_segment_open", out_segment, "out_segment", body) }
+}
+
+/// Closes `segment`: the pointer ends at once (later uses give `FLOE_ERR_RELEASED_HANDLE`), and
+/// the mapping and this process's reader entry go when calls on other threads that use it return.
+/// Graphs read from it stay valid (they are copies). Closing twice is reported, not fatal.
+#[unsafe(no_mangle)]
+pub extern "C" fn floe_segment_close(segment: *mut floe_segment) -> Status {
+    boundary("floe_segment_close", || {
+        lookup(segment)?;
+        let (generation, index) = split(segment).expect("looked up");
+        let mut open = OPEN.lock();
+        match open.get_mut(index) {
+            Some(entry) if entry.0 == generation && entry.1.is_some() => {
+                entry.0 += 1;
+                let closed = entry.1.take();
+                drop(open);
+                drop(closed);
+                Ok(())
+            }
+            _ => Err(not_open(segment, Some(generation))), // closed meanwhile by another thread
+        }
+    })
+}
+
+/// Removes the name `name`. Processes that have the segment open keep using it; its memory goes
+/// when the last one closes it. `FLOE_ERR_NOT_FOUND` if there is none.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_segment_unlink(name: *const c_char) -> Status {
+    boundary("floe_segment_unlink", || {
+        // SAFETY: documented contract: `name` is NULL or a NUL-terminated string.
+        let name = unsafe { c_str(name, "name") }?;
+        Segment::unlink(name, &Location::SharedMemory)
+    })
+}
+
+/// Publishes the frozen graph of `root` to `slot` as the slot's next version (its current one plus
+/// one), writing it once into the segment, self-describing, and committing it with one atomic
+/// store: readers see the previous version until then. Writes the version id (unique in the
+/// segment) to `*out_version_id`. The caller keeps `root`. `FLOE_ERR_NOT_FROZEN` names a mutable
+/// object; `FLOE_ERR_LIMIT` when the segment has no room even after reclaiming versions no process
+/// reads; `FLOE_ERR_OUT_OF_RANGE` for a slot past the end. Any thread; one writer at a time (a
+/// second process waits for the first).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_segment_publish(
+    segment: *mut floe_segment,
+    slot: u32,
+    root: floe_ref,
+    out_version_id: *mut u64,
+) -> Status {
+    let body = || {
+        let segment = lookup(segment)?;
+        let kn_version = slot::next_kn_version(&segment, slot)?;
+        slot::publish_graph(&segment, slot, root, kn_version)
+    };
+    // SAFETY: documented contract: `out_version_id` is NULL or writable.
+    unsafe { returning("floe_segment_publish", out_version_id, "out_version_id", body) }
+}
+
+/// Empties `slot` and bumps its version (as `floe_shared_data_publish` of 0); readers keep what
+/// they copied, and its memory is reclaimed once no process reads it. Emptying an empty slot does
+/// nothing. Any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn floe_segment_unpublish(segment: *mut floe_segment, slot: u32) -> Status {
+    boundary("floe_segment_unpublish", || slot::unpublish(&*lookup(segment)?, slot))
+}
+
+/// Copies the graph in `slot` into the calling process's heap, frozen: writes its version to
+/// `*out_version` and a handle to its root to `*out_root`, which the caller owns and releases with
+/// `floe_ref_release`; an empty slot gives root 0 and its version (0 if never published, else the
+/// version its last `floe_segment_unpublish` gave it). Types are matched by name and
+/// fields (`FLOE_ERR_TYPE_MISMATCH` names the type and field); a damaged version is
+/// `FLOE_ERR_CORRUPT`. Any thread; never waits for the writer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_segment_read_copy(
+    segment: *mut floe_segment,
+    slot: u32,
+    out_version: *mut i32,
+    out_root: *mut floe_ref,
+) -> Status {
+    boundary("floe_segment_read_copy", || {
+        let (version_target, root_target) = (out(out_version, "out_version")?, out(out_root, "out_root")?);
+        let segment = lookup(segment)?;
+        let (version, root) = match slot::read_copy(&segment, slot)? {
+            Some(copy) => copy,
+            None => (slot::current_kn_version(&segment, slot)?, 0),
+        };
+        // SAFETY: documented contract: both out-parameters are writable.
+        unsafe {
+            version_target.write(version);
+            root_target.write(root);
+        }
+        Ok(())
+    })
+}
+
+/// Writes the change counter of `slot` (one more per publish) to `*out_count`, for
+/// `floe_segment_wait`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_segment_change_count(segment: *mut floe_segment, slot: u32, out_count: *mut u32) -> Status {
+    let body = || lookup(segment)?.seq(slot);
+    // SAFETY: documented contract: `out_count` is NULL or writable.
+    unsafe { returning("floe_segment_change_count", out_count, "out_count", body) }
+}
+
+/// Waits until the change counter of `slot` differs from `seen` (from
+/// `floe_segment_change_count`), at most `timeout_ms` milliseconds (negative: without limit), and
+/// writes the new counter to `*out_count`; `FLOE_ERR_TIMEOUT` when nothing changed. Sleeps on a
+/// futex shared between processes on Linux; elsewhere polls every millisecond. Any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_segment_wait(
+    segment: *mut floe_segment,
+    slot: u32,
+    seen: u32,
+    timeout_ms: i64,
+    out_count: *mut u32,
+) -> Status {
+    let body = || {
+        let segment = lookup(segment)?;
+        slot::wait(&segment, slot, seen, timeout(timeout_ms))
+    };
+    // SAFETY: documented contract: `out_count` is NULL or writable.
+    unsafe { returning("floe_segment_wait", out_count, "out_count", body) }
+}
