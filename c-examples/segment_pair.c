@@ -4,10 +4,13 @@
  *
  *   the parent creates the segment /floe.pair-<pid> (1 MiB, 1 slot), then forks;
  *   the child (the reader) checks that the segment it inherited is refused (a forked child opens
- *     its own: the inherited one's reader entries are the parent's), opens it by name, waits for each change of slot 0, copies the graph it
- *     holds into its own heap with floe_segment_read_copy and checks its shape: two Nodes that
- *     refer to each other (a cycle) and both to one shared list [v, 10 v]. Versions never go back;
- *     it stops at the last one, releases everything and exits;
+ *     its own: the inherited one's reader entries are the parent's), opens it by name, waits for
+ *     each change of slot 0, attaches the graph it holds in place with floe_segment_read (no copy:
+ *     the handles read the segment's bytes) and checks its shape: two Nodes that refer to each
+ *     other (a cycle) and both to one shared list [v, 10 v]; every tenth version it also copies
+ *     the graph into its own heap with floe_segment_read_copy and checks the copy. Objects read in
+ *     place refuse changes (FLOE_ERR_FROZEN). Versions never go back; it stops at the last one,
+ *     releases everything and exits;
  *   the parent (the writer) publishes VERSIONS versions, then waits for the child and unlinks the
  *     name.
  *
@@ -133,13 +136,23 @@ static int reader(const char *name, floe_segment *inherited)
     while (last < VERSIONS) {
         uint32_t count;
         TRY(floe_segment_change_count(segment, 0, &count));
-        TRY(floe_segment_read_copy(segment, 0, &version, &root));
+        TRY(floe_segment_read(segment, 0, &version, &root));
         if (root != 0) {
             CHECK(version >= last, "version %d after %d", version, last);
             check(version, root);
+            floe_status write = floe_object_set_int(root, 1, -1);
+            CHECK(write == FLOE_ERR_FROZEN && strstr(floe_last_error_message(), "read in place"),
+                  "a write to an object read in place gave %s: %s", floe_status_name(write),
+                  floe_last_error_message());
             distinct += version != last;
             last = version;
             TRY(floe_ref_release(root));
+            if (version % 10 == 0) {
+                floe_ref copy;
+                TRY(floe_segment_read_copy(segment, 0, &version, &copy));
+                check(version, copy);
+                TRY(floe_ref_release(copy));
+            }
         }
         if (last < VERSIONS)
             TRY(floe_segment_wait(segment, 0, count, 10000, &count));
@@ -149,8 +162,8 @@ static int reader(const char *name, floe_segment *inherited)
     TRY(floe_runtime_stats(&stats));
     CHECK(stats.live_objects == 0 && stats.live_handles == 0, "the child leaked %" PRIu64 " objects",
           stats.live_objects);
-    printf("child: read %d versions, the last %d; every one whole, its cycle and shared list kept; "
-           "nothing leaked\n", distinct, last);
+    printf("child: read %d versions in place, the last %d; every one whole, its cycle and shared list "
+           "kept, writes refused; nothing leaked\n", distinct, last);
     fflush(NULL);
     return 0;
 }

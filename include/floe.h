@@ -1044,6 +1044,25 @@ floe_status floe_segment_publish(struct floe_segment *segment,
 floe_status floe_segment_unpublish(struct floe_segment *segment, uint32_t slot);
 
 /**
+ * Attaches the graph in `slot` in O(1), whatever its size, without copying it: writes its version
+ * to `*out_version` and a handle to its root to `*out_root`, which the caller owns and releases
+ * with `floe_ref_release`; an empty slot gives root 0 and its version. The handle, and those
+ * `floe_object_get_ref` gives from it, read the objects in place, from the segment's bytes, with
+ * the ordinary `floe_object_*` calls; each read is checked against the bytes (`FLOE_ERR_CORRUPT`
+ * for a damaged object). The objects are frozen: changes give `FLOE_ERR_FROZEN` naming the
+ * segment, slot and version; atomic fields read as the snapshot the publisher wrote. Types are
+ * matched by name and fields when first needed (`FLOE_ERR_TYPE_MISMATCH`). The version, and its
+ * memory in the segment, stay until the last handle into it is released, even after
+ * `floe_segment_close`. Handles into a segment are not taken where a heap object is needed (a
+ * reference stored in a heap object, a publish, a transfer: `FLOE_ERR_INVALID_ARGUMENT`);
+ * `floe_segment_read_copy` gives heap objects. Any thread; never waits for the writer.
+ */
+floe_status floe_segment_read(struct floe_segment *segment,
+                              uint32_t slot,
+                              int32_t *out_version,
+                              floe_ref *out_root);
+
+/**
  * Copies the graph in `slot` into the calling process's heap, frozen: writes its version to
  * `*out_version` and a handle to its root to `*out_root`, which the caller owns and releases with
  * `floe_ref_release`; an empty slot gives root 0 and its version (0 if never published, else the

@@ -8,8 +8,8 @@
 
 use crate::core::base::error::Result;
 use crate::core::base::stats::{self, Stats};
-use crate::core::graph::atomic;
-use crate::core::graph::object;
+use crate::core::graph::object as heap_object;
+use crate::core::shared::access as object;
 use crate::core::heap::cycles;
 use crate::core::heap::thread;
 use crate::core::heap::types;
@@ -147,12 +147,12 @@ macro_rules! scalar_accessors {
 impl Object {
     /// A new object of type `ty`, owned by the calling thread, fields at zero / empty / null.
     pub fn new(ty: ObjectType) -> Result<Object> {
-        object::new_object(ty.0).map(Object::from_raw)
+        heap_object::new_object(ty.0).map(Object::from_raw)
     }
 
     /// A new empty list owned by the calling thread.
     pub fn new_list() -> Result<Object> {
-        object::new_list().map(Object::from_raw)
+        heap_object::new_list().map(Object::from_raw)
     }
 
     /// Takes over a handle obtained from the C ABI. Any value is accepted: a handle that is not
@@ -251,32 +251,32 @@ impl Object {
 
     /// The value of an atomic int or long field. Works in frozen objects, from any thread.
     pub fn atomic_get(&self, slot: usize) -> Result<i64> {
-        atomic::get(self.handle, slot)
+        object::atomic_get(self.handle, slot)
     }
 
     /// Sets an atomic int or long field (an atomic int takes values that fit 32 bits).
     pub fn atomic_set(&self, slot: usize, value: i64) -> Result<()> {
-        atomic::set(self.handle, slot, value)
+        object::atomic_set(self.handle, slot, value)
     }
 
     /// Adds `delta` to an atomic int or long field (wrapping); returns the new value.
     pub fn atomic_add(&self, slot: usize, delta: i64) -> Result<i64> {
-        atomic::add(self.handle, slot, delta)
+        object::atomic_add(self.handle, slot, delta)
     }
 
     /// Sets an atomic int or long field to `new` if it holds `expected`; returns whether it did.
     pub fn atomic_compare_and_set(&self, slot: usize, expected: i64, new: i64) -> Result<bool> {
-        atomic::compare_and_set(self.handle, slot, expected, new)
+        object::atomic_compare_and_set(self.handle, slot, expected, new)
     }
 
     /// The object an atomic reference field points to (a new reference), or `None`.
     pub fn atomic_ref_get(&self, slot: usize) -> Result<Option<Object>> {
-        Ok(atomic::get_ref(self.handle, slot)?.map(Object::from_raw))
+        Ok(object::atomic_get_ref(self.handle, slot)?.map(Object::from_raw))
     }
 
     /// Points an atomic reference field at a frozen object, or at nothing.
     pub fn atomic_ref_set(&self, slot: usize, value: Option<&Object>) -> Result<()> {
-        atomic::set_ref(self.handle, slot, value.map(|v| v.handle))
+        object::atomic_set_ref(self.handle, slot, value.map(|v| v.handle))
     }
 
     /// Points an atomic reference field at `new` if it points at `expected` (by identity).
@@ -286,7 +286,7 @@ impl Object {
         expected: Option<&Object>,
         new: Option<&Object>,
     ) -> Result<bool> {
-        atomic::compare_and_set_ref(self.handle, slot, expected.map(|e| e.handle), new.map(|n| n.handle))
+        object::atomic_compare_and_set_ref(self.handle, slot, expected.map(|e| e.handle), new.map(|n| n.handle))
     }
 
     /// How many distinct objects are reachable from this one, itself included (a plain traversal).

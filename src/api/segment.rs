@@ -3,7 +3,7 @@
 
 use crate::api::object::Object;
 use crate::core::base::error::Result;
-use crate::core::shared::segment::slot;
+use crate::core::shared::segment::{inplace, slot};
 use crate::core::shared::segment::store::map::Location;
 use crate::core::shared::segment::store::segment::Segment as Store;
 use std::sync::Arc;
@@ -17,9 +17,10 @@ use std::time::Duration;
 /// (`ErrInvalidArgument`), since its reader entries are the parent's.
 ///
 /// Publishing writes the graph once into the segment, self-describing (its types travel with it),
-/// and commits it with one atomic store: readers see the previous version until then. Reading
-/// copies the graph into this process's heap, frozen (`read_copy`); reading through handles
-/// without a copy is not there yet.
+/// and commits it with one atomic store: readers see the previous version until then. `read`
+/// attaches a slot's version in O(1), whatever its size: the objects are read in place, from the
+/// segment's bytes, through ordinary (frozen) `Object`s, each read checked against the bytes.
+/// `read_copy` copies the graph into this process's heap instead.
 ///
 /// ```
 /// use floe::{Kind, Object, Segment, Status};
@@ -38,6 +39,9 @@ use std::time::Duration;
 ///
 /// // Another process would do this (here: a second opening in this one).
 /// let reader = Segment::open(&name)?;
+/// let (version, root) = reader.read(0)?.expect("slot 0 holds a graph"); // in place, no copy
+/// assert_eq!((version, root.get_int(0)?, root.is_frozen()?), (1, 250, true));
+/// assert_eq!(root.set_int(0, 1).unwrap_err().status(), Status::ErrFrozen);
 /// let (version, copy) = reader.read_copy(0)?.expect("slot 0 holds a graph");
 /// assert_eq!(version, 1);
 /// assert_eq!(copy.get_int(0)?, 250);
@@ -47,7 +51,7 @@ use std::time::Duration;
 ///
 /// let mutable = Object::new_list()?;
 /// assert_eq!(prices.publish(1, &mutable).unwrap_err().status(), Status::ErrNotFrozen);
-/// # drop((again, copy, list, mutable));
+/// # drop((again, copy, root, list, mutable));
 /// Segment::unlink(&name)?; // the memory goes when the last process closes it
 /// # Ok::<(), floe::Error>(())
 /// ```
@@ -120,6 +124,17 @@ impl Segment {
     /// what they copied. Emptying an empty slot does nothing.
     pub fn unpublish(&self, slot: u32) -> Result<()> {
         slot::unpublish(&self.store, slot)
+    }
+
+    /// Attaches the slot's current version in O(1): its version and its root, whose objects are
+    /// read in place from the segment's bytes (no copy); `None` when the slot is empty. The
+    /// objects are frozen `Object`s: every getter works, every change is `ErrFrozen` naming the
+    /// segment, slot and version; types are matched by name and fields when first needed
+    /// (`ErrTypeMismatch`); a damaged object is `ErrCorrupt` when read. The version stays
+    /// readable, and its memory in the segment, until the last `Object` from it is dropped, even
+    /// after the segment is closed. Atomic fields read as the snapshot the publisher wrote.
+    pub fn read(&self, slot: u32) -> Result<Option<(i32, Object)>> {
+        Ok(inplace::attach(&self.store, slot)?.map(|(version, root)| (version, Object::from_raw(root))))
     }
 
     /// Copies the slot's current graph into this process's heap, frozen: its version and its

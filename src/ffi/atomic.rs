@@ -4,19 +4,19 @@
 
 use super::{boundary, floe_ref, optional_ref, returning};
 use crate::core::base::error::Status;
-use crate::core::graph::atomic;
+use crate::core::shared::access;
 
 /// Writes the value of atomic int or long field `index` to `*out_value`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_object_atomic_get(object: floe_ref, index: usize, out_value: *mut i64) -> Status {
     // SAFETY: documented contract: `out_value` is NULL or writable.
-    unsafe { returning("floe_object_atomic_get", out_value, "out_value", || atomic::get(object, index)) }
+    unsafe { returning("floe_object_atomic_get", out_value, "out_value", || access::atomic_get(object, index)) }
 }
 
 /// Sets atomic int or long field `index` (an atomic int takes values that fit 32 bits).
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_object_atomic_set(object: floe_ref, index: usize, value: i64) -> Status {
-    boundary("floe_object_atomic_set", || atomic::set(object, index, value))
+    boundary("floe_object_atomic_set", || access::atomic_set(object, index, value))
 }
 
 /// Adds `delta` to atomic int or long field `index` (wrapping) and writes the new value to
@@ -29,7 +29,7 @@ pub unsafe extern "C" fn floe_object_atomic_add(
     out_value: *mut i64,
 ) -> Status {
     // SAFETY: documented contract: `out_value` is NULL or writable.
-    unsafe { returning("floe_object_atomic_add", out_value, "out_value", || atomic::add(object, index, delta)) }
+    unsafe { returning("floe_object_atomic_add", out_value, "out_value", || access::atomic_add(object, index, delta)) }
 }
 
 /// Sets atomic int or long field `index` to `new` if it holds `expected`; writes whether it did to
@@ -42,7 +42,7 @@ pub unsafe extern "C" fn floe_object_atomic_compare_and_set(
     new_value: i64,
     out_swapped: *mut bool,
 ) -> Status {
-    let body = || atomic::compare_and_set(object, index, expected, new_value);
+    let body = || access::atomic_compare_and_set(object, index, expected, new_value);
     // SAFETY: documented contract: `out_swapped` is NULL or writable.
     unsafe { returning("floe_object_atomic_compare_and_set", out_swapped, "out_swapped", body) }
 }
@@ -51,7 +51,7 @@ pub unsafe extern "C" fn floe_object_atomic_compare_and_set(
 /// `*out_ref`; the caller owns it and releases it with `floe_ref_release`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_object_atomic_ref_get(object: floe_ref, index: usize, out_ref: *mut floe_ref) -> Status {
-    let body = || atomic::get_ref(object, index).map(|value| value.unwrap_or(0));
+    let body = || access::atomic_get_ref(object, index).map(|value| value.unwrap_or(0));
     // SAFETY: documented contract: `out_ref` is NULL or writable.
     unsafe { returning("floe_object_atomic_ref_get", out_ref, "out_ref", body) }
 }
@@ -64,7 +64,7 @@ pub unsafe extern "C" fn floe_object_atomic_ref_get(object: floe_ref, index: usi
 /// broken again later. Storing a value whose graph has no atomic reference field costs no search.
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_object_atomic_ref_set(object: floe_ref, index: usize, value: floe_ref) -> Status {
-    boundary("floe_object_atomic_ref_set", || atomic::set_ref(object, index, optional_ref(value)))
+    boundary("floe_object_atomic_ref_set", || access::atomic_set_ref(object, index, optional_ref(value)))
 }
 
 /// Points atomic reference field `index` at `new_value` (frozen, or 0) if it points at the object
@@ -77,7 +77,7 @@ pub unsafe extern "C" fn floe_object_atomic_ref_compare_and_set(
     new_value: floe_ref,
     out_swapped: *mut bool,
 ) -> Status {
-    let body = || atomic::compare_and_set_ref(object, index, optional_ref(expected), optional_ref(new_value));
+    let body = || access::atomic_compare_and_set_ref(object, index, optional_ref(expected), optional_ref(new_value));
     // SAFETY: documented contract: `out_swapped` is NULL or writable.
     unsafe { returning("floe_object_atomic_ref_compare_and_set", out_swapped, "out_swapped", body) }
 }

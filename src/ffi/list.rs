@@ -3,7 +3,8 @@
 
 use super::{boundary, c_str, floe_ref, optional_ref, returning};
 use crate::core::base::error::{Result, Status};
-use crate::core::graph::object;
+use crate::core::graph::object as heap_object;
+use crate::core::shared::access as object;
 use crate::core::heap::value::Value;
 use std::ffi::c_char;
 
@@ -13,7 +14,7 @@ use std::ffi::c_char;
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_list_new(out_list: *mut floe_ref) -> Status {
     // SAFETY: documented contract: `out_list` is NULL or writable.
-    unsafe { returning("floe_list_new", out_list, "out_list", object::new_list) }
+    unsafe { returning("floe_list_new", out_list, "out_list", heap_object::new_list) }
 }
 
 fn push(function: &'static str, list: floe_ref, value: impl FnOnce() -> Result<Value>) -> Status {

@@ -7,7 +7,9 @@
 
 use super::{boundary, c_str, floe_ref, floe_type, optional_c_str, optional_ref, out, returning, Out};
 use crate::core::base::error::{Error, Result, Status};
-use crate::core::graph::object;
+use crate::core::graph::object as heap_object;
+use crate::core::shared::access as object;
+use crate::core::shared::segment::inplace;
 use crate::core::heap::value::{Kind, Value};
 use std::ffi::c_char;
 
@@ -18,7 +20,7 @@ use std::ffi::c_char;
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_object_new(ty: floe_type, out_object: *mut floe_ref) -> Status {
     // SAFETY: documented contract: `out_object` is NULL or writable.
-    unsafe { returning("floe_object_new", out_object, "out_object", || object::new_object(ty)) }
+    unsafe { returning("floe_object_new", out_object, "out_object", || heap_object::new_object(ty)) }
 }
 
 /// Reads a value of `kind` from slot `index` into `*out_value`.
@@ -36,9 +38,14 @@ unsafe fn get<T>(
 ) -> Status {
     // The common case needs no unwinding guard: `try_read` has no panic path.
     if !out_value.is_null() {
-        if let Some(value) = object::try_read(handle, index, kind, extract) {
+        if let Some(value) = heap_object::try_read(handle, index, kind, extract) {
             // SAFETY: forwarded contract; not NULL (checked just above).
             unsafe { out_value.write(value) };
+            return Status::Ok;
+        }
+        if let Some(value) = inplace::try_scalar(handle, index, kind) {
+            // SAFETY: as above.
+            unsafe { out_value.write(extract(&value)) };
             return Status::Ok;
         }
     }
@@ -154,7 +161,7 @@ fn set(function: &'static str, object: floe_ref, index: usize, value: impl FnOnc
 /// panic path).
 #[inline(always)]
 fn set_scalar(function: &'static str, object: floe_ref, index: usize, value: Value) -> Status {
-    match object::try_set(object, index, value) {
+    match heap_object::try_set(object, index, value) {
         Ok(()) => Status::Ok,
         Err(value) => set_scalar_checked(function, object, index, value),
     }

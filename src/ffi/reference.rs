@@ -2,7 +2,7 @@
 
 use super::{boundary, floe_ref, returning};
 use crate::core::base::error::Status;
-use crate::core::graph::object;
+use crate::core::shared::access as object;
 
 /// Writes a new handle to the same object as `object` to `*out_ref`: one more reference.
 ///

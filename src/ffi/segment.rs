@@ -9,7 +9,7 @@
 
 use super::{boundary, c_str, floe_ref, out, returning, timeout};
 use crate::core::base::error::{Error, Result, Status};
-use crate::core::shared::segment::slot;
+use crate::core::shared::segment::{inplace, slot};
 use crate::core::shared::segment::store::map::Location;
 use crate::core::shared::segment::store::segment::Segment;
 use parking_lot::Mutex;
@@ -174,6 +174,41 @@ pub unsafe extern "C" fn floe_segment_publish(
 #[unsafe(no_mangle)]
 pub extern "C" fn floe_segment_unpublish(segment: *mut floe_segment, slot: u32) -> Status {
     boundary("floe_segment_unpublish", || slot::unpublish(&*lookup(segment)?, slot))
+}
+
+/// Attaches the graph in `slot` in O(1), whatever its size, without copying it: writes its version
+/// to `*out_version` and a handle to its root to `*out_root`, which the caller owns and releases
+/// with `floe_ref_release`; an empty slot gives root 0 and its version. The handle, and those
+/// `floe_object_get_ref` gives from it, read the objects in place, from the segment's bytes, with
+/// the ordinary `floe_object_*` calls; each read is checked against the bytes (`FLOE_ERR_CORRUPT`
+/// for a damaged object). The objects are frozen: changes give `FLOE_ERR_FROZEN` naming the
+/// segment, slot and version; atomic fields read as the snapshot the publisher wrote. Types are
+/// matched by name and fields when first needed (`FLOE_ERR_TYPE_MISMATCH`). The version, and its
+/// memory in the segment, stay until the last handle into it is released, even after
+/// `floe_segment_close`. Handles into a segment are not taken where a heap object is needed (a
+/// reference stored in a heap object, a publish, a transfer: `FLOE_ERR_INVALID_ARGUMENT`);
+/// `floe_segment_read_copy` gives heap objects. Any thread; never waits for the writer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_segment_read(
+    segment: *mut floe_segment,
+    slot: u32,
+    out_version: *mut i32,
+    out_root: *mut floe_ref,
+) -> Status {
+    boundary("floe_segment_read", || {
+        let (version_target, root_target) = (out(out_version, "out_version")?, out(out_root, "out_root")?);
+        let segment = lookup(segment)?;
+        let (version, root) = match inplace::attach(&segment, slot)? {
+            Some(attached) => attached,
+            None => (slot::current_kn_version(&segment, slot)?, 0),
+        };
+        // SAFETY: documented contract: both out-parameters are writable.
+        unsafe {
+            version_target.write(version);
+            root_target.write(root);
+        }
+        Ok(())
+    })
 }
 
 /// Copies the graph in `slot` into the calling process's heap, frozen: writes its version to

@@ -14,7 +14,7 @@
 //! old could then validate again.
 
 use crate::core::base::error::{Error, Result, Status};
-use crate::core::base::ids::{split, IdKind};
+use crate::core::base::ids::{split, IdKind, IN_PLACE};
 use crate::core::base::slab::{LocalFree, Slab};
 use crate::core::base::stats::STATS;
 use crate::core::heap::slots::HEAP;
@@ -112,6 +112,13 @@ fn invalid(handle: u64, releasing: bool) -> Error {
                 )
             }
         }
+        _ if handle as u32 & IN_PLACE != 0 => Error::new(
+            Status::ErrInvalidArgument,
+            format!(
+                "handle {handle:#x} names an object read in place from a segment, which this call does not take: \
+                 it takes objects of this process's heap (floe_segment_read_copy copies a slot's graph there)"
+            ),
+        ),
         _ => {
             let mismatch = IdKind::Object.mismatch(handle);
             Error::new(Status::ErrInvalidHandle, format!("{handle:#x} is not a handle this runtime issued{mismatch}"))

@@ -23,8 +23,9 @@
 //!   swapped for [`FORWARDED`], so a count change that raced the merge onto the old leader sees the
 //!   mark, undoes itself and retries.
 //!
-//! A view into a segment shared between processes (`core::shared`) is a further owner state: it
-//! will be defined here, beside the others.
+//! Objects read in place from a segment shared between processes have no header here: they live
+//! in the segment's bytes, frozen, behind handles of their own (`core::shared::segment::inplace`,
+//! the `IN_PLACE` bit of a handle).
 
 /// `owner` of a free slot.
 pub(crate) const FREE: u32 = 0;

@@ -35,6 +35,11 @@ pub(crate) enum IdKind {
     SharedValue = 3,
 }
 
+/// The bit of an object handle's low half that marks an object read in place from a segment
+/// (`shared::segment::inplace`): above every slab index and id kind, so the heap's handle table
+/// never resolves such a handle.
+pub(crate) const IN_PLACE: u32 = 1 << 31;
+
 const KIND_SHIFT: u32 = 29;
 const KIND_BITS: u32 = 0b11 << KIND_SHIFT;
 

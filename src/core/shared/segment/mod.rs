@@ -10,6 +10,8 @@
 //!    after a crashed writer, reclamation of versions no reader pins.
 //! 3. `slot` — a slot as `SharedData` between processes: publish a frozen graph (plan, then write
 //!    its block into the store's pages), read a copy into the heap, verify a slot's version.
+//! 4. `inplace` — objects read in place: handles into a pinned version, attached in O(1), every
+//!    read checked against the block's bytes.
 //!
 //! Memory another process can write is never behind a Rust reference: bytes are copied out through
 //! raw pointers and checked, words that processes share are atomics.
@@ -19,5 +21,6 @@
 #![allow(dead_code)]
 
 pub(crate) mod block;
+pub(crate) mod inplace;
 pub(crate) mod slot;
 pub(crate) mod store;

@@ -47,7 +47,7 @@ impl BlockView {
     }
 
     /// The heap types of the block's types, matched (or defined) once per view.
-    fn heap_types(&self) -> Result<HeapTypes> {
+    pub(crate) fn heap_types(&self) -> Result<HeapTypes> {
         let mut cached = self.heap_types.lock();
         if let Some(types) = &*cached {
             return Ok(types.clone());

@@ -34,7 +34,7 @@ mod view;
 #[allow(unused_imports)]
 pub(crate) use encode::{encode, plan, Plan};
 #[allow(unused_imports)]
-pub(crate) use view::{BlockView, Field};
+pub(crate) use view::{BlockView, Field, HeapTypes};
 
 use crate::core::base::error::{Error, Status};
 

@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use std::sync::Arc;
 
 /// Each block type's heap type: its stored number and definition.
-pub(super) type HeapTypes = Arc<[(u32, Arc<TypeDef>)]>;
+pub(crate) type HeapTypes = Arc<[(u32, Arc<TypeDef>)]>;
 
 /// One block, read in place.
 pub(crate) struct BlockView {
@@ -106,6 +106,17 @@ impl BlockView {
             }
         }
         Ok(BlockView { base, header, heap_types: Mutex::new(None) })
+    }
+
+    /// Object `index`, located and checked: (its header's offset in the block, its type index,
+    /// its value count). Its bytes, list kinds included, lie within the objects section.
+    pub(crate) fn locate(&self, index: u32) -> Result<(u64, u32, u32)> {
+        self.object(index).map(|obj| (obj.at, obj.ty, obj.count))
+    }
+
+    /// The block's first byte (for offsets `locate` checked).
+    pub(crate) fn base(&self) -> *const u8 {
+        self.base
     }
 
     pub(crate) fn header(&self) -> &Header {
