@@ -26,7 +26,8 @@
 //! version's memory is freed only with its last handle. As for heap handles, a handle is not
 //! released by one thread while another uses that same handle value.
 
-use super::block::BlockView;
+use super::block::{BlockView, HeapTypes};
+use parking_lot::Mutex;
 use super::block::LIST;
 use super::store::read::Pinned;
 use super::store::segment::Segment;
@@ -52,12 +53,17 @@ struct TypeInfo {
     kinds: Box<[Kind]>,
 }
 
+/// The field kinds of heap types lately matched (`BlockView::heap_types` hands out one `Arc` per
+/// matched type section), so that attaching a version of known types allocates nothing for them.
+static KINDS: Mutex<Vec<(HeapTypes, Arc<[TypeInfo]>)>> = Mutex::new(Vec::new());
+const KINDS_KEPT: usize = 16;
+
 /// One read of a slot: the store's pin, the opened block, the types once matched.
 struct Version {
     segment: Arc<Segment>,
     pinned: Pinned,
     view: BlockView,
-    types: OnceLock<std::result::Result<Box<[TypeInfo]>, Error>>,
+    types: OnceLock<std::result::Result<Arc<[TypeInfo]>, Error>>,
     /// Live handles into this version; the last one released frees it.
     handles: AtomicU64,
 }
@@ -67,13 +73,22 @@ impl Version {
     fn types(&self) -> Result<&[TypeInfo]> {
         let matched = self.types.get_or_init(|| {
             let heap = self.view.heap_types().map_err(|e| self.context(e))?;
-            Ok(heap
+            let mut known = KINDS.lock();
+            if let Some((_, infos)) = known.iter().find(|(types, _)| Arc::ptr_eq(types, &heap)) {
+                return Ok(infos.clone());
+            }
+            let infos: Arc<[TypeInfo]> = heap
                 .iter()
                 .map(|(stored, def): &(u32, Arc<TypeDef>)| TypeInfo {
                     stored: *stored,
                     kinds: def.fields.iter().map(|(_, kind)| *kind).collect(),
                 })
-                .collect())
+                .collect();
+            if known.len() == KINDS_KEPT {
+                known.remove(0);
+            }
+            known.push((heap, infos.clone()));
+            Ok(infos)
         });
         matched.as_deref().map_err(Clone::clone)
     }

@@ -22,7 +22,13 @@ use crate::core::heap::slots::HEAP;
 use crate::core::heap::types::{self, TypeDef, LIST_TYPE};
 use crate::core::heap::value::{Kind, ObjIndex, Value, NO_TARGET};
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32};
+use parking_lot::Mutex;
 use std::sync::Arc;
+
+/// Type sections matched lately: their signatures and the heap types they matched, the most
+/// recent last.
+static MATCHED: Mutex<Vec<(Box<[u8]>, HeapTypes)>> = Mutex::new(Vec::new());
+const MATCHED_KEPT: usize = 16;
 
 impl BlockView {
     /// Copies the graph into the heap, frozen; a handle to its root (one reference, the
@@ -46,15 +52,47 @@ impl BlockView {
         handle::issue(root)
     }
 
-    /// The heap types of the block's types, matched (or defined) once per view.
+    /// The heap types of the block's types, matched (or defined) once per view, and once per
+    /// process for blocks whose type sections are the same bytes (`MATCHED`).
     pub(crate) fn heap_types(&self) -> Result<HeapTypes> {
         let mut cached = self.heap_types.lock();
         if let Some(types) = &*cached {
             return Ok(types.clone());
         }
-        let matched: HeapTypes = (0..self.type_count()).map(|t| self.heap_type(t)).collect::<Result<_>>()?;
+        let signature = self.type_signature()?;
+        let known = MATCHED.lock().iter().rev().find(|(s, _)| **s == *signature).map(|(_, types)| types.clone());
+        let matched: HeapTypes = match known {
+            Some(types) => types,
+            None => {
+                let matched: HeapTypes = (0..self.type_count()).map(|t| self.heap_type(t)).collect::<Result<_>>()?;
+                let mut all = MATCHED.lock();
+                if all.len() == MATCHED_KEPT {
+                    all.remove(0);
+                }
+                all.push((signature.into_boxed_slice(), matched.clone()));
+                matched
+            }
+        };
         *cached = Some(matched.clone());
         Ok(matched)
+    }
+
+    /// Everything a type match reads, as bytes: the type and field tables, then each type's and
+    /// field's name. Two blocks with equal signatures match the same heap types (a process's
+    /// types only grow, and a name matches its oldest type with those fields). The encoder writes
+    /// the names first in the strings section, so versions of one graph's types share it.
+    fn type_signature(&self) -> Result<Vec<u8>> {
+        let l = self.header().layout;
+        let mut signature = self.bytes(l.types_off, l.objects_off - l.types_off)?;
+        for t in 0..l.type_count {
+            let (name, fields) = self.type_name_spans(t)?;
+            for (at, len) in std::iter::once(name).chain(fields) {
+                let start = signature.len();
+                signature.resize(start + len as usize, 0);
+                self.copy_to(l.strings_off + at, &mut signature[start..])?;
+            }
+        }
+        Ok(signature)
     }
 
     fn heap_type(&self, t: u32) -> Result<(u32, Arc<TypeDef>)> {

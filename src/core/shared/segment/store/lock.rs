@@ -151,6 +151,32 @@ pub(crate) fn random_u64() -> u64 {
     x
 }
 
+/// This process's id, without a system call after the first: kept in `PID`, which a `fork`
+/// child's handler (registered with the first call) resets, so that the child asks again.
 pub(crate) fn pid() -> u32 {
-    std::process::id()
+    let known = PID.load(std::sync::atomic::Ordering::Relaxed);
+    if known != 0 {
+        return known;
+    }
+    pid_slow()
+}
+
+static PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+#[cold]
+fn pid_slow() -> u32 {
+    static FORGET_IN_CHILD: std::sync::Once = std::sync::Once::new();
+    FORGET_IN_CHILD.call_once(|| {
+        extern "C" fn forget() {
+            PID.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+        // SAFETY: registers a handler that only stores to an atomic (async-signal-safe), once.
+        // Should registration fail, `PID` stays 0 and every call asks the kernel.
+        if unsafe { libc::pthread_atfork(None, None, Some(forget)) } != 0 {
+            return;
+        }
+        PID.store(std::process::id(), std::sync::atomic::Ordering::Relaxed);
+    });
+    let known = PID.load(std::sync::atomic::Ordering::Relaxed);
+    if known != 0 { known } else { std::process::id() }
 }
