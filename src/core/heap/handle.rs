@@ -90,6 +90,10 @@ pub(crate) fn try_release(handle: u64) -> Option<ObjIndex> {
     Some(target)
 }
 
+/// Whether an in-place handle is live: set by `shared::segment::inplace` when it issues its first
+/// handle, so that a call taking heap objects says why it refuses one.
+pub(crate) static IN_PLACE_LIVE: std::sync::OnceLock<fn(u64) -> bool> = std::sync::OnceLock::new();
+
 /// The error for a handle that is not live, telling a released handle from one never issued.
 #[cold]
 fn invalid(handle: u64, releasing: bool) -> Error {
@@ -112,7 +116,7 @@ fn invalid(handle: u64, releasing: bool) -> Error {
                 )
             }
         }
-        _ if handle as u32 & IN_PLACE != 0 => Error::new(
+        _ if handle as u32 & IN_PLACE != 0 && IN_PLACE_LIVE.get().is_some_and(|live| live(handle)) => Error::new(
             Status::ErrInvalidArgument,
             format!(
                 "handle {handle:#x} names an object read in place from a segment, which this call does not take: \

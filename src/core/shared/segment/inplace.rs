@@ -35,6 +35,7 @@ use crate::core::base::error::{Error, Result, Status};
 use crate::core::base::ids::{split, IN_PLACE};
 use crate::core::base::slab::{LocalFree, Slab};
 use crate::core::base::stats::STATS;
+use crate::core::heap::handle;
 use crate::core::heap::types::{self, TypeDef};
 use crate::core::heap::value::{Kind, Value};
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -126,6 +127,7 @@ thread_local! {
 /// root (the caller's); `None` when the slot is empty.
 pub(crate) fn attach(segment: &Arc<Segment>, slot: u32) -> Result<Option<(i32, u64)>> {
     super::slot::this_process(segment)?;
+    handle::IN_PLACE_LIVE.get_or_init(|| |handle| live(handle).is_some());
     let Some(pinned) = segment.read(slot)? else { return Ok(None) };
     // SAFETY: the pinned block's `len` bytes stay mapped (the version holds the segment) and
     // unreclaimed (it holds the pin) for the version's life; every access checks what it reads.
