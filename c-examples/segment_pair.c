@@ -198,6 +198,39 @@ int main(void)
     int status;
     CHECK(waitpid(child, &status, 0) == child, "waitpid failed");
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the reader failed (status %d)", status);
+    /* The slot by name, its version checked byte by byte, the segment's state as text. */
+    TRY(floe_segment_name_slot(segment, 0, "prices"));
+    uint32_t found;
+    TRY(floe_segment_slot_by_name(segment, "prices", &found));
+    CHECK(found == 0, "slot \"prices\" is %u", found);
+    floe_status missing = floe_segment_slot_by_name(segment, "volumes", &found);
+    CHECK(missing == FLOE_ERR_NOT_FOUND, "an unknown slot name gave %s", floe_status_name(missing));
+    floe_segment_version checked;
+    TRY(floe_segment_verify(segment, 0, &checked));
+    CHECK(checked.version == VERSIONS && checked.objects == 3 && checked.version_id == version_id,
+          "verify: version %d, %u objects", checked.version, checked.objects);
+    char small[8];
+    size_t text_len;
+    floe_status too_small = floe_segment_inspect(segment, small, sizeof small, &text_len);
+    CHECK(too_small == FLOE_ERR_BUFFER_TOO_SMALL, "inspect into 8 bytes gave %s", floe_status_name(too_small));
+    static char text[1 << 16];
+    TRY(floe_segment_inspect(segment, text, sizeof text, &text_len));
+    CHECK(strstr(text, "prices") != NULL && text_len == strlen(text), "inspect: %s", text);
+    TRY(floe_segment_recover(segment, text, sizeof text, &text_len));
+    printf("parent: slot \"prices\" is slot 0; verify: version %d, %u objects, %" PRIu64
+           " bytes; inspect and recover give text\n", checked.version, checked.objects, checked.bytes);
+    /* Waiting for any of several slots: slot 0 changed since the counter was read. */
+    uint32_t slots[] = {0}, seen[1];
+    TRY(floe_segment_change_count(segment, 0, &seen[0]));
+    size_t first;
+    floe_status quiet = floe_segment_wait_any(segment, slots, seen, 1, 5, &first);
+    CHECK(quiet == FLOE_ERR_TIMEOUT, "waiting on an unchanged slot gave %s", floe_status_name(quiet));
+    seen[0] -= 1;
+    TRY(floe_segment_wait_any(segment, slots, seen, 1, 0, &first));
+    CHECK(first == 0, "wait_any says %zu", first);
+    floe_status none = floe_segment_wait_any(segment, slots, seen, 0, 0, &first);
+    CHECK(none == FLOE_ERR_INVALID_ARGUMENT, "waiting for no slot gave %s", floe_status_name(none));
+
     floe_ref mutable_list;
     TRY(floe_list_new(&mutable_list));
     uint64_t unused;

@@ -465,6 +465,28 @@ typedef struct floe_shutdown_report {
 } floe_shutdown_report;
 
 /**
+ * What one version in a slot holds (from `floe_segment_verify`).
+ */
+typedef struct floe_segment_version {
+  /**
+   * Unique in the segment, assigned at publish; 0 for an empty slot.
+   */
+  uint64_t version_id;
+  /**
+   * The slot's version number (SharedData's version).
+   */
+  int32_t version;
+  /**
+   * Objects in the version's block.
+   */
+  uint32_t objects;
+  /**
+   * The block's length in bytes.
+   */
+  uint64_t bytes;
+} floe_segment_version;
+
+/**
  * The C struct, `floe_shared_data`, for any C memory (a global, the heap). Zeroed means empty.
  * Change it only through `floe_shared_data_*`, and do not copy one that holds a value: the copy
  * names the same value, and the first change through either ends it for both (the other then
@@ -1074,6 +1096,66 @@ floe_status floe_segment_read_copy(struct floe_segment *segment,
                                    uint32_t slot,
                                    int32_t *out_version,
                                    floe_ref *out_root);
+
+/**
+ * Checks every byte of the current version of `slot` (O(N): checksum, types, objects, values,
+ * strings) and writes what it holds to `*out_version` (all zero for an empty slot). The first
+ * problem found is `FLOE_ERR_CORRUPT`, naming the segment, slot, version and what is wrong. Any
+ * thread.
+ */
+floe_status floe_segment_verify(struct floe_segment *segment,
+                                uint32_t slot,
+                                struct floe_segment_version *out_version);
+
+/**
+ * Writes the segment's state as text into `buf` (`buf_len` bytes, NUL-terminated) and its length
+ * to `*out_len`: the header, each slot (version, bytes), each reader (pid, start time, alive,
+ * versions pinned) and the pages — what `floe segment inspect` prints. A snapshot taken without
+ * the writer lock. `FLOE_ERR_BUFFER_TOO_SMALL` names the size needed. Any thread.
+ */
+floe_status floe_segment_inspect(struct floe_segment *segment,
+                                 char *buf,
+                                 size_t buf_len,
+                                 size_t *out_len);
+
+/**
+ * Takes the writer lock and brings the segment back to a consistent state after a crashed writer
+ * or reader (writers do this by themselves when they find the need), and writes what it found and
+ * did as text into `buf`, as `floe_segment_inspect` does. Any thread; waits for another
+ * process's publish to end.
+ */
+floe_status floe_segment_recover(struct floe_segment *segment,
+                                 char *buf,
+                                 size_t buf_len,
+                                 size_t *out_len);
+
+/**
+ * Names the unnamed `slot` `name` (1 to 40 bytes of UTF-8, unique in the segment; set once), so
+ * that other processes find it with `floe_segment_slot_by_name`.
+ */
+floe_status floe_segment_name_slot(struct floe_segment *segment, uint32_t slot, const char *name);
+
+/**
+ * Writes the index of the slot named `name` to `*out_slot`; `FLOE_ERR_NOT_FOUND` if none is.
+ */
+floe_status floe_segment_slot_by_name(struct floe_segment *segment,
+                                      const char *name,
+                                      uint32_t *out_slot);
+
+/**
+ * Waits until the change counter of one of `count` slots differs from the one seen for it
+ * (`slots[i]` with `seen[i]`, from `floe_segment_change_count`), at most `timeout_ms`
+ * milliseconds (negative: without limit), and writes the position `i` of the first that did to
+ * `*out_index`; `FLOE_ERR_TIMEOUT` when none changed. 1 to 128 slots. Sleeps on all the counters
+ * at once (`futex_waitv`, shared between processes; where the kernel lacks it, or elsewhere than
+ * Linux, polls every millisecond). Any thread.
+ */
+floe_status floe_segment_wait_any(struct floe_segment *segment,
+                                  const uint32_t *slots,
+                                  const uint32_t *seen,
+                                  size_t count,
+                                  int64_t timeout_ms,
+                                  size_t *out_index);
 
 /**
  * Writes the change counter of `slot` (one more per publish) to `*out_count`, for

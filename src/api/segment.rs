@@ -156,6 +156,14 @@ impl Segment {
         slot::wait(&self.store, slot, seen, Some(timeout))
     }
 
+    /// Waits until the change counter of one of `slots` (each `(slot, counter seen)`) differs, at
+    /// most `timeout`; the position in `slots` of the first that did, or `ErrTimeout`. 1 to 128
+    /// slots; sleeps on all the counters at once (`futex_waitv` on Linux; elsewhere, or on a
+    /// kernel without it, polls every millisecond).
+    pub fn wait_for_any(&self, slots: &[(u32, u32)], timeout: Duration) -> Result<usize> {
+        slot::wait_any(&self.store, slots, Some(timeout))
+    }
+
     /// Names an unnamed slot (1 to 40 bytes of UTF-8, unique in the segment; set once).
     pub fn name_slot(&self, slot: u32, name: &str) -> Result<()> {
         slot::this_process(&self.store)?;

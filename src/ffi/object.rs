@@ -128,7 +128,7 @@ pub unsafe extern "C" fn floe_object_get_string(
 ///
 /// # Safety
 /// `buffer` is writable for `buf_len` bytes.
-unsafe fn copy_c_string(text: &str, buffer: Out<c_char>, buf_len: usize) -> Result<usize> {
+pub(super) unsafe fn copy_c_string(text: &str, buffer: Out<c_char>, buf_len: usize) -> Result<usize> {
     if text.len() >= buf_len {
         let needed = text.len() + 1;
         return Err(Error::new(

@@ -240,6 +240,158 @@ pub unsafe extern "C" fn floe_segment_read_copy(
     })
 }
 
+/// What one version in a slot holds (from `floe_segment_verify`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct floe_segment_version {
+    /// Unique in the segment, assigned at publish; 0 for an empty slot.
+    pub version_id: u64,
+    /// The slot's version number (SharedData's version).
+    pub version: i32,
+    /// Objects in the version's block.
+    pub objects: u32,
+    /// The block's length in bytes.
+    pub bytes: u64,
+}
+
+/// Checks every byte of the current version of `slot` (O(N): checksum, types, objects, values,
+/// strings) and writes what it holds to `*out_version` (all zero for an empty slot). The first
+/// problem found is `FLOE_ERR_CORRUPT`, naming the segment, slot, version and what is wrong. Any
+/// thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_segment_verify(
+    segment: *mut floe_segment,
+    slot: u32,
+    out_version: *mut floe_segment_version,
+) -> Status {
+    let body = || {
+        let seen = slot::verify_slot(&*lookup(segment)?, slot)?;
+        Ok(seen.map_or_else(floe_segment_version::default, |seen| floe_segment_version {
+            version_id: seen.version_id,
+            version: seen.kn_version,
+            objects: seen.objects,
+            bytes: seen.bytes as u64,
+        }))
+    };
+    // SAFETY: documented contract: `out_version` is NULL or writable.
+    unsafe { returning("floe_segment_verify", out_version, "out_version", body) }
+}
+
+/// Copies text and its NUL into `buf` (`buf_len` bytes) and writes its length to `*out_len`; a
+/// buffer too small is `FLOE_ERR_BUFFER_TOO_SMALL` (the message gives the size needed).
+///
+/// # Safety
+/// `buf` is NULL or writable for `buf_len` bytes; `out_len` is NULL or writable.
+unsafe fn text_out(
+    function: &'static str,
+    text: impl FnOnce() -> Result<String>,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> Status {
+    let body = || {
+        let buffer = out(buf, "buf")?;
+        let text = text()?;
+        // SAFETY: documented contract: `buf` is writable for `buf_len` bytes.
+        unsafe { super::object::copy_c_string(&text, buffer, buf_len) }
+    };
+    // SAFETY: documented contract: `out_len` is NULL or writable.
+    unsafe { returning(function, out_len, "out_len", body) }
+}
+
+/// Writes the segment's state as text into `buf` (`buf_len` bytes, NUL-terminated) and its length
+/// to `*out_len`: the header, each slot (version, bytes), each reader (pid, start time, alive,
+/// versions pinned) and the pages — what `floe segment inspect` prints. A snapshot taken without
+/// the writer lock. `FLOE_ERR_BUFFER_TOO_SMALL` names the size needed. Any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_segment_inspect(
+    segment: *mut floe_segment,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> Status {
+    let text = || lookup(segment)?.inspect().map(|i| slot::describe(&i));
+    // SAFETY: forwarded contract.
+    unsafe { text_out("floe_segment_inspect", text, buf, buf_len, out_len) }
+}
+
+/// Takes the writer lock and brings the segment back to a consistent state after a crashed writer
+/// or reader (writers do this by themselves when they find the need), and writes what it found and
+/// did as text into `buf`, as `floe_segment_inspect` does. Any thread; waits for another
+/// process's publish to end.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_segment_recover(
+    segment: *mut floe_segment,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> Status {
+    let text = || slot::recover(&*lookup(segment)?);
+    // SAFETY: forwarded contract.
+    unsafe { text_out("floe_segment_recover", text, buf, buf_len, out_len) }
+}
+
+/// Names the unnamed `slot` `name` (1 to 40 bytes of UTF-8, unique in the segment; set once), so
+/// that other processes find it with `floe_segment_slot_by_name`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_segment_name_slot(segment: *mut floe_segment, slot: u32, name: *const c_char) -> Status {
+    boundary("floe_segment_name_slot", || {
+        // SAFETY: documented contract: `name` is NULL or a NUL-terminated string.
+        let name = unsafe { c_str(name, "name") }?;
+        let segment = lookup(segment)?;
+        slot::this_process(&segment)?;
+        segment.name_slot(slot, name)
+    })
+}
+
+/// Writes the index of the slot named `name` to `*out_slot`; `FLOE_ERR_NOT_FOUND` if none is.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_segment_slot_by_name(
+    segment: *mut floe_segment,
+    name: *const c_char,
+    out_slot: *mut u32,
+) -> Status {
+    let body = || {
+        // SAFETY: documented contract: `name` is NULL or a NUL-terminated string.
+        let name = unsafe { c_str(name, "name") }?;
+        lookup(segment)?.slot_by_name(name)
+    };
+    // SAFETY: documented contract: `out_slot` is NULL or writable.
+    unsafe { returning("floe_segment_slot_by_name", out_slot, "out_slot", body) }
+}
+
+/// Waits until the change counter of one of `count` slots differs from the one seen for it
+/// (`slots[i]` with `seen[i]`, from `floe_segment_change_count`), at most `timeout_ms`
+/// milliseconds (negative: without limit), and writes the position `i` of the first that did to
+/// `*out_index`; `FLOE_ERR_TIMEOUT` when none changed. 1 to 128 slots. Sleeps on all the counters
+/// at once (`futex_waitv`, shared between processes; where the kernel lacks it, or elsewhere than
+/// Linux, polls every millisecond). Any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_segment_wait_any(
+    segment: *mut floe_segment,
+    slots: *const u32,
+    seen: *const u32,
+    count: usize,
+    timeout_ms: i64,
+    out_index: *mut usize,
+) -> Status {
+    let body = || {
+        if slots.is_null() || seen.is_null() {
+            return Err(super::null_argument(if slots.is_null() { "slots" } else { "seen" }));
+        }
+        if count == 0 || count > 128 {
+            return Err(Error::new(Status::ErrInvalidArgument, format!("count is {count}: from 1 to 128 slots")));
+        }
+        // SAFETY: documented contract: `slots` and `seen` each hold `count` readable values
+        // (not NULL, checked above).
+        let pairs: Vec<(u32, u32)> = (0..count).map(|i| unsafe { (*slots.add(i), *seen.add(i)) }).collect();
+        let segment = lookup(segment)?;
+        slot::wait_any(&segment, &pairs, timeout(timeout_ms))
+    };
+    // SAFETY: documented contract: `out_index` is NULL or writable.
+    unsafe { returning("floe_segment_wait_any", out_index, "out_index", body) }
+}
+
 /// Writes the change counter of `slot` (one more per publish) to `*out_count`, for
 /// `floe_segment_wait`.
 #[unsafe(no_mangle)]

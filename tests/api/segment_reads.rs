@@ -15,7 +15,11 @@ crate::tests![
     scribbled_bytes_give_statuses_never_a_crash,
     a_reader_process_reads_each_version_in_place,
     in_place_reader_process,
+    waiting_for_any_of_several_slots_wakes_on_the_one_another_process_changes,
+    publisher_process,
 ];
+
+const PUBLISH: &str = "FLOE_SEGMENT_PUBLISH_SLOT_2";
 
 const READ: &str = "FLOE_SEGMENT_READ_IN_PLACE";
 const VERSIONS: i64 = 300;
@@ -267,4 +271,39 @@ fn in_place_reader_process() {
     }
     let (version, root) = first.expect("a version was read");
     check(version, &root).unwrap();
+}
+
+fn waiting_for_any_of_several_slots_wakes_on_the_one_another_process_changes() {
+    let name = Name::new("any");
+    let segment = Segment::create(&name.0, 1 << 18, 3, 4).unwrap();
+    let seen: Vec<(u32, u32)> = (0..3).map(|slot| (slot, segment.change_count(slot).unwrap())).collect();
+    assert_error(segment.wait_for_any(&seen, Duration::from_millis(20)), Status::ErrTimeout, &["none of slots 0, 1, 2"]);
+    assert_error(segment.wait_for_any(&[], Duration::ZERO), Status::ErrInvalidArgument, &["from 1 to 128"]);
+    assert_error(segment.wait_for_any(&[(0, 0), (7, 0)], Duration::ZERO), Status::ErrOutOfRange, &["slot 7"]);
+    let publisher = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("api::segment_reads::publisher_process")
+        .env(PUBLISH, &name.0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The publisher waits 100 ms, then publishes slot 2: this process is asleep on the three
+    // counters by then, and wakes on the third.
+    let changed = segment.wait_for_any(&seen, Duration::from_secs(20)).unwrap();
+    assert_eq!(changed, 2);
+    let (version, root) = segment.read(2).unwrap().unwrap();
+    check(version, &root).unwrap();
+    let output = publisher.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(segment.read(0).unwrap().is_none() && segment.read(1).unwrap().is_none());
+}
+
+/// Another process: opens the segment, waits 100 ms, publishes version 1 of the graph to slot 2.
+fn publisher_process() {
+    let Ok(name) = std::env::var(PUBLISH) else { return };
+    let segment = Segment::open(&name).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    if segment.read(2).unwrap().is_none() {
+        segment.publish(2, &graph(1)).unwrap();
+    }
 }

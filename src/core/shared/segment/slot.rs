@@ -161,6 +161,23 @@ pub(crate) fn wait(seg: &Segment, slot: u32, seen: u32, timeout: Option<Duration
     }
 }
 
+/// Waits until the change counter of one of `slots` (each with the counter seen) differs, at most
+/// `timeout` (`None`: without limit); the position of the first that did, or `ErrTimeout`.
+pub(crate) fn wait_any(seg: &Segment, slots: &[(u32, u32)], timeout: Option<Duration>) -> Result<usize> {
+    const STEP: Duration = Duration::from_secs(24 * 60 * 60);
+    this_process(seg)?;
+    let mut left = timeout;
+    loop {
+        let step = left.map_or(STEP, |l| l.min(STEP));
+        match seg.wait_for_any(slots, step) {
+            Err(e) if e.status() == Status::ErrTimeout && left.is_none_or(|l| l > STEP) => {
+                left = left.map(|l| l - STEP);
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The slot's K/N version as it reads now (an empty slot's included).
 pub(crate) fn current_kn_version(seg: &Segment, slot: u32) -> Result<i32> {
     seg.check_slot(slot)?;

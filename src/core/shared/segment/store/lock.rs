@@ -111,6 +111,59 @@ pub(crate) fn futex_wake_all(word: &AtomicU32) {
     }
 }
 
+/// Sleeps until one of `words` (each with its expected value) is woken or differs, at most
+/// `timeout`, with `futex_waitv` (Linux 5.16 and later; 32-bit futexes shared between processes,
+/// never the private flag). Returns `false` when the kernel lacks `futex_waitv`: the caller then
+/// polls. At most 128 words.
+#[cfg(target_os = "linux")]
+pub(crate) fn futex_wait_any(words: &[(&AtomicU32, u32)], timeout: Duration) -> bool {
+    #[repr(C)]
+    struct FutexWaitv {
+        val: u64,
+        uaddr: u64,
+        flags: u32,
+        reserved: u32,
+    }
+    const FUTEX2_SIZE_U32: u32 = 0x02;
+    const SYS_FUTEX_WAITV: libc::c_long = 449;
+    let waiters: Vec<FutexWaitv> = words
+        .iter()
+        .map(|(word, expected)| FutexWaitv {
+            val: u64::from(*expected),
+            uaddr: word.as_ptr().addr() as u64,
+            flags: FUTEX2_SIZE_U32,
+            reserved: 0,
+        })
+        .collect();
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: writes the current time into `now`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    let nanos = now.tv_nsec as u64 + u64::from(timeout.subsec_nanos());
+    let deadline = libc::timespec {
+        tv_sec: (now.tv_sec as u64).saturating_add(timeout.as_secs()).saturating_add(nanos / 1_000_000_000).min(i64::MAX as u64 / 2)
+            as libc::time_t,
+        tv_nsec: (nanos % 1_000_000_000) as _,
+    };
+    // SAFETY: `waiters` holds `words.len()` entries naming valid aligned u32s in shared memory,
+    // which the call only reads; `deadline` is a valid absolute CLOCK_MONOTONIC time.
+    let result = unsafe {
+        libc::syscall(
+            SYS_FUTEX_WAITV,
+            waiters.as_ptr(),
+            waiters.len() as libc::c_uint,
+            0 as libc::c_uint,
+            &deadline as *const libc::timespec,
+            libc::CLOCK_MONOTONIC,
+        )
+    };
+    !(result == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS))
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn futex_wait_any(_words: &[(&AtomicU32, u32)], _timeout: Duration) -> bool {
+    false
+}
+
 /// Elsewhere: a short sleep stands in for the futex (the caller polls with backoff).
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn futex_wait(_word: &AtomicU32, _expected: u32, timeout: Duration) {

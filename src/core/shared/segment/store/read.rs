@@ -126,6 +126,61 @@ impl Segment {
         })
     }
 
+    /// Waits until the change counter of one of `slots` differs from the value given with it, at
+    /// most `timeout`; the position in `slots` of the first that did, or `ErrTimeout`. Spins
+    /// briefly, then sleeps on all the counters at once (`futex_waitv`; where the kernel lacks it,
+    /// or elsewhere than Linux, polls in 1 ms steps). At most 128 slots.
+    pub(crate) fn wait_for_any(&self, slots: &[(u32, u32)], timeout: Duration) -> Result<usize> {
+        if slots.is_empty() || slots.len() > 128 {
+            return Err(Error::new(
+                Status::ErrInvalidArgument,
+                format!("waiting for any of {} slots: from 1 to 128 allowed", slots.len()),
+            ));
+        }
+        for &(slot, _) in slots {
+            self.check_slot(slot)?;
+        }
+        let changed = || slots.iter().position(|&(slot, seen)| self.slot_seq(slot).load(Ordering::SeqCst) != seen);
+        for _ in 0..SPINS_BEFORE_SLEEP {
+            if let Some(i) = changed() {
+                return Ok(i);
+            }
+            std::hint::spin_loop();
+        }
+        let deadline = Instant::now() + timeout;
+        struct Leave<'a>(Vec<&'a std::sync::atomic::AtomicU32>);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                for waiters in &self.0 {
+                    waiters.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+        }
+        let mut joined = Leave(Vec::with_capacity(slots.len()));
+        for &(slot, _) in slots {
+            let waiters = self.slot_waiters(slot);
+            waiters.fetch_add(1, Ordering::SeqCst);
+            joined.0.push(waiters);
+        }
+        let words: Vec<_> = slots.iter().map(|&(slot, seen)| (self.slot_seq(slot), seen)).collect();
+        loop {
+            if let Some(i) = changed() {
+                return Ok(i);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let list: Vec<String> = slots.iter().map(|(slot, _)| slot.to_string()).collect();
+                return Err(Error::new(
+                    Status::ErrTimeout,
+                    format!("none of slots {} of segment {} changed within {timeout:?}", list.join(", "), self.shown),
+                ));
+            }
+            if !lock::futex_wait_any(&words, left) {
+                std::thread::sleep(left.min(Duration::from_millis(1)));
+            }
+        }
+    }
+
     /// Waits until the slot's change counter differs from `seen_seq` (from `seq`), at most
     /// `timeout`; returns the new counter, or `ErrTimeout`. Spins briefly, then sleeps on the
     /// counter as a futex shared between processes; publishers wake only when `waiters > 0`.
