@@ -17,7 +17,11 @@ crate::tests![
     in_place_reader_process,
     waiting_for_any_of_several_slots_wakes_on_the_one_another_process_changes,
     publisher_process,
+    a_reader_whose_type_has_other_fields_gets_a_mismatch_naming_type_and_field,
+    mismatched_reader_process,
 ];
+
+const MISMATCH: &str = "FLOE_SEGMENT_MISMATCHED_READER";
 
 const PUBLISH: &str = "FLOE_SEGMENT_PUBLISH_SLOT_2";
 
@@ -306,4 +310,28 @@ fn publisher_process() {
     if segment.read(2).unwrap().is_none() {
         segment.publish(2, &graph(1)).unwrap();
     }
+}
+
+fn a_reader_whose_type_has_other_fields_gets_a_mismatch_naming_type_and_field() {
+    let name = Name::new("mismatch");
+    let segment = Segment::create(&name.0, 1 << 18, 1, 4).unwrap();
+    segment.publish(0, &graph(4)).unwrap();
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("api::segment_reads::mismatched_reader_process")
+        .env(MISMATCH, &name.0)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).to_string() + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success() && text.contains("2 passed, 0 failed"), "the reader process: {text}");
+}
+
+/// Another process whose `InPlaceNode` has other fields: attaching works (the root is checked when
+/// issued), and the mismatch is a status naming the type and the first field that differs.
+fn mismatched_reader_process() {
+    let Ok(name) = std::env::var(MISMATCH) else { return };
+    ObjectType::define("InPlaceNode", &[("label", Kind::String), ("n", Kind::Double)]).unwrap();
+    let segment = Segment::open(&name).unwrap();
+    let message = assert_error(segment.read(0), Status::ErrTypeMismatch, &["InPlaceNode", "field 1", &name]);
+    assert!(message.contains("n: int") && message.contains("n: double"), "{message}");
+    assert_error(segment.read_copy(0), Status::ErrTypeMismatch, &["InPlaceNode"]);
 }
