@@ -13,7 +13,7 @@
 //! frees it all, cycles included: nothing is left behind.
 
 use super::view::{BlockView, Field, HeapTypes};
-use super::LIST;
+use super::{FIELD_ENTRY, LIST, TYPE_ENTRY};
 use crate::core::base::error::{Error, Result, Status};
 use crate::core::graph::freeze;
 use crate::core::heap::handle;
@@ -77,21 +77,33 @@ impl BlockView {
         Ok(matched)
     }
 
-    /// Everything a type match reads, as bytes: the type and field tables, then each type's and
-    /// field's name. Two blocks with equal signatures match the same heap types (a process's
-    /// types only grow, and a name matches its oldest type with those fields). The encoder writes
-    /// the names first in the strings section, so versions of one graph's types share it.
+    /// Everything a type match reads, as bytes: the type and field tables, then the strings
+    /// section up to the end of the last type or field name. Two blocks with equal signatures
+    /// match the same heap types (a process's types only grow, and a name matches its oldest type
+    /// with those fields). The encoder writes the names first in the strings section, so the
+    /// versions of one graph's types share a signature, and it is two copies long.
     fn type_signature(&self) -> Result<Vec<u8>> {
         let l = self.header().layout;
-        let mut signature = self.bytes(l.types_off, l.objects_off - l.types_off)?;
-        for t in 0..l.type_count {
-            let (name, fields) = self.type_name_spans(t)?;
-            for (at, len) in std::iter::once(name).chain(fields) {
-                let start = signature.len();
-                signature.resize(start + len as usize, 0);
-                self.copy_to(l.strings_off + at, &mut signature[start..])?;
-            }
+        let tables = l.objects_off - l.types_off;
+        let mut signature = self.bytes(l.types_off, tables)?;
+        // Every name's (offset, length) sits in the low 8 bytes of its type or field entry.
+        let word = |at: u64| u64::from_le_bytes(signature[at as usize..at as usize + 8].try_into().expect("8 bytes"));
+        let type_names = (0..u64::from(l.type_count)).map(|t| word(t * TYPE_ENTRY));
+        let fields_at = l.fields_off - l.types_off;
+        let field_names = (0..u64::from(l.field_count)).map(|f| word(fields_at + f * FIELD_ENTRY));
+        let names_end = type_names
+            .chain(field_names)
+            .map(|name| u64::from(name as u32) + u64::from((name >> 32) as u32))
+            .max()
+            .unwrap_or(0);
+        if names_end > l.strings_len {
+            return Err(self.corrupt(format!(
+                "a type or field name ends at byte {names_end} of the strings section, which is {} bytes",
+                l.strings_len
+            )));
         }
+        signature.resize((tables + names_end) as usize, 0);
+        self.copy_to(l.strings_off, &mut signature[tables as usize..])?;
         Ok(signature)
     }
 

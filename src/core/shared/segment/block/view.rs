@@ -522,30 +522,6 @@ impl BlockView {
         self.text(l.strings_off + u64::from(at), u64::from(len), what)
     }
 
-    /// Where type `t`'s name and its fields' names lie in the strings section (offset, length),
-    /// checked within it.
-    pub(super) fn type_name_spans(&self, t: u32) -> Result<((u64, u64), Vec<(u64, u64)>)> {
-        let entry = self.type_entry(t)?;
-        let l = &self.header.layout;
-        let span = |(at, len): (u32, u32)| {
-            let end = u64::from(at) + u64::from(len);
-            if end > l.strings_len {
-                return Err(self.corrupt(format!(
-                    "type {t} names string bytes {at}..{end} beyond the strings section ({} bytes)",
-                    l.strings_len
-                )));
-            }
-            Ok((u64::from(at), u64::from(len)))
-        };
-        let fields = (0..entry.field_count)
-            .map(|i| {
-                let name = self.u64_at(l.fields_off + u64::from(entry.first_field + i) * FIELD_ENTRY)?;
-                span((name as u32, (name >> 32) as u32))
-            })
-            .collect::<Result<_>>()?;
-        Ok((span(entry.name)?, fields))
-    }
-
     /// Type `t`'s name.
     pub(crate) fn type_name(&self, t: u32) -> Result<String> {
         let entry = self.type_entry(t)?;
