@@ -195,6 +195,28 @@ int main(void)
     }
     printf("parent: published versions 1..%d (the last with version id %" PRIu64 ")\n", VERSIONS, version_id);
 
+    /* The bytes a slot holds, outside a segment: for a file or the network. */
+    floe_ref sample = graph(node, 7);
+    size_t need, written;
+    TRY(floe_block_size(sample, &need));
+    uint8_t *bytes = malloc(need);
+    CHECK(bytes != NULL, "malloc failed");
+    floe_status short_buffer = floe_block_encode(sample, bytes, need - 1, &written);
+    CHECK(short_buffer == FLOE_ERR_BUFFER_TOO_SMALL, "a short buffer gave %s", floe_status_name(short_buffer));
+    TRY(floe_block_encode(sample, bytes, need, &written));
+    CHECK(written == need, "encoded %zu bytes of %zu", written, need);
+    floe_ref decoded;
+    TRY(floe_block_decode(bytes, written, &decoded));
+    check(7, decoded);
+    TRY(floe_ref_release(decoded));
+    bytes[written / 2] ^= 0x5A;
+    floe_status damaged = floe_block_decode(bytes, written, &decoded);
+    CHECK(damaged == FLOE_ERR_CORRUPT, "a damaged block gave %s", floe_status_name(damaged));
+    printf("parent: a graph as a %zu-byte block decodes whole; a damaged byte is %s\n", written,
+           floe_status_name(damaged));
+    free(bytes);
+    TRY(floe_ref_release(sample));
+
     int status;
     CHECK(waitpid(child, &status, 0) == child, "waitpid failed");
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the reader failed (status %d)", status);

@@ -594,6 +594,30 @@ floe_status floe_object_atomic_ref_compare_and_set(floe_ref object,
                                                    bool *out_swapped);
 
 /**
+ * Writes to `*out_len` the size in bytes of the version block of the frozen graph of `root`: the
+ * buffer `floe_block_encode` needs. `FLOE_ERR_NOT_FROZEN` names a mutable object. Any thread.
+ */
+floe_status floe_block_size(floe_ref root, size_t *out_len);
+
+/**
+ * Writes the version block of the frozen graph of `root` into `buf` (`buf_len` bytes) and its
+ * length to `*out_len`: position-independent, little-endian bytes that carry their types, with
+ * cycles and shared objects as they are — the bytes a segment slot holds. A buffer smaller than
+ * `floe_block_size` says is `FLOE_ERR_BUFFER_TOO_SMALL` (nothing written). The caller keeps
+ * `root`. Any thread.
+ */
+floe_status floe_block_encode(floe_ref root, uint8_t *buf, size_t buf_len, size_t *out_len);
+
+/**
+ * Checks every byte of the `len` bytes at `bytes` as a version block (O(N): checksums, types,
+ * objects, values, strings) and copies its graph into this process's heap, frozen: a handle to
+ * its root goes to `*out_root`, the caller's. The first problem is `FLOE_ERR_CORRUPT`, naming
+ * it; types are matched by name and fields (`FLOE_ERR_TYPE_MISMATCH`). The bytes are the
+ * caller's and must not change during the call. Any thread.
+ */
+floe_status floe_block_decode(const uint8_t *bytes, size_t len, floe_ref *out_root);
+
+/**
  * The message of the last failed floe call on the calling thread: the function, the operation,
  * the object (`Type#id`), its owner (thread, or frozen and by which freeze) and the calling thread.
  *

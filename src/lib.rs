@@ -50,6 +50,7 @@ pub mod ffi;
 pub use crate::api::concurrency::{
     DetachedGraph, Future, Global, Job, MainQueue, Pool, SharedCell, TransferError, Worker,
 };
+pub use crate::api::block::VersionBlock;
 pub use crate::api::object::{Object, ObjectType, Runtime};
 pub use crate::api::segment::{Segment, SlotVersion};
 pub use crate::core::base::error::{Error, Result, Status};

@@ -13,6 +13,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod atomic;
+pub mod block;
 pub mod error;
 pub mod future;
 pub mod global;
