@@ -128,7 +128,10 @@ fn check(version: i32, root: &Object) -> floe::Result<Outcome<()>> {
         };
     }
     if node.id()? != root.id()? {
-        return wrong(format!("the ring does not close: {RING} steps from node-0 lead to {:?}", node.get_string(NAME)?));
+        return wrong(format!(
+            "the ring does not close: {RING} steps from node-0 lead to {:?}",
+            node.get_string(NAME)?
+        ));
     }
     if catalog.len()? != catalog_len(version) {
         return wrong(format!("the catalog holds {} items, not {}", catalog.len()?, catalog_len(version)));
@@ -160,9 +163,7 @@ fn reader(name: &str, last_version: i32) -> Outcome<()> {
             last = version;
         }
         if last < last_version {
-            segment
-                .wait_for_change(0, seen, PATIENCE)
-                .map_err(fail(&format!("waiting for a version after {last}")))?;
+            segment.wait_for_change(0, seen, PATIENCE).map_err(fail(&format!("waiting for a version after {last}")))?;
         }
     }
     drop(segment);
