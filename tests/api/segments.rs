@@ -101,13 +101,14 @@ impl Process {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let output = child.wait_with_output().unwrap();
-                panic!("process {} still ran after {limit:?}: {}", output.status, text(&output));
+                panic!("process {} still ran after {limit:?}:{}", output.status, indented(&text(&output)));
             }
             std::thread::sleep(Duration::from_millis(5));
         }
         let output = child.wait_with_output().unwrap();
         let printed = text(&output);
-        assert!(output.status.success() && printed.contains("2 passed, 0 failed"), "the other process: {printed}");
+        let shown = indented(&printed);
+        assert!(output.status.success() && printed.contains("2 passed, 0 failed"), "the other process:{shown}");
         printed
     }
 
@@ -133,6 +134,12 @@ impl Drop for Process {
             let _ = child.wait();
         }
     }
+}
+
+/// Another process's output in a message, each line indented: its own summary line must not
+/// read as this one's to a script that counts them.
+fn indented(printed: &str) -> String {
+    printed.lines().map(|line| format!("\n    | {line}")).collect()
 }
 
 fn text(output: &std::process::Output) -> String {
@@ -321,8 +328,8 @@ fn four_reader_processes_follow_a_writer_through_thousands_of_versions() {
         let seen: u32 = printed
             .lines()
             .find_map(|l| l.strip_prefix("Main: saw ")?.strip_suffix(" versions")?.parse().ok())
-            .unwrap_or_else(|| panic!("{printed}"));
-        assert!(seen >= 2, "a reader saw only {seen} of {MANY} versions: {printed}");
+            .unwrap_or_else(|| panic!("no count of versions seen:{}", indented(&printed)));
+        assert!(seen >= 2, "a reader saw only {seen} of {MANY} versions:{}", indented(&printed));
     }
     assert_eq!(segment.verify(0).unwrap().unwrap().version, MANY as i32);
     assert_only_current_versions_use_pages(&segment, slot_pages(&segment, 0));
@@ -352,6 +359,11 @@ fn million_graph() -> Object {
     root
 }
 
+/// Folds a cell's number into a checksum, in walk order.
+fn fold(checksum: u64, n: i64) -> u64 {
+    checksum.wrapping_mul(1_000_003).wrapping_add(n as u64)
+}
+
 /// Walks the million-object graph: every bucket, and each bucket's cells by their `next` chain
 /// around its cycle. Counts the objects and folds every cell's number, in order, into a checksum.
 fn million_checksum(root: &Object) -> Result<(usize, u64), String> {
@@ -362,8 +374,7 @@ fn million_checksum(root: &Object) -> Result<(usize, u64), String> {
         let first = bucket.get_ref(0).unwrap().ok_or(format!("bucket {b}'s first cell is null"))?;
         let mut cell = first.try_clone().unwrap();
         for k in 0..bucket.len().unwrap() {
-            let n = cell.get_int(0).unwrap();
-            checksum = checksum.wrapping_mul(1_000_003).wrapping_add(n as u64);
+            checksum = fold(checksum, cell.get_int(0).unwrap());
             objects += 1;
             cell = cell.get_ref(1).unwrap().ok_or(format!("cell {k} of bucket {b} has no next"))?;
         }
@@ -375,14 +386,12 @@ fn million_checksum(root: &Object) -> Result<(usize, u64), String> {
 }
 
 fn a_million_object_graph_is_read_whole_by_another_process() {
+    const _: () = assert!(MILLION_OBJECTS == 1_000_000);
     let name = Name::new("million");
-    let root = million_graph();
-    let (objects, checksum) = million_checksum(&root).unwrap();
-    assert_eq!(objects, 1_000_000);
-    assert_eq!(objects, MILLION_OBJECTS);
+    // What the walk must find, computed from the numbers alone.
+    let checksum = (0..BUCKETS * CELLS).fold(0, |checksum, n| fold(checksum, n as i64));
     let segment = Segment::create(&name.0, 64 << 20, 1, 4).unwrap();
-    segment.publish(0, &root).unwrap();
-    drop(root);
+    segment.publish(0, &million_graph()).unwrap();
     let reader = Process::start("million_reader_process", &[(MILLION, &name.0), (CHECKSUM, &checksum.to_string())]);
     let verified = segment.verify(0).unwrap().unwrap();
     assert_eq!(verified.objects as usize, MILLION_OBJECTS);
@@ -515,14 +524,15 @@ fn another_users_segment_is_refused_with_both_uids() {
             .finish(Duration::from_secs(30));
     assert!(
         printed.contains("Main: FLOE_ERR_PERMISSION: segment /floe.") && printed.contains("Permission denied"),
-        "{printed}"
+        "{}",
+        indented(&printed)
     );
     std::fs::set_permissions(mine.path(), std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
     let printed =
         Process::start_as("other_user_process", &[(OTHER_USER, &format!("open {}", mine.0))], Some(OTHER_UID))
             .finish(Duration::from_secs(30));
     let expected = format!("Main: FLOE_ERR_PERMISSION: segment /floe.{} is owned by uid {me}, not {OTHER_UID}", mine.0);
-    assert!(printed.contains(&expected), "{printed}");
+    assert!(printed.contains(&expected), "{}", indented(&printed));
     // Here the mode is refused too, and nothing of the version was touched.
     assert_error(Segment::open(&mine.0), Status::ErrPermission, &["has mode 0666"]);
     check(1, &read(&segment, 0).unwrap().unwrap().1).unwrap();
