@@ -35,6 +35,9 @@ func checkRing(_ version: Int32, _ root: Object) throws {
 
 final class SegmentTests: FloeTestCase {
     func testReaderFollowsVersionsAnotherProcessPublishes() {
+        guard FileManager.default.isExecutableFile(atPath: segmentWriter.path) else {
+            return XCTFail("no writer at \(segmentWriter.path): build it with `cargo build --release --example segment_pair`")
+        }
         onMainAndBackground { onMain in
             let name = "swift-\(getpid())-\(onMain ? "main" : "background")"
             let versions: Int32 = 300
