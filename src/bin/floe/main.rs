@@ -9,8 +9,8 @@ const USAGE: &str = "\
 usage: floe <command> [options]
 
 commands:
-  demo             tour the runtime: a graph built, frozen, read from another thread,
-                   and one diagnostic of each kind
+  demo             tour the runtime: a graph built, frozen, read from another thread
+                   and another process, and one diagnostic of each kind
   segment          create, inspect, verify, recover or remove a segment (shared memory
                    whose slots hold frozen graphs other processes read)
   help [command]   print this help, or a command's
@@ -43,6 +43,7 @@ fn demo_command(args: &[String]) -> i32 {
     match args {
         [] => demo::run(),
         [flag] if flag == "-h" || flag == "--help" => help(Some("demo")),
+        [flag, name] if flag == demo::READ_SEGMENT => demo::read_segment(name),
         [other, ..] => usage_error(&format!("floe demo takes no argument `{other}`"), demo::USAGE),
     }
 }

@@ -40,6 +40,13 @@ public struct Status: RawRepresentable, Hashable, Sendable, CustomStringConverti
     public static let cyclicInit = Status(FLOE_ERR_CYCLIC_INIT)
     public static let host = Status(FLOE_ERR_HOST)
     public static let wouldDeadlock = Status(FLOE_ERR_WOULD_DEADLOCK)
+    public static let corrupt = Status(FLOE_ERR_CORRUPT)
+    public static let typeMismatch = Status(FLOE_ERR_TYPE_MISMATCH)
+    public static let permission = Status(FLOE_ERR_PERMISSION)
+    public static let incompatible = Status(FLOE_ERR_INCOMPATIBLE)
+    public static let exists = Status(FLOE_ERR_EXISTS)
+    public static let notFound = Status(FLOE_ERR_NOT_FOUND)
+    public static let system = Status(FLOE_ERR_SYSTEM)
     public static let panic = Status(FLOE_ERR_PANIC)
 }
 
