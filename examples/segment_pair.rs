@@ -62,9 +62,9 @@ fn versions(rest: &[&str]) -> Outcome<i32> {
     }
 }
 
-/// Reads the slot's current version. The copy goes into this process's heap, frozen.
+/// Attaches the slot's current version: its objects are read in place, from the segment's bytes.
 fn read(segment: &Segment, slot: u32) -> floe::Result<Option<(i32, Object)>> {
-    segment.read_copy(slot)
+    segment.read(slot)
 }
 
 fn fail(what: &str) -> impl FnOnce(floe::Error) -> String + '_ {

@@ -38,9 +38,9 @@ const VERSIONS: i64 = 200;
 /// The uid (and gid) of the other user: `nobody` on Debian.
 const OTHER_UID: u32 = 65534;
 
-/// Reads the slot's current version; the copy goes into this process's heap, frozen.
+/// Attaches the slot's current version, read in place (`segment_reads` tests the copy beside it).
 fn read(segment: &Segment, slot: u32) -> floe::Result<Option<(i32, Object)>> {
-    segment.read_copy(slot)
+    segment.read(slot)
 }
 
 /// A segment name unique to this process, this place and this call; unlinked on drop.

@@ -151,9 +151,9 @@ fn another_process_reads(scope: &Object) -> Result<()> {
     Ok(())
 }
 
-/// Reads the slot's current graph; the copy goes into this process's heap, frozen.
+/// Attaches the slot's current graph: its objects are read in place, from the segment's bytes.
 fn read(segment: &Segment, slot: u32) -> Result<Option<(i32, Object)>> {
-    segment.read_copy(slot)
+    segment.read(slot)
 }
 
 /// The second process of step 8: opens the segment `name`, reads the graph in slot 0 — its types

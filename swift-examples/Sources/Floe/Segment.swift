@@ -69,10 +69,19 @@ public final class Segment: @unchecked Sendable {
         try check(floe_segment_unpublish(pointer, slot))
     }
 
-    /// The slot's current version and the root of its frozen graph (nil when the slot is empty);
-    /// what was read stays readable whatever is published next. Types are matched by name and
-    /// fields (`FLOE_ERR_TYPE_MISMATCH`); a damaged version is `FLOE_ERR_CORRUPT`.
+    /// The slot's current version and the root of its frozen graph (nil when the slot is empty),
+    /// attached in O(1): the objects are read in place, from the segment's bytes, each read
+    /// checked; changes throw `FLOE_ERR_FROZEN`. What was read stays readable whatever is
+    /// published next, until its last `Object` goes. Types are matched by name and fields
+    /// (`FLOE_ERR_TYPE_MISMATCH`); a damaged object is `FLOE_ERR_CORRUPT`.
     public func read(_ slot: UInt32) throws -> (version: Int32, root: Object?) {
+        var version: Int32 = 0
+        let root = try returning(0) { floe_segment_read(pointer, slot, &version, $0) }
+        return (version, Object.adopting(root))
+    }
+
+    /// `read`, copying the graph into this process's heap instead: ordinary frozen objects.
+    public func readCopy(_ slot: UInt32) throws -> (version: Int32, root: Object?) {
         var version: Int32 = 0
         let root = try returning(0) { floe_segment_read_copy(pointer, slot, &version, $0) }
         return (version, Object.adopting(root))

@@ -87,6 +87,11 @@ final class SegmentTests: FloeTestCase {
             let (version, mine) = try reader.read(0)
             XCTAssertEqual(version, versions + 1)
             XCTAssertEqual(try mine?.count(), 0)
+            // Read in place, the list is frozen; its copy in this process's heap is too.
+            if let mine { assertFloeError(try mine.append(Int64(1)), .frozen, "read in place") }
+            let (copied, copy) = try reader.readCopy(0)
+            XCTAssertEqual(copied, versions + 1)
+            XCTAssertEqual(try copy?.count(), 0)
             try reader.unpublish(0)
             XCTAssertEqual(try reader.read(0).version, versions + 2)
             try reader.close()
