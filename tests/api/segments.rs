@@ -337,15 +337,25 @@ fn four_reader_processes_follow_a_writer_through_thousands_of_versions() {
 
 /// The million-object graph: a list of `BUCKETS` lists of `CELLS` cells each, 10^6 objects in all.
 /// Cell `k` of bucket `b` holds `n = b * CELLS + k` and refers to the next cell of its bucket, the
-/// last to the first: a cycle per bucket.
-const BUCKETS: usize = 999;
+/// last to the first: a cycle per bucket. Under ThreadSanitizer the test command sets
+/// `FLOE_TEST_GRAPH_SCALE=100`, and the graph has 10 buckets (10 011 objects).
+const FULL_BUCKETS: usize = 999;
 const CELLS: usize = 1000;
-const MILLION_OBJECTS: usize = 1 + BUCKETS + BUCKETS * CELLS;
+const MILLION_OBJECTS: usize = 1 + FULL_BUCKETS + FULL_BUCKETS * CELLS;
+
+fn buckets() -> usize {
+    let scale = std::env::var("FLOE_TEST_GRAPH_SCALE").ok().and_then(|s| s.parse::<usize>().ok()).unwrap_or(1);
+    (FULL_BUCKETS / scale.max(1)).max(1)
+}
+
+fn graph_objects() -> usize {
+    1 + buckets() + buckets() * CELLS
+}
 
 fn million_graph() -> Object {
     let cell_type = ObjectType::define("MegaCell", &[("n", Kind::Int), ("next", Kind::Ref)]).unwrap();
     let root = Object::new_list().unwrap();
-    for b in 0..BUCKETS {
+    for b in 0..buckets() {
         let bucket = Object::new_list().unwrap();
         let cells: Vec<Object> = (0..CELLS).map(|_| Object::new(cell_type).unwrap()).collect();
         for (k, cell) in cells.iter().enumerate() {
@@ -389,12 +399,12 @@ fn a_million_object_graph_is_read_whole_by_another_process() {
     const _: () = assert!(MILLION_OBJECTS == 1_000_000);
     let name = Name::new("million");
     // What the walk must find, computed from the numbers alone.
-    let checksum = (0..BUCKETS * CELLS).fold(0, |checksum, n| fold(checksum, n as i64));
+    let checksum = (0..buckets() * CELLS).fold(0, |checksum, n| fold(checksum, n as i64));
     let segment = Segment::create(&name.0, 64 << 20, 1, 4).unwrap();
     segment.publish(0, &million_graph()).unwrap();
     let reader = Process::start("million_reader_process", &[(MILLION, &name.0), (CHECKSUM, &checksum.to_string())]);
     let verified = segment.verify(0).unwrap().unwrap();
-    assert_eq!(verified.objects as usize, MILLION_OBJECTS);
+    assert_eq!(verified.objects as usize, graph_objects());
     reader.finish(Duration::from_secs(300));
 }
 
@@ -407,7 +417,7 @@ fn million_reader_process() {
     let (version, root) = read(&segment, 0).unwrap().expect("slot 0 holds the graph");
     assert_eq!(version, 1);
     assert!(root.is_frozen().unwrap());
-    assert_eq!(million_checksum(&root).unwrap(), (MILLION_OBJECTS, expected));
+    assert_eq!(million_checksum(&root).unwrap(), (graph_objects(), expected));
 }
 
 /// Runs `pin_holder_process` until `inspect` shows it pinning a version, and stops it (SIGSTOP)
