@@ -9,7 +9,20 @@ crate::tests![
     null_and_made_up_handles_are_invalid,
     random_64_bit_handles_never_crash,
     each_retain_is_one_reference,
+    the_largest_generations_are_refused_not_overflowed,
 ];
+
+/// Made-up handles at the top of the generation range, heap and in-place alike: releasing one
+/// computes the next generation, which wraps instead of overflowing (a panic in a debug build).
+fn the_largest_generations_are_refused_not_overflowed() {
+    for low in [0u64, 5, 1 << 31, (1 << 31) | 5] {
+        for generation in [u64::from(u32::MAX), u64::from(u32::MAX - 2)] {
+            let made_up = generation << 32 | low;
+            assert_error(Object::from_raw(made_up).release(), Status::ErrInvalidHandle, &["not a handle"]);
+            assert_error(Object::borrowed(made_up).get_int(0), Status::ErrInvalidHandle, &[]);
+        }
+    }
+}
 
 fn released_handles_are_reported_not_dereferenced() {
     let list = Object::new_list().unwrap();

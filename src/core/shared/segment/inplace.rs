@@ -349,7 +349,7 @@ pub(crate) fn release(handle: u64) -> Result<()> {
         .ok_or_else(|| invalid(handle, true))?;
     // The exchange is the check: it ends the handle only if it is the slot's live one.
     slot.generation
-        .compare_exchange(generation, generation + 1, Ordering::AcqRel, Ordering::Acquire)
+        .compare_exchange(generation, generation.wrapping_add(1), Ordering::AcqRel, Ordering::Acquire)
         .map_err(|_| invalid(handle, true))?;
     let version = slot.version.swap(std::ptr::null_mut(), Ordering::Relaxed);
     slot.kinds.store(std::ptr::null_mut(), Ordering::Relaxed);
