@@ -51,7 +51,7 @@ pub use crate::api::concurrency::{
     DetachedGraph, Future, Global, Job, MainQueue, Pool, SharedCell, TransferError, Worker,
 };
 pub use crate::api::object::{Object, ObjectType, Runtime};
-pub use crate::api::segment::{Segment, SlotVersion};
+pub use crate::api::segment::{Segment, SlotData, SlotVersion};
 pub use crate::core::base::error::{Error, Result, Status};
 pub use crate::core::base::stats::Stats;
 pub use crate::core::exec::future::FutureState;

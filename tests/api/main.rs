@@ -15,6 +15,7 @@ mod ownership;
 mod pools;
 mod properties;
 mod scheduling;
+mod segment_shared_data;
 mod segments;
 mod shared_data;
 mod stress;
@@ -42,6 +43,7 @@ fn main() {
         scheduling::TESTS,
         lifecycle::TESTS,
         segments::TESTS,
+        segment_shared_data::TESTS,
     ]
     .concat();
     harness::main(&tests);
