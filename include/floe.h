@@ -490,7 +490,9 @@ typedef struct floe_segment_version {
  * The C struct, `floe_shared_data`, for any C memory (a global, the heap). Zeroed means empty.
  * Change it only through `floe_shared_data_*`, and do not copy one that holds a value: the copy
  * names the same value, and the first change through either ends it for both (the other then
- * reads as corrupt, `FLOE_ERR_INVALID_HANDLE`).
+ * reads as corrupt, `FLOE_ERR_INVALID_HANDLE`). A segment's slot begins with the same 16 bytes
+ * (on 64-bit targets), and `floe_segment_slot` gives a pointer to it: the `floe_shared_data_*`
+ * functions find such a slot by its address and leave it to the segment's protocols.
  */
 typedef struct floe_shared_data {
   /**
@@ -1202,9 +1204,35 @@ floe_status floe_segment_wait(struct floe_segment *segment,
                               uint32_t *out_count);
 
 /**
+ * Writes to `*out_data` the `floe_shared_data` of `slot`: a pointer into this process's mapping
+ * of the segment (the slot's first 16 bytes, laid out as the struct on 64-bit targets) that
+ * `floe_shared_data_publish` and `floe_shared_data_read` accept as they accept a struct in host
+ * memory, so a C global `floe_shared_data *prices` can name a slot as Kotlin/Native's recipe names
+ * a `SharedData` global. floe finds the slot by the pointer's address and changes it only
+ * through the segment's publish protocol; write nothing through the pointer yourself. It stays
+ * valid while the segment is mapped in this process — open, or closed with handles read from it
+ * in place still live (they keep the mapping): once the mapping goes, the functions refuse it with
+ * `FLOE_ERR_RELEASED_HANDLE` (floe keeps the addresses of a closed segment's slots reserved, so
+ * the pointer never reaches other memory); a process that opens the segment again takes a new
+ * pointer. `floe_shared_data_put` and `floe_shared_data_take` refuse a slot
+ * (`FLOE_ERR_INVALID_ARGUMENT`): a mutable graph lives in one process's heap, and a slot holds
+ * only published frozen graphs. `FLOE_ERR_OUT_OF_RANGE` for a slot past the end. Any thread.
+ */
+floe_status floe_segment_slot(struct floe_segment *segment,
+                              uint32_t slot,
+                              struct floe_shared_data **out_data);
+
+/**
  * Publishes the frozen object of `root` in `*data` (or empties it when `root` is 0) and bumps its
  * version. Readers that hold the previous value keep it; it is freed once none does. The caller
  * keeps `root`. A mutable `root` gives `FLOE_ERR_NOT_FROZEN`.
+ *
+ * `data` may be a slot's `floe_shared_data` (from `floe_segment_slot`): the graph is then written
+ * into the segment as the slot's next version (its current one plus one), as
+ * `floe_segment_publish` does, and a `root` of 0 empties the slot as `floe_segment_unpublish`
+ * does (an empty slot stays as it is). A pointer inside a segment but not at a slot's start is
+ * `FLOE_ERR_INVALID_ARGUMENT`; a slot of a segment this process has closed,
+ * `FLOE_ERR_RELEASED_HANDLE`.
  */
 floe_status floe_shared_data_publish(struct floe_shared_data *data, floe_ref root);
 
@@ -1213,6 +1241,11 @@ floe_status floe_shared_data_publish(struct floe_shared_data *data, floe_ref roo
  * published frozen root (0 when empty) to `*out_root`, which the caller owns. The pair is never
  * torn. While a frozen value is published, a read takes no lock: readers never wait for each other
  * or for a writer. A struct holding a graph put for one taker gives `FLOE_ERR_INVALID_ARGUMENT`.
+ *
+ * On a slot's `floe_shared_data` (from `floe_segment_slot`), in any process that has the segment
+ * open: the slot's version and a handle to its graph, copied into this process's heap (frozen),
+ * as `floe_segment_read_copy` gives them; an empty slot gives root 0 and its version. Never waits
+ * for the writer.
  */
 floe_status floe_shared_data_read(struct floe_shared_data *data,
                                   int32_t *out_version,
@@ -1222,13 +1255,19 @@ floe_status floe_shared_data_read(struct floe_shared_data *data,
  * Detaches the mutable graph of `root` by `mode` (`FLOE_TRANSFER_MODE_*`) and parks it in the
  * empty `*data` for exactly one taker. The handle is consumed on success; on failure (not empty,
  * not transferable) it and its graph stay with the caller.
+ *
+ * A slot's `floe_shared_data` (from `floe_segment_slot`) is refused with
+ * `FLOE_ERR_INVALID_ARGUMENT`: a detached mutable graph lives in this process's heap, and only a
+ * thread of this process could take it, so memory other processes read cannot hold it. Freeze
+ * the graph and publish it instead.
  */
 floe_status floe_shared_data_put(struct floe_shared_data *data, floe_ref root, uint32_t mode);
 
 /**
  * Takes the graph parked in `*data`: the calling thread owns it, and a handle to its root is
  * written to `*out_root` (owned by the caller). Exactly one taker wins; the others get
- * `FLOE_ERR_CONSUMED`.
+ * `FLOE_ERR_CONSUMED`. A slot's `floe_shared_data` holds no graph to take:
+ * `FLOE_ERR_INVALID_ARGUMENT` (read it with `floe_shared_data_read`).
  */
 floe_status floe_shared_data_take(struct floe_shared_data *data, floe_ref *out_root);
 

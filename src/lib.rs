@@ -52,7 +52,7 @@ pub use crate::api::concurrency::{
 };
 pub use crate::api::block::VersionBlock;
 pub use crate::api::object::{Object, ObjectType, Runtime};
-pub use crate::api::segment::{Segment, SlotVersion};
+pub use crate::api::segment::{Segment, SlotData, SlotVersion};
 pub use crate::core::base::error::{Error, Result, Status};
 pub use crate::core::base::stats::Stats;
 pub use crate::core::exec::future::FutureState;

@@ -108,12 +108,44 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "parent: published versions 1..500",
             "child: the segment inherited across fork is refused: FLOE_ERR_INVALID_ARGUMENT",
             "child: read ",
-            " versions, the last 500; every one whole, its cycle and shared list kept; nothing leaked",
+            " versions in place, the last 500; every one whole, its cycle and shared list kept, writes refused; nothing leaked",
+            "parent: slot \"prices\" is slot 0; verify: version 500, 3 objects",
+            "parent: a graph as a 376-byte block decodes whole; a damaged byte is FLOE_ERR_CORRUPT",
             "parent: a mutable graph is refused: FLOE_ERR_NOT_FROZEN",
             "parent: unpublished: version 501, root 0",
             "parent: a made-up segment pointer: FLOE_ERR_INVALID_HANDLE",
             "parent: closing twice: FLOE_ERR_RELEASED_HANDLE",
             "parent: live_objects 0, live_handles 0",
+        ],
+    ),
+    (
+        "segment_shared_data",
+        &[
+            "ok: child: floe_shared_data_read(prices) through the mapping inherited across fork -> FLOE_ERR_INVALID_ARGUMENT",
+            "ok: child: the message says to open the segment in this process",
+            "ok: child: floe_shared_data_read(prices) after closing that segment -> FLOE_ERR_RELEASED_HANDLE",
+            "ok: child: the message names the closed segment's slot and says how to get a new one",
+            "ok: child: every price list read whole, versions never going back",
+            " versions through floe_shared_data_read(prices), the last 300\n",
+            "ok: child: nothing leaked",
+            "child: 6 checks passed, 0 failed",
+            "ok: parent: published 300 price lists through prices",
+            "ok: parent: the reader process read them all and exited 0",
+            "ok: parent: floe_shared_data_put(prices, a mutable list) -> FLOE_ERR_INVALID_ARGUMENT",
+            "ok: parent: the message says why and to publish a frozen graph instead",
+            "ok: parent: the refused draft is still the caller's, and mutable",
+            "ok: parent: floe_shared_data_take(prices) -> FLOE_ERR_INVALID_ARGUMENT",
+            "ok: parent: floe_shared_data_publish(prices, a mutable list) -> FLOE_ERR_NOT_FROZEN",
+            "ok: parent: floe_shared_data_read of a pointer 8 bytes into the slot -> FLOE_ERR_INVALID_ARGUMENT",
+            "ok: parent: the message says where it points",
+            "ok: parent: floe_shared_data_read(NULL) -> FLOE_ERR_NULL",
+            "ok: parent: put and take on g_local, in this process's memory",
+            "ok: parent: publishing 0 empties the slot: version 301, root 0",
+            "ok: parent: floe_shared_data_read(prices) after floe_segment_close -> FLOE_ERR_RELEASED_HANDLE",
+            "ok: parent: the message names the closed segment",
+            "ok: parent: floe_shared_data_publish(prices, 0) after floe_segment_close -> FLOE_ERR_RELEASED_HANDLE",
+            "ok: parent: nothing leaked",
+            "parent: 16 checks passed, 0 failed",
         ],
     ),
     (
@@ -382,6 +414,16 @@ fn segment_pair_runs() {
 #[test]
 fn segment_pair_runs_under_asan_and_ubsan() {
     check_example("segment_pair", true);
+}
+
+#[test]
+fn segment_shared_data_runs() {
+    check_example("segment_shared_data", false);
+}
+
+#[test]
+fn segment_shared_data_runs_under_asan_and_ubsan() {
+    check_example("segment_shared_data", true);
 }
 
 #[test]

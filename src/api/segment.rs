@@ -105,8 +105,8 @@ impl Segment {
         Store::unlink(name, &Location::Directory(dir.into()))
     }
 
-    fn wrap(store: Store) -> Segment {
-        Segment { store: Arc::new(store) }
+    fn wrap(store: Arc<Store>) -> Segment {
+        Segment { store }
     }
 
     /// Publishes the frozen graph of `root` to `slot`, as the slot's next version (its current
@@ -224,3 +224,88 @@ const _: fn() = || {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Segment>();
 };
+
+impl Segment {
+    /// The slot as Kotlin/Native's `SharedData`, the way [`SharedCell`](crate::SharedCell) is one
+    /// in a Rust static: `publish` a frozen graph (or nothing), `read` the version and the graph.
+    /// Its [`as_ptr`](SlotData::as_ptr) is the slot's `floe_shared_data` for C code, which the
+    /// `floe_shared_data_*` functions accept as they accept one in host memory. `ErrOutOfRange`
+    /// for a slot past the end.
+    pub fn shared_data(&self, slot: u32) -> Result<SlotData> {
+        slot::shared_data_of(&self.store, slot)?;
+        Ok(SlotData { segment: self.clone(), slot })
+    }
+}
+
+/// A slot of a segment as Kotlin/Native's `SharedData` (from [`Segment::shared_data`]): a
+/// versioned frozen graph that every process with the segment open reads. It keeps the segment
+/// open. Unlike a [`SharedCell`](crate::SharedCell) it has no `put` and `take`: a detached mutable
+/// graph lives in one process's heap and only a thread of that process could take it, so memory
+/// other processes read cannot hold one; publish a frozen graph instead.
+///
+/// ```
+/// use floe::{Object, Segment, Status};
+///
+/// let name = format!("doc-slot-{}", std::process::id()); // unique per run
+/// let segment = Segment::create(&name, 1 << 20, 1, 4)?;
+/// let prices = segment.shared_data(0)?;
+/// let list = Object::new_list()?;
+/// list.push_int(250)?;
+/// list.freeze(None)?;
+/// prices.publish(Some(&list))?; // version 1, written once into the segment
+/// let (version, copy) = prices.read()?; // in another process: Segment::open, then shared_data(0)
+/// assert_eq!((version, copy.expect("published").get_int(0)?), (1, 250));
+///
+/// // C code given `prices.as_ptr()` reads the same slot through floe_shared_data_read.
+/// let (mut version, mut root) = (0, 0);
+/// // SAFETY: the pointer is the slot's floe_shared_data; both out-parameters are writable.
+/// let status = unsafe { floe::ffi::shared_data::floe_shared_data_read(prices.as_ptr(), &mut version, &mut root) };
+/// assert_eq!((status, version), (Status::Ok, 1));
+/// drop(Object::from_raw(root));
+///
+/// prices.publish(None)?; // emptied: version 2
+/// assert!(matches!(prices.read()?, (2, None)));
+/// # drop(list);
+/// Segment::unlink(&name)?;
+/// # Ok::<(), floe::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct SlotData {
+    segment: Segment,
+    slot: u32,
+}
+
+impl SlotData {
+    /// Publishes the frozen graph of `root` as the slot's next version (its current one plus
+    /// one), or with `None` empties the slot (its version bumped, unless it was empty already).
+    /// As [`Segment::publish`] and [`Segment::unpublish`]: `ErrNotFrozen` names a mutable object,
+    /// `ErrLimit` when the segment is full.
+    pub fn publish(&self, root: Option<&Object>) -> Result<()> {
+        slot::publish_shared(&self.segment.store, self.slot, root.map(Object::handle))
+    }
+
+    /// The slot's version and its graph, copied into this process's heap (frozen); `None` with
+    /// the version of an empty slot. The pair is whole. Never waits for the writer.
+    pub fn read(&self) -> Result<(i32, Option<Object>)> {
+        let (version, root) = slot::read_shared(&self.segment.store, self.slot)?;
+        Ok((version, root.map(Object::from_raw)))
+    }
+
+    /// The slot's `floe_shared_data`, for C code: a pointer into this process's mapping of the
+    /// segment, which `floe_shared_data_publish` and `floe_shared_data_read` accept. Valid while
+    /// the segment is open in this process (this `SlotData` keeps it open); afterwards floe
+    /// refuses it (`FLOE_ERR_RELEASED_HANDLE`). Write nothing through it.
+    pub fn as_ptr(&self) -> *mut crate::ffi::shared_data::SharedData {
+        self.segment.store.map.ptr(self.segment.store.layout.slot(self.slot), 16).cast()
+    }
+
+    /// The slot's index in its segment.
+    pub fn slot(&self) -> u32 {
+        self.slot
+    }
+
+    /// The segment the slot belongs to.
+    pub fn segment(&self) -> &Segment {
+        &self.segment
+    }
+}

@@ -39,7 +39,7 @@
 //!    provenance records, `graph::transfer`'s shards of graphs in transit, registry slots, slab
 //!    free lists, stats shards, `exec::future_blocks`' spare blocks, `exec::worker`'s `MAIN_WAKEUP`
 //!    (the hook is cloned under it and called after), `exec::pool`'s stuck waits of a pool or a
-//!    view.
+//!    view, `shared::segment::store::mapped`'s ranges of mapped segments.
 //!
 //! Dropping a reference (a release, a graph in transit dropped, parked references drained) takes
 //! locks from lines 3–5 and may run the cycle collector, which writes `ORPHANS`: release while

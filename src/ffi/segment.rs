@@ -29,7 +29,7 @@ static OPEN: Mutex<Vec<(u32, Option<Arc<Segment>>)>> = Mutex::new(Vec::new());
 const TAG: u64 = 0x5E90_0000;
 const MAX_OPEN: usize = 1 << 16;
 
-fn register(segment: Segment) -> Result<*mut floe_segment> {
+fn register(segment: Arc<Segment>) -> Result<*mut floe_segment> {
     let mut open = OPEN.lock();
     let index = match open.iter().position(|(_, s)| s.is_none()) {
         Some(index) => index,
@@ -41,7 +41,7 @@ fn register(segment: Segment) -> Result<*mut floe_segment> {
     };
     let entry = &mut open[index];
     entry.0 += 1;
-    entry.1 = Some(Arc::new(segment));
+    entry.1 = Some(segment);
     let id = u64::from(entry.0) << 32 | TAG | index as u64;
     Ok(std::ptr::without_provenance_mut(id as usize))
 }
@@ -419,4 +419,28 @@ pub unsafe extern "C" fn floe_segment_wait(
     };
     // SAFETY: documented contract: `out_count` is NULL or writable.
     unsafe { returning("floe_segment_wait", out_count, "out_count", body) }
+}
+
+/// Writes to `*out_data` the `floe_shared_data` of `slot`: a pointer into this process's mapping
+/// of the segment (the slot's first 16 bytes, laid out as the struct on 64-bit targets) that
+/// `floe_shared_data_publish` and `floe_shared_data_read` accept as they accept a struct in host
+/// memory, so a C global `floe_shared_data *prices` can name a slot as Kotlin/Native's recipe names
+/// a `SharedData` global. floe finds the slot by the pointer's address and changes it only
+/// through the segment's publish protocol; write nothing through the pointer yourself. It stays
+/// valid while the segment is mapped in this process — open, or closed with handles read from it
+/// in place still live (they keep the mapping): once the mapping goes, the functions refuse it with
+/// `FLOE_ERR_RELEASED_HANDLE` (floe keeps the addresses of a closed segment's slots reserved, so
+/// the pointer never reaches other memory); a process that opens the segment again takes a new
+/// pointer. `floe_shared_data_put` and `floe_shared_data_take` refuse a slot
+/// (`FLOE_ERR_INVALID_ARGUMENT`): a mutable graph lives in one process's heap, and a slot holds
+/// only published frozen graphs. `FLOE_ERR_OUT_OF_RANGE` for a slot past the end. Any thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn floe_segment_slot(
+    segment: *mut floe_segment,
+    slot: u32,
+    out_data: *mut *mut crate::ffi::shared_data::SharedData,
+) -> Status {
+    let body = || slot::shared_data_of(&*lookup(segment)?, slot).map(|data| data.cast());
+    // SAFETY: documented contract: `out_data` is NULL or writable.
+    unsafe { returning("floe_segment_slot", out_data, "out_data", body) }
 }

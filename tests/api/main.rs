@@ -16,6 +16,7 @@ mod pools;
 mod properties;
 mod scheduling;
 mod segment_reads;
+mod segment_shared_data;
 mod segments;
 mod shared_data;
 mod stress;
@@ -44,6 +45,7 @@ fn main() {
         lifecycle::TESTS,
         segments::TESTS,
         segment_reads::TESTS,
+        segment_shared_data::TESTS,
     ]
     .concat();
     harness::main(&tests);

@@ -38,7 +38,9 @@ use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 /// The C struct, `floe_shared_data`, for any C memory (a global, the heap). Zeroed means empty.
 /// Change it only through `floe_shared_data_*`, and do not copy one that holds a value: the copy
 /// names the same value, and the first change through either ends it for both (the other then
-/// reads as corrupt, `FLOE_ERR_INVALID_HANDLE`).
+/// reads as corrupt, `FLOE_ERR_INVALID_HANDLE`). A segment's slot begins with the same 16 bytes
+/// (on 64-bit targets), and `floe_segment_slot` gives a pointer to it: the `floe_shared_data_*`
+/// functions find such a slot by its address and leave it to the segment's protocols.
 #[repr(C)]
 #[derive(Debug)]
 pub struct SharedData {

@@ -126,7 +126,7 @@ thread_local! {
 /// Attaches the slot's current version in O(1): its K/N version and an in-place handle to its
 /// root (the caller's); `None` when the slot is empty.
 pub(crate) fn attach(segment: &Arc<Segment>, slot: u32) -> Result<Option<(i32, u64)>> {
-    super::slot::this_process(segment)?;
+    segment.this_process()?;
     handle::IN_PLACE_LIVE.get_or_init(|| |handle| live(handle).is_some());
     let Some(pinned) = segment.read(slot)? else { return Ok(None) };
     // SAFETY: the pinned block's `len` bytes stay mapped (the version holds the segment) and

@@ -9,7 +9,9 @@
 //!    map; publish (write a block, commit it with one atomic store), read (pin a version), recovery
 //!    after a crashed writer, reclamation of versions no reader pins.
 //! 3. `slot` — a slot as `SharedData` between processes: publish a frozen graph (plan, then write
-//!    its block into the store's pages), read a copy into the heap, verify a slot's version.
+//!    its block into the store's pages), read a copy into the heap, verify a slot's version; and
+//!    a slot reached through a `floe_shared_data *` into the mapping (`store::mapped` finds it by
+//!    address).
 //! 4. `inplace` — objects read in place: handles into a pinned version, attached in O(1), every
 //!    read checked against the block's bytes.
 //!

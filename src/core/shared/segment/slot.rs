@@ -3,51 +3,51 @@
 //! store hands out; a read pins the slot's version, opens its block with the version id the store
 //! expects, copies the graph into the heap and unpins — on every path, failures included, so that
 //! nothing stays pinned or allocated behind an error.
+//!
+//! A slot is also a `floe_shared_data`: `shared_data_of` gives the pointer to its first 16 bytes,
+//! `shared_data_at` finds the slot again from such a pointer (`store::mapped`), and
+//! `publish_shared` / `read_shared` are what `floe_shared_data_publish` / `_read` do there. Put and
+//! take are refused (`refuse_put`, `refuse_take`): a detached mutable graph lives in one process's
+//! heap, so memory other processes read cannot hold it for a taker.
 
 use super::block::{plan, BlockView};
 use super::store::read::Pinned;
-use super::store::lock;
 use super::store::map::Location;
+use super::store::mapped;
 use super::store::recover::Report;
 use super::store::segment::{Inspection, Segment};
 use crate::core::base::error::{Error, Result, Status};
 use crate::core::heap::handle;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Creates a segment whose recovery also checks each version's block header.
-pub(crate) fn create(name: &str, location: &Location, size: u64, slot_count: u32, reader_capacity: u32) -> Result<Segment> {
-    Segment::create(name, location, size, slot_count, reader_capacity).map(with_block_check)
+/// Creates a segment whose recovery also checks each version's block header, registered by
+/// address (its slots are `floe_shared_data`).
+pub(crate) fn create(name: &str, location: &Location, size: u64, slot_count: u32, reader_capacity: u32) -> Result<Arc<Segment>> {
+    Segment::create(name, location, size, slot_count, reader_capacity).map(shared)
 }
 
-/// Opens a segment whose recovery also checks each version's block header.
-pub(crate) fn open(name: &str, location: &Location) -> Result<Segment> {
-    Segment::open(name, location).map(with_block_check)
+/// Opens a segment whose recovery also checks each version's block header, registered by address
+/// (its slots are `floe_shared_data`).
+pub(crate) fn open(name: &str, location: &Location) -> Result<Arc<Segment>> {
+    Segment::open(name, location).map(shared)
 }
 
-fn with_block_check(seg: Segment) -> Segment {
+fn shared(seg: Segment) -> Arc<Segment> {
     let _ = seg.block_check.set(|base, len, version_id| {
         // SAFETY: recovery passes a checked record's block: `len` bytes inside the mapping, which
         // outlives the call; the view reads them through raw copies and checks what it reads.
         unsafe { BlockView::open(base, len, Some(version_id)) }.map(drop).map_err(|e| e.message().to_string())
     });
+    let seg = Arc::new(seg);
+    mapped::register(&seg);
     seg
 }
 
 /// Refuses a segment this process inherited across `fork`: its reader entries and writer state
 /// are the parent's, so using them would change the parent's pins behind its back.
 pub(crate) fn this_process(seg: &Segment) -> Result<()> {
-    let here = lock::pid();
-    if seg.me.pid != here {
-        return Err(Error::new(
-            Status::ErrInvalidArgument,
-            format!(
-                "segment {} was opened by process {}, and this process ({here}) is a fork of it: open the segment \
-                 again in this process",
-                seg.shown, seg.me.pid
-            ),
-        ));
-    }
-    Ok(())
+    seg.this_process()
 }
 
 /// Empties the slot (see `Segment::unpublish`).
@@ -272,6 +272,87 @@ fn in_slot(seg: &Segment, pinned: &Pinned, e: Error) -> Error {
     Error::new(
         e.status(),
         format!("segment {}, slot {}, version {}: {}", seg.shown, pinned.slot, pinned.version_id, e.message()),
+    )
+}
+
+/// The first byte of the slot's `floe_shared_data`: the slot's first 16 bytes in this process's
+/// mapping, laid out as the C struct on a 64-bit target. Hosts only pass it back to floe, which
+/// finds the slot by its address (`shared_data_at`) and never writes it as a struct.
+pub(crate) fn shared_data_of(seg: &Segment, slot: u32) -> Result<*mut u8> {
+    this_process(seg)?;
+    seg.check_slot(slot)?;
+    Ok(seg.map.ptr(seg.layout.slot(slot), 16))
+}
+
+/// The slot that a `floe_shared_data` of `size` bytes at `addr` is, when the address falls in a
+/// segment this process maps or has mapped; `None` for host memory. Inside a segment but not at a
+/// slot's start is `ErrInvalidArgument`; in a closed segment, `ErrReleasedHandle`. Costs the
+/// in-process path one or two relaxed loads (see `store::mapped`).
+#[inline(always)]
+pub(crate) fn shared_data_at(addr: usize, size: usize) -> Result<Option<(Arc<Segment>, u32)>> {
+    mapped::place(addr, size)
+}
+
+/// `floe_shared_data_publish` on a slot: the frozen graph of `root` as the slot's next version
+/// (its current one plus one, as `floe_segment_publish`), or, with `None`, the slot emptied (as
+/// `floe_segment_unpublish`: its version bumped, unless it was empty already).
+pub(crate) fn publish_shared(seg: &Segment, slot: u32, root: Option<u64>) -> Result<()> {
+    match root {
+        Some(root) => {
+            let kn_version = next_kn_version(seg, slot)?;
+            publish_graph(seg, slot, root, kn_version).map(drop)
+        }
+        None => unpublish(seg, slot),
+    }
+}
+
+/// Reads of an empty slot that kept being filled in between, after which the reader gives up.
+const MAX_SHARED_READS: u32 = 1 << 16;
+
+/// `floe_shared_data_read` on a slot: its version and a handle to its graph, which the caller
+/// owns (its objects read in place, as `floe_segment_read` gives them); for an empty slot, its
+/// version and `None`. The pair is whole: a full slot's version comes from its version's record,
+/// an empty one's from `empty_version`.
+pub(crate) fn read_shared(seg: &Arc<Segment>, slot: u32) -> Result<(i32, Option<u64>)> {
+    this_process(seg)?;
+    for _ in 0..MAX_SHARED_READS {
+        if let Some((version, root)) = super::inplace::attach(seg, slot)? {
+            return Ok((version, Some(root)));
+        }
+        if let Some(version) = seg.empty_version(slot)? {
+            return Ok((version, None));
+        }
+    }
+    Err(Error::new(
+        Status::ErrLimit,
+        format!("slot {slot} of segment {} was filled {MAX_SHARED_READS} times while being read empty", seg.shown),
+    ))
+}
+
+/// `floe_shared_data_put` on a slot, refused: a detached mutable graph lives in this process's
+/// heap, and only a thread of this process could take it, so memory other processes read cannot
+/// hold it.
+pub(crate) fn refuse_put(seg: &Segment, slot: u32) -> Error {
+    Error::new(
+        Status::ErrInvalidArgument,
+        format!(
+            "cannot put a mutable graph in slot {slot} of segment {}: a detached graph lives in this process's heap, \
+             so memory that other processes read cannot hold it for a taker; freeze it and publish it \
+             (floe_shared_data_publish), or put it in a floe_shared_data in this process's memory",
+            seg.shown
+        ),
+    )
+}
+
+/// `floe_shared_data_take` on a slot, refused: a slot never holds a graph put for a taker.
+pub(crate) fn refuse_take(seg: &Segment, slot: u32) -> Error {
+    Error::new(
+        Status::ErrInvalidArgument,
+        format!(
+            "slot {slot} of segment {} holds no graph to take: a slot, read by other processes, holds only published \
+             frozen graphs (a mutable graph lives in one process's heap); read it with floe_shared_data_read",
+            seg.shown
+        ),
     )
 }
 

@@ -224,6 +224,11 @@ impl Mapping {
         self.len
     }
 
+    /// The mapping's first byte (for `mapped`, which finds segments by address).
+    pub(crate) fn base(&self) -> *mut u8 {
+        self.base
+    }
+
     /// The address of `offset`, checked in integers to leave room for `size` bytes.
     fn at(&self, offset: u64, size: usize) -> *mut u8 {
         let end = offset.checked_add(size as u64);
@@ -284,8 +289,9 @@ impl Mapping {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // SAFETY: the mapping was made by `map` and nothing uses it after drop.
-        unsafe { libc::munmap(self.base.cast(), self.len) };
+        // Unmapped, except for a registered segment's slot section, which stays reserved (see
+        // `mapped`); nothing uses the mapping after its drop.
+        super::mapped::unmap(self.base, self.len);
     }
 }
 

@@ -12,6 +12,8 @@
 //! 5. `publish` — the writer session, publish and unpublish, retirement, reclamation.
 //! 6. `read` — pin a slot's version (O(1), no system call), unpin, wait for a change.
 //! 7. `recover` — idempotent recovery after any crash, and its report.
+//! 8. `mapped` — the segments this process maps, by address, so that `floe_shared_data_*` can
+//!    take a pointer to a slot; a closed segment's slot section stays reserved and refused.
 //!
 //! # States of a data page (the page map, one word per page; the one home of this fact)
 //! FREE → WRITING(epoch) by the writer holding the lock → LIVE(version id) once written →
@@ -21,7 +23,8 @@
 //!
 //! # Lock order
 //! A `Segment`'s writer mutex, then the OFD writer lock, then its readers mutex (a leaf: nothing
-//! is taken under it but entry-byte locks). Readers take only the readers mutex.
+//! is taken under it but entry-byte locks). Readers take only the readers mutex. `mapped`'s
+//! `RANGES` is a leaf of its own, never held with the others.
 //!
 //! # Threat model
 //! Peers crash at any instruction (fully handled); bytes from a same-uid peer or a stale file may
@@ -32,6 +35,7 @@
 pub(crate) mod layout;
 pub(crate) mod lock;
 pub(crate) mod map;
+pub(crate) mod mapped;
 pub(crate) mod publish;
 pub(crate) mod read;
 pub(crate) mod recover;

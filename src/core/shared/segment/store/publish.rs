@@ -138,7 +138,11 @@ impl Segment {
         Ok(version_id)
     }
 
-    /// Empties the slot; its version stays readable for the readers that pin it.
+    /// Empties the slot; its version stays readable for the readers that pin it. The mirrored
+    /// version is bumped before the slot word is cleared (a publish stores them the other way
+    /// round): a reader that finds the slot empty then reads the empty slot's version or a later
+    /// one, never the version of the graph that was just removed (see `empty_version`). The
+    /// readers of a full slot take the version from the version's record, not from the mirror.
     pub(crate) fn unpublish(&self, slot: u32) -> Result<()> {
         self.check_slot(slot)?;
         let mut s = self.begin_write()?;
@@ -146,9 +150,9 @@ impl Segment {
         if previous == 0 {
             return Ok(());
         }
-        self.slot_object(slot).store(0, Ordering::SeqCst);
         let version = self.slot_version(slot);
         version.store(version.load(Ordering::Relaxed).wrapping_add(1), Ordering::Release);
+        self.slot_object(slot).store(0, Ordering::SeqCst);
         s.finish_change(slot, previous);
         Ok(())
     }

@@ -89,6 +89,30 @@ impl Segment {
         ))
     }
 
+    /// The slot's version while it is empty, read consistently: `Some(version)` when the slot was
+    /// empty with that version at one instant, `None` when it holds a version (pin it with
+    /// `read`) or changed meanwhile (ask again). No lock, no system call.
+    ///
+    /// Why the pair is whole: every change of a slot, made under the writer lock, stores the slot
+    /// word and the mirrored version and then bumps `seq`; a publish stores the word first, an
+    /// unpublish the version first. A reader that loads `seq`, finds the word 0, loads the
+    /// version, then finds the word still 0 and `seq` unchanged, saw at most one change begin
+    /// after its first load (a second would follow the first's `seq` bump). If that change is a
+    /// publish, its word was stored before its version, so a version of it is caught by the second
+    /// load of the word; if it is an unpublish, its version was stored before the word this reader
+    /// found empty, so the version read is the empty slot's.
+    pub(crate) fn empty_version(&self, slot: u32) -> Result<Option<i32>> {
+        self.check_slot(slot)?;
+        let (seq, object) = (self.slot_seq(slot), self.slot_object(slot));
+        let seen = seq.load(Ordering::SeqCst);
+        if object.load(Ordering::SeqCst) != 0 {
+            return Ok(None);
+        }
+        let version = self.slot_version(slot).load(Ordering::Acquire);
+        let unchanged = object.load(Ordering::SeqCst) == 0 && seq.load(Ordering::SeqCst) == seen;
+        Ok(unchanged.then_some(version))
+    }
+
     /// One user of a pinned version lets go; the last one clears the pin (Release: after every
     /// read of the block).
     pub(crate) fn unpin(&self, pinned: &Pinned) -> Result<()> {

@@ -237,6 +237,23 @@ impl Segment {
         ))
     }
 
+    /// Refuses a segment this process inherited across `fork`: its reader entries and writer
+    /// state are the parent's, so using them would change the parent's pins behind its back.
+    pub(crate) fn this_process(&self) -> Result<()> {
+        let here = lock::pid();
+        if self.me.pid != here {
+            return Err(Error::new(
+                Status::ErrInvalidArgument,
+                format!(
+                    "segment {} was opened by process {}, and this process ({here}) is a fork of it: open the segment \
+                     again in this process",
+                    self.shown, self.me.pid
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) fn check_slot(&self, slot: u32) -> Result<()> {
         if slot >= self.layout.slot_count {
             return Err(Error::new(
