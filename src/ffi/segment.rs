@@ -9,7 +9,7 @@
 
 use super::{boundary, c_str, floe_ref, out, returning, timeout};
 use crate::core::base::error::{Error, Result, Status};
-use crate::core::shared::segment::{inplace, slot};
+use crate::core::shared::segment::slot;
 use crate::core::shared::segment::store::map::Location;
 use crate::core::shared::segment::store::segment::Segment;
 use parking_lot::Mutex;
@@ -198,10 +198,8 @@ pub unsafe extern "C" fn floe_segment_read(
     boundary("floe_segment_read", || {
         let (version_target, root_target) = (out(out_version, "out_version")?, out(out_root, "out_root")?);
         let segment = lookup(segment)?;
-        let (version, root) = match inplace::attach(&segment, slot)? {
-            Some(attached) => attached,
-            None => (slot::current_kn_version(&segment, slot)?, 0),
-        };
+        let (version, root) = slot::read_whole(&segment, slot, true)?;
+        let root = root.unwrap_or(0);
         // SAFETY: documented contract: both out-parameters are writable.
         unsafe {
             version_target.write(version);
@@ -227,10 +225,8 @@ pub unsafe extern "C" fn floe_segment_read_copy(
     boundary("floe_segment_read_copy", || {
         let (version_target, root_target) = (out(out_version, "out_version")?, out(out_root, "out_root")?);
         let segment = lookup(segment)?;
-        let (version, root) = match slot::read_copy(&segment, slot)? {
-            Some(copy) => copy,
-            None => (slot::current_kn_version(&segment, slot)?, 0),
-        };
+        let (version, root) = slot::read_whole(&segment, slot, false)?;
+        let root = root.unwrap_or(0);
         // SAFETY: documented contract: both out-parameters are writable.
         unsafe {
             version_target.write(version);

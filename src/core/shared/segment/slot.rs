@@ -314,9 +314,16 @@ const MAX_SHARED_READS: u32 = 1 << 16;
 /// version and `None`. The pair is whole: a full slot's version comes from its version's record,
 /// an empty one's from `empty_version`.
 pub(crate) fn read_shared(seg: &Arc<Segment>, slot: u32) -> Result<(i32, Option<u64>)> {
+    read_whole(seg, slot, true)
+}
+
+/// The slot's version and a handle to its graph's root — read in place, or copied into the heap —
+/// or, for an empty slot, its version and `None`: a pair never torn (see `read_shared`).
+pub(crate) fn read_whole(seg: &Arc<Segment>, slot: u32, in_place: bool) -> Result<(i32, Option<u64>)> {
     this_process(seg)?;
     for _ in 0..MAX_SHARED_READS {
-        if let Some((version, root)) = super::inplace::attach(seg, slot)? {
+        let read = if in_place { super::inplace::attach(seg, slot)? } else { read_copy(seg, slot)? };
+        if let Some((version, root)) = read {
             return Ok((version, Some(root)));
         }
         if let Some(version) = seg.empty_version(slot)? {
