@@ -93,8 +93,10 @@ impl Bound {
             Bound::Flip => {
                 "**Flip latency against iceoryx2.** Both writers copy the payload into shared memory before the \
                  reader can see it, but floe's publish does more per message: it takes the segment's writer lock \
-                 (an `fcntl` lock, two system calls), plans the graph, writes the block with a CRC over every \
-                 byte, commits, retires and reclaims the version before; iceoryx2 copies bytes into a loaned \
+                 (two `fcntl` calls), makes the version's pages writable and read-only again (two `mprotect` \
+                 calls, each a vma split or merge and a TLB flush: about half of a small publish), plans the \
+                 graph, writes the block with a CRC over every byte, commits, retires and reclaims the version \
+                 before; iceoryx2 copies bytes into a loaned \
                  sample and links it into the subscriber's queue. On the reader's side an attach through \
                  `Segment::read` is O(1) (a slot load, a pin, the version record's check); through `read_copy` it \
                  imports the whole graph into the heap, which dominates from a few KiB up \
@@ -116,7 +118,11 @@ impl Bound {
                 "**Publish.** On top of what the traversal and the memcpy do, publish plans the graph (a \
                  breadth-first numbering with a table of object indices), writes each object's values through \
                  the heap's checked reads, computes a CRC-32 over the block, and takes and drops the writer \
-                 lock (system calls that dominate small graphs) ([segments](docs/performance.md#segments))."
+                 lock and changes the pages' protection (four system calls, which dominate small graphs). In a \
+                 random graph every edge's target is a random heap slot: the walk loads and stores its 4-byte \
+                 number in a table per heap slot where the traversal tests one bit, and the write pass reads \
+                 the objects again in breadth-first order, so from 10^5 objects on both miss the cache per \
+                 object and per edge ([segments](docs/performance.md#segments))."
             }
         }
     }
