@@ -14,6 +14,10 @@ pub enum Bound {
     RoundTripOneCpu,
     Throughput,
     Header,
+    Flip,
+    FlipSocket,
+    Attach,
+    Publish,
 }
 
 impl Bound {
@@ -85,6 +89,40 @@ impl Bound {
             Bound::Header => {
                 "**Header size.** The header is four 32-bit words (owner, count, type and flags, aux); a miss \
                  means a field was added to `core::heap`'s slot without this report's constant following."
+            }
+            Bound::Flip => {
+                "**Flip latency against iceoryx2.** Both writers copy the payload into shared memory before the \
+                 reader can see it, but floe's publish does more per message: it takes the segment's writer lock \
+                 (two `fcntl` calls), makes the version's pages writable and read-only again (two `mprotect` \
+                 calls, each a vma split or merge and a TLB flush: about half of a small publish), plans the \
+                 graph, writes the block with a CRC over every byte, commits, retires and reclaims the version \
+                 before; iceoryx2 copies bytes into a loaned \
+                 sample and links it into the subscriber's queue. On the reader's side an attach through \
+                 `Segment::read` is O(1) (a slot load, a pin, the version record's check); through `read_copy` it \
+                 imports the whole graph into the heap, which dominates from a few KiB up \
+                 ([segments](docs/performance.md#segments))."
+            }
+            Bound::FlipSocket => {
+                "**Flip latency against a Unix socket.** The socket's reader pays two kernel copies and a decode \
+                 into heap objects; floe's pays one copy at publish and, attaching through `Segment::read`, \
+                 nothing that grows with the payload. An attach through `read_copy` imports the graph into the \
+                 heap, as the socket's decode does, which leaves floe the kernel copies only \
+                 ([segments](docs/performance.md#segments))."
+            }
+            Bound::Attach => {
+                "**Attach.** `Segment::read` touches the slot word, this process's reader entry and the version \
+                 record whatever the graph's size; `read_copy` imports every object into the heap, O(N). The row \
+                 measures whichever `segments::attach` calls ([segments](docs/performance.md#segments))."
+            }
+            Bound::Publish => {
+                "**Publish.** On top of what the traversal and the memcpy do, publish plans the graph (a \
+                 breadth-first numbering with a table of object indices), writes each object's values through \
+                 the heap's checked reads, computes a CRC-32 over the block, and takes and drops the writer \
+                 lock and changes the pages' protection (four system calls, which dominate small graphs). In a \
+                 random graph every edge's target is a random heap slot: the walk loads and stores its 4-byte \
+                 number in a table per heap slot where the traversal tests one bit, and the write pass reads \
+                 the objects again in breadth-first order, so from 10^5 objects on both miss the cache per \
+                 object and per edge ([segments](docs/performance.md#segments))."
             }
         }
     }

@@ -7,9 +7,15 @@
 //! 3. `channels` — the crossbeam-channel and `std::sync::mpsc` baselines.
 //! 4. `shared_data` — the SharedData and arc-swap writers.
 //! 5. `measure` — timing, best / median / paired ratios, pinning the calling thread.
+//! 6. `segments` — segments named per process, the reader's attach, the flip payload and its
+//!    socket encoding, the graphs whose published size is reported.
+//! 7. `flip` — publish → observed in another process, over a floe segment, iceoryx2 and a Unix
+//!    socket: the writer, and the reader process (`floe-bench --peer flip`).
 
 pub mod channels;
+pub mod flip;
 pub mod graph;
 pub mod jobs;
 pub mod measure;
+pub mod segments;
 pub mod shared_data;

@@ -1,5 +1,6 @@
-//! `floe-bench [--quick] [--markdown PATH]`: one run, one side-by-side report, no criterion; with
-//! `--markdown`, BENCHMARKS.md written whole from it (`page`).
+//! `floe-bench [--quick] [--only SECTION] [--markdown PATH]`: one run, one side-by-side report, no
+//! criterion; with `--markdown`, BENCHMARKS.md written whole from it (`page`); with `--only`, one
+//! section. `floe-bench --peer flip|heap ...` is the second process of the segment benchmarks.
 //!
 //! - Freeze against the plain traversal (`Object::reachable_count`, a bitmap and an explicit stack
 //!   over the same heap) of the same freshly built graph, for three shapes and 10^3..10^6 objects
@@ -17,6 +18,11 @@
 //! - SharedData reads under a writer that publishes new frozen values all the while, against
 //!   arc-swap's `ArcSwap::load_full` under a writer that stores new `Arc`s: both give the reader
 //!   its own counted reference. No target.
+//! - Segments (`segment_tables`): publish → observed in a reader process pinned to the other CPU,
+//!   against iceoryx2's publish-subscribe (target ≤ 1.5×) and a Unix socket carrying the encoded
+//!   graph, decoded by the reader (target: floe ≥ 10× faster from 64 KiB up); attach of 10^3 against
+//!   10^6 objects (≤ 1.5×); publish against a traversal plus a memcpy of the block (≤ 2×); block
+//!   bytes per published object.
 //! - Memory per object: the 16-byte header, and the resident memory 10^6 two-field objects really
 //!   take (RSS from `/proc/self/statm` before and after).
 //!
@@ -30,10 +36,12 @@
 //! transferred again and again (the attach gives it back).
 //!
 //! The binary's own modules: `table` (a section's rows and verdicts, as text and as Markdown),
-//! `bounds` (what bounds each target, printed under a table that misses it), `page` (BENCHMARKS.md).
+//! `bounds` (what bounds each target, printed under a table that misses it), `page` (BENCHMARKS.md),
+//! `segment_tables` (the segments section).
 
 mod bounds;
 mod page;
+mod segment_tables;
 mod table;
 
 use arc_swap::ArcSwap;
@@ -65,7 +73,12 @@ const SLOT_BYTES: usize = HEADER_BYTES + std::mem::size_of::<Vec<u64>>();
 /// `core::value::Value` (crate-private): a tag and at most a 16-byte `Box<str>`, 24 bytes.
 const VALUE_BYTES: usize = 24;
 
-const USAGE: &str = "usage: floe-bench [--quick] [--markdown PATH]";
+const USAGE: &str = "usage: floe-bench [--quick] [--only SECTION] [--markdown PATH]\n\
+                     sections: freeze, transfer, access, round-trip, throughput, shared-data, segments, memory";
+
+/// The report's sections, in order, by the names `--only` takes.
+const SECTIONS: [&str; 8] =
+    ["freeze", "transfer", "access", "round-trip", "throughput", "shared-data", "segments", "memory"];
 
 fn main() {
     std::process::exit(run());
@@ -73,13 +86,25 @@ fn main() {
 
 fn run() -> i32 {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (mut quick, mut page_path) = (false, None);
+    // The other processes of the segment benchmarks: this executable, run again.
+    if let [peer, role, rest @ ..] = args.as_slice() {
+        match (peer.as_str(), role.as_str()) {
+            ("--peer", "flip") => return floe_bench::flip::reader_main(rest),
+            ("--peer", "heap") => return floe_bench::segments::heap_main(rest),
+            _ => {}
+        }
+    }
+    let (mut quick, mut page_path, mut only) = (false, None, None);
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match (arg.as_str(), rest.clone().next()) {
             ("--quick", _) => quick = true,
             ("--markdown", Some(path)) => {
                 page_path = Some(PathBuf::from(path));
+                rest.next();
+            }
+            ("--only", Some(section)) if SECTIONS.contains(&section.as_str()) => {
+                only = Some(section.clone());
                 rest.next();
             }
             _ => {
@@ -92,30 +117,35 @@ fn run() -> i32 {
         eprintln!("floe-bench: {error}");
         return 1;
     }
+    let chosen = |section: &str| only.as_deref().is_none_or(|only| only == section);
     let setting = page::Setting::now(&args, page_path.as_deref());
     // First, while the heap is still empty: later graphs leave slots and malloc chunks for reuse.
-    let resident = resident_bytes_per_object();
+    let resident = if chosen("memory") { resident_bytes_per_object() } else { None };
     println!(
         "floe-bench{}: best of N runs (median in parentheses); construction and teardown untimed",
         if quick { " --quick" } else { "" }
     );
     let largest = if quick { 100_000 } else { 1_000_000 };
-    let sections: [&dyn Fn() -> Table; 6] = [
-        &|| freeze_table(largest),
-        &|| transfer_table(largest),
-        &access_table,
-        &|| round_trip_table(quick),
-        &|| throughput_table(quick),
-        &|| shared_data_table(quick),
+    let sections: [(&str, &dyn Fn() -> Vec<Table>); 8] = [
+        ("freeze", &|| vec![freeze_table(largest)]),
+        ("transfer", &|| vec![transfer_table(largest)]),
+        ("access", &|| vec![access_table()]),
+        ("round-trip", &|| vec![round_trip_table(quick)]),
+        ("throughput", &|| vec![throughput_table(quick)]),
+        ("shared-data", &|| vec![shared_data_table(quick)]),
+        ("segments", &|| segment_tables::tables(quick)),
+        ("memory", &|| vec![memory_table(resident)]),
     ];
     let mut tables = Vec::new();
-    for section in sections {
-        let table = section();
-        print!("{}", table.text());
-        tables.push(table);
+    for (name, section) in sections {
+        if !chosen(name) {
+            continue;
+        }
+        for table in section() {
+            print!("{}", table.text());
+            tables.push(table);
+        }
     }
-    tables.push(memory_table(resident));
-    print!("{}", tables.last().expect("the memory table").text());
     let missed: usize = tables.iter().map(Table::missed).sum();
     println!("\n{missed} target(s) missed");
     if let Some(path) = page_path {

@@ -12,8 +12,13 @@ pub const ROUNDS: usize = 7;
 /// 130 ns in some runs, 330 in others), so contenders sampled one after the other in a round meet
 /// the same machine, where a block of one contender's samples and then a block of the next's may not.
 pub fn interleaved(contenders: &mut [&mut dyn FnMut() -> f64]) -> Vec<Vec<f64>> {
-    let mut samples = vec![Vec::with_capacity(ROUNDS); contenders.len()];
-    for _ in 0..ROUNDS {
+    interleaved_rounds(ROUNDS, contenders)
+}
+
+/// `interleaved` with `rounds` rounds, for contenders too slow for `ROUNDS`.
+pub fn interleaved_rounds(rounds: usize, contenders: &mut [&mut dyn FnMut() -> f64]) -> Vec<Vec<f64>> {
+    let mut samples = vec![Vec::with_capacity(rounds); contenders.len()];
+    for _ in 0..rounds {
         for (contender, samples) in contenders.iter_mut().zip(&mut samples) {
             samples.push(contender());
         }

@@ -29,7 +29,8 @@ impl Setting {
 
 const INTRO: &str = "# Benchmarks
 
-floe against the plain traversal of the same graph, and against crossbeam-channel and arc-swap.
+floe against the plain traversal of the same graph, and against crossbeam-channel, arc-swap,
+iceoryx2 and a Unix domain socket.
 Every figure below comes from one run of `floe-bench`, which writes this page whole; how floe
 reaches these figures, and what bounds them, is in [docs/performance.md](docs/performance.md).
 
@@ -50,10 +51,18 @@ reaches these figures, and what bounds them, is in [docs/performance.md](docs/pe
   same one; a stream of tiny jobs against as many messages to a consumer (target ≥ 0.8× in jobs/s).
 - **SharedData reads** under a writer publishing all the while, against arc-swap's `load_full`
   under a writer storing new `Arc`s. No target.
+- **Segments** (between processes; the reader is a second process, pinned to the other CPU):
+  publish → observed flip latency against iceoryx2's publish-subscribe with the same payload bytes
+  (target ≤ 1.5×) and against a Unix domain socket carrying the encoded graph, the reader's decode
+  into heap objects included (target: floe ≥ 10× faster from 64 KiB up), 1 KiB to 16 MiB, one-way
+  from CLOCK_MONOTONIC stamps; the attach of a slot holding 10^3 against 10^6 objects (target
+  ≤ 1.5×: the same time); publish against a traversal plus a memcpy of the block's bytes (target
+  ≤ 2×); the block's bytes per published object, beside the heap's. The reader attaches through
+  one function, `segments::attach` in `benchmarks/src/segments.rs`.
 - **Memory per object**: the header, and the resident memory of 10^6 two-field objects.
 
 Each figure is the best of several samples, with the median in parentheses. Where contenders take
-turns round after round (workers, SharedData), the ratio is given of the bests and as the median
+turns round after round (workers, SharedData, segments), the ratio is given of the bests and as the median
 of the rounds' paired ratios, and the **paired median decides** PASS or MISS: a shared VM's speed
 drifts within seconds, and one fast round of the baseline is noise, not a result.
 
@@ -62,6 +71,7 @@ drifts within seconds, and one fast round of the baseline is noise, not a result
 ```sh
 cargo run --release -p floe-bench                            # the report on stdout (--quick: up to 10^5 objects, fewer jobs)
 cargo run --release -p floe-bench -- --markdown BENCHMARKS.md  # the same, and this page rewritten
+cargo run --release -p floe-bench -- --only segments           # one section (freeze, transfer, access, round-trip, throughput, shared-data, segments, memory)
 cargo bench -p floe-bench -- --warm-up-time 1 --measurement-time 3  # criterion: freeze, workers, shared_data
 ```
 
