@@ -17,6 +17,7 @@ pub enum Bound {
     Flip,
     FlipSocket,
     Attach,
+    FieldRead,
     Publish,
 }
 
@@ -113,6 +114,13 @@ impl Bound {
                 "**Attach.** `Segment::read` touches the slot word, this process's reader entry and the version \
                  record whatever the graph's size; `read_copy` imports every object into the heap, O(N). The row \
                  measures whichever `segments::attach` calls ([segments](docs/performance.md#segments))."
+            }
+            Bound::FieldRead => {
+                "**Field read in place.** An in-place handle keeps, from when it was issued and checked, the \
+                 address of its object's values, their count and this process's copy of the type's field \
+                 kinds; a read checks the slot against the count, takes the kind from that copy and loads one \
+                 word of the segment. The heap read checks the owner word against the calling thread as well, \
+                 so the two cost about the same ([segments](docs/performance.md#segments))."
             }
             Bound::Publish => {
                 "**Publish.** On top of what the traversal and the memcpy do, publish plans the graph (a \

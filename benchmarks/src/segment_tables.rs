@@ -5,7 +5,8 @@
 use crate::bounds::Bound;
 use crate::table::{Table, Verdict};
 use crate::times;
-use floe::Segment;
+use floe::ffi::object::floe_object_get_int;
+use floe::{Object, Segment};
 use floe_bench::flip::{Flip, Transport, Writer};
 use floe_bench::graph::{Graph, Shape};
 use floe_bench::measure::{cpu_count, interleaved_rounds, per_call, pin_current_thread, ratios, timed, Summary};
@@ -31,7 +32,7 @@ pub fn tables(quick: bool) -> Vec<Table> {
     // Publish before attach: attaching by a copy leaves the heap a million slots larger, which
     // every later traversal's bitmap pays for.
     let publish = publish_table(quick);
-    vec![against_iceoryx2, against_socket, attach_table(quick), publish, resident_table()]
+    vec![against_iceoryx2, against_socket, attach_table(quick), field_read_table(), publish, resident_table()]
 }
 
 /// Payload sizes: bytes, messages per round, rounds.
@@ -270,6 +271,69 @@ fn attach_table(quick: bool) -> Table {
         );
     }
     drop(reader);
+    table
+}
+
+/// Calls per field-read sample.
+const READ_CALLS: u32 = 2_000_000;
+/// Rounds of the field-read comparison.
+const READ_ROUNDS: usize = 9;
+const FIELD_READ_TARGET: f64 = 1.5;
+const FIELD_READ_NS: f64 = 5.0;
+
+/// One int field read on an object read in place from a segment against the same read on a heap
+/// object, through the C ABI and through the Rust API, paired rounds.
+fn field_read_table() -> Table {
+    let mut table = Table::new(
+        "Field read: an object read in place against a heap object",
+        format!(
+            "ns per call, best (median) of {READ_ROUNDS} paired rounds of {READ_CALLS} calls: one int field of one \
+             frozen `BenchNode`, on the heap and read in place from a segment (`Segment::read`, the same node \
+             published). Ratio in place ÷ heap, of the bests and paired; targets ≤ {FIELD_READ_TARGET}× paired \
+             and ≤ {FIELD_READ_NS} ns (median) through the C ABI."
+        ),
+        vec!["call", "heap ns", "in place ns", "bests", "paired"],
+        1,
+    );
+    let heap = Object::new(Graph::node_type()).expect("allocate");
+    heap.set_int(Graph::VALUE_FIELD, 42).expect("set");
+    heap.freeze(Some("field read")).expect("freeze");
+    let owned = OwnedSegment::create("field-read", 1 << 20, 1).expect("create the field-read segment");
+    owned.segment.publish(0, &heap).expect("publish");
+    let (_, in_place) = owned.segment.read(0).expect("read").expect("a version");
+    let field = Graph::VALUE_FIELD;
+    let c_get = |object: &Object| {
+        let handle = object.handle();
+        let mut out = 0i64;
+        let ns = per_call(READ_CALLS, |_| {
+            // SAFETY: `out` is a writable i64; `handle` is live for the call.
+            unsafe { floe_object_get_int(black_box(handle), black_box(field), &raw mut out) }
+        });
+        assert_eq!(out, 42, "the reads happened");
+        ns
+    };
+    let rust_get = |object: &Object| per_call(READ_CALLS, |_| object.get_int(black_box(field)).expect("get"));
+    for (name, c_abi) in [("floe_object_get_int", true), ("Object::get_int (Rust)", false)] {
+        let read = |object: &Object| if c_abi { c_get(object) } else { rust_get(object) };
+        let samples = interleaved_rounds(READ_ROUNDS, &mut [&mut || read(&heap), &mut || read(&in_place)]);
+        let (bests, paired) = ratios(&samples[1], &samples[0]);
+        let in_place_ns = Summary::of(&mut samples[1].clone());
+        let verdict = if c_abi {
+            Verdict::of(paired <= FIELD_READ_TARGET && in_place_ns.median <= FIELD_READ_NS, Bound::FieldRead)
+        } else {
+            Verdict::of(paired <= FIELD_READ_TARGET, Bound::FieldRead)
+        };
+        table.row(
+            vec![
+                name.into(),
+                Summary::of(&mut samples[0].clone()).to_string(),
+                in_place_ns.to_string(),
+                times(bests),
+                times(paired),
+            ],
+            verdict,
+        );
+    }
     table
 }
 
