@@ -32,6 +32,7 @@
 //! are refused. Truncating a mapped segment raises SIGBUS in every process that maps it: floe
 //! never shrinks one and checks the length at open; a same-uid peer doing so is out of scope.
 
+pub(crate) mod crash;
 pub(crate) mod layout;
 pub(crate) mod lock;
 pub(crate) mod map;

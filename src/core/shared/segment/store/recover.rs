@@ -19,6 +19,7 @@
 //!
 //! Afterwards: FREE + referenced + pinned pages = all pages.
 
+use super::crash::crash_point;
 use super::layout::*;
 use super::lock;
 use super::publish::Session;
@@ -67,6 +68,7 @@ impl Session<'_> {
         let seg = self.seg;
         let l = seg.layout;
         let mut report = Report { interrupted: seg.read_in_flight().map(|f| (self.previous_owner, f)), ..Report::default() };
+        crash_point!("recover.begun");
 
         // 1. Pages being written by a dead writer; runs of versions.
         let mut runs: Vec<(Run, bool /* retired */)> = Vec::new();
@@ -77,6 +79,7 @@ impl Session<'_> {
                 PageState::Free => p += 1,
                 PageState::Writing(_) => {
                     seg.page_word(p).store(PageState::Free.encode(), Ordering::Release);
+                    crash_point!("recover.writing_page_freed");
                     report.writing_pages_freed += 1;
                     p += 1;
                 }
@@ -122,15 +125,18 @@ impl Session<'_> {
                         let run = runs[i].0;
                         for p in run.first..run.first + run.count {
                             seg.page_word(p).store(PageState::Live(run.version_id).encode(), Ordering::Release);
+                            crash_point!("recover.page_relived");
                         }
                         runs[i].1 = false;
                     }
                     if seg.slot_version(s).load(Ordering::Relaxed) != record.kn_version {
                         seg.slot_version(s).store(record.kn_version, Ordering::Release);
+                        crash_point!("recover.mirror_reset");
                     }
                 }
                 Err(reason) => {
                     seg.slot_object(s).store(0, Ordering::SeqCst);
+                    crash_point!("recover.slot_emptied");
                     seg.slot_seq(s).fetch_add(1, Ordering::SeqCst);
                     lock::futex_wake_all(seg.slot_seq(s));
                     report.slots_emptied.push((s, reason));
@@ -152,6 +158,7 @@ impl Session<'_> {
             }
             if !own.contains(&entry) {
                 if let Some(dead) = self.clear_if_dead(entry)? {
+                    crash_point!("recover.dead_reader_cleared");
                     report.dead_readers.push(dead);
                     continue;
                 }
@@ -169,6 +176,7 @@ impl Session<'_> {
                 if !was_retired {
                     for p in run.first..run.first + run.count {
                         seg.page_word(p).store(PageState::Retired(run.version_id).encode(), Ordering::Release);
+                        crash_point!("recover.page_retired");
                     }
                     report.versions_retired += 1;
                 }
@@ -176,6 +184,7 @@ impl Session<'_> {
             } else {
                 for p in run.first..run.first + run.count {
                     seg.page_word(p).store(PageState::Free.encode(), Ordering::Release);
+                    crash_point!("recover.page_freed");
                 }
                 report.versions_freed += 1;
             }
@@ -185,10 +194,12 @@ impl Session<'_> {
         if let Some((_, f)) = report.interrupted {
             if f.slot < l.slot_count {
                 seg.slot_seq(f.slot).fetch_add(1, Ordering::SeqCst);
+                crash_point!("recover.seq_bumped");
                 lock::futex_wake_all(seg.slot_seq(f.slot));
             }
         }
         seg.writer_u32(INFLIGHT_STATE).store(INFLIGHT_NONE, Ordering::Release);
+        crash_point!("recover.in_flight_cleared");
 
         // The private state, rebuilt from the page map.
         self.st.free.iter_mut().for_each(|w| *w = 0);
