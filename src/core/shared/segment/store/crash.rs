@@ -136,7 +136,9 @@ pub(crate) fn parse(spec: &str) -> Result<(&'static str, u32), String> {
     };
     match POINTS.iter().find(|&&p| p == name) {
         Some(&point) => Ok((point, pass)),
-        None => Err(format!("{VARIABLE}={spec}: no crash point is named {name:?}; the points are {}", POINTS.join(", "))),
+        None => {
+            Err(format!("{VARIABLE}={spec}: no crash point is named {name:?}; the points are {}", POINTS.join(", ")))
+        }
     }
 }
 
@@ -164,7 +166,8 @@ pub(crate) fn hit(name: &'static str) {
         return;
     }
     use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "crash point {name} (pass {pass}): process {} kills itself", std::process::id());
+    let _ =
+        writeln!(std::io::stderr(), "crash point {name} (pass {pass}): process {} kills itself", std::process::id());
     loop {
         // SAFETY: sends SIGKILL to this process; nothing runs after it is delivered (before the
         // system call returns to this thread), the loop only covers the impossible return.

@@ -43,3 +43,5 @@ pub(crate) mod recover;
 pub(crate) mod segment;
 #[cfg(all(test, target_os = "linux"))]
 mod tests;
+#[cfg(all(test, target_os = "linux", feature = "crash-points"))]
+mod kills;
