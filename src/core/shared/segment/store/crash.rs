@@ -1,5 +1,6 @@
-//! Crash points: named places in publish, recovery, reclamation and reading where a test makes the
-//! process kill itself with SIGKILL, to prove that a death at that instruction loses nothing.
+//! Crash points: named places in creation, publish, recovery, reclamation and reading where a test
+//! makes the process kill itself with SIGKILL, to prove that a death at that instruction loses
+//! nothing.
 //!
 //! Each point is one line, `crash_point!("publish.committed");`. Without the `crash-points` cargo
 //! feature (the default) the macro expands to nothing: the library has no trace of them. With it,
@@ -27,10 +28,14 @@ macro_rules! crash_point {
 }
 pub(crate) use crash_point;
 
-/// Every crash point, in the order a publish, an unpublish, a recovery, a reclamation and a read
-/// meet them.
+/// Every crash point, in the order a creation, a publish, an unpublish, a recovery, a reclamation
+/// and a read meet them.
 #[cfg(feature = "crash-points")]
 pub(crate) const POINTS: &[&str] = &[
+    // Creating a segment.
+    "create.file_made",
+    "create.sized",
+    "create.header_written",
     // Taking the writer lock (every publish, unpublish, recovery and slot naming).
     "writer.locked",
     "writer.epoch_bumped",

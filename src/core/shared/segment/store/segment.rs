@@ -132,8 +132,10 @@ impl Segment {
             .ok_or_else(|| Error::new(Status::ErrInvalidArgument, format!("segment size {size} is too large")))?;
         let layout = Layout::compute(segment_len, page_size, slot_count, reader_capacity)?;
         let fd = map::create_file(&shown, &path, location)?;
+        crash_point!("create.file_made");
         let made = (|| {
             map::set_len(&fd, segment_len, &shown)?;
+            crash_point!("create.sized");
             let mapping = Mapping::map(&fd, segment_len, &shown)?;
             mapping.u64_at(layout.writer_off + WRITER_NEXT_VERSION).store(1, Ordering::Relaxed);
             let mut nonce = [0u8; 16];
@@ -153,6 +155,7 @@ impl Segment {
             };
             std::sync::atomic::fence(Ordering::Release);
             mapping.write(0, &header.encode());
+            crash_point!("create.header_written");
             Segment::attach(shown.clone(), fd, mapping, header)
         })();
         if made.is_err() {

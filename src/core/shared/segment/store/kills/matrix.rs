@@ -1,6 +1,6 @@
-//! The kill matrix: for every crash point, a child process that reaches it (publishing,
-//! unpublishing, recovering, reclaiming, claiming an entry or reading, in a state that makes the
-//! point run) dies there by SIGKILL; points inside loops die at their first and second pass. For
+//! The kill matrix: for every crash point, a child process that reaches it (creating the segment,
+//! publishing, unpublishing, recovering, reclaiming, claiming an entry or reading, in a state that
+//! makes the point run) dies there by SIGKILL; points inside loops die at their first and second pass. For
 //! the recovery points a second recovery then dies at the same point again if it gets there. The
 //! parent then opens the segment again and audits it (`super::audit`), checks that each slot holds
 //! exactly the version the point implies — the previous one before the commit, the new one after,
@@ -35,6 +35,8 @@ enum Scenario {
     Read,
     /// A reader pinning version 2 is killed; a child opens the segment and claims its entry.
     Claim,
+    /// A child creates the segment.
+    Create,
 }
 
 use Scenario::*;
@@ -63,6 +65,7 @@ fn scenarios(point: &str) -> Vec<Scenario> {
         "recover.dead_reader_cleared" => vec![RecoverDeadReader],
         p if p.starts_with("claim.") => vec![Claim],
         p if p.starts_with("read.") => vec![Read],
+        p if p.starts_with("create.") => vec![Create],
         other => panic!("crash point {other} has no scenario in the kill matrix: add one"),
     }
 }
@@ -128,6 +131,9 @@ fn seen_as_expect(seen: SlotSeen) -> Expect {
 /// One case: the state, the crash, the checks. Returns how many children died at the point, or
 /// `None` when the pass is past the last (allowed only when not `required`).
 fn run_case(point: &str, pass: u32, scenario: Scenario, required: bool) -> Option<u32> {
+    if scenario == Create {
+        return Some(run_create_case(point));
+    }
     let case = format!("{point}:{pass} in {scenario:?}");
     let name = Name::new("matrix");
     let scratch = Scratch::new("matrix");
@@ -211,6 +217,7 @@ fn run_case(point: &str, pass: u32, scenario: Scenario, required: bool) -> Optio
             spawn(&scratch, "recover", &[name_arg], Some(&crash))
         }
         Read => spawn(&scratch, "read", &[name_arg, "0"], Some(&crash)),
+        Create => unreachable!("run_create_case"),
     };
     let status = kid.wait(Duration::from_secs(30));
     if status.success() && !required {
@@ -249,6 +256,36 @@ fn run_case(point: &str, pass: u32, scenario: Scenario, required: bool) -> Optio
         seg.unpin(p).unwrap();
     }
     Some(deaths)
+}
+
+/// A creator dies at `point`. Before the header is written the segment is refused by name — empty,
+/// or all zero, "its creator died first" — and the name stays taken until removed, after which it
+/// is created again; after, the segment is complete and works.
+fn run_create_case(point: &str) -> u32 {
+    let name = Name::new("create");
+    let scratch = Scratch::new("create");
+    spawn(&scratch, "create", &[&name.0], Some(point)).expect_killed(Duration::from_secs(30));
+    let shm = Location::SharedMemory;
+    if point != "create.header_written" {
+        let e = slot::open(&name.0, &shm).err().unwrap_or_else(|| panic!("{point}: a half-made segment opened"));
+        let (status, says) = match point {
+            "create.file_made" => (Status::ErrCorrupt, "its creator died first"),
+            _ => (Status::ErrIncompatible, "all zero: its creator has not finished writing it, or died before it did"),
+        };
+        assert!(e.status() == status && e.message().contains(says), "{point}: {e}");
+        let e = slot::create(&name.0, &shm, 512 << 10, 2, 8).err().unwrap_or_else(|| panic!("{point}: created over"));
+        assert_eq!(e.status(), Status::ErrExists, "{point}: {e}");
+        Segment::unlink(&name.0, &shm).unwrap();
+        drop(create(&name.0, 512 << 10, 2, 8));
+    }
+    let seg = open(&name.0);
+    let mut last = vec![0u64; 2];
+    let a = audit(&seg, &mut last, false).unwrap_or_else(|e| panic!("{point}: {e}"));
+    assert!(a.slots.iter().all(|s| s.version.is_none()) && a.free_pages == seg.layout.page_count, "{point}: {a:?}");
+    publish(&seg, 1, 1).unwrap();
+    let a = audit(&seg, &mut last, false).unwrap_or_else(|e| panic!("{point}: {e}"));
+    assert_eq!(a.slots[1].version.map(|v| v.1), Some(1), "{point}");
+    1
 }
 
 #[test]

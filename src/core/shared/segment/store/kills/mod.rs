@@ -664,6 +664,7 @@ fn run_role(words: &[&str]) -> Result<(), String> {
             seg.unpin(&pinned).map_err(text)?;
         }
         ["claim", name] => drop(open(name)),
+        ["create", name] => drop(create(name, 512 << 10, 2, 8)),
         ["pin-exit", name, slot, how] => {
             let seg = open(name);
             let pinned = seg.read(slot.parse().unwrap()).map_err(text)?.ok_or("the slot is empty")?;
