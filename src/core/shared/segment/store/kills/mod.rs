@@ -26,7 +26,7 @@ use crate::core::heap::value::{Kind, Value};
 use crate::core::shared::segment::block::BlockView;
 use crate::core::shared::segment::slot;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -444,6 +444,9 @@ pub(super) fn spawn(scratch: &Scratch, role: &str, args: &[&str], crash: Option<
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD, spec.join(" "))
         .env(PARENT, std::process::id().to_string())
+        // Its own process group: a stopped child never takes part in job control of the parent's
+        // group (were that group orphaned, the kernel would send its stopped members SIGHUP).
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(out.try_clone().unwrap())
         .stderr(out);

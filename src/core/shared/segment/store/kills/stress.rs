@@ -123,13 +123,25 @@ fn stop(kids: &mut [Kid], except: Option<usize>) -> Result<(), String> {
         if !kid.running() {
             return Err(kid.ended());
         }
+        let pid = kid.pid() as libc::pid_t;
         // SAFETY: a signal to our own running child.
-        unsafe { libc::kill(kid.pid() as libc::pid_t, libc::SIGSTOP) };
-        let mut status = 0;
-        // SAFETY: waits for our own child to stop (WUNTRACED reports the stop, not an exit).
-        let rc = unsafe { libc::waitpid(kid.pid() as libc::pid_t, &mut status, libc::WUNTRACED) };
-        if rc != kid.pid() as libc::pid_t || !libc::WIFSTOPPED(status) {
-            return Err(format!("`{}` did not stop (wait status {status:#x}): {}", kid.what, kid.output()));
+        unsafe { libc::kill(pid, libc::SIGSTOP) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut status = 0;
+            // SAFETY: asks about our own child without blocking; WUNTRACED reports its stop.
+            let rc = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED | libc::WNOHANG) };
+            if rc == pid && libc::WIFSTOPPED(status) {
+                break;
+            }
+            if rc == pid {
+                kid.reaped = Some(ExitStatus::from_raw(status));
+                return Err(kid.ended());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("`{}` did not stop within 10 s of SIGSTOP: {}", kid.what, kid.output()));
+            }
+            std::thread::sleep(Duration::from_micros(100));
         }
     }
     Ok(())
