@@ -426,6 +426,8 @@ pub(super) struct Kid {
     pub(super) child: Child,
     pub(super) log: PathBuf,
     pub(super) what: String,
+    /// The `FLOE_CRASH_AT` it was started with.
+    pub(super) crash: Option<String>,
     reaped: Option<ExitStatus>,
 }
 
@@ -459,7 +461,7 @@ pub(super) fn spawn(scratch: &Scratch, role: &str, args: &[&str], crash: Option<
         Some(point) => format!("{} (FLOE_CRASH_AT={point})", spec.join(" ")),
         None => spec.join(" "),
     };
-    Kid { child, log, what, reaped: None }
+    Kid { child, log, what, crash: crash.map(str::to_string), reaped: None }
 }
 
 impl Kid {

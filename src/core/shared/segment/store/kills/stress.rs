@@ -47,13 +47,18 @@ impl Rng {
     }
 }
 
-/// A writer: publishes the next version of one of `slots` after another, until killed. Each
-/// version published is a line `published SLOT ID KN` (the parent counts them).
+/// A writer: publishes the next version of one of `slots` after another (now and then empties
+/// one instead), until killed. Each version published is a line `published SLOT ID KN` (the
+/// parent counts them).
 pub(super) fn writer(name: &str, slots: &[u32]) -> Result<(), String> {
     let seg = open(name);
     let mut rng = Rng::new(lock::random_u64());
     loop {
         let slot = slots[rng.below(slots.len() as u64) as usize];
+        if rng.below(64) == 0 {
+            seg.unpublish(slot).map_err(|e| format!("emptying slot {slot}: {e}"))?;
+            continue;
+        }
         let kn = slot::next_kn_version(&seg, slot).map_err(|e| e.to_string())?;
         match publish(&seg, slot, kn) {
             Ok(id) => println!("published {slot} {id} {kn}"),
@@ -114,13 +119,17 @@ pub(super) fn reader(name: &str, slots: u32) -> Result<(), String> {
 }
 
 /// Stops (SIGSTOP) each process but `except` and waits until it has stopped; `Err` names one that
-/// had ended by itself.
+/// had ended by itself (but for a writer that died at its crash point, which the next round
+/// handles).
 fn stop(kids: &mut [Kid], except: Option<usize>) -> Result<(), String> {
     for (k, kid) in kids.iter_mut().enumerate() {
         if Some(k) == except {
             continue;
         }
         if !kid.running() {
+            if kid.crash.is_some() && kid.wait(Duration::ZERO).signal() == Some(libc::SIGKILL) {
+                continue; // died at its crash point just now: the next round sees to it
+            }
             return Err(kid.ended());
         }
         let pid = kid.pid() as libc::pid_t;
@@ -136,6 +145,9 @@ fn stop(kids: &mut [Kid], except: Option<usize>) -> Result<(), String> {
             }
             if rc == pid {
                 kid.reaped = Some(ExitStatus::from_raw(status));
+                if kid.crash.is_some() && libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL {
+                    break; // died at its crash point just now: the next round sees to it
+                }
                 return Err(kid.ended());
             }
             if Instant::now() > deadline {
@@ -149,7 +161,7 @@ fn stop(kids: &mut [Kid], except: Option<usize>) -> Result<(), String> {
 
 fn resume(kids: &[Kid], except: Option<usize>) {
     for (k, kid) in kids.iter().enumerate() {
-        if Some(k) == except {
+        if Some(k) == except || kid.reaped.is_some() {
             continue;
         }
         // SAFETY: a signal to our own stopped child.
@@ -169,6 +181,21 @@ struct Counts {
     checks: u32,
     pinned_versions_checked: u32,
     stale_pins: u32,
+    point_deaths: u32,
+    points_met: std::collections::BTreeSet<String>,
+}
+
+/// A crash point for a new writer now and then (one in four): one a writer passes, at a pass
+/// from 1 to 20, so that it dies there on its own while the others run.
+fn writer_crash(rng: &mut Rng) -> Option<String> {
+    const WRITERS_PASS: [&str; 8] =
+        ["writer.", "publish.", "change.", "reclaim.", "dead_reader.", "recover.", "claim.", "unpublish."];
+    if rng.below(4) != 0 {
+        return None;
+    }
+    let points: Vec<&str> =
+        crash::POINTS.iter().copied().filter(|p| WRITERS_PASS.iter().any(|w| p.starts_with(w))).collect();
+    Some(format!("{}:{}", points[rng.below(points.len() as u64) as usize], 1 + rng.below(20)))
 }
 
 #[test]
@@ -182,9 +209,11 @@ fn random_kills_of_writers_and_readers() {
     let name = Name::new("stress");
     let scratch = Scratch::new("stress");
     let seg = create(&name.0, 1 << 20, SLOTS, 32);
-    let start_writer = |w: usize| spawn(&scratch, "writer", &[&[name.0.as_str()][..], WRITERS[w]].concat(), None);
+    let start_writer = |w: usize, crash: Option<String>| {
+        spawn(&scratch, "writer", &[&[name.0.as_str()][..], WRITERS[w]].concat(), crash.as_deref())
+    };
     let start_reader = || spawn(&scratch, "reader", &[name.0.as_str(), &SLOTS.to_string()], None);
-    let mut writers: Vec<Kid> = (0..WRITERS.len()).map(start_writer).collect();
+    let mut writers: Vec<Kid> = (0..WRITERS.len()).map(|w| start_writer(w, None)).collect();
     let mut readers: Vec<Kid> = (0..READERS).map(|_| start_reader()).collect();
     let mut writer_logs: Vec<PathBuf> = writers.iter().map(|k| k.log.clone()).collect();
     let mut last = vec![0u64; SLOTS as usize];
@@ -193,7 +222,24 @@ fn random_kills_of_writers_and_readers() {
     let mut failure: Option<String> = None;
     while counts.writer_kills + counts.reader_kills < target {
         std::thread::sleep(Duration::from_micros(1000 + rng.below(60_000)));
-        for kid in writers.iter_mut().chain(readers.iter_mut()) {
+        // A writer started with a crash point may have died there (by SIGKILL, nothing else):
+        // that death is handled as a kill. Any other end is a failure.
+        let mut at_point = None;
+        for (k, kid) in writers.iter_mut().enumerate() {
+            if !kid.running() {
+                let signal = kid.wait(Duration::ZERO).signal();
+                match (&kid.crash, signal) {
+                    (Some(point), Some(libc::SIGKILL)) if at_point.is_none() => {
+                        counts.point_deaths += 1;
+                        counts.points_met.insert(point.split(':').next().unwrap().to_string());
+                        at_point = Some(k);
+                    }
+                    (Some(_), Some(libc::SIGKILL)) => {}
+                    _ => failure = Some(kid.ended()),
+                }
+            }
+        }
+        for kid in readers.iter_mut() {
             if !kid.running() {
                 failure = Some(kid.ended());
             }
@@ -201,8 +247,11 @@ fn random_kills_of_writers_and_readers() {
         if failure.is_some() {
             break;
         }
-        let writer = rng.below(2) == 0;
-        let i = rng.below(if writer { WRITERS.len() } else { READERS } as u64) as usize;
+        let writer = at_point.is_some() || rng.below(2) == 0;
+        let i = match at_point {
+            Some(k) => k,
+            None => rng.below(if writer { WRITERS.len() } else { READERS } as u64) as usize,
+        };
         let (w_victim, r_victim) = if writer { (Some(i), None) } else { (None, Some(i)) };
         // Every other process stops (SIGSTOP), so that what the victim leaves is seen as it left
         // it; then the victim dies.
@@ -212,9 +261,13 @@ fn random_kills_of_writers_and_readers() {
         }
         let victim = if writer { &mut writers[i] } else { &mut readers[i] };
         let pid = victim.pid();
-        victim.kill();
+        if at_point.is_none() {
+            victim.kill();
+        }
         let left = seg.inspect().unwrap();
-        if writer {
+        if at_point.is_some() {
+            // Died by itself, earlier: the others ran since.
+        } else if writer {
             counts.writer_kills += 1;
             let unfinished = left.writer.pid == pid && left.writer.in_flight.is_some();
             counts.writers_killed_mid_publish += u32::from(unfinished);
@@ -247,7 +300,7 @@ fn random_kills_of_writers_and_readers() {
             break;
         }
         if writer {
-            writers[i] = start_writer(i);
+            writers[i] = start_writer(i, writer_crash(&mut rng));
             writer_logs.push(writers[i].log.clone());
         } else {
             readers[i] = start_reader();
@@ -285,12 +338,14 @@ fn random_kills_of_writers_and_readers() {
     let c = &counts;
     println!(
         "random kills: {} kills in {:.1?}; {} writers killed with a publish unfinished, {} readers killed while pinning \
-         versions; the parent's recoveries found {} interrupted publishes and {} dead readers; {} pinned versions checked \
-         whole, {} stale pins of stopped readers",
+         versions; {} more writers died at crash points ({} different points); the parent's recoveries found {} \
+         interrupted publishes and {} dead readers; {} pinned versions checked whole, {} stale pins of stopped readers",
         c.writer_kills + c.reader_kills,
         started.elapsed(),
         c.writers_killed_mid_publish,
         c.readers_killed_pinning,
+        c.point_deaths,
+        c.points_met.len(),
         c.interrupted_publishes,
         c.dead_readers_cleared,
         c.pinned_versions_checked,
