@@ -1,10 +1,12 @@
-//! Random kills: two writer processes (each publishing to two slots of its own, as fast as it can)
-//! and three reader processes (each reading random slots, checking every version whole, holding
+//! Random kills: two writer processes (each publishing to two slots of its own, as fast as it can,
+//! now and then emptying one) and three reader processes (each reading random slots, checking every version whole, holding
 //! up to four pinned versions for a while) run while the parent SIGKILLs one of them at a random
 //! moment, over and over. The parent first stops every other process (SIGSTOP), so that it sees
 //! what the victim left as it left it; after the kill the writers go on, while the readers stay
 //! stopped (their pins hold still) until the parent has audited the segment under the writer lock
 //! — recovery, then every check of `super::audit`; then a new process takes the dead one's place.
+//! One new writer in four is started with a crash point it passes (`FLOE_CRASH_AT`, at a pass from
+//! 1 to 20) and dies there by itself while the others run; that death is audited the same way.
 //! Readers check that no version they read is torn or older than one they read before, and exit
 //! with an error if one is: a reader that ended by itself fails the run. At the end every process
 //! is killed, and recovery must leave no version retired: the space of readers killed while
