@@ -263,6 +263,22 @@ fn random_kills_of_writers_and_readers() {
         }
         let victim = if writer { &mut writers[i] } else { &mut readers[i] };
         let pid = victim.pid();
+        let mut at_point = at_point;
+        if at_point.is_none() && !victim.running() {
+            // The writer chosen died at its crash point since the round began.
+            let signal = victim.wait(Duration::ZERO).signal();
+            match &victim.crash {
+                Some(point) if signal == Some(libc::SIGKILL) => {
+                    counts.point_deaths += 1;
+                    counts.points_met.insert(point.split(':').next().unwrap().to_string());
+                    at_point = Some(i);
+                }
+                _ => {
+                    failure = Some(victim.ended());
+                    break;
+                }
+            }
+        }
         if at_point.is_none() {
             victim.kill();
         }
