@@ -10,9 +10,9 @@
 //! 2. Each slot's reference is checked (a run of pages starting where it says, LIVE or RETIRED
 //!    with its id — a mix of both is one run, left by a death while its state changed — and a
 //!    record that agrees): a slot that fails is emptied and reported; a referenced run is made
-//!    LIVE throughout; its mirrored
-//!    K/N version is set from the record; the block's own header is checked too when the layer
-//!    above gave a check (`Segment::block_check`: the store itself treats blocks as opaque).
+//!    LIVE throughout, and its mirrored K/N version is set from the record; the block's own
+//!    header is checked too when the layer above gave a check (`Segment::block_check`: the store
+//!    itself treats blocks as opaque).
 //! 3. Reader entries whose lock byte can be taken belong to dead processes: their pins are
 //!    cleared (under that lock) and reported.
 //! 4. Versions no slot references: pinned by a live reader → RETIRED throughout, else → FREE.
