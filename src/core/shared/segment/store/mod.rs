@@ -32,6 +32,7 @@
 //! are refused. Truncating a mapped segment raises SIGBUS in every process that maps it: floe
 //! never shrinks one and checks the length at open; a same-uid peer doing so is out of scope.
 
+pub(crate) mod crash;
 pub(crate) mod layout;
 pub(crate) mod lock;
 pub(crate) mod map;
@@ -42,3 +43,5 @@ pub(crate) mod recover;
 pub(crate) mod segment;
 #[cfg(all(test, target_os = "linux"))]
 mod tests;
+#[cfg(all(test, target_os = "linux", feature = "crash-points"))]
+mod kills;

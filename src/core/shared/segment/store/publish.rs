@@ -12,6 +12,7 @@
 //! commit, one SeqCst store) → mirrored K/N version → old pages RETIRED(old id) → seq + 1 and a
 //! wake if anyone waits → fence, reclaim unpinned retired versions → in-flight cleared → unlock.
 
+use super::crash::crash_point;
 use super::layout::*;
 use super::lock;
 use super::recover::{DeadReader, Report};
@@ -40,14 +41,17 @@ impl Segment {
         let st = self.writer.lock();
         let lock_byte = self.layout.writer_off + WRITER_LOCK_BYTE;
         lock::lock_wait(&self.fd, lock_byte, &self.shown)?;
+        crash_point!("writer.locked");
         let epoch_word = self.writer_word(WRITER_EPOCH);
         let previous = epoch_word.load(Ordering::Acquire);
         let epoch = (previous + 1) & VERSION_ID_MASK;
         epoch_word.store(epoch, Ordering::Release);
+        crash_point!("writer.epoch_bumped");
         let previous_owner = self.writer_u32(WRITER_PID).load(Ordering::Relaxed);
         self.writer_u32(WRITER_PID).store(self.me.pid, Ordering::Relaxed);
         self.writer_word(WRITER_START).store(self.me.start_time, Ordering::Relaxed);
         self.writer_word(WRITER_NONCE).store(self.me.nonce, Ordering::Relaxed);
+        crash_point!("writer.owner_written");
         let mut session = Session { seg: self, st, epoch, previous_owner, writing: None, recovered: None };
         let unfinished = self.writer_u32(INFLIGHT_STATE).load(Ordering::Acquire) != INFLIGHT_NONE;
         if unfinished || session.st.valid_epoch == 0 || session.st.valid_epoch != previous {
@@ -101,9 +105,11 @@ impl Segment {
                 }
             }
         };
+        crash_point!("publish.run_found");
         let next = self.writer_word(WRITER_NEXT_VERSION);
         let version_id = next.load(Ordering::Relaxed).max(1) & VERSION_ID_MASK;
         next.store(version_id + 1, Ordering::Relaxed);
+        crash_point!("publish.id_taken");
         let previous = self.slot_object(slot).load(Ordering::Acquire);
 
         self.writer_u32(INFLIGHT_SLOT).store(slot, Ordering::Relaxed);
@@ -111,30 +117,44 @@ impl Segment {
         self.writer_u32(INFLIGHT_PAGE_COUNT).store(needed, Ordering::Relaxed);
         self.writer_word(INFLIGHT_VERSION).store(version_id, Ordering::Relaxed);
         self.writer_word(INFLIGHT_PREVIOUS).store(previous, Ordering::Relaxed);
+        crash_point!("publish.in_flight_fields");
         self.writer_u32(INFLIGHT_STATE).store(INFLIGHT_WRITING, Ordering::Release);
+        crash_point!("publish.in_flight_written");
 
         s.st.set(first, needed, false);
         s.writing = Some((first, needed));
         for p in first..first + needed {
             self.page_word(p).store(PageState::Writing(s.epoch).encode(), Ordering::Release);
+            crash_point!("publish.page_writing");
         }
+        crash_point!("publish.pages_writing");
         let run_len = needed as usize * l.page_size as usize;
         self.map.protect(l.page(first), run_len, true, &self.shown)?;
+        crash_point!("publish.writable");
         let record = Record { version_id, block_len: block_len as u64, kn_version, slot, page_count: needed, epoch: s.epoch };
         self.map.write(l.page(first), &record.encode());
+        crash_point!("publish.record_written");
         write(self.map.ptr(l.page(first) + RECORD_LEN as u64, block_len), block_len, version_id)?;
+        crash_point!("publish.block_written");
         self.map.protect(l.page(first), run_len, false, &self.shown)?;
+        crash_point!("publish.read_only");
         for p in first..first + needed {
             self.page_word(p).store(PageState::Live(version_id).encode(), Ordering::Release);
+            crash_point!("publish.page_live");
         }
+        crash_point!("publish.pages_live");
 
         // The commit.
         self.slot_object(slot).store(version_ref(version_id, first), Ordering::SeqCst);
+        crash_point!("publish.committed");
         s.writing = None;
         self.slot_version(slot).store(kn_version, Ordering::Release);
+        crash_point!("publish.mirrored");
         self.writer_u32(INFLIGHT_STATE).store(INFLIGHT_COMMITTED, Ordering::Release);
+        crash_point!("publish.in_flight_committed");
         s.finish_change(slot, previous);
         self.writer_u32(INFLIGHT_STATE).store(INFLIGHT_NONE, Ordering::Release);
+        crash_point!("publish.in_flight_cleared");
         Ok(version_id)
     }
 
@@ -152,7 +172,9 @@ impl Segment {
         }
         let version = self.slot_version(slot);
         version.store(version.load(Ordering::Relaxed).wrapping_add(1), Ordering::Release);
+        crash_point!("unpublish.mirrored");
         self.slot_object(slot).store(0, Ordering::SeqCst);
+        crash_point!("unpublish.emptied");
         s.finish_change(slot, previous);
         Ok(())
     }
@@ -165,10 +187,13 @@ impl Session<'_> {
         if previous != 0 {
             self.retire(previous);
         }
+        crash_point!("change.retired");
         seg.slot_seq(slot).fetch_add(1, Ordering::SeqCst);
+        crash_point!("change.seq_bumped");
         if seg.slot_waiters(slot).load(Ordering::SeqCst) > 0 {
             lock::futex_wake_all(seg.slot_seq(slot));
         }
+        crash_point!("change.woken");
         // A failed liveness check leaves the retired versions for the next publish.
         let _ = self.reclaim();
     }
@@ -190,6 +215,7 @@ impl Session<'_> {
             && PageState::decode(seg.page_word(first + count).load(Ordering::Acquire)) == PageState::Live(id)
         {
             seg.page_word(first + count).store(PageState::Retired(id).encode(), Ordering::Release);
+            crash_point!("change.page_retired");
             count += 1;
         }
         self.st.retired.push(Run { first, count, version_id: id });
@@ -217,6 +243,7 @@ impl Session<'_> {
                 }
             }
         }
+        crash_point!("reclaim.pins_scanned");
         let mut alive: HashMap<u32, bool> = HashMap::new();
         let retired = std::mem::take(&mut self.st.retired);
         let mut kept = Vec::new();
@@ -229,6 +256,7 @@ impl Session<'_> {
                     None if own.contains(&entry) => true,
                     None => match self.clear_if_dead(entry) {
                         Ok(Some(d)) => {
+                            crash_point!("reclaim.dead_reader_cleared");
                             dead.push(d);
                             false
                         }
@@ -246,6 +274,7 @@ impl Session<'_> {
                 kept.push(run);
             } else {
                 self.free_run(run);
+                crash_point!("reclaim.run_freed");
             }
         }
         self.st.retired = kept;
@@ -258,6 +287,7 @@ impl Session<'_> {
     pub(crate) fn free_run(&mut self, run: Run) {
         for p in run.first..run.first + run.count {
             self.seg.page_word(p).store(PageState::Free.encode(), Ordering::Release);
+            crash_point!("reclaim.page_freed");
         }
         self.st.set(run.first, run.count, true);
     }
@@ -270,16 +300,22 @@ impl Session<'_> {
         if !lock::try_lock(&seg.fd, at, &seg.shown)? {
             return Ok(None);
         }
-        let pins: Vec<u64> = (0..PINS_PER_READER)
-            .map(|k| seg.pin_word(entry, k).swap(0, Ordering::SeqCst))
-            .filter(|&r| r != 0)
-            .collect();
+        crash_point!("dead_reader.locked");
+        let mut pins = Vec::new();
+        for k in 0..PINS_PER_READER {
+            let r = seg.pin_word(entry, k).swap(0, Ordering::SeqCst);
+            if r != 0 {
+                pins.push(r);
+                crash_point!("dead_reader.pin_cleared");
+            }
+        }
         let report = DeadReader {
             index: entry,
             pid: seg.map.u32_at(at + READER_PID).swap(0, Ordering::AcqRel),
             start_time: seg.map.u64_at(at + READER_START).load(Ordering::Relaxed),
             pins: pins.iter().map(|&r| seg.pinned_id(r)).collect(),
         };
+        crash_point!("dead_reader.pid_cleared");
         lock::unlock(&seg.fd, at);
         Ok(Some(report))
     }
@@ -292,9 +328,11 @@ impl Drop for Session<'_> {
             let _ = seg.map.protect(seg.layout.page(first), count as usize * seg.layout.page_size as usize, false, &seg.shown);
             for p in first..first + count {
                 seg.page_word(p).store(PageState::Free.encode(), Ordering::Release);
+                crash_point!("rollback.page_freed");
             }
             self.st.set(first, count, true);
             seg.writer_u32(INFLIGHT_STATE).store(INFLIGHT_NONE, Ordering::Release);
+            crash_point!("rollback.in_flight_cleared");
         }
         lock::unlock(&seg.fd, seg.layout.writer_off + WRITER_LOCK_BYTE);
     }

@@ -15,6 +15,7 @@
 //! pinning more versions at once than its entries hold claims another entry (a system call, only
 //! then); with the table full, `ErrLimit` — never a silent unpin.
 
+use super::crash::crash_point;
 use super::layout::*;
 use super::lock;
 use super::segment::{Pin, Segment};
@@ -68,6 +69,7 @@ impl Segment {
             };
             let pin = self.map.u64_at(word);
             pin.store(reference, Ordering::SeqCst);
+            crash_point!("read.pinned");
             if object.load(Ordering::SeqCst) != reference {
                 pin.store(0, Ordering::Release);
                 continue;
@@ -75,6 +77,7 @@ impl Segment {
             match self.checked_record(reference, slot) {
                 Ok(record) => {
                     readers.pins.insert(reference, Pin { word, count: 1, record });
+                    crash_point!("read.checked");
                     return Ok(Some(self.pinned(reference, &record)));
                 }
                 Err(e) => {
@@ -126,6 +129,7 @@ impl Segment {
         pin.count -= 1;
         if pin.count == 0 {
             self.map.u64_at(pin.word).store(0, Ordering::Release);
+            crash_point!("read.unpinned");
             readers.pins.remove(&pinned.reference);
         }
         Ok(())

@@ -8,17 +8,20 @@
 //! 1. WRITING pages → FREE: only the lock holder writes pages, so any WRITING page is a dead (or
 //!    failed) holder's.
 //! 2. Each slot's reference is checked (a run of pages starting where it says, LIVE or RETIRED
-//!    with its id, a record that agrees): a slot that fails is emptied and reported; its mirrored
-//!    K/N version is set from the record; the block's own header is checked too when the layer
-//!    above gave a check (`Segment::block_check`: the store itself treats blocks as opaque).
+//!    with its id — a mix of both is one run, left by a death while its state changed — and a
+//!    record that agrees): a slot that fails is emptied and reported; a referenced run is made
+//!    LIVE throughout, and its mirrored K/N version is set from the record; the block's own
+//!    header is checked too when the layer above gave a check (`Segment::block_check`: the store
+//!    itself treats blocks as opaque).
 //! 3. Reader entries whose lock byte can be taken belong to dead processes: their pins are
 //!    cleared (under that lock) and reported.
-//! 4. Versions no slot references: pinned by a live reader → RETIRED, else → FREE.
+//! 4. Versions no slot references: pinned by a live reader → RETIRED throughout, else → FREE.
 //! 5. The in-flight record is cleared; a slot it names gets a seq bump and a wake (a dead writer
 //!    may have committed without telling waiters; a spurious wake is harmless).
 //!
 //! Afterwards: FREE + referenced + pinned pages = all pages.
 
+use super::crash::crash_point;
 use super::layout::*;
 use super::lock;
 use super::publish::Session;
@@ -67,9 +70,13 @@ impl Session<'_> {
         let seg = self.seg;
         let l = seg.layout;
         let mut report = Report { interrupted: seg.read_in_flight().map(|f| (self.previous_owner, f)), ..Report::default() };
+        crash_point!("recover.begun");
 
-        // 1. Pages being written by a dead writer; runs of versions.
-        let mut runs: Vec<(Run, bool /* retired */)> = Vec::new();
+        // 1. Pages being written by a dead writer; runs of versions. A version is the run of
+        // consecutive pages with its id, LIVE or RETIRED: a writer that died while retiring a run
+        // (or a recovery that died while retiring or reviving one) leaves some pages of each, and
+        // the run is still one version, which a reader may pin by its first page.
+        let mut runs: Vec<(Run, bool /* some page retired */, bool /* some page live */)> = Vec::new();
         let mut p = 0;
         while p < l.page_count {
             let word = seg.page_word(p).load(Ordering::Acquire);
@@ -77,20 +84,25 @@ impl Session<'_> {
                 PageState::Free => p += 1,
                 PageState::Writing(_) => {
                     seg.page_word(p).store(PageState::Free.encode(), Ordering::Release);
+                    crash_point!("recover.writing_page_freed");
                     report.writing_pages_freed += 1;
                     p += 1;
                 }
                 PageState::Live(id) | PageState::Retired(id) => {
-                    let retired = matches!(PageState::decode(word), PageState::Retired(_));
-                    let first = p;
-                    while p < l.page_count && seg.page_word(p).load(Ordering::Acquire) == word {
+                    let (first, mut retired, mut live) = (p, false, false);
+                    while p < l.page_count {
+                        match PageState::decode(seg.page_word(p).load(Ordering::Acquire)) {
+                            PageState::Live(other) if other == id => live = true,
+                            PageState::Retired(other) if other == id => retired = true,
+                            _ => break,
+                        }
                         p += 1;
                     }
-                    runs.push((Run { first, count: p - first, version_id: id }, retired));
+                    runs.push((Run { first, count: p - first, version_id: id }, retired, live));
                 }
             }
         }
-        let by_first: HashMap<u32, usize> = runs.iter().enumerate().map(|(i, (r, _))| (r.first, i)).collect();
+        let by_first: HashMap<u32, usize> = runs.iter().enumerate().map(|(i, (r, _, _))| (r.first, i)).collect();
 
         // 2. What the slots reference.
         let mut referenced = HashSet::new();
@@ -120,17 +132,23 @@ impl Session<'_> {
                     referenced.insert(i);
                     if runs[i].1 {
                         let run = runs[i].0;
+                        let live = PageState::Live(run.version_id).encode();
                         for p in run.first..run.first + run.count {
-                            seg.page_word(p).store(PageState::Live(run.version_id).encode(), Ordering::Release);
+                            if seg.page_word(p).load(Ordering::Acquire) != live {
+                                seg.page_word(p).store(live, Ordering::Release);
+                                crash_point!("recover.page_relived");
+                            }
                         }
                         runs[i].1 = false;
                     }
                     if seg.slot_version(s).load(Ordering::Relaxed) != record.kn_version {
                         seg.slot_version(s).store(record.kn_version, Ordering::Release);
+                        crash_point!("recover.mirror_reset");
                     }
                 }
                 Err(reason) => {
                     seg.slot_object(s).store(0, Ordering::SeqCst);
+                    crash_point!("recover.slot_emptied");
                     seg.slot_seq(s).fetch_add(1, Ordering::SeqCst);
                     lock::futex_wake_all(seg.slot_seq(s));
                     report.slots_emptied.push((s, reason));
@@ -152,6 +170,7 @@ impl Session<'_> {
             }
             if !own.contains(&entry) {
                 if let Some(dead) = self.clear_if_dead(entry)? {
+                    crash_point!("recover.dead_reader_cleared");
                     report.dead_readers.push(dead);
                     continue;
                 }
@@ -161,14 +180,18 @@ impl Session<'_> {
 
         // 4. Versions no slot references.
         let mut retired = Vec::new();
-        for (i, &(run, was_retired)) in runs.iter().enumerate() {
+        for (i, &(run, _, some_live)) in runs.iter().enumerate() {
             if referenced.contains(&i) {
                 continue;
             }
             if pins.contains(&version_ref(run.version_id, run.first)) {
-                if !was_retired {
+                if some_live {
+                    let word = PageState::Retired(run.version_id).encode();
                     for p in run.first..run.first + run.count {
-                        seg.page_word(p).store(PageState::Retired(run.version_id).encode(), Ordering::Release);
+                        if seg.page_word(p).load(Ordering::Acquire) != word {
+                            seg.page_word(p).store(word, Ordering::Release);
+                            crash_point!("recover.page_retired");
+                        }
                     }
                     report.versions_retired += 1;
                 }
@@ -176,6 +199,7 @@ impl Session<'_> {
             } else {
                 for p in run.first..run.first + run.count {
                     seg.page_word(p).store(PageState::Free.encode(), Ordering::Release);
+                    crash_point!("recover.page_freed");
                 }
                 report.versions_freed += 1;
             }
@@ -185,10 +209,12 @@ impl Session<'_> {
         if let Some((_, f)) = report.interrupted {
             if f.slot < l.slot_count {
                 seg.slot_seq(f.slot).fetch_add(1, Ordering::SeqCst);
+                crash_point!("recover.seq_bumped");
                 lock::futex_wake_all(seg.slot_seq(f.slot));
             }
         }
         seg.writer_u32(INFLIGHT_STATE).store(INFLIGHT_NONE, Ordering::Release);
+        crash_point!("recover.in_flight_cleared");
 
         // The private state, rebuilt from the page map.
         self.st.free.iter_mut().for_each(|w| *w = 0);

@@ -3,6 +3,7 @@
 //! reader's pins. Creation, opening, the reader-entry claim, slot names and inspection; publish,
 //! read and recovery are in their own files.
 
+use super::crash::crash_point;
 use super::layout::*;
 use super::lock;
 use super::map::{self, Location, Mapping};
@@ -131,8 +132,10 @@ impl Segment {
             .ok_or_else(|| Error::new(Status::ErrInvalidArgument, format!("segment size {size} is too large")))?;
         let layout = Layout::compute(segment_len, page_size, slot_count, reader_capacity)?;
         let fd = map::create_file(&shown, &path, location)?;
+        crash_point!("create.file_made");
         let made = (|| {
             map::set_len(&fd, segment_len, &shown)?;
+            crash_point!("create.sized");
             let mapping = Mapping::map(&fd, segment_len, &shown)?;
             mapping.u64_at(layout.writer_off + WRITER_NEXT_VERSION).store(1, Ordering::Relaxed);
             let mut nonce = [0u8; 16];
@@ -152,6 +155,7 @@ impl Segment {
             };
             std::sync::atomic::fence(Ordering::Release);
             mapping.write(0, &header.encode());
+            crash_point!("create.header_written");
             Segment::attach(shown.clone(), fd, mapping, header)
         })();
         if made.is_err() {
@@ -217,13 +221,17 @@ impl Segment {
             }
             let entry = self.layout.reader(index);
             if lock::try_lock(&self.fd, entry, &self.shown)? {
+                crash_point!("claim.locked");
                 for k in 0..PINS_PER_READER as u64 {
-                    self.map.u64_at(entry + READER_PINS + 8 * k).store(0, Ordering::SeqCst);
+                    if self.map.u64_at(entry + READER_PINS + 8 * k).swap(0, Ordering::SeqCst) != 0 {
+                        crash_point!("claim.pin_cleared");
+                    }
                 }
                 self.map.u64_at(entry + READER_START).store(self.me.start_time, Ordering::Relaxed);
                 self.map.u64_at(entry + READER_NONCE).store(self.me.nonce, Ordering::Relaxed);
                 self.map.u32_at(entry + READER_GENERATION).fetch_add(1, Ordering::Relaxed);
                 self.map.u32_at(entry + READER_PID).store(self.me.pid, Ordering::Release);
+                crash_point!("claim.claimed");
                 readers.entries.push(index);
                 return Ok(index);
             }

@@ -585,3 +585,53 @@ fn a_waiter_in_another_process_wakes_on_publish() {
     assert!(start.elapsed() < Duration::from_secs(2));
     assert_eq!(seg.slot_waiters(0).load(Ordering::SeqCst), 0);
 }
+
+/// A writer killed while retiring a version leaves its first pages RETIRED and the rest LIVE
+/// (`change.page_retired` in the kill matrix). The version is still one run, which a live reader
+/// pins by its first page: recovery retires it whole, and later publishes do not take its pages.
+#[test]
+fn a_version_retired_part_way_stays_whole_for_its_reader() {
+    let name = Name::new("halfretired");
+    let seg = Segment::create(&name.0, &Location::SharedMemory, 256 << 10, 1, 2).unwrap();
+    publish(&seg, 0, 15_000, 1);
+    let held = seg.read(0).unwrap().unwrap();
+    let (first, _) = split_ref(seg.slot_object(0).load(Ordering::SeqCst)).unwrap();
+    publish(&seg, 0, 100, 2);
+    for p in first + 1..first + 4 {
+        seg.page_word(p).store(PageState::Live(held.version_id).encode(), Ordering::SeqCst);
+    }
+    let report = seg.recover().unwrap();
+    assert_eq!((report.versions_freed, report.versions_retired), (0, 1), "{report:?}");
+    for p in first..first + 4 {
+        assert_eq!(PageState::decode(seg.page_word(p).load(Ordering::SeqCst)), PageState::Retired(held.version_id), "page {p}");
+    }
+    for kn in 3..40 {
+        publish(&seg, 0, 15_000, kn);
+    }
+    check(held.base, held.len, held.version_id).unwrap();
+    seg.unpin(&held).unwrap();
+    publish(&seg, 0, 100, 40);
+    let i = seg.inspect().unwrap();
+    assert_accounted(&i);
+    assert_eq!(i.retired_pages, 0);
+}
+
+/// A recovery killed while making a referenced version LIVE again leaves it part LIVE, part
+/// RETIRED (`recover.page_relived`); the next recovery finishes the run, keeping the slot's
+/// version instead of emptying the slot.
+#[test]
+fn a_referenced_version_revived_part_way_is_kept() {
+    let name = Name::new("halfrevived");
+    let seg = Segment::create(&name.0, &Location::SharedMemory, 256 << 10, 1, 2).unwrap();
+    let id = publish(&seg, 0, 15_000, 1);
+    let (first, _) = split_ref(seg.slot_object(0).load(Ordering::SeqCst)).unwrap();
+    for p in first + 2..first + 4 {
+        seg.page_word(p).store(PageState::Retired(id).encode(), Ordering::SeqCst);
+    }
+    let report = seg.recover().unwrap();
+    assert!(report.slots_emptied.is_empty(), "{report:?}");
+    assert_eq!(read_checked(&seg, 0), Some((id, 1, 15_000)));
+    let i = seg.inspect().unwrap();
+    assert_accounted(&i);
+    assert_eq!((i.live_pages, i.retired_pages), (4, 0));
+}
