@@ -11,19 +11,22 @@
  * only under a read lock that the owner takes for writing before it releases them), and every
  * pointer argument is NULL or valid — and breaks every rule floe promises to check.
  *
- * Segments: a few named segments of this process (abi-fuzz-<pid>-<k>, unlinked at the end), created,
- * opened (once, twice, missing, refused names), closed (twice: FLOE_ERR_RELEASED_HANDLE), unlinked
- * and created again; made-up segment pointers (FLOE_ERR_INVALID_HANDLE); publishes of frozen graphs
- * of random shape, of the pool's graphs (mutable: FLOE_ERR_NOT_FROZEN; read in place:
- * FLOE_ERR_INVALID_ARGUMENT) and to slots out of range; unpublish, change counts, waits of at most
- * 3 ms, copies and reads in place. The handles floe_segment_read gives join the thread's pool, so
- * every object call meets them (a write is FLOE_ERR_FROZEN; a call that needs a heap object refuses
- * them), and are walked object by object. make_shape's objects check themselves, so a value read
- * in place that its publisher did not write is caught. A scribbler thread writes bytes with pwrite
- * into the segments' files from a random moment on (--scribble data, the default: into their data
- * pages, mostly into the versions the slots reference; control: into the header, slots, writer
- * record, reader table and page map too, where the only promise left is a documented status —
- * never a crash, a hang or a panic). Until its first write no call may report a damaged version.
+ * Segments: a few named segments of this process (abi-fuzz-<pid>-<k>, unlinked at the end),
+ * created, opened (once, twice, missing, refused names), closed (twice: FLOE_ERR_RELEASED_HANDLE),
+ * unlinked and created again; made-up segment pointers (FLOE_ERR_INVALID_HANDLE); publishes of
+ * frozen graphs of random shape, of the pool's graphs (mutable: FLOE_ERR_NOT_FROZEN; read in
+ * place: FLOE_ERR_INVALID_ARGUMENT) and to slots out of range; unpublish, change counts, waits for
+ * one slot or several of at most 3 ms, verify, inspect, recover, slot names, copies and reads in
+ * place; version blocks outside segments, encoded, decoded, and decoded with bytes changed (never
+ * accepted). The handles floe_segment_read gives join the thread's pool, so every object call
+ * meets them (a write is FLOE_ERR_FROZEN; a call that needs a heap object refuses them), jobs,
+ * producers and initialisers hand them to floe (which must release them), and they are walked
+ * object by object. make_shape's objects check themselves, so a value read in place that its
+ * publisher did not write is caught. A scribbler thread writes bytes with pwrite into the
+ * segments' files from a random moment on (--scribble data, the default: into their data pages,
+ * mostly into the versions the slots reference; control: into the header, slots, writer record,
+ * reader table and page map too, where the only promise left is a documented status — never a
+ * crash, a hang or a panic). Until its first write no call may report a damaged version.
  *
  * Checked on every call: the status has a name (floe_status_name is not "FLOE_UNKNOWN_STATUS"), is
  * not FLOE_ERR_PANIC (floe panicked), and after a failure floe_last_error_status agrees and
@@ -63,6 +66,8 @@ static atomic_bool g_stop;
 /* Set before the scribbler's first write into a segment (see "The scribbler"): until then every
  * segment byte is as floe wrote it, and a damaged version is floe's own fault. */
 static atomic_bool g_scribbled;
+/* Set while the calling thread decodes bytes it damaged itself. */
+static _Thread_local bool t_own_damage;
 
 enum group {
     G_OBJECT,
@@ -149,7 +154,7 @@ static floe_status checked(int group, floe_status status, const char *call, int 
     /* Only segment bytes make these, and until the scribbler's first write they are floe's own
      * (a callback's failure on purpose, "by the fuzzer", may carry any status). */
     if ((status == FLOE_ERR_CORRUPT || status == FLOE_ERR_TYPE_MISMATCH || status == FLOE_ERR_INCOMPATIBLE) &&
-        !atomic_load(&g_scribbled) && !strstr(message ? message : "", "by the fuzzer"))
+        !atomic_load(&g_scribbled) && !t_own_damage && !strstr(message ? message : "", "by the fuzzer"))
         violation(call, line, "%s with no segment byte scribbled: %s", floe_status_name(status), message ? message : "");
     return status;
 }
@@ -2712,6 +2717,234 @@ static void seg_read(host *h, floe_segment *seg, enum seg_arg kind, uint32_t slo
     add_ref(h, root);
 }
 
+/* Verifies a slot (every byte of its version): FLOE_OK with what it holds, a damaged version once
+ * bytes were scribbled, a full reader table; the out-parameter untouched on failure. */
+static void seg_verify(floe_segment *seg, enum seg_arg kind, uint32_t slots)
+{
+    uint32_t slot = pick_slot(slots);
+    floe_segment_version v, untouched;
+    memset(&v, 0xa5, sizeof v);
+    untouched = v;
+    bool null_out = chance(2);
+    floe_status s = C(G_SEGMENT, floe_segment_verify(seg, slot, null_out ? NULL : &v));
+    if (null_out)
+        EXPECT(s == FLOE_ERR_NULL, "floe_segment_verify with a NULL out_version gave %s", floe_status_name(s));
+    else if (slot >= slots && kind == SA_OPEN)
+        SEG_OUTCOME(kind, seg, s, "floe_segment_verify", FLOE_ERR_OUT_OF_RANGE);
+    else
+        SEG_OUTCOME(kind, seg, s, "floe_segment_verify", FLOE_OK, READ_FAILURES);
+    if (s != FLOE_OK) {
+        EXPECT(memcmp(&v, &untouched, sizeof v) == 0, "floe_segment_verify wrote *out_version on failure");
+        return;
+    }
+    if (v.version_id == 0)
+        EXPECT(v.objects == 0 && v.bytes == 0, "an empty slot verified as %u objects, %" PRIu64 " bytes", v.objects, v.bytes);
+    else
+        EXPECT(v.objects >= 1 && v.bytes >= 128, "version %" PRIu64 " verified as %u objects, %" PRIu64 " bytes",
+               v.version_id, v.objects, v.bytes);
+}
+
+/* The segment's state as text (inspect), or a recovery's report (recover, which takes the writer
+ * lock while the other threads publish and read in place), into buffers of every size. */
+static void seg_text(floe_segment *seg, enum seg_arg kind, bool recover)
+{
+    static _Thread_local char text[1 << 16];
+    size_t cap = chance(20) ? rnd(64) : sizeof text, len = SENTINEL;
+    char *buf = chance(3) ? NULL : text;
+    const char *call = recover ? "floe_segment_recover" : "floe_segment_inspect";
+    floe_status s = recover ? C(G_SEGMENT, floe_segment_recover(seg, buf, cap, &len))
+                            : C(G_SEGMENT, floe_segment_inspect(seg, buf, cap, &len));
+    if (!buf)
+        EXPECT(s == FLOE_ERR_NULL, "%s with a NULL buffer gave %s", call, floe_status_name(s));
+    else
+        SEG_OUTCOME(kind, seg, s, call, FLOE_OK, FLOE_ERR_BUFFER_TOO_SMALL);
+    if (s != FLOE_OK) {
+        EXPECT(len == SENTINEL, "%s wrote *out_len on failure", call);
+        return;
+    }
+    EXPECT(len < cap && text[len] == '\0', "%s: length %zu for a %zu-byte buffer", call, len, cap);
+    if (!recover && !control_scribbled())
+        EXPECT(strncmp(text, "segment /floe.abi-fuzz-", 23) == 0, "floe_segment_inspect wrote \"%.60s\"", text);
+}
+
+/* Names a slot (set once, unique in the segment: FLOE_OK or FLOE_ERR_EXISTS; a bad name
+ * FLOE_ERR_INVALID_ARGUMENT), then finds it by that name; or looks a name up. */
+static void seg_names(floe_segment *seg, enum seg_arg kind, uint32_t slots)
+{
+    uint32_t slot = pick_slot(slots), found = (uint32_t)SENTINEL;
+    char name[64];
+    snprintf(name, sizeof name, "n%u", (unsigned)rnd(12));
+    floe_status s;
+    if (chance(50)) {
+        uint32_t r = rnd(100);
+        if (r < 3) {
+            s = C(G_SEGMENT, floe_segment_name_slot(seg, slot, NULL));
+            EXPECT(s == FLOE_ERR_NULL, "floe_segment_name_slot with a NULL name gave %s", floe_status_name(s));
+            return;
+        }
+        bool bad = r < 10;
+        if (bad) {
+            if (chance(50))
+                name[0] = '\0';
+            else
+                memset(name, 'x', 41), name[41] = '\0';
+        }
+        s = C(G_SEGMENT, floe_segment_name_slot(seg, slot, name));
+        if (slot >= slots && kind == SA_OPEN)
+            SEG_OUTCOME(kind, seg, s, "floe_segment_name_slot", FLOE_ERR_OUT_OF_RANGE);
+        else if (bad)
+            SEG_OUTCOME(kind, seg, s, "floe_segment_name_slot (a bad name)", FLOE_ERR_INVALID_ARGUMENT);
+        else
+            SEG_OUTCOME(kind, seg, s, "floe_segment_name_slot", FLOE_OK, FLOE_ERR_EXISTS);
+        if (s != FLOE_OK)
+            return;
+        s = C(G_SEGMENT, floe_segment_slot_by_name(seg, name, &found));
+        if (!control_scribbled() && s != FLOE_ERR_RELEASED_HANDLE)
+            EXPECT(s == FLOE_OK && found == slot, "slot %u named \"%s\" was found as %s, slot %u", slot, name,
+                   floe_status_name(s), found);
+        return;
+    }
+    bool null_out = chance(3);
+    s = C(G_SEGMENT, floe_segment_slot_by_name(seg, chance(95) ? name : "", null_out ? NULL : &found));
+    if (null_out)
+        EXPECT(s == FLOE_ERR_NULL, "floe_segment_slot_by_name with a NULL out_slot gave %s", floe_status_name(s));
+    else
+        SEG_OUTCOME(kind, seg, s, "floe_segment_slot_by_name", FLOE_OK, FLOE_ERR_NOT_FOUND);
+    if (s == FLOE_OK && kind == SA_OPEN && !control_scribbled())
+        EXPECT(found < slots, "a name was found as slot %u of %u", found, slots);
+    if (s != FLOE_OK)
+        EXPECT(found == (uint32_t)SENTINEL, "floe_segment_slot_by_name wrote *out_slot on failure");
+}
+
+/* Waits at most 2 ms for any of 1 to 4 slots (one out of range now and then), or with a count floe
+ * refuses. */
+static void seg_wait_any(floe_segment *seg, enum seg_arg kind, uint32_t slots)
+{
+    uint32_t which[4], seen[4];
+    size_t n = 1 + rnd(4), index = SENTINEL;
+    bool all_valid = true;
+    for (size_t i = 0; i < n; i++) {
+        which[i] = chance(95) ? pick_slot(slots) : (slots > 0 ? rnd(slots) : 0);
+        all_valid = all_valid && which[i] < slots;
+        seen[i] = (uint32_t)rnd64();
+        if (which[i] < slots && kind == SA_OPEN && chance(80))
+            C(G_SEGMENT, floe_segment_change_count(seg, which[i], &seen[i]));
+    }
+    int64_t timeout = rnd(3);
+    floe_status s;
+    if (chance(4)) {
+        size_t count = chance(50) ? 0 : 129 + rnd(4);
+        s = C(G_SEGMENT, floe_segment_wait_any(seg, which, seen, count, timeout, &index));
+        EXPECT(s == FLOE_ERR_INVALID_ARGUMENT, "floe_segment_wait_any of %zu slots gave %s", count, floe_status_name(s));
+        return;
+    }
+    if (chance(3)) {
+        uint32_t null = rnd(3);
+        s = C(G_SEGMENT, floe_segment_wait_any(seg, null == 1 ? which : NULL, null == 0 ? seen : NULL, n, timeout, &index));
+        EXPECT(s == FLOE_ERR_NULL, "floe_segment_wait_any with a NULL array gave %s", floe_status_name(s));
+        return;
+    }
+    double started = now_s();
+    s = C(G_SEGMENT, floe_segment_wait_any(seg, which, seen, n, timeout, &index));
+    double took = now_s() - started;
+    EXPECT(took < 5.0, "floe_segment_wait_any(%" PRId64 " ms) took %.1f s", timeout, took);
+    if (all_valid || kind != SA_OPEN)
+        SEG_OUTCOME(kind, seg, s, "floe_segment_wait_any", FLOE_OK, FLOE_ERR_TIMEOUT);
+    else
+        SEG_OUTCOME(kind, seg, s, "floe_segment_wait_any", FLOE_ERR_OUT_OF_RANGE);
+    if (s == FLOE_OK)
+        EXPECT(index < n, "floe_segment_wait_any gave index %zu of %zu", index, n);
+    else
+        EXPECT(index == SENTINEL, "floe_segment_wait_any wrote *out_index on failure");
+}
+
+/* A graph's version block outside any segment: sized, encoded (into buffers too small now and
+ * then), decoded as it is (FLOE_OK, a graph that checks itself), and decoded with bytes changed or
+ * cut short, which the O(N) check must refuse. */
+static void block_roundtrip(host *h)
+{
+    enum arg_kind kind = A_LIVE;
+    int li;
+    floe_ref root, fresh = 0;
+    uint32_t r = rnd(100);
+    if (r < 45)
+        fresh = root = make_shape(h, G_SEGMENT, true);
+    else if (r < 50)
+        fresh = root = make_shape(h, G_SEGMENT, false);
+    else
+        root = pick_ref(h, &kind, &li);
+    if (r < 50 && root == 0)
+        return;
+    size_t need = SENTINEL, len = SENTINEL;
+    floe_status s = C(G_SEGMENT, floe_block_size(root, chance(2) ? NULL : &need));
+    REFUSED(kind, s, "floe_block_size");
+    if (LIVE_IN_PLACE(kind, root))
+        EXPECT(s == FLOE_ERR_INVALID_ARGUMENT || s == FLOE_ERR_NULL, "floe_block_size of an object read in place gave %s",
+               floe_status_name(s));
+    if (s != FLOE_OK) {
+        EXPECT(need == SENTINEL, "floe_block_size wrote *out_len on failure");
+        if (fresh)
+            C(G_REF, floe_ref_release(fresh));
+        return;
+    }
+    /* Another thread may repoint an atomic reference of the graph meanwhile: the size may change. */
+    size_t cap = chance(10) && need > 0 ? rnd((uint32_t)need) : need + rnd(64);
+    uint8_t *buf = malloc(cap + 1);
+    s = C(G_SEGMENT, floe_block_encode(root, buf, cap, &len));
+    if (s == FLOE_OK)
+        EXPECT(len <= cap && len >= 128, "floe_block_encode gave %zu bytes for a %zu-byte buffer", len, cap);
+    else {
+        EXPECT(len == SENTINEL, "floe_block_encode wrote *out_len on failure");
+        EXPECT(s == FLOE_ERR_BUFFER_TOO_SMALL, "floe_block_encode of a graph floe_block_size took gave %s: %s",
+               floe_status_name(s), floe_last_error_message());
+    }
+    if (fresh)
+        C(G_REF, floe_ref_release(fresh));
+    if (s != FLOE_OK) {
+        free(buf);
+        return;
+    }
+    floe_ref copy = SENTINEL;
+    s = C(G_SEGMENT, floe_block_decode(buf, len, &copy));
+    EXPECT(s == FLOE_OK, "decoding the block floe_block_encode wrote gave %s: %s", floe_status_name(s),
+           floe_last_error_message());
+    if (s == FLOE_OK) {
+        EXPECT(!IN_PLACE(copy), "floe_block_decode gave an in-place handle");
+        if (copy) {
+            walk(copy, G_WALK);
+            add_ref(h, copy);
+        }
+    }
+    /* The same bytes changed or cut short: never accepted. */
+    uint8_t *original = malloc(len);
+    memcpy(original, buf, len);
+    if (chance(70))
+        for (int k = 1 + (int)rnd(4); k > 0; k--)
+            buf[rnd((uint32_t)len)] ^= (uint8_t)(1 + rnd(255));
+    size_t cut = chance(30) ? 1 + rnd((uint32_t)len) : 0;
+    bool damaged = cut > 0 || memcmp(original, buf, len) != 0;
+    free(original);
+    copy = SENTINEL;
+    t_own_damage = true;
+    s = C(G_SEGMENT, floe_block_decode(buf, len - cut, &copy));
+    t_own_damage = false;
+    if (s == FLOE_OK) {
+        EXPECT(!damaged, "a version block with bytes changed or %zu of its %zu bytes cut off was decoded", cut, len);
+        if (copy)
+            C(G_REF, floe_ref_release(copy));
+    } else
+        EXPECT(copy == SENTINEL, "floe_block_decode wrote *out_root on failure");
+    if (chance(10)) {
+        for (size_t i = 0; i < cap; i++)
+            buf[i] = (uint8_t)rnd64();
+        t_own_damage = true;
+        s = C(G_SEGMENT, floe_block_decode(chance(95) ? buf : NULL, chance(95) ? cap : 0, &copy));
+        t_own_damage = false;
+        EXPECT(s != FLOE_OK, "random bytes were decoded as a version block");
+    }
+    free(buf);
+}
+
 static void op_segments(host *h)
 {
     uint32_t which = rnd(100);
@@ -2731,7 +2964,7 @@ static void op_segments(host *h)
         seg_unlink(G_SEGMENT);
         return;
     }
-    if (which < 20) {
+    if (which < 18) {
         /* a walk of the pool's handles, those read in place first */
         if (h->nrefs == 0)
             return;
@@ -2746,19 +2979,19 @@ static void op_segments(host *h)
     floe_segment *seg = pick_seg(&kind, &slots);
     floe_status s;
     uint32_t slot = pick_slot(slots), count = (uint32_t)SENTINEL;
-    if (which < 40)
+    if (which < 36)
         seg_publish(h, seg, kind, slots);
-    else if (which < 44) {
+    else if (which < 39) {
         s = C(G_SEGMENT, floe_segment_unpublish(seg, slot));
         if (slot < slots || kind != SA_OPEN)
             SEG_OUTCOME(kind, seg, s, "floe_segment_unpublish", FLOE_OK);
         else
             SEG_OUTCOME(kind, seg, s, "floe_segment_unpublish", FLOE_ERR_OUT_OF_RANGE);
-    } else if (which < 70)
+    } else if (which < 60)
         seg_read(h, seg, kind, slots, false);
-    else if (which < 80)
+    else if (which < 67)
         seg_read(h, seg, kind, slots, true);
-    else if (which < 87) {
+    else if (which < 72) {
         bool null_out = chance(3);
         s = C(G_SEGMENT, floe_segment_change_count(seg, slot, null_out ? NULL : &count));
         if (null_out)
@@ -2769,7 +3002,7 @@ static void op_segments(host *h)
             SEG_OUTCOME(kind, seg, s, "floe_segment_change_count", FLOE_ERR_OUT_OF_RANGE);
         if (s != FLOE_OK)
             EXPECT(count == (uint32_t)SENTINEL, "floe_segment_change_count wrote *out_count on failure");
-    } else if (which < 93) {
+    } else if (which < 76) {
         uint32_t seen = (uint32_t)rnd64();
         if (chance(70) && slot < slots)
             C(G_SEGMENT, floe_segment_change_count(seg, slot, &seen));
@@ -2786,7 +3019,17 @@ static void op_segments(host *h)
             EXPECT(count != seen, "floe_segment_wait gave FLOE_OK and the count it was told (%u)", seen);
         else
             EXPECT(count == (uint32_t)SENTINEL, "floe_segment_wait wrote *out_count on failure");
-    } else {
+    } else if (which < 79)
+        seg_wait_any(seg, kind, slots);
+    else if (which < 83)
+        seg_verify(seg, kind, slots);
+    else if (which < 85)
+        seg_text(seg, kind, chance(20));
+    else if (which < 89)
+        seg_names(seg, kind, slots);
+    else if (which < 94)
+        block_roundtrip(h);
+    else {
         /* a segment given as a handle, and a handle as a segment */
         size_t n;
         floe_ref r = 0;
