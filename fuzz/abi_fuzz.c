@@ -1,7 +1,7 @@
 /*
  * abi_fuzz.c — a multi-threaded random-call fuzzer over the whole C ABI of floe.
  *
- *   abi_fuzz [--seed S] [--seconds N] [--calls BUDGET]
+ *   abi_fuzz [--seed S] [--seconds N] [--calls BUDGET] [--scribble none|data|control]
  *
  * The main thread initialises floe and drains the main queue between its own random calls; four
  * host threads make random calls over every entry point with valid, stale, released, other-thread,
@@ -11,6 +11,23 @@
  * only under a read lock that the owner takes for writing before it releases them), and every
  * pointer argument is NULL or valid — and breaks every rule floe promises to check.
  *
+ * Segments: a few named segments of this process (abi-fuzz-<pid>-<k>, unlinked at the end),
+ * created, opened (once, twice, missing, refused names), closed (twice: FLOE_ERR_RELEASED_HANDLE),
+ * unlinked and created again; made-up segment pointers (FLOE_ERR_INVALID_HANDLE); publishes of
+ * frozen graphs of random shape, of the pool's graphs (mutable: FLOE_ERR_NOT_FROZEN; read in
+ * place: FLOE_ERR_INVALID_ARGUMENT) and to slots out of range; unpublish, change counts, waits for
+ * one slot or several of at most 3 ms, verify, inspect, recover, slot names, copies and reads in
+ * place; version blocks outside segments, encoded, decoded, and decoded with bytes changed (never
+ * accepted). The handles floe_segment_read gives join the thread's pool, so every object call
+ * meets them (a write is FLOE_ERR_FROZEN; a call that needs a heap object refuses them), jobs,
+ * producers and initialisers hand them to floe (which must release them), and they are walked
+ * object by object. make_shape's objects check themselves, so a value read in place that its
+ * publisher did not write is caught. A scribbler thread writes bytes with pwrite into the
+ * segments' files from a random moment on (--scribble data, the default: into their data pages,
+ * mostly into the versions the slots reference; control: into the header, slots, writer record,
+ * reader table and page map too, where the only promise left is a documented status — never a
+ * crash, a hang or a panic). Until its first write no call may report a damaged version.
+ *
  * Checked on every call: the status has a name (floe_status_name is not "FLOE_UNKNOWN_STATUS"), is
  * not FLOE_ERR_PANIC (floe panicked), and after a failure floe_last_error_status agrees and
  * floe_last_error_message is not empty; an out-handle is written only on success; a handle this
@@ -18,20 +35,24 @@
  * queue is FLOE_ERR_WOULD_DEADLOCK, a made-up handle is refused...). A watchdog fails a run in which
  * no call completes for a minute (a hang). At the end everything is released, workers and pools
  * terminated, floe_runtime_shutdown(false, 10000) run, and every floe_runtime_stats counter must be
- * zero (a leak fails). The last line is "N passed, M failed" over the run's checks: one per thread
- * (main, host-1..4, jobs and callbacks), shutdown and leaks.
+ * zero (a leak fails; handles read in place count in live_handles), and no segment of the run may
+ * be left in /dev/shm. The last line is "N passed, M failed" over the run's checks: one per thread
+ * (main, host-1..4, jobs and callbacks), shutdown, leaks and segments.
  */
 
-#define _GNU_SOURCE /* pthread_setname_np, nanosleep */
+#define _GNU_SOURCE /* pthread_setname_np, nanosleep, pread, pwrite */
 
 #include "floe.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,6 +63,11 @@ static uint64_t g_seed;
 static double g_seconds = 10;
 static uint64_t g_budget = UINT64_MAX;
 static atomic_bool g_stop;
+/* Set before the scribbler's first write into a segment (see "The scribbler"): until then every
+ * segment byte is as floe wrote it, and a damaged version is floe's own fault. */
+static atomic_bool g_scribbled;
+/* Set while the calling thread decodes bytes it damaged itself. */
+static _Thread_local bool t_own_damage;
 
 enum group {
     G_OBJECT,
@@ -60,11 +86,14 @@ enum group {
     G_TYPE,
     G_RUNTIME,
     G_ERROR,
+    G_SEGMENT,
+    G_WALK,
     G_COUNT
 };
 static const char *const group_names[G_COUNT] = {
     "objects",   "lists",   "strings", "refs",     "atomics",    "freeze", "transfer", "workers",
     "futures",   "pools",   "globals", "shared_data", "main_queue", "types",  "runtime",  "errors",
+    "segments",  "walks",
 };
 static atomic_ullong g_calls[G_COUNT];
 static atomic_ullong g_total;
@@ -74,6 +103,9 @@ static atomic_ullong g_jobs_run, g_callbacks_run, g_inits_run, g_producers_run, 
 enum { N_HOST = 4, CHECK_JOBS = N_HOST + 1, N_THREAD_CHECKS = N_HOST + 2 };
 static atomic_int g_violations[N_THREAD_CHECKS];
 static atomic_int g_printed;
+/* Violations printed per line of this file: a flood from one check does not hide the others. */
+#define MAX_LINES 8192
+static atomic_int g_printed_at[MAX_LINES];
 
 /* Per thread: which check it counts for, its name, the call under way (for the watchdog). */
 static _Thread_local int t_check = CHECK_JOBS;
@@ -83,7 +115,7 @@ static _Atomic(const char *) g_current[N_THREAD_CHECKS];
 static void violation(const char *call, int line, const char *fmt, ...)
 {
     atomic_fetch_add(&g_violations[t_check], 1);
-    if (atomic_fetch_add(&g_printed, 1) >= 40)
+    if (atomic_fetch_add(&g_printed_at[line % MAX_LINES], 1) >= 3 || atomic_fetch_add(&g_printed, 1) >= 60)
         return;
     char what[512];
     va_list args;
@@ -119,6 +151,11 @@ static floe_status checked(int group, floe_status status, const char *call, int 
     if (floe_last_error_status() != status)
         violation(call, line, "returned %s but floe_last_error_status() is %s", floe_status_name(status),
                   floe_status_name(floe_last_error_status()));
+    /* Only segment bytes make these, and until the scribbler's first write they are floe's own
+     * (a callback's failure on purpose, "by the fuzzer", may carry any status). */
+    if ((status == FLOE_ERR_CORRUPT || status == FLOE_ERR_TYPE_MISMATCH || status == FLOE_ERR_INCOMPATIBLE) &&
+        !atomic_load(&g_scribbled) && !t_own_damage && !strstr(message ? message : "", "by the fuzzer"))
+        violation(call, line, "%s with no segment byte scribbled: %s", floe_status_name(status), message ? message : "");
     return status;
 }
 
@@ -170,10 +207,12 @@ static char g_garbage_area[4096];
 
 static floe_ref garbage_handle(void)
 {
-    switch (rnd(4)) {
+    switch (rnd(5)) {
     case 0: return rnd64() | 1;
     case 1: return rnd64() | 0x8000000000000000ull;
     case 2: return (floe_ref)(uintptr_t)(g_garbage_area + rnd(sizeof g_garbage_area));
+    case 3: /* shaped like a handle read in place, with a generation no handle reaches in a run */
+        return (uint64_t)(0x80000001u | (uint32_t)rnd64()) << 32 | 0x80000000u | rnd(64);
     default: return UINT64_MAX - rnd(16);
     }
 }
@@ -330,6 +369,7 @@ typedef struct host {
     floe_ref exhibit_ref;
     floe_future exhibit_fut;
     bool done;
+    floe_ref produced; /* an in-place handle this thread's producer handed to floe, checked after the call */
 } host;
 
 static host g_hosts[N_HOST + 1];
@@ -428,8 +468,38 @@ static void expect_refused(enum arg_kind kind, floe_status s, const char *call, 
 }
 #define REFUSED(kind, s, call) expect_refused((kind), (s), (call), __LINE__)
 
+/* Handles to objects read in place from a segment carry this bit (docs/segment-format.md). */
+#define IN_PLACE(ref) (((ref) & 0x80000000ull) != 0)
+/* A live handle of the pool to an object read in place from a segment. */
+#define LIVE_IN_PLACE(kind, ref) ((kind) == A_LIVE && IN_PLACE(ref))
+
+/* A change to an object read in place is FLOE_ERR_FROZEN, whatever else is wrong with the call. */
+static void expect_frozen(bool in_place, floe_status s, const char *call, int line)
+{
+    if (in_place && s != FLOE_ERR_FROZEN)
+        violation(call, line, "a change to an object read in place gave %s, not FLOE_ERR_FROZEN", floe_status_name(s));
+}
+#define FROZEN_IF(in_place, s, call) expect_frozen((in_place), (s), (call), __LINE__)
+
+/* A call that needs a heap object never takes one read in place. */
+static void expect_not_taken(bool in_place, floe_status s, const char *call, int line)
+{
+    if (in_place && s == FLOE_OK)
+        violation(call, line, "an object read in place was taken where a heap object is needed (FLOE_OK)");
+}
+#define NOT_TAKEN(in_place, s, call) expect_not_taken((in_place), (s), (call), __LINE__)
+
 /* ------------------------------------------------------------------------------------------ */
 /* Graphs                                                                                     */
+
+/* Whether `text` is ASCII (random_string makes other bytes too, which floe refuses as not UTF-8). */
+static bool ascii(const char *text)
+{
+    for (; text && *text; text++)
+        if ((unsigned char)*text >= 0x80)
+            return false;
+    return text != NULL;
+}
 
 static const char *random_string(char *buf, size_t len)
 {
@@ -465,6 +535,871 @@ static floe_ref make_graph(int group)
     if (chance(15))
         C(group, floe_object_set_ref(node, F_NEXT, node)); /* a self cycle */
     return node;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Segments: a few named segments of this process, the pointers open on them, their scribbler  */
+
+/* An out-version floe must leave alone on failure. */
+#define VERSION_SENTINEL (INT32_MIN + 0x5e57)
+
+enum scribble_mode { SCRIBBLE_NONE, SCRIBBLE_DATA, SCRIBBLE_CONTROL };
+static const char *const scribble_names[] = {"none", "data", "control"};
+static int g_scribble = SCRIBBLE_DATA;
+static double g_scribble_start; /* when the scribbler writes its first byte (now_s() time) */
+static atomic_ullong g_scribbles, g_seg_created, g_seg_opened, g_seg_published, g_seg_full, g_seg_read_in_place,
+    g_seg_read_copies, g_seg_read_limited, g_seg_damaged, g_walked_objects, g_checked_objects, g_damaged_objects;
+
+/* True once garbage may have reached floe's view of some segment: checks of exact values stop. */
+static bool scribbled(void) { return atomic_load(&g_scribbled); }
+/* True once the control words (header, slots, writer, readers, page map) may be garbage: then a
+ * call on an open segment may give any documented status (never a crash, a hang or a panic). */
+static bool control_scribbled(void) { return g_scribble == SCRIBBLE_CONTROL && scribbled(); }
+
+#define N_SEG_NAMES 3
+#define MAX_SEG_OPEN 8
+#define MAX_SEG_CLOSED 16
+#define MAX_SEG_CREATIONS 16
+
+/* A name of this process's (abi-fuzz-<pid>-<k>), the segment under it if any, and where its data
+ * pages lie (read from its header at creation, for the scribbler). */
+typedef struct segname {
+    char name[64];
+    char path[96];         /* /dev/shm/floe.<name> */
+    pthread_mutex_t lock;  /* held across each create, open, unlink and scribble of this name */
+    bool exists;           /* created and not unlinked */
+    uint32_t slots, page_size, page_count;
+    uint64_t len, slots_off, data_off;
+} segname;
+static segname g_segnames[N_SEG_NAMES];
+static atomic_int g_creations;
+static double g_next_unlink; /* under g_seg_lock */
+
+/* Open segment pointers, usable by every thread; closed ones (each closed once, by the thread that
+ * took it out of the open list) never work again. */
+typedef struct segopen {
+    floe_segment *seg;
+    uint32_t slots;
+} segopen;
+static pthread_mutex_t g_seg_lock = PTHREAD_MUTEX_INITIALIZER;
+static segopen g_seg_open[MAX_SEG_OPEN];
+static int g_nseg_open;
+static floe_segment *g_seg_closed[MAX_SEG_CLOSED];
+static int g_nseg_closed, g_seg_closed_next;
+
+static bool seg_still_open(floe_segment *seg)
+{
+    bool found = false;
+    pthread_mutex_lock(&g_seg_lock);
+    for (int i = 0; i < g_nseg_open && !found; i++)
+        found = g_seg_open[i].seg == seg;
+    pthread_mutex_unlock(&g_seg_lock);
+    return found;
+}
+static void seg_closed(floe_segment *seg)
+{
+    pthread_mutex_lock(&g_seg_lock);
+    g_seg_closed[g_seg_closed_next] = seg;
+    g_seg_closed_next = (g_seg_closed_next + 1) % MAX_SEG_CLOSED;
+    if (g_nseg_closed < MAX_SEG_CLOSED)
+        g_nseg_closed++;
+    pthread_mutex_unlock(&g_seg_lock);
+}
+/* Takes an open pointer out of the list (the caller closes it); NULL when none. */
+static floe_segment *seg_take(int keep)
+{
+    floe_segment *seg = NULL;
+    pthread_mutex_lock(&g_seg_lock);
+    if (g_nseg_open > keep) {
+        int i = (int)rnd(g_nseg_open);
+        seg = g_seg_open[i].seg;
+        g_seg_open[i] = g_seg_open[--g_nseg_open];
+    }
+    pthread_mutex_unlock(&g_seg_lock);
+    return seg;
+}
+static void seg_close_taken(floe_segment *seg, int group)
+{
+    floe_status s = C(group, floe_segment_close(seg));
+    EXPECT(s == FLOE_OK, "closing an open segment gave %s: %s", floe_status_name(s), floe_last_error_message());
+    seg_closed(seg);
+}
+/* Adds a freshly opened pointer to the list; with the list full, closes another. */
+static void seg_add(floe_segment *seg, uint32_t slots, int group)
+{
+    floe_segment *evicted = NULL;
+    pthread_mutex_lock(&g_seg_lock);
+    if (g_nseg_open == MAX_SEG_OPEN) {
+        int i = (int)rnd(MAX_SEG_OPEN);
+        evicted = g_seg_open[i].seg;
+        g_seg_open[i] = g_seg_open[--g_nseg_open];
+    }
+    g_seg_open[g_nseg_open++] = (segopen){seg, slots};
+    pthread_mutex_unlock(&g_seg_lock);
+    if (evicted)
+        seg_close_taken(evicted, group);
+}
+
+/* The kind of segment pointer handed to a call. */
+enum seg_arg { SA_OPEN, SA_CLOSED, SA_GARBAGE, SA_NULL };
+
+/* A made-up segment pointer: never one floe gave out (a live segment's id with a generation no
+ * segment ever had, an address, a handle, random bits). */
+static floe_segment *garbage_segment(void)
+{
+    uint64_t v;
+    switch (rnd(4)) {
+    case 0: {
+        v = rnd64();
+        pthread_mutex_lock(&g_seg_lock);
+        if (g_nseg_open > 0)
+            v = ((uint64_t)(uintptr_t)g_seg_open[rnd(g_nseg_open)].seg & 0xffffffffull) |
+                ((uint64_t)(0x80000001u | (uint32_t)rnd64()) << 32);
+        pthread_mutex_unlock(&g_seg_lock);
+        break;
+    }
+    case 1: v = (uint64_t)(uintptr_t)garbage_pointer(); break;
+    case 2: v = garbage_handle(); break;
+    default: v = rnd64() | 1; break;
+    }
+    return (floe_segment *)(uintptr_t)v;
+}
+
+/* A segment argument: open (its slot count in *slots), closed, made up or NULL. */
+static floe_segment *pick_seg(enum seg_arg *kind, uint32_t *slots)
+{
+    uint32_t r = rnd(100);
+    *slots = 0;
+    if (r < 88) {
+        pthread_mutex_lock(&g_seg_lock);
+        if (g_nseg_open > 0) {
+            segopen o = g_seg_open[rnd(g_nseg_open)];
+            pthread_mutex_unlock(&g_seg_lock);
+            *kind = SA_OPEN;
+            *slots = o.slots;
+            return o.seg;
+        }
+        pthread_mutex_unlock(&g_seg_lock);
+    }
+    if (r < 94) {
+        floe_segment *seg = NULL;
+        pthread_mutex_lock(&g_seg_lock);
+        if (g_nseg_closed > 0)
+            seg = g_seg_closed[rnd(g_nseg_closed)];
+        pthread_mutex_unlock(&g_seg_lock);
+        if (seg) {
+            *kind = SA_CLOSED;
+            return seg;
+        }
+    }
+    if (r < 96) {
+        *kind = SA_NULL;
+        return NULL;
+    }
+    *kind = SA_GARBAGE;
+    return garbage_segment();
+}
+
+/* A slot of a segment with `slots` slots: mostly valid, sometimes just past the end or far out. */
+static uint32_t pick_slot(uint32_t slots)
+{
+    uint32_t r = rnd(100);
+    if (r < 90 && slots > 0)
+        return rnd(slots);
+    if (r < 96)
+        return slots + rnd(3);
+    return UINT32_MAX - rnd(2);
+}
+
+/* Checks the status of a call given segment `seg` of `kind` (and nothing else wrong but what `set`
+ * allows): a closed segment is FLOE_ERR_RELEASED_HANDLE, a made-up one FLOE_ERR_INVALID_HANDLE,
+ * NULL FLOE_ERR_NULL; an open one is one of `set` (or FLOE_ERR_RELEASED_HANDLE when another thread
+ * closed it meanwhile), anything documented once control words were scribbled. */
+static void seg_outcome(enum seg_arg kind, floe_segment *seg, floe_status s, const char *call, int line,
+                        const floe_status *set, size_t n)
+{
+    switch (kind) {
+    case SA_CLOSED:
+        if (s != FLOE_ERR_RELEASED_HANDLE)
+            violation(call, line, "a closed segment gave %s, not FLOE_ERR_RELEASED_HANDLE", floe_status_name(s));
+        return;
+    case SA_GARBAGE:
+        if (s != FLOE_ERR_INVALID_HANDLE)
+            violation(call, line, "made-up segment %p gave %s, not FLOE_ERR_INVALID_HANDLE", (void *)seg,
+                      floe_status_name(s));
+        return;
+    case SA_NULL:
+        if (s != FLOE_ERR_NULL)
+            violation(call, line, "a NULL segment gave %s, not FLOE_ERR_NULL", floe_status_name(s));
+        return;
+    case SA_OPEN:
+        for (size_t i = 0; i < n; i++)
+            if (set[i] == s)
+                return;
+        if (s == FLOE_ERR_RELEASED_HANDLE) {
+            if (seg_still_open(seg))
+                violation(call, line, "an open segment gave FLOE_ERR_RELEASED_HANDLE: %s", floe_last_error_message());
+            return;
+        }
+        if (control_scribbled())
+            return;
+        violation(call, line, "an open segment gave %s: %s", floe_status_name(s),
+                  s == FLOE_OK ? "" : floe_last_error_message());
+        return;
+    }
+}
+#define SEG_OUTCOME(kind, seg, s, call, ...)                                                                       \
+    seg_outcome((kind), (seg), (s), (call), __LINE__, (const floe_status[]){__VA_ARGS__},                          \
+                sizeof((const floe_status[]){__VA_ARGS__}) / sizeof(floe_status))
+
+/* Statuses a read from a segment may give besides success and the caller's own mistakes: a damaged
+ * version (only once something was scribbled; `checked` sees to that), a full reader table. */
+#define READ_FAILURES FLOE_ERR_CORRUPT, FLOE_ERR_INCOMPATIBLE, FLOE_ERR_TYPE_MISMATCH, FLOE_ERR_LIMIT
+
+/* Reads the creation-time layout of `sn`'s file from its header. */
+static bool seg_read_header(segname *sn)
+{
+    unsigned char hdr[128];
+    int fd = open(sn->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return false;
+    bool ok = pread(fd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr && memcmp(hdr, "FLOESEG1", 8) == 0;
+    close(fd);
+    if (!ok)
+        return false;
+    memcpy(&sn->len, hdr + 16, 8);
+    memcpy(&sn->page_size, hdr + 24, 4);
+    memcpy(&sn->slots, hdr + 28, 4);
+    memcpy(&sn->page_count, hdr + 36, 4);
+    memcpy(&sn->slots_off, hdr + 40, 8);
+    memcpy(&sn->data_off, hdr + 72, 8);
+    return sn->data_off > 0 && sn->data_off < sn->len && sn->page_size > 0;
+}
+
+/* Creates segment name `k` with valid arguments (the caller holds its lock): FLOE_OK when it does
+ * not exist, FLOE_ERR_EXISTS when it does. */
+static void seg_create_locked(int k, int group)
+{
+    segname *sn = &g_segnames[k];
+    static const uint64_t sizes[] = {128 << 10, 1 << 20, 2 << 20, 4 << 20};
+    static const uint32_t readers[] = {2, 16, 64, 128, 128, 256};
+    uint64_t size = sizes[rnd(4)] + rnd(5000);
+    uint32_t slots = chance(10) ? 1 : 2 + rnd(7);
+    floe_segment *seg = (floe_segment *)(uintptr_t)SENTINEL;
+    bool fresh = !sn->exists && atomic_load(&g_creations) < MAX_SEG_CREATIONS;
+    if (!sn->exists && !fresh)
+        return;
+    floe_status s = C(group, floe_segment_create(sn->name, size, slots, readers[rnd(6)], &seg));
+    if (!fresh) {
+        EXPECT(s == FLOE_ERR_EXISTS, "creating segment %s, which exists, gave %s", sn->name, floe_status_name(s));
+        EXPECT(seg == (floe_segment *)(uintptr_t)SENTINEL, "floe_segment_create wrote *out_segment on failure");
+        return;
+    }
+    EXPECT(s == FLOE_OK, "creating segment %s (%" PRIu64 " bytes, %u slots) gave %s: %s", sn->name, size, slots,
+           floe_status_name(s), floe_last_error_message());
+    if (s != FLOE_OK)
+        return;
+    atomic_fetch_add(&g_creations, 1);
+    atomic_fetch_add(&g_seg_created, 1);
+    sn->exists = true;
+    if (!seg_read_header(sn)) {
+        violation("floe_segment_create", __LINE__, "segment %s has no readable header at %s", sn->name, sn->path);
+        sn->slots = slots;
+    }
+    EXPECT(sn->slots == slots, "segment %s has %u slots, created with %u", sn->name, sn->slots, slots);
+    seg_add(seg, slots, group);
+}
+
+/* Create with arguments floe must refuse (FLOE_ERR_INVALID_ARGUMENT, FLOE_ERR_NULL), or valid ones
+ * on a name of this process (FLOE_OK, or FLOE_ERR_EXISTS). */
+static void seg_create(int group, int tag)
+{
+    if (chance(60)) {
+        int k = (int)rnd(N_SEG_NAMES);
+        pthread_mutex_lock(&g_segnames[k].lock);
+        seg_create_locked(k, group);
+        pthread_mutex_unlock(&g_segnames[k].lock);
+        return;
+    }
+    char name[256], path[300];
+    snprintf(name, sizeof name, "abi-fuzz-%d-bad-%d", (int)getpid(), tag); /* a thread's own */
+    snprintf(path, sizeof path, "/dev/shm/floe.%s", name);
+    uint64_t size = 256 << 10;
+    uint32_t slots = 2, readers = 2;
+    floe_status want = FLOE_ERR_INVALID_ARGUMENT;
+    const char *n = name;
+    switch (rnd(10)) {
+    case 0: n = NULL; want = FLOE_ERR_NULL; break;
+    case 1: n = ""; break;
+    case 2: n = ".hidden"; break;
+    case 3: n = "a/b"; break;
+    case 4: memset(name, 'x', 201); name[201] = '\0'; break;
+    case 5: n = chance(50) ? "caf\xc3\xa9" : "bad\xff"; break;
+    case 6: size = chance(50) ? rnd(4097) : UINT64_MAX - rnd(4096); break; /* no data page; past 2^64 rounded */
+    case 7: size = ((uint64_t)1 << 63) + rnd64() % ((uint64_t)1 << 62); break;
+    case 8: slots = chance(50) ? 0 : 65537 + rnd(1000); break;
+    default: readers = chance(50) ? 0 : 65537 + rnd(1000); break;
+    }
+    floe_segment *seg = (floe_segment *)(uintptr_t)SENTINEL;
+    floe_status s = C(group, floe_segment_create(n, size, slots, readers, &seg));
+    EXPECT(s == want, "floe_segment_create(%s, %" PRIu64 ", %u, %u) gave %s, not %s", n ? n : "NULL", size, slots,
+           readers, floe_status_name(s), floe_status_name(want));
+    EXPECT(seg == (floe_segment *)(uintptr_t)SENTINEL, "floe_segment_create wrote *out_segment on failure");
+    if (s == FLOE_OK) {
+        floe_segment_close(seg);
+        floe_segment_unlink(n);
+    }
+    EXPECT(access(path, F_OK) != 0, "a refused creation left %s behind", path);
+}
+
+/* Opens name `k` (existing: FLOE_OK or a full reader table; unlinked: FLOE_ERR_NOT_FOUND), now and
+ * then twice in a row; or a name that never existed, or one floe refuses. */
+static void seg_open(int group)
+{
+    floe_segment *seg = (floe_segment *)(uintptr_t)SENTINEL;
+    floe_status s;
+    if (chance(15)) {
+        char name[64];
+        const char *n = name;
+        floe_status want = FLOE_ERR_NOT_FOUND;
+        snprintf(name, sizeof name, "abi-fuzz-%d-missing", (int)getpid());
+        switch (rnd(4)) {
+        case 0: n = NULL; want = FLOE_ERR_NULL; break;
+        case 1: n = chance(50) ? "" : "../etc"; want = FLOE_ERR_INVALID_ARGUMENT; break;
+        default: break;
+        }
+        s = C(group, floe_segment_open(n, &seg));
+        EXPECT(s == want, "floe_segment_open(%s) gave %s, not %s", n ? n : "NULL", floe_status_name(s), floe_status_name(want));
+        EXPECT(seg == (floe_segment *)(uintptr_t)SENTINEL, "floe_segment_open wrote *out_segment on failure");
+        if (chance(20))
+            EXPECT(C(group, floe_segment_open(g_segnames[0].name, NULL)) == FLOE_ERR_NULL,
+                   "floe_segment_open with a NULL out_segment was not FLOE_ERR_NULL");
+        return;
+    }
+    int k = (int)rnd(N_SEG_NAMES);
+    segname *sn = &g_segnames[k];
+    pthread_mutex_lock(&sn->lock);
+    for (int times = chance(20) ? 2 : 1; times > 0; times--) {
+        seg = (floe_segment *)(uintptr_t)SENTINEL;
+        s = C(group, floe_segment_open(sn->name, &seg));
+        if (!sn->exists)
+            EXPECT(s == FLOE_ERR_NOT_FOUND, "opening unlinked segment %s gave %s", sn->name, floe_status_name(s));
+        else if (!control_scribbled())
+            EXPECT(s == FLOE_OK || s == FLOE_ERR_LIMIT, "opening segment %s gave %s: %s", sn->name, floe_status_name(s),
+                   floe_last_error_message());
+        if (s != FLOE_OK) {
+            EXPECT(seg == (floe_segment *)(uintptr_t)SENTINEL, "floe_segment_open wrote *out_segment on failure");
+            break;
+        }
+        atomic_fetch_add(&g_seg_opened, 1);
+        seg_add(seg, sn->slots, group);
+    }
+    pthread_mutex_unlock(&sn->lock);
+}
+
+/* Closes an open pointer (FLOE_OK), then maybe again (FLOE_ERR_RELEASED_HANDLE); closes a made-up
+ * or NULL one. */
+static void seg_close(int group)
+{
+    floe_status s;
+    if (chance(85)) {
+        floe_segment *seg = seg_take(2);
+        if (!seg)
+            return;
+        seg_close_taken(seg, group);
+        if (chance(40)) {
+            s = C(group, floe_segment_close(seg));
+            EXPECT(s == FLOE_ERR_RELEASED_HANDLE, "closing a segment twice gave %s", floe_status_name(s));
+        }
+        return;
+    }
+    enum seg_arg kind;
+    uint32_t slots;
+    floe_segment *seg = pick_seg(&kind, &slots);
+    if (kind == SA_OPEN)
+        return; /* an open one is closed by the thread that takes it out of the list */
+    s = C(group, floe_segment_close(seg));
+    SEG_OUTCOME(kind, seg, s, "floe_segment_close", FLOE_OK);
+}
+
+/* Removes a name now and then (FLOE_OK, or FLOE_ERR_NOT_FOUND when it is gone); pointers open on
+ * it keep working, and a later create makes a new segment under it. */
+static void seg_unlink(int group)
+{
+    double now = now_s();
+    pthread_mutex_lock(&g_seg_lock);
+    bool due = now >= g_next_unlink && atomic_load(&g_creations) < MAX_SEG_CREATIONS;
+    if (due)
+        g_next_unlink = now + g_seconds / 6;
+    pthread_mutex_unlock(&g_seg_lock);
+    floe_status s;
+    if (!due) {
+        char name[64];
+        snprintf(name, sizeof name, "abi-fuzz-%d-missing", (int)getpid());
+        s = C(group, floe_segment_unlink(chance(80) ? name : chance(50) ? NULL : ".x"));
+        EXPECT(s != FLOE_OK, "unlinking a segment that does not exist gave FLOE_OK");
+        return;
+    }
+    int k = (int)rnd(N_SEG_NAMES);
+    segname *sn = &g_segnames[k];
+    pthread_mutex_lock(&sn->lock);
+    s = C(group, floe_segment_unlink(sn->name));
+    EXPECT(s == (sn->exists ? FLOE_OK : FLOE_ERR_NOT_FOUND), "unlinking segment %s (%s) gave %s", sn->name,
+           sn->exists ? "existing" : "unlinked", floe_status_name(s));
+    sn->exists = false;
+    pthread_mutex_unlock(&sn->lock);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Self-checking graphs, and walks over any graph                                              */
+
+/* make_shape's objects check themselves: a Node named "#chk:<hex>" has count <hex>, ratio
+ * count % 1000003 and flag count & 1; a list whose element 0 is "#chkl" has key k at 1 and at
+ * i >= 2 an element of kind shape_kind(k, i) and value shape_int / shape_double / shape_bool /
+ * "e<i>" (references anywhere). The fuzzer's other strings never start with '#'. */
+static const uint32_t shape_kinds[5] = {FLOE_KIND_INT, FLOE_KIND_DOUBLE, FLOE_KIND_BOOL, FLOE_KIND_STRING, FLOE_KIND_REF};
+static uint32_t shape_kind(int64_t k, size_t i) { return shape_kinds[((uint64_t)k + i) % 5]; }
+static int64_t shape_int(int64_t k, size_t i) { return (int64_t)((uint64_t)k * 31 + i); }
+static double shape_double(size_t i) { return (double)i / 4; }
+static bool shape_bool(int64_t k, size_t i) { return (((uint64_t)k >> (i % 64)) & 1) != 0; }
+static double shape_ratio(uint64_t count) { return (double)(count % 1000003); }
+
+#define SHAPE_MAX 160
+/* A fresh graph of random shape on the calling thread, frozen when `freeze`: 1 to 8 Nodes (now and
+ * then up to 160), each with lists of mixed elements (now and then hundreds), shared lists,
+ * references forming chains, cycles and self loops, and an atomic reference to a frozen graph of
+ * the pool. 0 when floe refused something. */
+static floe_ref make_shape(host *h, int group, bool freeze)
+{
+    floe_ref nodes[SHAPE_MAX], lists[SHAPE_MAX];
+    int n = chance(92) ? 1 + (int)rnd(8) : 9 + (int)rnd(SHAPE_MAX - 9), nl = 0;
+    char text[40];
+    for (int i = 0; i < n; i++) {
+        if (C(group, floe_object_new(g_node, &nodes[i])) != FLOE_OK) {
+            n = i;
+            break;
+        }
+        uint64_t count = rnd64();
+        snprintf(text, sizeof text, "#chk:%" PRIx64, count);
+        C(group, floe_object_set_string(nodes[i], F_NAME, text));
+        C(group, floe_object_set_int(nodes[i], F_COUNT, (int64_t)count));
+        C(group, floe_object_set_double(nodes[i], F_RATIO, shape_ratio(count)));
+        C(group, floe_object_set_bool(nodes[i], F_FLAG, (count & 1) != 0));
+        C(G_ATOMIC, floe_object_atomic_set(nodes[i], F_HITS, (int32_t)count));
+        C(G_ATOMIC, floe_object_atomic_set(nodes[i], F_TOTAL, (int64_t)count));
+        if (chance(60) && C(G_LIST, floe_list_new(&lists[nl])) == FLOE_OK) {
+            floe_ref list = lists[nl++];
+            int64_t k = (int64_t)rnd64();
+            size_t m = chance(95) ? rnd(10) : 50 + rnd(600);
+            C(G_LIST, floe_list_push_string(list, "#chkl"));
+            C(G_LIST, floe_list_push_int(list, k));
+            for (size_t e = 2; e < m + 2; e++) {
+                switch (shape_kind(k, e)) {
+                case FLOE_KIND_INT: C(G_LIST, floe_list_push_int(list, shape_int(k, e))); break;
+                case FLOE_KIND_DOUBLE: C(G_LIST, floe_list_push_double(list, shape_double(e))); break;
+                case FLOE_KIND_BOOL: C(G_LIST, floe_list_push_bool(list, shape_bool(k, e))); break;
+                case FLOE_KIND_STRING:
+                    snprintf(text, sizeof text, "e%zu", e);
+                    C(G_LIST, floe_list_push_string(list, text));
+                    break;
+                default: C(G_LIST, floe_list_push_ref(list, chance(80) ? nodes[rnd(i + 1)] : 0)); break;
+                }
+            }
+        }
+        if (nl > 0)
+            C(group, floe_object_set_ref(nodes[i], F_ITEMS, lists[rnd(nl)])); /* shared now and then */
+    }
+    if (n == 0) {
+        for (int j = 0; j < nl; j++)
+            C(G_REF, floe_ref_release(lists[j]));
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        uint32_t r = rnd(10);
+        floe_ref next = r < 6 ? (i + 1 < n ? nodes[i + 1] : nodes[0]) : r < 8 ? nodes[rnd(n)] : 0;
+        if (next)
+            C(group, floe_object_set_ref(nodes[i], F_NEXT, next));
+    }
+    floe_ref root = nodes[0];
+    for (int i = 1; i < n; i++)
+        C(G_REF, floe_ref_release(nodes[i]));
+    for (int j = 0; j < nl; j++)
+        C(G_REF, floe_ref_release(lists[j]));
+    if (!freeze)
+        return root;
+    if (C(G_FREEZE, floe_object_freeze(root, "shape")) != FLOE_OK) {
+        C(G_REF, floe_ref_release(root));
+        return 0;
+    }
+    if (h && h->nrefs > 0 && chance(30)) {
+        floe_ref target = h->refs[rnd(h->nrefs)];
+        floe_status s = C(G_ATOMIC, floe_object_atomic_ref_set(root, F_LATEST, target));
+        if (IN_PLACE(target))
+            EXPECT(s != FLOE_OK, "an atomic reference took an object read in place");
+    }
+    return root;
+}
+
+/* A status a read of an object read in place may give: the caller's mistakes and a damaged version. */
+static void in_place_read_status(floe_status s, const char *call, int line)
+{
+    switch (s) {
+    case FLOE_ERR_CORRUPT: case FLOE_ERR_TYPE_MISMATCH:
+        atomic_fetch_add_explicit(&g_damaged_objects, 1, memory_order_relaxed);
+        return;
+    case FLOE_OK: case FLOE_ERR_WRONG_KIND: case FLOE_ERR_OUT_OF_RANGE: case FLOE_ERR_BUFFER_TOO_SMALL: case FLOE_ERR_LIMIT:
+        return;
+    default:
+        violation(call, line, "reading an object in place gave %s: %s", floe_status_name(s), floe_last_error_message());
+    }
+}
+static floe_status walk_read(bool ip, floe_status s, const char *call, int line)
+{
+    if (ip)
+        in_place_read_status(s, call, line);
+    return s;
+}
+#define WALK_READ(ip, group, call) walk_read((ip), C(group, call), #call, __LINE__)
+
+/* A value read from an object floe read intact must be what its publisher wrote. */
+#define SHAPE_CHECK(cond, ...)                                                                                     \
+    do {                                                                                                           \
+        if (!(cond) && !scribbled())                                                                               \
+            violation(#cond, __LINE__, __VA_ARGS__);                                                               \
+    } while (0)
+
+#define WALK_MAX 24
+/* Reads the graph of `root` (the caller keeps it) object by object — every slot with the getter its
+ * kind calls for, now and then another getter, and writes, which an object read in place refuses
+ * with FLOE_ERR_FROZEN — following references up to WALK_MAX objects; checks make_shape's objects. */
+static void walk(floe_ref root, int group)
+{
+    floe_ref todo[WALK_MAX];
+    bool owned[WALK_MAX];
+    uint32_t seen[WALK_MAX];
+    int ntodo = 0, nseen = 0;
+    todo[ntodo] = root, owned[ntodo++] = false;
+    char buf[48];
+    for (int steps = 0; ntodo > 0; steps++) {
+        if (steps >= 4 * WALK_MAX) { /* enough: let go of what is left */
+            while (ntodo > 0)
+                if (owned[--ntodo])
+                    C(G_REF, floe_ref_release(todo[ntodo]));
+            break;
+        }
+        ntodo--;
+        floe_ref x = todo[ntodo];
+        bool own = owned[ntodo], ip = IN_PLACE(x);
+        uint32_t id = 0, ty = 0;
+        size_t n = 0;
+        bool known = false;
+        if (WALK_READ(ip, group, floe_object_id(x, &id)) == FLOE_OK) {
+            for (int i = 0; i < nseen && !known; i++)
+                known = seen[i] == id;
+            if (!known && nseen < WALK_MAX)
+                seen[nseen++] = id;
+        }
+        if (known || WALK_READ(ip, group, floe_object_len(x, &n)) != FLOE_OK ||
+            WALK_READ(ip, group, floe_object_type(x, &ty)) != FLOE_OK) {
+            if (own)
+                C(G_REF, floe_ref_release(x));
+            continue;
+        }
+        atomic_fetch_add_explicit(&g_walked_objects, 1, memory_order_relaxed);
+        if (ip)
+            SHAPE_CHECK(ty == g_node || ty == FLOE_TYPE_LIST, "an object read in place has type %u, neither Node nor a list", ty);
+        if (ip && ty == g_node) {
+            SHAPE_CHECK(n == NODE_FIELDS, "a Node read in place has %zu fields", n);
+            floe_status s = C(group, floe_object_set_int(x, F_COUNT, 1));
+            EXPECT(s == FLOE_ERR_FROZEN, "a write to an object read in place gave %s", floe_status_name(s));
+        }
+        if (ip && ty == FLOE_TYPE_LIST) {
+            floe_status s = C(group, floe_list_push_int(x, 1));
+            EXPECT(s == FLOE_ERR_FROZEN, "a push onto a list read in place gave %s", floe_status_name(s));
+        }
+        /* make_shape's checks */
+        size_t len = 0;
+        if (ty == g_node && n == NODE_FIELDS &&
+            WALK_READ(ip, group, floe_object_get_string(x, F_NAME, buf, sizeof buf, &len)) == FLOE_OK &&
+            strncmp(buf, "#chk:", 5) == 0) {
+            uint64_t want = strtoull(buf + 5, NULL, 16);
+            int64_t count = 0;
+            double ratio = 0;
+            bool flag = false;
+            floe_status s1 = WALK_READ(ip, group, floe_object_get_int(x, F_COUNT, &count));
+            floe_status s2 = WALK_READ(ip, group, floe_object_get_double(x, F_RATIO, &ratio));
+            floe_status s3 = WALK_READ(ip, group, floe_object_get_bool(x, F_FLAG, &flag));
+            SHAPE_CHECK(s1 == FLOE_OK && s2 == FLOE_OK && s3 == FLOE_OK, "a self-checking Node's fields could not be read: %s",
+                        floe_last_error_message());
+            SHAPE_CHECK(s1 != FLOE_OK || (uint64_t)count == want, "%s has count %" PRIx64, buf, (uint64_t)count);
+            SHAPE_CHECK(s2 != FLOE_OK || ratio == shape_ratio(want), "%s has ratio %g, not %g", buf, ratio, shape_ratio(want));
+            SHAPE_CHECK(s3 != FLOE_OK || flag == ((want & 1) != 0), "%s has flag %d", buf, (int)flag);
+            atomic_fetch_add_explicit(&g_checked_objects, 1, memory_order_relaxed);
+        }
+        bool shape_list = ty == FLOE_TYPE_LIST && n >= 2 &&
+                          WALK_READ(ip, group, floe_object_get_string(x, 0, buf, sizeof buf, &len)) == FLOE_OK &&
+                          strcmp(buf, "#chkl") == 0;
+        int64_t key = 0;
+        if (shape_list && WALK_READ(ip, group, floe_object_get_int(x, 1, &key)) != FLOE_OK)
+            shape_list = false;
+        size_t limit = n < 12 ? n : 12;
+        size_t first = n > limit ? rnd((uint32_t)(n - limit + 1)) : 0;
+        for (size_t i = first; i < first + limit; i++) {
+            uint32_t kind = 0;
+            if (WALK_READ(ip, group, floe_object_kind_at(x, i, &kind)) != FLOE_OK)
+                continue;
+            bool check = shape_list && i >= 2;
+            if (check)
+                SHAPE_CHECK(kind == shape_kind(key, i), "element %zu of a self-checking list (key %" PRId64 ") is of kind %u, not %u",
+                            i, key, kind, shape_kind(key, i));
+            check = check && kind == shape_kind(key, i);
+            int64_t v = 0;
+            double d = 0;
+            bool b = false;
+            floe_ref r = SENTINEL;
+            floe_status s = FLOE_OK;
+            switch (kind) {
+            case FLOE_KIND_INT:
+                s = WALK_READ(ip, group, floe_object_get_int(x, i, &v));
+                if (check && s == FLOE_OK)
+                    SHAPE_CHECK(v == shape_int(key, i), "element %zu of a self-checking list is %" PRId64, i, v);
+                break;
+            case FLOE_KIND_DOUBLE:
+                s = WALK_READ(ip, group, floe_object_get_double(x, i, &d));
+                if (check && s == FLOE_OK)
+                    SHAPE_CHECK(d == shape_double(i), "element %zu of a self-checking list is %g", i, d);
+                break;
+            case FLOE_KIND_BOOL:
+                s = WALK_READ(ip, group, floe_object_get_bool(x, i, &b));
+                if (check && s == FLOE_OK)
+                    SHAPE_CHECK(b == shape_bool(key, i), "element %zu of a self-checking list is %d", i, (int)b);
+                break;
+            case FLOE_KIND_STRING: {
+                size_t cap = chance(90) ? sizeof buf : rnd(4);
+                s = WALK_READ(ip, group, floe_object_get_string(x, i, buf, cap, &len));
+                if (s == FLOE_OK)
+                    EXPECT(len < cap && buf[len] == '\0', "floe_object_get_string: length %zu for a %zu-byte buffer", len, cap);
+                if (check && s == FLOE_OK) {
+                    char want[24];
+                    snprintf(want, sizeof want, "e%zu", i);
+                    SHAPE_CHECK(strcmp(buf, want) == 0, "element %zu of a self-checking list is \"%s\"", i, buf);
+                }
+                WALK_READ(ip, group, floe_object_get_string_len(x, i, &len));
+                break;
+            }
+            case FLOE_KIND_ATOMIC_INT: case FLOE_KIND_ATOMIC_LONG: {
+                s = WALK_READ(ip, group, floe_object_atomic_get(x, i, &v));
+                if (ip) {
+                    floe_status w = C(G_ATOMIC, floe_object_atomic_add(x, i, 1, &v));
+                    EXPECT(w == FLOE_ERR_FROZEN, "an atomic add on an object read in place gave %s", floe_status_name(w));
+                }
+                break;
+            }
+            case FLOE_KIND_REF: case FLOE_KIND_ATOMIC_REF:
+                s = kind == FLOE_KIND_REF ? WALK_READ(ip, group, floe_object_get_ref(x, i, &r))
+                                          : WALK_READ(ip, group, floe_object_atomic_ref_get(x, i, &r));
+                if (s != FLOE_OK)
+                    EXPECT(r == SENTINEL, "a failed reference read wrote *out_ref");
+                else if (r != 0) {
+                    if (ip)
+                        EXPECT(IN_PLACE(r), "a reference read in place gave a heap handle");
+                    if (ntodo < WALK_MAX && nseen < WALK_MAX)
+                        todo[ntodo] = r, owned[ntodo++] = true;
+                    else
+                        C(G_REF, floe_ref_release(r));
+                }
+                break;
+            default:
+                violation("floe_object_kind_at", __LINE__, "kind %u of slot %zu is no FLOE_KIND_*", kind, i);
+                break;
+            }
+            /* another getter of a scalar kind than the slot's must refuse */
+            if (s == FLOE_OK && (kind == FLOE_KIND_INT || kind == FLOE_KIND_DOUBLE || kind == FLOE_KIND_BOOL) && chance(20)) {
+                floe_status w = kind == FLOE_KIND_INT ? WALK_READ(ip, group, floe_object_get_double(x, i, &d))
+                                                      : WALK_READ(ip, group, floe_object_get_int(x, i, &v));
+                SHAPE_CHECK(w != FLOE_OK, "slot %zu of kind %u was read with another kind's getter", i, kind);
+            }
+        }
+        if (chance(10))
+            WALK_READ(ip, group, floe_object_get_int(x, n + rnd(3), &key)); /* out of range */
+        if (own)
+            C(G_REF, floe_ref_release(x));
+    }
+}
+
+/* In-place handles floe took from the fuzzer (a job's result, a producer's root, a global's value):
+ * each must be dead once floe is done with it — taken over or released, never left behind. */
+#define MAX_GIVEN 64
+static pthread_mutex_t g_given_lock = PTHREAD_MUTEX_INITIALIZER;
+static floe_ref g_given[MAX_GIVEN];
+static const char *g_given_what[MAX_GIVEN];
+static int g_ngiven, g_given_next;
+static void given_to_floe(floe_ref ref, const char *what)
+{
+    if (!IN_PLACE(ref))
+        return;
+    pthread_mutex_lock(&g_given_lock);
+    g_given[g_given_next] = ref;
+    g_given_what[g_given_next] = what;
+    g_given_next = (g_given_next + 1) % MAX_GIVEN;
+    if (g_ngiven < MAX_GIVEN)
+        g_ngiven++;
+    pthread_mutex_unlock(&g_given_lock);
+}
+/* A handle floe took over must not work any more. */
+static void expect_dead(floe_ref ref, const char *what, int line)
+{
+    size_t n;
+    floe_status s = C(G_SEGMENT, floe_object_len(ref, &n));
+    if (s == FLOE_OK)
+        violation("floe_object_len(handle given to floe)", line,
+                  "in-place handle 0x%" PRIx64 " that %s handed to floe still works: floe neither took it over nor released it",
+                  ref, what);
+}
+
+/* An open segment and one of its slots, for jobs and initialisers; false when none is open. */
+static bool any_open_slot(floe_segment **seg, uint32_t *slot)
+{
+    bool ok = false;
+    pthread_mutex_lock(&g_seg_lock);
+    if (g_nseg_open > 0) {
+        segopen o = g_seg_open[rnd(g_nseg_open)];
+        *seg = o.seg;
+        *slot = rnd(o.slots);
+        ok = true;
+    }
+    pthread_mutex_unlock(&g_seg_lock);
+    return ok;
+}
+
+/* Reads a random slot in place on the calling thread: its root handle (the caller's), or 0. */
+static floe_ref read_in_place_anywhere(int group)
+{
+    floe_segment *seg;
+    uint32_t slot;
+    floe_ref root = 0;
+    int32_t version;
+    if (any_open_slot(&seg, &slot) && C(group, floe_segment_read(seg, slot, &version, &root)) == FLOE_OK && root)
+        return root;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The scribbler: plain writes into the segments' files while the threads read them in place   */
+
+static const uint32_t odd_u32[] = {0, 1, 2, 3, 7, 8, 9, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x7fffffff, 0x80000000u,
+                                   0xfffffffeu, 0xffffffffu};
+static const uint64_t odd_u64[] = {0, 1, 2, 8, 0xffffffffull, 0x100000000ull, 0x7fffffffffffffffull,
+                                   0x8000000000000000ull, 0xffffffffffffffffull, 0x7ff8000000000000ull /* a NaN */};
+
+/* Writes a few bytes somewhere in [lo, hi) of `fd`: a bit flipped, an odd 32- or 64-bit word, a
+ * kind byte, random bytes. */
+static void scribble_range(int fd, uint64_t lo, uint64_t hi)
+{
+    if (hi <= lo)
+        return;
+    uint64_t at = lo + rnd64() % (hi - lo);
+    unsigned char buf[16];
+    size_t n;
+    switch (rnd(6)) {
+    case 0:
+        n = 1;
+        if (pread(fd, buf, 1, (off_t)at) != 1)
+            return;
+        buf[0] ^= (unsigned char)(1u << rnd(8));
+        break;
+    case 1: {
+        uint32_t v = odd_u32[rnd(sizeof odd_u32 / sizeof odd_u32[0])];
+        at &= ~(uint64_t)3;
+        n = 4;
+        memcpy(buf, &v, 4);
+        break;
+    }
+    case 2: {
+        uint64_t v = odd_u64[rnd(sizeof odd_u64 / sizeof odd_u64[0])];
+        at &= ~(uint64_t)7;
+        n = 8;
+        memcpy(buf, &v, 8);
+        break;
+    }
+    case 3: n = 1; buf[0] = (unsigned char)rnd(12); break; /* a kind, a bool, a small count */
+    default:
+        n = 1 + rnd(sizeof buf);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (unsigned char)rnd64();
+        break;
+    }
+    if (at < lo)
+        at = lo;
+    if (at + n > hi)
+        n = (size_t)(hi - at);
+    atomic_store(&g_scribbled, true);
+    if (pwrite(fd, buf, n, (off_t)at) == (ssize_t)n)
+        atomic_fetch_add_explicit(&g_scribbles, 1, memory_order_relaxed);
+}
+
+/* One scribble on segment name `k` (its lock held): in data mode into its data pages — mostly into
+ * a version some slot references (its record, its block's header, its body), else anywhere among
+ * them; in control mode, half the time into the header, slots, writer record, reader table or
+ * page map instead. The file is written with pwrite, never truncated or extended. */
+static void scribble_once(segname *sn)
+{
+    int fd = open(sn->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != sn->len) {
+        close(fd);
+        return;
+    }
+    uint64_t lo = sn->data_off, hi = sn->len;
+    if (g_scribble == SCRIBBLE_CONTROL && chance(50)) {
+        switch (rnd(4)) {
+        case 0: lo = 0, hi = 128; break;
+        case 1: lo = sn->slots_off, hi = sn->slots_off + 64ull * sn->slots; break;
+        default: lo = 0, hi = sn->data_off; break;
+        }
+    } else if (chance(75)) {
+        uint64_t ref = 0, block_len = 0;
+        uint32_t slot = rnd(sn->slots);
+        if (pread(fd, &ref, 8, (off_t)(sn->slots_off + 64ull * slot + 8)) == 8 && ref != 0 &&
+            (uint32_t)ref - 1 < sn->page_count) {
+            uint64_t base = sn->data_off + ((uint64_t)(uint32_t)ref - 1) * sn->page_size;
+            if (pread(fd, &block_len, 8, (off_t)(base + 16)) != 8 || block_len > sn->len - base - 64)
+                block_len = sn->page_size - 64;
+            uint32_t r = rnd(100);
+            if (r < 8)
+                lo = base, hi = base + 64; /* the version record */
+            else if (r < 20)
+                lo = base + 64, hi = base + 64 + 128; /* the block's header */
+            else
+                lo = base + 64 + 128, hi = base + 64 + block_len; /* types, objects, table, strings */
+            if (hi > sn->len)
+                hi = sn->len;
+        }
+    }
+    scribble_range(fd, lo, hi);
+    close(fd);
+}
+
+static pthread_t g_scribbler;
+static void *scribbler(void *arg)
+{
+    (void)arg;
+    t_name = "scribbler";
+    pthread_setname_np(pthread_self(), "scribbler");
+    while (!atomic_load(&g_stop)) {
+        sleep_us(100 + rnd(900));
+        if (now_s() < g_scribble_start)
+            continue;
+        segname *sn = &g_segnames[rnd(N_SEG_NAMES)];
+        pthread_mutex_lock(&sn->lock);
+        if (sn->exists)
+            for (int i = chance(10) ? 1 + (int)rnd(8) : 1; i > 0; i--)
+                scribble_once(sn);
+        pthread_mutex_unlock(&sn->lock);
+    }
+    return NULL;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -510,17 +1445,32 @@ static int32_t producer(void *arg, floe_ref *out_root)
 {
     host *h = arg; /* NULL when a job produces */
     atomic_fetch_add(&g_producers_run, 1);
-    switch (rnd(10)) {
+    switch (rnd(11)) {
     case 0: *out_root = 0; return FLOE_OK;
     case 1:
         if (h && h->nrefs > 0) { /* a handle of the pool: floe owns it from here on */
             floe_ref ref = take_ref(h, (int)rnd(h->nrefs));
             remember_dead(h, ref);
+            if (IN_PLACE(ref))
+                h->produced = ref;
             *out_root = ref;
             return FLOE_OK;
         }
         *out_root = make_graph(G_WORKER);
         return FLOE_OK;
+    case 5: { /* an object read in place, which floe cannot transfer: it must release it */
+        floe_ref r = read_in_place_anywhere(G_WORKER);
+        if (!r) {
+            *out_root = make_graph(G_WORKER);
+            return FLOE_OK;
+        }
+        if (h)
+            h->produced = r;
+        else
+            given_to_floe(r, "a producer (its root)");
+        *out_root = r;
+        return chance(25) ? fail_on_purpose() : FLOE_OK;
+    }
     case 2: *out_root = make_graph(G_WORKER); return fail_on_purpose();
     case 3: return fail_on_purpose();
     case 4: *out_root = garbage_handle(); return FLOE_OK;
@@ -528,10 +1478,35 @@ static int32_t producer(void *arg, floe_ref *out_root)
     }
 }
 
+/* In-place handles initialisers on this thread handed to floe since the last check_given_values. */
+static _Thread_local floe_ref t_given_values[4];
+static _Thread_local int t_ngiven_values;
+
+/* After a floe_global_get: every in-place value an initialiser gave is taken over or released. */
+static void check_given_values(void)
+{
+    for (int i = 0; i < t_ngiven_values; i++)
+        expect_dead(t_given_values[i], "an initialiser (its value)", __LINE__);
+    t_ngiven_values = 0;
+}
+
 static int32_t initializer(floe_ref *out_value)
 {
     atomic_fetch_add(&g_inits_run, 1);
-    switch (rnd(10)) {
+    switch (rnd(11)) {
+    case 5: { /* an object read in place as the global's value */
+        floe_ref r = read_in_place_anywhere(G_GLOBAL);
+        if (!r) {
+            *out_value = make_graph(G_GLOBAL);
+            return FLOE_OK;
+        }
+        if (t_ngiven_values < 4)
+            t_given_values[t_ngiven_values++] = r;
+        else
+            given_to_floe(r, "an initialiser (its value)");
+        *out_value = r;
+        return chance(25) ? fail_on_purpose() : FLOE_OK;
+    }
     case 0: *out_value = 0; return FLOE_OK;
     case 1: *out_value = make_graph(G_GLOBAL); return fail_on_purpose();
     case 2: return fail_on_purpose();
@@ -663,8 +1638,40 @@ static int32_t job_main(floe_ref input, floe_ref *out_result)
     uint32_t self = 0;
     C(G_WORKER, floe_worker_current(&self));
     floe_ref result = input;
-    switch (rnd(16)) {
+    switch (rnd(18)) {
     case 0: break;
+    case 16: { /* a slot read in place and walked; now and then returned as the result, which floe
+                * cannot transfer: the future fails and floe releases the handle */
+        floe_ref r = read_in_place_anywhere(G_SEGMENT);
+        if (!r)
+            break;
+        walk(r, G_WALK);
+        if (chance(50)) {
+            C(G_REF, floe_ref_release(r));
+            break;
+        }
+        if (input)
+            C(G_REF, floe_ref_release(input));
+        given_to_floe(r, "a job (its result)");
+        *out_result = r;
+        return chance(25) ? fail_on_purpose() : FLOE_OK;
+    }
+    case 17: { /* the input published to a segment, a slot copied */
+        floe_segment *seg;
+        uint32_t slot;
+        if (!any_open_slot(&seg, &slot))
+            break;
+        uint64_t id;
+        if (input)
+            C(G_SEGMENT, floe_segment_publish(seg, slot, input, &id));
+        int32_t version;
+        floe_ref copy = 0;
+        if (C(G_SEGMENT, floe_segment_read_copy(seg, slot, &version, &copy)) == FLOE_OK && copy) {
+            walk(copy, G_WALK);
+            C(G_REF, floe_ref_release(copy));
+        }
+        break;
+    }
     case 1:
         if (input)
             C(G_REF, floe_ref_release(input));
@@ -682,6 +1689,7 @@ static int32_t job_main(floe_ref input, floe_ref *out_result)
     case 4: {
         floe_ref v = SENTINEL;
         floe_status s = C(G_GLOBAL, floe_global_get(random_global(), &v));
+        check_given_values();
         if (s == FLOE_OK && v != 0)
             C(G_REF, floe_ref_release(v));
         if (s != FLOE_OK)
@@ -825,10 +1833,10 @@ static void use_exhibit(host *h)
         size_t n;
         floe_ref r = SENTINEL;
         floe_status s;
-        switch (rnd(12)) {
+        switch (rnd(14)) {
         case 0: C(G_OBJECT, floe_object_get_int(x, F_COUNT, &v)); break;
-        case 1: C(G_OBJECT, floe_object_set_int(x, F_COUNT, 7)); break;
-        case 2: C(G_ATOMIC, floe_object_atomic_add(x, F_HITS, 1, &v)); break;
+        case 1: s = C(G_OBJECT, floe_object_set_int(x, F_COUNT, 7)); FROZEN_IF(IN_PLACE(x), s, "floe_object_set_int"); break;
+        case 2: s = C(G_ATOMIC, floe_object_atomic_add(x, F_HITS, 1, &v)); FROZEN_IF(IN_PLACE(x), s, "floe_object_atomic_add"); break;
         case 3: C(G_ATOMIC, floe_object_atomic_compare_and_set(x, F_TOTAL, 0, 1, &b)); break;
         case 4:
             s = C(G_REF, floe_ref_retain(x, &r));
@@ -840,8 +1848,10 @@ static void use_exhibit(host *h)
         case 5: C(G_OBJECT, floe_object_type(x, &u)); C(G_OBJECT, floe_object_id(x, &u)); break;
         case 6: C(G_FREEZE, floe_object_is_frozen(x, &b)); break;
         case 7:
-            if (h->nrefs > 0)
-                C(G_REF, floe_object_set_ref(h->refs[rnd(h->nrefs)], rnd_index(), x));
+            if (h->nrefs > 0) {
+                s = C(G_REF, floe_object_set_ref(h->refs[rnd(h->nrefs)], rnd_index(), x));
+                NOT_TAKEN(IN_PLACE(x), s, "floe_object_set_ref (target)");
+            }
             break;
         case 8: C(G_FREEZE, floe_object_freeze(x, "other thread")); break;
         case 9:
@@ -850,6 +1860,20 @@ static void use_exhibit(host *h)
                 add_ref(h, r);
             break;
         case 10: C(G_OBJECT, floe_object_len(x, &n)); break;
+        case 12: walk(x, G_WALK); break;
+        case 13: {
+            /* another thread's object published: frozen, FLOE_OK (or a full segment); mutable, refused */
+            floe_segment *seg;
+            uint32_t slot;
+            uint64_t id;
+            if (any_open_slot(&seg, &slot)) {
+                s = C(G_SEGMENT, floe_segment_publish(seg, slot, x, &id));
+                if (IN_PLACE(x))
+                    EXPECT(s == FLOE_ERR_INVALID_ARGUMENT || s == FLOE_ERR_RELEASED_HANDLE,
+                           "publishing an object read in place gave %s", floe_status_name(s));
+            }
+            break;
+        }
         default:
             s = C(G_ATOMIC, floe_object_atomic_ref_get(x, F_LATEST, &r));
             if (s == FLOE_OK)
@@ -924,6 +1948,7 @@ static void op_objects(host *h)
     enum arg_kind kind;
     int li;
     floe_ref x = pick_ref(h, &kind, &li);
+    bool ip = LIVE_IN_PLACE(kind, x);
     floe_status s;
     int64_t v = 0;
     double d;
@@ -943,11 +1968,11 @@ static void op_objects(host *h)
     }
     case 1: add_ref(h, make_graph(G_OBJECT)); break;
     case 2: s = C(G_OBJECT, floe_object_get_int(x, rnd_index(), &v)); REFUSED(kind, s, "floe_object_get_int"); break;
-    case 3: s = C(G_OBJECT, floe_object_set_int(x, rnd_index(), (int64_t)rnd64())); REFUSED(kind, s, "floe_object_set_int"); break;
+    case 3: s = C(G_OBJECT, floe_object_set_int(x, rnd_index(), (int64_t)rnd64())); REFUSED(kind, s, "floe_object_set_int"); FROZEN_IF(ip, s, "floe_object_set_int"); break;
     case 4: s = C(G_OBJECT, floe_object_get_double(x, rnd_index(), &d)); REFUSED(kind, s, "floe_object_get_double"); break;
-    case 5: s = C(G_OBJECT, floe_object_set_double(x, rnd_index(), 1.25)); REFUSED(kind, s, "floe_object_set_double"); break;
+    case 5: s = C(G_OBJECT, floe_object_set_double(x, rnd_index(), 1.25)); REFUSED(kind, s, "floe_object_set_double"); FROZEN_IF(ip, s, "floe_object_set_double"); break;
     case 6: s = C(G_OBJECT, floe_object_get_bool(x, rnd_index(), &b)); REFUSED(kind, s, "floe_object_get_bool"); break;
-    case 7: s = C(G_OBJECT, floe_object_set_bool(x, rnd_index(), chance(50))); REFUSED(kind, s, "floe_object_set_bool"); break;
+    case 7: s = C(G_OBJECT, floe_object_set_bool(x, rnd_index(), chance(50))); REFUSED(kind, s, "floe_object_set_bool"); FROZEN_IF(ip, s, "floe_object_set_bool"); break;
     case 8: s = C(G_OBJECT, floe_object_kind_at(x, rnd_index(), &u)); REFUSED(kind, s, "floe_object_kind_at"); break;
     case 9: s = C(G_OBJECT, floe_object_len(x, &n)); REFUSED(kind, s, "floe_object_len"); break;
     case 10: s = C(G_OBJECT, floe_object_type(x, &u)); REFUSED(kind, s, "floe_object_type"); break;
@@ -962,8 +1987,10 @@ static void op_lists(host *h)
     enum arg_kind kind;
     int li;
     floe_ref x = pick_ref(h, &kind, &li);
+    bool ip = LIVE_IN_PLACE(kind, x);
     floe_status s;
     char buf[24];
+    const char *text;
     switch (rnd(8)) {
     case 0: {
         floe_ref l = SENTINEL;
@@ -971,10 +1998,15 @@ static void op_lists(host *h)
             add_ref(h, l);
         break;
     }
-    case 1: s = C(G_LIST, floe_list_push_int(x, (int64_t)rnd64())); REFUSED(kind, s, "floe_list_push_int"); break;
-    case 2: s = C(G_LIST, floe_list_push_double(x, -0.0)); REFUSED(kind, s, "floe_list_push_double"); break;
-    case 3: s = C(G_LIST, floe_list_push_bool(x, true)); REFUSED(kind, s, "floe_list_push_bool"); break;
-    case 4: s = C(G_LIST, floe_list_push_string(x, chance(90) ? random_string(buf, sizeof buf) : NULL)); REFUSED(kind, s, "floe_list_push_string"); break;
+    case 1: s = C(G_LIST, floe_list_push_int(x, (int64_t)rnd64())); REFUSED(kind, s, "floe_list_push_int"); FROZEN_IF(ip, s, "floe_list_push_int"); break;
+    case 2: s = C(G_LIST, floe_list_push_double(x, -0.0)); REFUSED(kind, s, "floe_list_push_double"); FROZEN_IF(ip, s, "floe_list_push_double"); break;
+    case 3: s = C(G_LIST, floe_list_push_bool(x, true)); REFUSED(kind, s, "floe_list_push_bool"); FROZEN_IF(ip, s, "floe_list_push_bool"); break;
+    case 4:
+        text = chance(90) ? random_string(buf, sizeof buf) : NULL;
+        s = C(G_LIST, floe_list_push_string(x, text));
+        REFUSED(kind, s, "floe_list_push_string");
+        FROZEN_IF(ip && ascii(text), s, "floe_list_push_string");
+        break;
     default: {
         enum arg_kind k2;
         int l2;
@@ -982,6 +2014,8 @@ static void op_lists(host *h)
         s = C(G_LIST, floe_list_push_ref(x, t));
         REFUSED(kind, s, "floe_list_push_ref (list)");
         REFUSED(k2, s, "floe_list_push_ref (target)");
+        FROZEN_IF(ip, s, "floe_list_push_ref (list)");
+        NOT_TAKEN(LIVE_IN_PLACE(k2, t), s, "floe_list_push_ref (target)");
         break;
     }
     }
@@ -996,7 +2030,13 @@ static void op_strings(host *h)
     char buf[40];
     size_t len = SENTINEL;
     switch (rnd(4)) {
-    case 0: s = C(G_STRING, floe_object_set_string(x, chance(80) ? F_NAME : rnd_index(), chance(95) ? random_string(buf, sizeof buf) : NULL)); REFUSED(kind, s, "floe_object_set_string"); break;
+    case 0: {
+        const char *text = chance(95) ? random_string(buf, sizeof buf) : NULL;
+        s = C(G_STRING, floe_object_set_string(x, chance(80) ? F_NAME : rnd_index(), text));
+        REFUSED(kind, s, "floe_object_set_string");
+        FROZEN_IF(LIVE_IN_PLACE(kind, x) && ascii(text), s, "floe_object_set_string");
+        break;
+    }
     case 1: s = C(G_STRING, floe_object_get_string_len(x, chance(80) ? F_NAME : rnd_index(), &len)); REFUSED(kind, s, "floe_object_get_string_len"); break;
     default: {
         size_t cap = rnd(sizeof buf + 1);
@@ -1043,6 +2083,8 @@ static void op_refs(host *h)
         s = C(G_REF, floe_object_set_ref(x, chance(70) ? (chance(50) ? F_NEXT : F_ITEMS) : rnd_index(), t));
         REFUSED(kind, s, "floe_object_set_ref (object)");
         REFUSED(k2, s, "floe_object_set_ref (target)");
+        FROZEN_IF(LIVE_IN_PLACE(kind, x), s, "floe_object_set_ref (object)");
+        NOT_TAKEN(LIVE_IN_PLACE(k2, t), s, "floe_object_set_ref (target)");
         break;
     }
     case 5: case 6:
@@ -1067,11 +2109,12 @@ static void op_atomics(host *h)
     bool b;
     floe_ref r = SENTINEL;
     size_t idx = chance(80) ? F_HITS + rnd(3) : rnd_index();
+    bool ip = LIVE_IN_PLACE(kind, x);
     switch (rnd(8)) {
     case 0: s = C(G_ATOMIC, floe_object_atomic_get(x, idx, &v)); break;
-    case 1: s = C(G_ATOMIC, floe_object_atomic_set(x, idx, chance(70) ? rnd(100) : (int64_t)rnd64())); break;
-    case 2: s = C(G_ATOMIC, floe_object_atomic_add(x, idx, (int64_t)rnd64(), &v)); break;
-    case 3: s = C(G_ATOMIC, floe_object_atomic_compare_and_set(x, idx, rnd(3), rnd(3), &b)); break;
+    case 1: s = C(G_ATOMIC, floe_object_atomic_set(x, idx, chance(70) ? rnd(100) : (int64_t)rnd64())); FROZEN_IF(ip, s, "floe_object_atomic_set"); break;
+    case 2: s = C(G_ATOMIC, floe_object_atomic_add(x, idx, (int64_t)rnd64(), &v)); FROZEN_IF(ip, s, "floe_object_atomic_add"); break;
+    case 3: s = C(G_ATOMIC, floe_object_atomic_compare_and_set(x, idx, rnd(3), rnd(3), &b)); FROZEN_IF(ip, s, "floe_object_atomic_compare_and_set"); break;
     case 4:
         s = C(G_ATOMIC, floe_object_atomic_ref_get(x, idx, &r));
         if (s == FLOE_OK)
@@ -1082,12 +2125,15 @@ static void op_atomics(host *h)
     case 5: case 6: {
         floe_ref t = chance(20) ? 0 : pick_ref(h, &k2, &l2);
         s = C(G_ATOMIC, floe_object_atomic_ref_set(x, idx, t));
+        FROZEN_IF(ip, s, "floe_object_atomic_ref_set");
+        NOT_TAKEN(t != 0 && LIVE_IN_PLACE(k2, t), s, "floe_object_atomic_ref_set (value)");
         break;
     }
     default: {
         floe_ref e = chance(30) ? 0 : pick_ref(h, &k2, &l2);
         floe_ref n = chance(30) ? 0 : pick_ref(h, &k3, &l3);
         s = C(G_ATOMIC, floe_object_atomic_ref_compare_and_set(x, idx, e, n, &b));
+        FROZEN_IF(ip, s, "floe_object_atomic_ref_compare_and_set");
         break;
     }
     }
@@ -1104,8 +2150,12 @@ static void op_freeze(host *h)
     char label[16];
     switch (rnd(5)) {
     case 0: case 1: s = C(G_FREEZE, floe_object_freeze(x, chance(70) ? random_string(label, sizeof label) : NULL)); break;
-    case 2: s = C(G_FREEZE, floe_object_ensure_never_frozen(x)); break;
-    case 3: s = C(G_FREEZE, floe_object_is_frozen(x, &b)); break;
+    case 2: s = C(G_FREEZE, floe_object_ensure_never_frozen(x)); FROZEN_IF(LIVE_IN_PLACE(kind, x), s, "floe_object_ensure_never_frozen"); break;
+    case 3:
+        s = C(G_FREEZE, floe_object_is_frozen(x, &b));
+        if (LIVE_IN_PLACE(kind, x))
+            EXPECT(s == FLOE_OK && b, "an object read in place is not frozen (%s)", floe_status_name(s));
+        break;
     default: {
         /* A frozen graph for the other threads: freeze a fresh one and exhibit it. */
         floe_ref g = make_graph(G_OBJECT);
@@ -1130,6 +2180,8 @@ static void op_transfer(host *h)
     case 0: case 1: {
         s = detach_to_exchange(G_TRANSFER, x, random_mode());
         REFUSED(kind, s, "floe_object_detach");
+        if (LIVE_IN_PLACE(kind, x))
+            EXPECT(s == FLOE_ERR_INVALID_ARGUMENT, "detaching an object read in place gave %s", floe_status_name(s));
         if (s == FLOE_OK && kind == A_LIVE) {
             take_ref(h, li);
             remember_dead(h, x);
@@ -1184,6 +2236,23 @@ static void op_transfer(host *h)
     }
 }
 
+/* After a call that ran this thread's producer: an in-place root it gave is released by floe. One
+ * floe left live stays out of the released handles (it is floe's, and leaked: the leak check says
+ * so at the end). */
+static void check_produced(host *h)
+{
+    if (h->produced) {
+        size_t n;
+        if (C(G_WORKER, floe_object_len(h->produced, &n)) == FLOE_OK) {
+            expect_dead(h->produced, "a producer (its root)", __LINE__);
+            for (int i = 0; i < h->ndead; i++)
+                if (h->dead[i] == h->produced)
+                    h->dead[i] = garbage_handle();
+        }
+        h->produced = 0;
+    }
+}
+
 static void op_workers(host *h)
 {
     floe_status s;
@@ -1214,6 +2283,7 @@ static void op_workers(host *h)
         uint32_t w = target_id();
         s = C(G_WORKER, floe_worker_execute(w, random_mode(), chance(90) ? producer : NULL, h,
                                             chance(95) ? (chance(70) ? job_main : job_leaf) : NULL, &f));
+        check_produced(h);
         if (s == FLOE_OK)
             add_fut(h, f);
         else
@@ -1226,6 +2296,7 @@ static void op_workers(host *h)
         floe_ref in = chance(30) ? 0 : pick_ref(h, &kind, &li);
         uint64_t delay = chance(95) ? rnd(150) : (chance(50) ? UINT64_MAX : (uint64_t)INT64_MAX + 1 + rnd(10));
         s = C(G_WORKER, floe_worker_execute_after(target_id(), delay, in, chance(50) ? job_main : job_leaf, &f));
+        NOT_TAKEN(in != 0 && LIVE_IN_PLACE(kind, in), s, "floe_worker_execute_after (input)");
         if (s == FLOE_OK)
             add_fut(h, f);
         break;
@@ -1279,6 +2350,7 @@ static void op_pools(host *h)
     default:
         s = C(G_POOL, floe_pool_execute(target_id(), random_mode(), chance(90) ? producer : NULL, h,
                                         chance(95) ? (chance(70) ? job_main : job_leaf) : NULL, &f));
+        check_produced(h);
         if (s == FLOE_OK)
             add_fut(h, f);
         else
@@ -1384,6 +2456,7 @@ static void op_globals(host *h)
     case 1: case 2: case 3: case 4: {
         uint32_t g = random_global();
         s = C(G_GLOBAL, floe_global_get(chance(95) ? g : target_id(), &v));
+        check_given_values();
         if (s == FLOE_OK)
             add_ref(h, v);
         else
@@ -1393,7 +2466,7 @@ static void op_globals(host *h)
         break;
     }
     case 5: C(G_GLOBAL, floe_global_reset(chance(95) ? random_global() : target_id())); break;
-    default: C(G_GLOBAL, floe_global_get(random_global(), NULL)); break;
+    default: C(G_GLOBAL, floe_global_get(random_global(), NULL)); check_given_values(); break;
     }
 }
 
@@ -1438,11 +2511,13 @@ static void op_shared(host *h)
     case 2:
         s = C(G_SHARED, floe_shared_data_publish(d, x));
         REFUSED(kind, s, "floe_shared_data_publish");
+        NOT_TAKEN(LIVE_IN_PLACE(kind, x), s, "floe_shared_data_publish");
         changed = s == FLOE_OK;
         break;
     case 3: {
         s = C(G_SHARED, floe_shared_data_put(d, x, random_mode()));
         REFUSED(kind, s, "floe_shared_data_put");
+        NOT_TAKEN(LIVE_IN_PLACE(kind, x), s, "floe_shared_data_put");
         if (s == FLOE_OK && kind == A_LIVE) {
             take_ref(h, li);
             remember_dead(h, x);
@@ -1542,6 +2617,438 @@ static void op_errors(host *h)
     }
 }
 
+/* Publishes to a slot: a fresh frozen graph of random shape or a graph of the pool (FLOE_OK, or
+ * FLOE_ERR_LIMIT when the segment is full), a mutable one (FLOE_ERR_NOT_FROZEN), an object read in
+ * place (FLOE_ERR_INVALID_ARGUMENT), released, made-up and NULL handles, slots out of range. */
+static void seg_publish(host *h, floe_segment *seg, enum seg_arg kind, uint32_t slots)
+{
+    uint32_t slot = pick_slot(slots);
+    enum arg_kind rk = A_LIVE;
+    int li = -1;
+    floe_ref root, fresh = 0;
+    bool frozen = false;
+    uint32_t r = rnd(100);
+    if (r < 40)
+        fresh = root = make_shape(h, G_SEGMENT, true), frozen = true;
+    else if (r < 46)
+        fresh = root = make_shape(h, G_SEGMENT, false);
+    else {
+        root = pick_ref(h, &rk, &li);
+        if (rk == A_LIVE && !IN_PLACE(root))
+            C(G_FREEZE, floe_object_is_frozen(root, &frozen));
+    }
+    if (r < 46 && root == 0)
+        return;
+    uint64_t version_id = SENTINEL;
+    bool null_out = chance(2);
+    floe_status s = C(G_SEGMENT, floe_segment_publish(seg, slot, root, null_out ? NULL : &version_id));
+    if (null_out)
+        EXPECT(s == FLOE_ERR_NULL, "floe_segment_publish with a NULL out_version_id gave %s", floe_status_name(s));
+    else if (slot >= slots && kind == SA_OPEN)
+        SEG_OUTCOME(kind, seg, s, "floe_segment_publish (slot out of range)", FLOE_ERR_OUT_OF_RANGE);
+    else if (rk == A_NULL)
+        SEG_OUTCOME(kind, seg, s, "floe_segment_publish (NULL root)", FLOE_ERR_NULL);
+    else if (rk != A_LIVE)
+        SEG_OUTCOME(kind, seg, s, "floe_segment_publish (released, made-up or wrong-kind root)", FLOE_ERR_INVALID_HANDLE,
+                    FLOE_ERR_RELEASED_HANDLE);
+    else if (IN_PLACE(root))
+        SEG_OUTCOME(kind, seg, s, "floe_segment_publish (an object read in place)", FLOE_ERR_INVALID_ARGUMENT);
+    else if (frozen)
+        SEG_OUTCOME(kind, seg, s, "floe_segment_publish (a frozen graph)", FLOE_OK, FLOE_ERR_LIMIT);
+    else
+        SEG_OUTCOME(kind, seg, s, "floe_segment_publish (a mutable graph)", FLOE_ERR_NOT_FROZEN);
+    if (s == FLOE_OK) {
+        EXPECT(version_id != SENTINEL, "floe_segment_publish did not write *out_version_id");
+        atomic_fetch_add_explicit(&g_seg_published, 1, memory_order_relaxed);
+    } else {
+        EXPECT(version_id == SENTINEL, "floe_segment_publish wrote *out_version_id on failure");
+        if (s == FLOE_ERR_LIMIT)
+            atomic_fetch_add_explicit(&g_seg_full, 1, memory_order_relaxed);
+    }
+    if (fresh) {
+        if (frozen && chance(40))
+            add_ref(h, fresh);
+        else
+            C(G_REF, floe_ref_release(fresh));
+    }
+}
+
+/* Reads a slot in place (`copy`: into the heap): FLOE_OK with a root (0 for an empty slot) that
+ * joins the pool, FLOE_ERR_LIMIT with the reader table full, a damaged version once bytes were
+ * scribbled; out-parameters untouched on failure. */
+static void seg_read(host *h, floe_segment *seg, enum seg_arg kind, uint32_t slots, bool copy)
+{
+    uint32_t slot = pick_slot(slots);
+    int32_t version = VERSION_SENTINEL;
+    floe_ref root = SENTINEL;
+    const char *call = copy ? "floe_segment_read_copy" : "floe_segment_read";
+    if (chance(2)) {
+        floe_status s = copy ? C(G_SEGMENT, floe_segment_read_copy(seg, slot, chance(50) ? NULL : &version, NULL))
+                             : C(G_SEGMENT, floe_segment_read(seg, slot, NULL, chance(50) ? NULL : &root));
+        EXPECT(s == FLOE_ERR_NULL, "%s with a NULL out-parameter gave %s", call, floe_status_name(s));
+        EXPECT(version == VERSION_SENTINEL && root == SENTINEL, "%s wrote an out-parameter on failure", call);
+        return;
+    }
+    floe_status s = copy ? C(G_SEGMENT, floe_segment_read_copy(seg, slot, &version, &root))
+                         : C(G_SEGMENT, floe_segment_read(seg, slot, &version, &root));
+    if (slot >= slots && kind == SA_OPEN)
+        SEG_OUTCOME(kind, seg, s, call, FLOE_ERR_OUT_OF_RANGE);
+    else
+        SEG_OUTCOME(kind, seg, s, call, FLOE_OK, READ_FAILURES);
+    if (s != FLOE_OK) {
+        EXPECT(version == VERSION_SENTINEL && root == SENTINEL, "%s wrote an out-parameter on failure", call);
+        if (s == FLOE_ERR_CORRUPT || s == FLOE_ERR_INCOMPATIBLE || s == FLOE_ERR_TYPE_MISMATCH)
+            atomic_fetch_add_explicit(&g_seg_damaged, 1, memory_order_relaxed);
+        if (s == FLOE_ERR_LIMIT)
+            atomic_fetch_add_explicit(&g_seg_read_limited, 1, memory_order_relaxed);
+        return;
+    }
+    EXPECT(root != SENTINEL, "%s did not write *out_root", call);
+    if (root == 0)
+        return;
+    atomic_fetch_add_explicit(copy ? &g_seg_read_copies : &g_seg_read_in_place, 1, memory_order_relaxed);
+    EXPECT(IN_PLACE(root) == !copy, "%s gave %s handle 0x%" PRIx64, call, IN_PLACE(root) ? "an in-place" : "a heap",
+           root);
+    bool frozen = false;
+    EXPECT(C(G_SEGMENT, floe_object_is_frozen(root, &frozen)) == FLOE_OK && frozen, "%s gave a root that is not frozen",
+           call);
+    if (chance(40))
+        walk(root, G_WALK);
+    add_ref(h, root);
+}
+
+/* Verifies a slot (every byte of its version): FLOE_OK with what it holds, a damaged version once
+ * bytes were scribbled, a full reader table; the out-parameter untouched on failure. */
+static void seg_verify(floe_segment *seg, enum seg_arg kind, uint32_t slots)
+{
+    uint32_t slot = pick_slot(slots);
+    floe_segment_version v, untouched;
+    memset(&v, 0xa5, sizeof v);
+    untouched = v;
+    bool null_out = chance(2);
+    floe_status s = C(G_SEGMENT, floe_segment_verify(seg, slot, null_out ? NULL : &v));
+    if (null_out)
+        EXPECT(s == FLOE_ERR_NULL, "floe_segment_verify with a NULL out_version gave %s", floe_status_name(s));
+    else if (slot >= slots && kind == SA_OPEN)
+        SEG_OUTCOME(kind, seg, s, "floe_segment_verify", FLOE_ERR_OUT_OF_RANGE);
+    else
+        SEG_OUTCOME(kind, seg, s, "floe_segment_verify", FLOE_OK, READ_FAILURES);
+    if (s != FLOE_OK) {
+        EXPECT(memcmp(&v, &untouched, sizeof v) == 0, "floe_segment_verify wrote *out_version on failure");
+        return;
+    }
+    if (v.version_id == 0)
+        EXPECT(v.objects == 0 && v.bytes == 0, "an empty slot verified as %u objects, %" PRIu64 " bytes", v.objects, v.bytes);
+    else
+        EXPECT(v.objects >= 1 && v.bytes >= 128, "version %" PRIu64 " verified as %u objects, %" PRIu64 " bytes",
+               v.version_id, v.objects, v.bytes);
+}
+
+/* The segment's state as text (inspect), or a recovery's report (recover, which takes the writer
+ * lock while the other threads publish and read in place), into buffers of every size. */
+static void seg_text(floe_segment *seg, enum seg_arg kind, bool recover)
+{
+    static _Thread_local char text[1 << 16];
+    size_t cap = chance(20) ? rnd(64) : sizeof text, len = SENTINEL;
+    char *buf = chance(3) ? NULL : text;
+    const char *call = recover ? "floe_segment_recover" : "floe_segment_inspect";
+    floe_status s = recover ? C(G_SEGMENT, floe_segment_recover(seg, buf, cap, &len))
+                            : C(G_SEGMENT, floe_segment_inspect(seg, buf, cap, &len));
+    if (!buf)
+        EXPECT(s == FLOE_ERR_NULL, "%s with a NULL buffer gave %s", call, floe_status_name(s));
+    else
+        SEG_OUTCOME(kind, seg, s, call, FLOE_OK, FLOE_ERR_BUFFER_TOO_SMALL);
+    if (s != FLOE_OK) {
+        EXPECT(len == SENTINEL, "%s wrote *out_len on failure", call);
+        return;
+    }
+    EXPECT(len < cap && text[len] == '\0', "%s: length %zu for a %zu-byte buffer", call, len, cap);
+    if (!recover && !control_scribbled())
+        EXPECT(strncmp(text, "segment /floe.abi-fuzz-", 23) == 0, "floe_segment_inspect wrote \"%.60s\"", text);
+}
+
+/* Names a slot (set once, unique in the segment: FLOE_OK or FLOE_ERR_EXISTS; a bad name
+ * FLOE_ERR_INVALID_ARGUMENT), then finds it by that name; or looks a name up. */
+static void seg_names(floe_segment *seg, enum seg_arg kind, uint32_t slots)
+{
+    uint32_t slot = pick_slot(slots), found = (uint32_t)SENTINEL;
+    char name[64];
+    snprintf(name, sizeof name, "n%u", (unsigned)rnd(12));
+    floe_status s;
+    if (chance(50)) {
+        uint32_t r = rnd(100);
+        if (r < 3) {
+            s = C(G_SEGMENT, floe_segment_name_slot(seg, slot, NULL));
+            EXPECT(s == FLOE_ERR_NULL, "floe_segment_name_slot with a NULL name gave %s", floe_status_name(s));
+            return;
+        }
+        bool bad = r < 10;
+        if (bad) {
+            if (chance(50))
+                name[0] = '\0';
+            else
+                memset(name, 'x', 41), name[41] = '\0';
+        }
+        s = C(G_SEGMENT, floe_segment_name_slot(seg, slot, name));
+        if (slot >= slots && kind == SA_OPEN)
+            SEG_OUTCOME(kind, seg, s, "floe_segment_name_slot", FLOE_ERR_OUT_OF_RANGE);
+        else if (bad)
+            SEG_OUTCOME(kind, seg, s, "floe_segment_name_slot (a bad name)", FLOE_ERR_INVALID_ARGUMENT);
+        else
+            SEG_OUTCOME(kind, seg, s, "floe_segment_name_slot", FLOE_OK, FLOE_ERR_EXISTS);
+        if (s != FLOE_OK)
+            return;
+        s = C(G_SEGMENT, floe_segment_slot_by_name(seg, name, &found));
+        if (!control_scribbled() && s != FLOE_ERR_RELEASED_HANDLE)
+            EXPECT(s == FLOE_OK && found == slot, "slot %u named \"%s\" was found as %s, slot %u", slot, name,
+                   floe_status_name(s), found);
+        return;
+    }
+    bool null_out = chance(3);
+    s = C(G_SEGMENT, floe_segment_slot_by_name(seg, chance(95) ? name : "", null_out ? NULL : &found));
+    if (null_out)
+        EXPECT(s == FLOE_ERR_NULL, "floe_segment_slot_by_name with a NULL out_slot gave %s", floe_status_name(s));
+    else
+        SEG_OUTCOME(kind, seg, s, "floe_segment_slot_by_name", FLOE_OK, FLOE_ERR_NOT_FOUND);
+    if (s == FLOE_OK && kind == SA_OPEN && !control_scribbled())
+        EXPECT(found < slots, "a name was found as slot %u of %u", found, slots);
+    if (s != FLOE_OK)
+        EXPECT(found == (uint32_t)SENTINEL, "floe_segment_slot_by_name wrote *out_slot on failure");
+}
+
+/* Waits at most 2 ms for any of 1 to 4 slots (one out of range now and then), or with a count floe
+ * refuses. */
+static void seg_wait_any(floe_segment *seg, enum seg_arg kind, uint32_t slots)
+{
+    uint32_t which[4], seen[4];
+    size_t n = 1 + rnd(4), index = SENTINEL;
+    bool all_valid = true;
+    for (size_t i = 0; i < n; i++) {
+        which[i] = chance(95) ? pick_slot(slots) : (slots > 0 ? rnd(slots) : 0);
+        all_valid = all_valid && which[i] < slots;
+        seen[i] = (uint32_t)rnd64();
+        if (which[i] < slots && kind == SA_OPEN && chance(80))
+            C(G_SEGMENT, floe_segment_change_count(seg, which[i], &seen[i]));
+    }
+    int64_t timeout = rnd(3);
+    floe_status s;
+    if (chance(4)) {
+        size_t count = chance(50) ? 0 : 129 + rnd(4);
+        s = C(G_SEGMENT, floe_segment_wait_any(seg, which, seen, count, timeout, &index));
+        EXPECT(s == FLOE_ERR_INVALID_ARGUMENT, "floe_segment_wait_any of %zu slots gave %s", count, floe_status_name(s));
+        return;
+    }
+    if (chance(3)) {
+        uint32_t null = rnd(3);
+        s = C(G_SEGMENT, floe_segment_wait_any(seg, null == 1 ? which : NULL, null == 0 ? seen : NULL, n, timeout, &index));
+        EXPECT(s == FLOE_ERR_NULL, "floe_segment_wait_any with a NULL array gave %s", floe_status_name(s));
+        return;
+    }
+    double started = now_s();
+    s = C(G_SEGMENT, floe_segment_wait_any(seg, which, seen, n, timeout, &index));
+    double took = now_s() - started;
+    EXPECT(took < 5.0, "floe_segment_wait_any(%" PRId64 " ms) took %.1f s", timeout, took);
+    if (all_valid || kind != SA_OPEN)
+        SEG_OUTCOME(kind, seg, s, "floe_segment_wait_any", FLOE_OK, FLOE_ERR_TIMEOUT);
+    else
+        SEG_OUTCOME(kind, seg, s, "floe_segment_wait_any", FLOE_ERR_OUT_OF_RANGE);
+    if (s == FLOE_OK)
+        EXPECT(index < n, "floe_segment_wait_any gave index %zu of %zu", index, n);
+    else
+        EXPECT(index == SENTINEL, "floe_segment_wait_any wrote *out_index on failure");
+}
+
+/* A graph's version block outside any segment: sized, encoded (into buffers too small now and
+ * then), decoded as it is (FLOE_OK, a graph that checks itself), and decoded with bytes changed or
+ * cut short, which the O(N) check must refuse. */
+static void block_roundtrip(host *h)
+{
+    enum arg_kind kind = A_LIVE;
+    int li;
+    floe_ref root, fresh = 0;
+    uint32_t r = rnd(100);
+    if (r < 45)
+        fresh = root = make_shape(h, G_SEGMENT, true);
+    else if (r < 50)
+        fresh = root = make_shape(h, G_SEGMENT, false);
+    else
+        root = pick_ref(h, &kind, &li);
+    if (r < 50 && root == 0)
+        return;
+    size_t need = SENTINEL, len = SENTINEL;
+    floe_status s = C(G_SEGMENT, floe_block_size(root, chance(2) ? NULL : &need));
+    REFUSED(kind, s, "floe_block_size");
+    if (LIVE_IN_PLACE(kind, root))
+        EXPECT(s == FLOE_ERR_INVALID_ARGUMENT || s == FLOE_ERR_NULL, "floe_block_size of an object read in place gave %s",
+               floe_status_name(s));
+    if (s != FLOE_OK) {
+        EXPECT(need == SENTINEL, "floe_block_size wrote *out_len on failure");
+        if (fresh)
+            C(G_REF, floe_ref_release(fresh));
+        return;
+    }
+    /* Another thread may repoint an atomic reference of the graph meanwhile: the size may change. */
+    size_t cap = chance(10) && need > 0 ? rnd((uint32_t)need) : need + rnd(64);
+    uint8_t *buf = malloc(cap + 1);
+    s = C(G_SEGMENT, floe_block_encode(root, buf, cap, &len));
+    if (s == FLOE_OK)
+        EXPECT(len <= cap && len >= 128, "floe_block_encode gave %zu bytes for a %zu-byte buffer", len, cap);
+    else {
+        EXPECT(len == SENTINEL, "floe_block_encode wrote *out_len on failure");
+        EXPECT(s == FLOE_ERR_BUFFER_TOO_SMALL, "floe_block_encode of a graph floe_block_size took gave %s: %s",
+               floe_status_name(s), floe_last_error_message());
+    }
+    if (fresh)
+        C(G_REF, floe_ref_release(fresh));
+    if (s != FLOE_OK) {
+        free(buf);
+        return;
+    }
+    floe_ref copy = SENTINEL;
+    s = C(G_SEGMENT, floe_block_decode(buf, len, &copy));
+    EXPECT(s == FLOE_OK, "decoding the block floe_block_encode wrote gave %s: %s", floe_status_name(s),
+           floe_last_error_message());
+    if (s == FLOE_OK) {
+        EXPECT(!IN_PLACE(copy), "floe_block_decode gave an in-place handle");
+        if (copy) {
+            walk(copy, G_WALK);
+            add_ref(h, copy);
+        }
+    }
+    /* The same bytes changed or cut short: never accepted. */
+    uint8_t *original = malloc(len);
+    memcpy(original, buf, len);
+    if (chance(70))
+        for (int k = 1 + (int)rnd(4); k > 0; k--)
+            buf[rnd((uint32_t)len)] ^= (uint8_t)(1 + rnd(255));
+    size_t cut = chance(30) ? 1 + rnd((uint32_t)len) : 0;
+    bool damaged = cut > 0 || memcmp(original, buf, len) != 0;
+    free(original);
+    copy = SENTINEL;
+    t_own_damage = true;
+    s = C(G_SEGMENT, floe_block_decode(buf, len - cut, &copy));
+    t_own_damage = false;
+    if (s == FLOE_OK) {
+        EXPECT(!damaged, "a version block with bytes changed or %zu of its %zu bytes cut off was decoded", cut, len);
+        if (copy)
+            C(G_REF, floe_ref_release(copy));
+    } else
+        EXPECT(copy == SENTINEL, "floe_block_decode wrote *out_root on failure");
+    if (chance(10)) {
+        for (size_t i = 0; i < cap; i++)
+            buf[i] = (uint8_t)rnd64();
+        t_own_damage = true;
+        s = C(G_SEGMENT, floe_block_decode(chance(95) ? buf : NULL, chance(95) ? cap : 0, &copy));
+        t_own_damage = false;
+        EXPECT(s != FLOE_OK, "random bytes were decoded as a version block");
+    }
+    free(buf);
+}
+
+static void op_segments(host *h)
+{
+    uint32_t which = rnd(100);
+    if (which < 2) {
+        seg_create(G_SEGMENT, h->index);
+        return;
+    }
+    if (which < 5) {
+        seg_open(G_SEGMENT);
+        return;
+    }
+    if (which < 7) {
+        seg_close(G_SEGMENT);
+        return;
+    }
+    if (which < 8) {
+        seg_unlink(G_SEGMENT);
+        return;
+    }
+    if (which < 18) {
+        /* a walk of the pool's handles, those read in place first */
+        if (h->nrefs == 0)
+            return;
+        int i = (int)rnd(h->nrefs);
+        for (int k = 0; k < h->nrefs && !IN_PLACE(h->refs[i]) && chance(70); k++)
+            i = (i + 1) % h->nrefs;
+        walk(h->refs[i], G_WALK);
+        return;
+    }
+    enum seg_arg kind;
+    uint32_t slots;
+    floe_segment *seg = pick_seg(&kind, &slots);
+    floe_status s;
+    uint32_t slot = pick_slot(slots), count = (uint32_t)SENTINEL;
+    if (which < 36)
+        seg_publish(h, seg, kind, slots);
+    else if (which < 39) {
+        s = C(G_SEGMENT, floe_segment_unpublish(seg, slot));
+        if (slot < slots || kind != SA_OPEN)
+            SEG_OUTCOME(kind, seg, s, "floe_segment_unpublish", FLOE_OK);
+        else
+            SEG_OUTCOME(kind, seg, s, "floe_segment_unpublish", FLOE_ERR_OUT_OF_RANGE);
+    } else if (which < 60)
+        seg_read(h, seg, kind, slots, false);
+    else if (which < 67)
+        seg_read(h, seg, kind, slots, true);
+    else if (which < 72) {
+        bool null_out = chance(3);
+        s = C(G_SEGMENT, floe_segment_change_count(seg, slot, null_out ? NULL : &count));
+        if (null_out)
+            EXPECT(s == FLOE_ERR_NULL, "floe_segment_change_count with a NULL out_count gave %s", floe_status_name(s));
+        else if (slot < slots || kind != SA_OPEN)
+            SEG_OUTCOME(kind, seg, s, "floe_segment_change_count", FLOE_OK);
+        else
+            SEG_OUTCOME(kind, seg, s, "floe_segment_change_count", FLOE_ERR_OUT_OF_RANGE);
+        if (s != FLOE_OK)
+            EXPECT(count == (uint32_t)SENTINEL, "floe_segment_change_count wrote *out_count on failure");
+    } else if (which < 76) {
+        uint32_t seen = (uint32_t)rnd64();
+        if (chance(70) && slot < slots)
+            C(G_SEGMENT, floe_segment_change_count(seg, slot, &seen));
+        int64_t timeout = chance(50) ? 0 : 1 + rnd(3);
+        double started = now_s();
+        s = C(G_SEGMENT, floe_segment_wait(seg, slot, seen, timeout, &count));
+        double took = now_s() - started;
+        EXPECT(took < 5.0, "floe_segment_wait(%" PRId64 " ms) took %.1f s", timeout, took);
+        if (slot < slots || kind != SA_OPEN)
+            SEG_OUTCOME(kind, seg, s, "floe_segment_wait", FLOE_OK, FLOE_ERR_TIMEOUT);
+        else
+            SEG_OUTCOME(kind, seg, s, "floe_segment_wait", FLOE_ERR_OUT_OF_RANGE);
+        if (s == FLOE_OK)
+            EXPECT(count != seen, "floe_segment_wait gave FLOE_OK and the count it was told (%u)", seen);
+        else
+            EXPECT(count == (uint32_t)SENTINEL, "floe_segment_wait wrote *out_count on failure");
+    } else if (which < 79)
+        seg_wait_any(seg, kind, slots);
+    else if (which < 83)
+        seg_verify(seg, kind, slots);
+    else if (which < 85)
+        seg_text(seg, kind, chance(20));
+    else if (which < 89)
+        seg_names(seg, kind, slots);
+    else if (which < 94)
+        block_roundtrip(h);
+    else {
+        /* a segment given as a handle, and a handle as a segment */
+        size_t n;
+        floe_ref r = 0;
+        if (kind == SA_OPEN) {
+            s = C(G_SEGMENT, floe_object_len((floe_ref)(uintptr_t)seg, &n));
+            EXPECT(s != FLOE_OK, "a segment pointer was accepted as a handle");
+            s = C(G_SEGMENT, floe_ref_retain((floe_ref)(uintptr_t)seg, &r));
+            EXPECT(s != FLOE_OK, "a segment pointer was accepted as a handle");
+        }
+        if (h->nrefs > 0) {
+            floe_segment *fake = (floe_segment *)(uintptr_t)h->refs[rnd(h->nrefs)];
+            s = C(G_SEGMENT, floe_segment_change_count(fake, 0, &count));
+            EXPECT(s == FLOE_ERR_INVALID_HANDLE, "a handle given as a segment gave %s", floe_status_name(s));
+            s = C(G_SEGMENT, floe_segment_close(fake));
+            EXPECT(s == FLOE_ERR_INVALID_HANDLE, "closing a handle given as a segment gave %s", floe_status_name(s));
+        }
+    }
+}
+
 typedef void (*op_fn)(host *);
 static const struct {
     op_fn fn;
@@ -1549,7 +3056,7 @@ static const struct {
 } ops[] = {
     {op_objects, 14}, {op_lists, 5}, {op_strings, 5}, {op_refs, 12},  {op_atomics, 6},  {op_freeze, 6},
     {op_transfer, 7}, {op_workers, 8}, {op_futures, 9}, {op_pools, 4}, {op_globals, 4}, {op_shared, 6},
-    {op_types, 1},    {op_runtime, 3}, {op_errors, 3},
+    {op_types, 1},    {op_runtime, 3}, {op_errors, 3},  {op_segments, 10},
 };
 
 static void host_step(host *h)
@@ -1664,9 +3171,64 @@ static void define_globals(void)
     g_globals[g_nglobals++] = g_beta;
 }
 
+/* The run's first segments: names 0 and 1 created (name 0 opened twice), name 2 left for later;
+ * the scribbler started. */
+static void segments_begin(void)
+{
+    for (int k = 0; k < N_SEG_NAMES; k++) {
+        segname *sn = &g_segnames[k];
+        snprintf(sn->name, sizeof sn->name, "abi-fuzz-%d-%d", (int)getpid(), k);
+        snprintf(sn->path, sizeof sn->path, "/dev/shm/floe.abi-fuzz-%d-%d", (int)getpid(), k);
+        pthread_mutex_init(&sn->lock, NULL);
+        if (k < 2) {
+            pthread_mutex_lock(&sn->lock);
+            seg_create_locked(k, G_SEGMENT);
+            pthread_mutex_unlock(&sn->lock);
+        }
+    }
+    floe_segment *again = NULL;
+    if (C(G_SEGMENT, floe_segment_open(g_segnames[0].name, &again)) == FLOE_OK)
+        seg_add(again, g_segnames[0].slots, G_SEGMENT);
+    double start = g_deadline - g_seconds;
+    g_next_unlink = start + g_seconds / 6;
+    g_scribble_start = start + g_seconds * (0.2 + 0.3 * (double)rnd(1000) / 1000);
+    if (g_scribble != SCRIBBLE_NONE)
+        pthread_create(&g_scribbler, NULL, scribbler, NULL);
+}
+
+/* Closes every open segment pointer and unlinks every name of the run; true when all went as
+ * promised and no file of the run is left in /dev/shm. */
+static int segments_end(void)
+{
+    int ok = 1;
+    for (floe_segment *seg; (seg = seg_take(0)) != NULL;) {
+        floe_status s = C(G_SEGMENT, floe_segment_close(seg));
+        if (s != FLOE_OK)
+            ok = 0, printf("closing a segment at the end gave %s: %s\n", floe_status_name(s), floe_last_error_message());
+    }
+    for (int k = 0; k < N_SEG_NAMES; k++) {
+        segname *sn = &g_segnames[k];
+        if (sn->exists) {
+            floe_status s = C(G_SEGMENT, floe_segment_unlink(sn->name));
+            if (s != FLOE_OK)
+                ok = 0, printf("unlinking segment %s gave %s: %s\n", sn->name, floe_status_name(s), floe_last_error_message());
+            sn->exists = false;
+        }
+        if (access(sn->path, F_OK) == 0)
+            ok = 0, printf("%s is left behind\n", sn->path);
+    }
+    for (int tag = 0; tag <= N_HOST; tag++) {
+        char path[96];
+        snprintf(path, sizeof path, "/dev/shm/floe.abi-fuzz-%d-bad-%d", (int)getpid(), tag);
+        if (access(path, F_OK) == 0)
+            ok = 0, printf("%s is left behind\n", path);
+    }
+    return ok;
+}
+
 static void usage(const char *argv0)
 {
-    fprintf(stderr, "usage: %s [--seed S] [--seconds N] [--calls BUDGET]\n", argv0);
+    fprintf(stderr, "usage: %s [--seed S] [--seconds N] [--calls BUDGET] [--scribble none|data|control]\n", argv0);
     exit(2);
 }
 
@@ -1682,12 +3244,20 @@ int main(int argc, char **argv)
             g_seconds = strtod(argv[++i], NULL);
         else if (strcmp(argv[i], "--calls") == 0)
             g_budget = strtoull(argv[++i], NULL, 0);
-        else
+        else if (strcmp(argv[i], "--scribble") == 0) {
+            const char *mode = argv[++i];
+            g_scribble = -1;
+            for (int k = 0; k < 3; k++)
+                if (strcmp(mode, scribble_names[k]) == 0)
+                    g_scribble = k;
+            if (g_scribble < 0)
+                usage(argv[0]);
+        } else
             usage(argv[0]);
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("abi_fuzz: seed %" PRIu64 ", %.0f s, call budget %s, floe %s\n", g_seed, g_seconds,
-           g_budget == UINT64_MAX ? "none" : "set", floe_version());
+    printf("abi_fuzz: seed %" PRIu64 ", %.0f s, call budget %s, scribble %s, floe %s\n", g_seed, g_seconds,
+           g_budget == UINT64_MAX ? "none" : "set", scribble_names[g_scribble], floe_version());
     if (g_budget != UINT64_MAX)
         printf("abi_fuzz: call budget %" PRIu64 "\n", g_budget);
 
@@ -1709,6 +3279,7 @@ int main(int argc, char **argv)
     for (int i = 0; i <= N_HOST; i++)
         pthread_rwlock_init(&g_hosts[i].exhibit_lock, NULL);
     g_deadline = now_s() + g_seconds;
+    segments_begin();
     pthread_t threads[N_HOST + 1];
     for (int i = 1; i <= N_HOST; i++) {
         g_hosts[i].index = i;
@@ -1734,6 +3305,8 @@ int main(int argc, char **argv)
     for (int i = 1; i <= N_HOST; i++)
         pthread_join(threads[i], NULL);
     host_cleanup(m);
+    if (g_scribble != SCRIBBLE_NONE)
+        pthread_join(g_scribbler, NULL);
 
     /* Terminate every worker and pool, cancelling what is queued, and wait for their threads. */
     C(G_MAINQ, floe_main_queue_set_wakeup(NULL, NULL));
@@ -1761,6 +3334,12 @@ int main(int argc, char **argv)
     for (double quiet = now_s() + 0.4; now_s() < quiet;)
         if (C(G_MAINQ, floe_main_queue_park(50, true, &ran)) == FLOE_OK && ran > 0)
             quiet = now_s() + 0.4;
+    /* Every in-place handle a job, producer or initialiser handed to floe is dead by now. */
+    pthread_mutex_lock(&g_given_lock);
+    for (int i = 0; i < g_ngiven; i++)
+        expect_dead(g_given[i], g_given_what[i], __LINE__);
+    pthread_mutex_unlock(&g_given_lock);
+    int segments_ok = segments_end();
     /* What is left in the shared structs, the exchange, the globals. */
     for (int i = 0; i < N_SHARED; i++) {
         floe_ref r = 0;
@@ -1788,6 +3367,19 @@ int main(int argc, char **argv)
     printf("calls by group:");
     for (int g = 0; g < G_COUNT; g++)
         printf(" %s %llu%s", group_names[g], (unsigned long long)atomic_load(&g_calls[g]), g + 1 < G_COUNT ? "," : "\n");
+    printf("segments: %llu created, %llu opened, %llu versions published, %llu publishes refused as full, %llu reads in place, "
+           "%llu copies, %llu reads refused for a full reader table, %llu reads of damaged versions; walks: %llu objects read, "
+           "%llu self-checked, %llu reads in place of damaged objects\n",
+           (unsigned long long)atomic_load(&g_seg_created), (unsigned long long)atomic_load(&g_seg_opened),
+           (unsigned long long)atomic_load(&g_seg_published), (unsigned long long)atomic_load(&g_seg_full),
+           (unsigned long long)atomic_load(&g_seg_read_in_place), (unsigned long long)atomic_load(&g_seg_read_copies),
+           (unsigned long long)atomic_load(&g_seg_read_limited), (unsigned long long)atomic_load(&g_seg_damaged), (unsigned long long)atomic_load(&g_walked_objects),
+           (unsigned long long)atomic_load(&g_checked_objects), (unsigned long long)atomic_load(&g_damaged_objects));
+    if (g_scribble == SCRIBBLE_NONE)
+        printf("scribbler: off\n");
+    else
+        printf("scribbler (%s): %llu writes from %.1f s on\n", scribble_names[g_scribble],
+               (unsigned long long)atomic_load(&g_scribbles), g_scribble_start - (g_deadline - g_seconds));
     printf("calls: %llu in total; jobs run %llu, outcome callbacks %llu, initialisers %llu, producers %llu, wake-ups %llu\n",
            (unsigned long long)atomic_load(&g_total), (unsigned long long)atomic_load(&g_jobs_run),
            (unsigned long long)atomic_load(&g_callbacks_run), (unsigned long long)atomic_load(&g_inits_run),
@@ -1798,6 +3390,9 @@ int main(int argc, char **argv)
            ", detached_graphs %" PRIu64 "\n",
            st.live_objects, st.frozen_objects, st.live_handles, st.detached_graphs);
 
+    for (int line = 0; line < MAX_LINES; line++)
+        if (atomic_load(&g_printed_at[line]) > 0)
+            printf("violations at abi_fuzz.c:%d: %d\n", line, atomic_load(&g_printed_at[line]));
     int passed = 0, failed = 0;
     for (int i = 0; i < N_THREAD_CHECKS; i++) {
         int v = atomic_load(&g_violations[i]);
@@ -1816,6 +3411,10 @@ int main(int argc, char **argv)
         passed++, printf("ok: floe_runtime_stats all zero after shutdown: nothing leaked\n");
     else
         failed++, printf("FAIL: leak: floe_runtime_stats not zero after shutdown (seed %" PRIu64 ")\n", g_seed);
+    if (segments_ok)
+        passed++, printf("ok: every segment closed and unlinked, none left in /dev/shm\n");
+    else
+        failed++, printf("FAIL: segments: a close or unlink failed, or a file is left in /dev/shm (seed %" PRIu64 ")\n", g_seed);
     printf("seed %" PRIu64 "\n", g_seed);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
