@@ -166,11 +166,23 @@ pub(crate) fn call_host(callback: impl FnOnce(&mut floe_ref) -> i32) -> Result<O
     let mut made: floe_ref = 0;
     let outcome = with_last_error_cleared(|| host_status(callback(&mut made)));
     match outcome {
+        Ok(()) if crate::core::shared::segment::inplace::is_in_place(made) => {
+            // What floe takes from a callback becomes a job's result, a graph's root or a global's
+            // value: heap objects only. The handle was floe's once written, so it goes.
+            let _ = crate::core::shared::access::release(made);
+            Err(Error::new(
+                Status::ErrInvalidArgument,
+                format!(
+                    "the callback returned handle {made:#x}, an object read in place from a segment: floe takes \
+                     heap objects here (floe_segment_read_copy gives one); the handle is released"
+                ),
+            ))
+        }
         Ok(()) => Ok(optional_ref(made)),
         Err(error) => {
             if made != 0 {
                 // Whatever the handle is (a made-up one fails its release), nothing else will free it.
-                let _ = crate::core::graph::object::release(made);
+                let _ = crate::core::shared::access::release(made);
             }
             Err(error)
         }
