@@ -355,6 +355,7 @@ impl Global {
 /// assert_eq!(taken, "draft");
 /// # Ok::<(), floe::Error>(())
 /// ```
+#[repr(transparent)]
 pub struct SharedCell(std::cell::UnsafeCell<SharedData>);
 
 // SAFETY: the cell is only accessed through `shared_data`'s functions, which read and write its two
@@ -464,5 +465,40 @@ impl Pool {
     /// and released its values.
     pub fn request_termination(self, process_scheduled: bool) -> Result<Future> {
         Ok(Future(pool::lookup(self.0)?.request_termination(process_scheduled)))
+    }
+}
+
+/// Graphs and SharedData that C code keeps in its own memory, for Rust code linked with it (the
+/// accessors `floe-cinterop` generates use these).
+impl DetachedGraph {
+    /// The graph as the `void *` C code stores, which `floe_graph_attach` (or
+    /// [`DetachedGraph::from_raw`]) takes once, on any thread. Fails only when floe's table of
+    /// detached graphs is full (`ErrLimit`); the graph is then disposed.
+    pub fn into_raw(self) -> Result<*mut std::ffi::c_void> {
+        crate::ffi::graph::graph_pointer(self.0)
+    }
+
+    /// Takes over a graph that C code keeps as a `void *` (from `floe_object_detach` or
+    /// [`DetachedGraph::into_raw`]); each pointer is taken once. The pointer is looked up, never
+    /// dereferenced: a second take gives `ErrAlreadyAttached`, a disposed graph `ErrDisposed`, a
+    /// pointer floe never issued `ErrInvalidHandle`, as `floe_graph_attach` reports them.
+    pub fn from_raw(graph: *mut std::ffi::c_void) -> Result<DetachedGraph> {
+        crate::ffi::graph::graph_of_pointer(graph).map(DetachedGraph)
+    }
+}
+
+impl SharedCell {
+    /// The `floe_shared_data` at `data` — a C global, a field of a C struct — as a `SharedCell`:
+    /// `publish`, `read`, `put` and `take` from Rust, while C code uses the same struct through
+    /// the `floe_shared_data_*` functions.
+    ///
+    /// # Safety
+    /// `data` is non-null, aligned and valid for reads and writes for `'a`; nothing writes the
+    /// struct meanwhile but floe's functions; and it is host memory, not a segment slot's
+    /// `floe_shared_data` (for those, [`Segment::shared_data`](crate::Segment::shared_data)).
+    pub unsafe fn from_ptr<'a>(data: *mut SharedData) -> &'a SharedCell {
+        // SAFETY: `SharedCell` is a transparent `UnsafeCell<SharedData>`, which has the layout of
+        // `SharedData`; the caller vouches for the pointer and the lifetime.
+        unsafe { &*data.cast::<SharedCell>() }
     }
 }
