@@ -68,10 +68,9 @@ pub(crate) fn plan(p: &Prepared) -> Result<Plan, Error> {
             Shape::Struct(name) if b.looks_like_shared_data(&name) || listing.is_some() => {
                 let shown = written.clone().unwrap_or_else(|| name.clone());
                 return Err(locate.global(&global.name, listing).item(item).into_message(format!(
-                    "its type `{shown}` is {} {}, which is not {FLOE_LAYOUT}: floe cannot share it. \
+                    "its type `{shown}` is {}, not {FLOE_LAYOUT}: floe cannot share it. \
                      Declare it with Kotlin/Native's `typedef struct {{ int version; void* kotlinObject; }} {shown};` \
                      or as a floe_shared_data",
-                    struct_word(&name),
                     b.c_fields(&name)
                 )));
             }
@@ -123,10 +122,7 @@ pub(crate) fn plan(p: &Prepared) -> Result<Plan, Error> {
                     return Err(locate
                         .struct_(name, listing)
                         .item(format!("struct `{name}`, field `{}`", field.name))
-                        .into_message(format!(
-                            "its type `{inner}` is {}, which is not {FLOE_LAYOUT}",
-                            b.c_fields(inner)
-                        )));
+                        .into_message(format!("its type `{inner}` is {}, not {FLOE_LAYOUT}", b.c_fields(inner))));
                 }
                 plan.kotlin_layouts.insert(inner.clone());
             }
@@ -156,10 +152,6 @@ pub(crate) fn plan(p: &Prepared) -> Result<Plan, Error> {
         plan.detached.push(detached(p, &word)?);
     }
     Ok(plan)
-}
-
-fn struct_word(name: &str) -> String {
-    format!("struct `{name}`")
 }
 
 /// Resolves one `detachedGraphs` entry: `Struct.field`, `global` or `global.field`.
@@ -244,6 +236,9 @@ impl<'a> Locator<'a> {
 
     fn find(&self, name: &str, listing: Option<&Word>, declares: fn(&str, &str) -> Option<usize>) -> Place {
         let def = &self.p.def;
+        // In a header, the key that names the item (`sharedData`, `segmentLayouts`), if one does,
+        // is the .def's line for it; in the .def's own C code, its declaration's line is.
+        let at = |line: usize| listing.map_or(line, |w| w.line);
         let file_name =
             def.path.file_name().map_or_else(|| def.path.display().to_string(), |n| n.to_string_lossy().into_owned());
         if let Some(inline) = &def.inline {
@@ -258,7 +253,7 @@ impl<'a> Locator<'a> {
             let Some(path) = &header.path else { continue };
             let Ok(text) = std::fs::read_to_string(path) else { continue };
             if let Some(offset) = declares(&text, name) {
-                return Place(Error::at(&def.path, header.line, "").header(format!(
+                return Place(Error::at(&def.path, at(header.line), "").header(format!(
                     "{} (line {})",
                     header.written,
                     offset + 1

@@ -174,7 +174,7 @@ impl Interop {
     /// the global) and fails the build.
     pub fn run(self) {
         if let Err(error) = self.generate() {
-            eprintln!("error: {error}");
+            // Cargo shows it as the build's error.
             println!("cargo::error={error}");
             std::process::exit(1);
         }
@@ -498,6 +498,97 @@ fn identifier_of(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// bindgen over `def` (written as `test.def`) and `files` in a folder of their own: the
+    /// module floe-cinterop would write, or the error. No `cc`, no Cargo.
+    fn generate(name: &str, def: &str, files: &[(&str, &str)]) -> Result<String, Error> {
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = std::env::temp_dir().join(format!("floe-cinterop-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("test.def"), def).unwrap();
+        for (file, text) in files {
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        let def = DefFile::read(&dir.join("test.def"))?;
+        let target = Target { family: "linux".into(), arch: "x64".into() };
+        let result =
+            Interop::new(&def.path).prepare(&def, &dir, &target).and_then(|p| Ok(emit::module(&p, &p.plan()?)));
+        std::fs::remove_dir_all(&dir).unwrap();
+        result
+    }
+
+    #[test]
+    fn the_seed_def_gives_a_shared_cell_over_its_global() {
+        let module = generate(
+            "seed",
+            "package = global\n---\ntypedef struct { int version; void* kotlinObject; } SharedData;\nSharedData sharedData;\n",
+            &[],
+        )
+        .unwrap();
+        assert!(module.starts_with("// Written by floe-cinterop"), "{module}");
+        assert!(module.contains("pub mod global {"));
+        assert!(module.contains("pub fn shared_data() -> &'static floe::SharedCell"), "{module}");
+        assert!(module.contains("offset_of!(sys::SharedData, kotlinObject) == ::core::mem::offset_of!(floe::ffi::shared_data::SharedData, object)"));
+        assert!(module.contains("pub type floe_shared_data = floe::ffi::shared_data::SharedData;"));
+    }
+
+    #[test]
+    fn floes_struct_is_reused_not_generated_and_its_globals_and_layouts_are_found() {
+        let header = "#include <floe.h>\nextern floe_shared_data prices;\ntypedef struct { floe_shared_data config; floe_shared_data prices; } AppShared;\n";
+        let module = generate("floe", "headers = app.h\npackage = a.b\n", &[("app.h", header)]).unwrap();
+        assert!(module.contains("pub mod a {\npub mod b {"), "{module}");
+        assert!(!module.contains("pub struct floe_shared_data"), "bindgen declared floe_shared_data again");
+        assert!(module.contains("pub fn prices() -> &'static floe::SharedCell"));
+        assert!(module.contains("pub struct AppShared {"));
+        assert!(module.contains("pub const FIELDS: [&'static str; 2] = [\"config\", \"prices\"];"));
+        assert!(module.contains("pub fn config(&self) -> &floe::SlotData"));
+    }
+
+    #[test]
+    fn a_struct_of_the_layout_that_is_not_meant_as_shared_data_is_left_alone_unless_named() {
+        let def = "package = p\n---\nstruct pair { int count; void *data; };\nstruct pair pair;\n";
+        assert!(!generate("pair", def, &[]).unwrap().contains("floe::SharedCell"));
+        let named = format!("sharedData = pair\n{def}");
+        assert!(generate("pair-named", &named, &[]).unwrap().contains("pub fn pair() -> &'static floe::SharedCell"));
+        let wrong = "sharedData = count\npackage = p\n---\nint count;\n";
+        assert_eq!(
+            generate("count", wrong, &[]).unwrap_err().to_string(),
+            format!(
+                "{}:4: header test.def (its C code after ---), global `count`: `sharedData` names it, but its type `int` is not a struct with floe_shared_data's {{ int32_t version; void *object; }}",
+                std::env::temp_dir().join(format!("floe-cinterop-{}-count/test.def", std::process::id())).display()
+            )
+        );
+    }
+
+    #[test]
+    fn detached_graph_entries_are_checked() {
+        let header = "#include <stdint.h>\ntypedef struct { int32_t id; void *lines; } Order;\nextern void *pending;\nextern Order current;\n";
+        let def = "headers = orders.h\ndetachedGraphs = Order.lines pending current.lines\n";
+        let module = generate("orders", def, &[("orders.h", header)]).unwrap();
+        for wanted in [
+            "pub fn take_lines(&mut self)",
+            "pub fn set_lines(&mut self",
+            "pub fn take_pending()",
+            "pub fn take_current_lines()",
+        ] {
+            assert!(module.contains(wanted), "no `{wanted}` in {module}");
+        }
+        let error = generate("orders-id", "headers = orders.h\n\ndetachedGraphs = Order.id\n", &[("orders.h", header)])
+            .unwrap_err();
+        assert_eq!(error.line, 3);
+        assert_eq!(error.item.as_deref(), Some("`detachedGraphs` entry `Order.id`"));
+        assert_eq!(error.message, "field `Order.id` is a `int32_t`; a detached graph travels as a `void *`");
+        let error = generate("orders-none", "headers = orders.h\ndetachedGraphs = nowhere\n", &[("orders.h", header)])
+            .unwrap_err();
+        assert!(error.message.starts_with("no global of that name"), "{error}");
+    }
+
+    #[test]
+    fn only_c_is_read() {
+        let error = generate("objc", "language = Objective-C\n", &[]).unwrap_err();
+        assert_eq!((error.line, error.message.as_str()), (1, "language `Objective-C`: only C is supported"));
+    }
 
     #[test]
     fn globs_match_paths_ends() {
