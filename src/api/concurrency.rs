@@ -482,6 +482,19 @@ impl DetachedGraph {
     /// [`DetachedGraph::into_raw`]); each pointer is taken once. The pointer is looked up, never
     /// dereferenced: a second take gives `ErrAlreadyAttached`, a disposed graph `ErrDisposed`, a
     /// pointer floe never issued `ErrInvalidHandle`, as `floe_graph_attach` reports them.
+    ///
+    /// ```
+    /// use floe::{DetachedGraph, Object, Status, TransferMode};
+    /// let list = Object::new_list()?;
+    /// list.push_int(7)?;
+    /// let graph = list.detach(TransferMode::Safe)?.into_raw()?; // a `void *` for C code to keep
+    /// let address = graph as usize; // a raw pointer is not Send; C code would pass it along
+    /// let seven = std::thread::spawn(move || DetachedGraph::from_raw(address as *mut _)?.attach()?.get_int(0));
+    /// assert_eq!(seven.join().unwrap()?, 7);
+    /// assert_eq!(DetachedGraph::from_raw(graph).unwrap_err().status(), Status::ErrAlreadyAttached);
+    /// assert_eq!(DetachedGraph::from_raw(8 as *mut _).unwrap_err().status(), Status::ErrInvalidHandle);
+    /// # Ok::<(), floe::Error>(())
+    /// ```
     pub fn from_raw(graph: *mut std::ffi::c_void) -> Result<DetachedGraph> {
         crate::ffi::graph::graph_of_pointer(graph).map(DetachedGraph)
     }
@@ -491,6 +504,25 @@ impl SharedCell {
     /// The `floe_shared_data` at `data` — a C global, a field of a C struct — as a `SharedCell`:
     /// `publish`, `read`, `put` and `take` from Rust, while C code uses the same struct through
     /// the `floe_shared_data_*` functions.
+    ///
+    /// ```
+    /// use floe::ffi::shared_data::{floe_shared_data_read, SharedData};
+    /// use floe::{Object, SharedCell, Status};
+    /// // A C global `floe_shared_data prices;` (here: a Rust static of the same struct).
+    /// static mut PRICES: SharedData = SharedData { version: 0, object: std::ptr::null_mut() };
+    /// // SAFETY: a static, aligned and alive for the program, used only through floe's functions.
+    /// let prices = unsafe { SharedCell::from_ptr(&raw mut PRICES) };
+    /// let list = Object::new_list()?;
+    /// list.push_int(250)?;
+    /// list.freeze(None)?;
+    /// prices.publish(Some(&list))?;
+    /// let (mut version, mut root) = (0, 0); // what C code would read
+    /// // SAFETY: the struct as above; both out-parameters are writable.
+    /// let status = unsafe { floe_shared_data_read(&raw mut PRICES, &mut version, &mut root) };
+    /// assert_eq!((status, version), (Status::Ok, 1));
+    /// assert_eq!(Object::from_raw(root).get_int(0)?, 250);
+    /// # Ok::<(), floe::Error>(())
+    /// ```
     ///
     /// # Safety
     /// `data` is non-null, aligned and valid for reads and writes for `'a`; nothing writes the
