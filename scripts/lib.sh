@@ -137,3 +137,20 @@ end_suites() {
     rm -rf "$suite_logs"
     echo "$passed passed, $failed failed"
 }
+
+# libclang, which bindgen loads in floe-cinterop's build scripts (the workspace's examples run
+# them): the library and clang's own headers (stddef.h, ...), from Debian's libclang1 and the
+# libclang-common-N-dev of its version N. A LIBCLANG_PATH set by hand is taken as it is.
+have_libclang() {
+    [ -n "${LIBCLANG_PATH:-}" ] && return 0
+    compgen -G '/usr/lib/llvm-*/lib/libclang.so*' >/dev/null &&
+        compgen -G '/usr/lib/llvm-*/lib/clang/*/include/stddef.h' >/dev/null
+}
+ensure_libclang() {
+    have_libclang && return 0
+    apt_install libclang1
+    local version
+    version=$(dpkg-query -W -f='${Depends}' libclang1 | grep -o 'libclang1-[0-9]*' | head -n 1 | cut -d - -f 2)
+    apt_install "libclang-common-$version-dev"
+    have_libclang || { echo "FAILED: libclang1 and libclang-common-$version-dev installed, yet no libclang.so and stddef.h under /usr/lib/llvm-*"; return 1; }
+}

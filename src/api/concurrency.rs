@@ -355,6 +355,7 @@ impl Global {
 /// assert_eq!(taken, "draft");
 /// # Ok::<(), floe::Error>(())
 /// ```
+#[repr(transparent)]
 pub struct SharedCell(std::cell::UnsafeCell<SharedData>);
 
 // SAFETY: the cell is only accessed through `shared_data`'s functions, which read and write its two
@@ -464,5 +465,72 @@ impl Pool {
     /// and released its values.
     pub fn request_termination(self, process_scheduled: bool) -> Result<Future> {
         Ok(Future(pool::lookup(self.0)?.request_termination(process_scheduled)))
+    }
+}
+
+/// Graphs and SharedData that C code keeps in its own memory, for Rust code linked with it (the
+/// accessors `floe-cinterop` generates use these).
+impl DetachedGraph {
+    /// The graph as the `void *` C code stores, which `floe_graph_attach` (or
+    /// [`DetachedGraph::from_raw`]) takes once, on any thread. Fails only when floe's table of
+    /// detached graphs is full (`ErrLimit`); the graph is then disposed.
+    pub fn into_raw(self) -> Result<*mut std::ffi::c_void> {
+        crate::ffi::graph::graph_pointer(self.0)
+    }
+
+    /// Takes over a graph that C code keeps as a `void *` (from `floe_object_detach` or
+    /// [`DetachedGraph::into_raw`]); each pointer is taken once. The pointer is looked up, never
+    /// dereferenced: a second take gives `ErrAlreadyAttached`, a disposed graph `ErrDisposed`, a
+    /// pointer floe never issued `ErrInvalidHandle`, as `floe_graph_attach` reports them.
+    ///
+    /// ```
+    /// use floe::{DetachedGraph, Object, Status, TransferMode};
+    /// let list = Object::new_list()?;
+    /// list.push_int(7)?;
+    /// let graph = list.detach(TransferMode::Safe)?.into_raw()?; // a `void *` for C code to keep
+    /// let address = graph as usize; // a raw pointer is not Send; C code would pass it along
+    /// let seven = std::thread::spawn(move || DetachedGraph::from_raw(address as *mut _)?.attach()?.get_int(0));
+    /// assert_eq!(seven.join().unwrap()?, 7);
+    /// assert_eq!(DetachedGraph::from_raw(graph).unwrap_err().status(), Status::ErrAlreadyAttached);
+    /// assert_eq!(DetachedGraph::from_raw(8 as *mut _).unwrap_err().status(), Status::ErrInvalidHandle);
+    /// # Ok::<(), floe::Error>(())
+    /// ```
+    pub fn from_raw(graph: *mut std::ffi::c_void) -> Result<DetachedGraph> {
+        crate::ffi::graph::graph_of_pointer(graph).map(DetachedGraph)
+    }
+}
+
+impl SharedCell {
+    /// The `floe_shared_data` at `data` — a C global, a field of a C struct — as a `SharedCell`:
+    /// `publish`, `read`, `put` and `take` from Rust, while C code uses the same struct through
+    /// the `floe_shared_data_*` functions.
+    ///
+    /// ```
+    /// use floe::ffi::shared_data::{floe_shared_data_read, SharedData};
+    /// use floe::{Object, SharedCell, Status};
+    /// // A C global `floe_shared_data prices;` (here: a Rust static of the same struct).
+    /// static mut PRICES: SharedData = SharedData { version: 0, object: std::ptr::null_mut() };
+    /// // SAFETY: a static, aligned and alive for the program, used only through floe's functions.
+    /// let prices = unsafe { SharedCell::from_ptr(&raw mut PRICES) };
+    /// let list = Object::new_list()?;
+    /// list.push_int(250)?;
+    /// list.freeze(None)?;
+    /// prices.publish(Some(&list))?;
+    /// let (mut version, mut root) = (0, 0); // what C code would read
+    /// // SAFETY: the struct as above; both out-parameters are writable.
+    /// let status = unsafe { floe_shared_data_read(&raw mut PRICES, &mut version, &mut root) };
+    /// assert_eq!((status, version), (Status::Ok, 1));
+    /// assert_eq!(Object::from_raw(root).get_int(0)?, 250);
+    /// # Ok::<(), floe::Error>(())
+    /// ```
+    ///
+    /// # Safety
+    /// `data` is non-null, aligned and valid for reads and writes for `'a`; nothing writes the
+    /// struct meanwhile but floe's functions; and it is host memory, not a segment slot's
+    /// `floe_shared_data` (for those, [`Segment::shared_data`](crate::Segment::shared_data)).
+    pub unsafe fn from_ptr<'a>(data: *mut SharedData) -> &'a SharedCell {
+        // SAFETY: `SharedCell` is a transparent `UnsafeCell<SharedData>`, which has the layout of
+        // `SharedData`; the caller vouches for the pointer and the lifetime.
+        unsafe { &*data.cast::<SharedCell>() }
     }
 }

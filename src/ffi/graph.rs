@@ -60,3 +60,14 @@ pub unsafe extern "C" fn floe_graph_attach(graph: *mut c_void, out_root: *mut fl
 pub extern "C" fn floe_graph_dispose(graph: *mut c_void) -> Status {
     boundary("floe_graph_dispose", || take(graph, Status::ErrDisposed, "disposed").map(drop))
 }
+
+/// The `void *` for `transit`, as `floe_object_detach` gives it (for `DetachedGraph::into_raw`).
+pub(crate) fn graph_pointer(transit: Transit) -> Result<*mut c_void, Error> {
+    GRAPHS.insert(transit).map(pointer_of_id)
+}
+
+/// The detached graph behind `graph`, taken once, as `floe_graph_attach` takes it (for
+/// `DetachedGraph::from_raw`).
+pub(crate) fn graph_of_pointer(graph: *mut c_void) -> Result<Transit, Error> {
+    take(graph, Status::ErrAlreadyAttached, "attached")
+}

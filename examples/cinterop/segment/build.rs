@@ -1,0 +1,3 @@
+fn main() {
+    floe_cinterop::build("app.def");
+}
