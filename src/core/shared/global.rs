@@ -136,9 +136,9 @@ pub fn get(id: u32) -> Result<Option<u64>> {
                     ),
                 ));
             }
-            shared_value(index, &global)?
+            return shared_value(index, &global)?.map(handle::issue).transpose();
         }
-        GlobalMode::SharedImmutable => shared_value(index, &global)?,
+        GlobalMode::SharedImmutable => return shared_value(index, &global)?.map(handle::issue).transpose(),
         GlobalMode::ThreadLocal => {
             let known = LOCAL.with(|l| l.borrow().0.get(&index).copied());
             match known {
@@ -159,7 +159,9 @@ pub fn get(id: u32) -> Result<Option<u64>> {
         .transpose()
 }
 
-/// The value of a main-thread-only or shared global, initialised once.
+/// The value of a main-thread-only or shared global, initialised once, with one more reference
+/// for the caller, taken under the value lock: a `reset` on another thread cannot drop the value
+/// between the read and the retain.
 ///
 /// Takes a global's value lock, then `INIT_GRAPH` (the whole lock order is in `core/mod.rs`); the
 /// cycle check and the registration as a waiter happen under one `INIT_GRAPH` lock, so two threads
@@ -169,7 +171,10 @@ fn shared_value(index: usize, global: &Global) -> Result<Option<ObjIndex>> {
     let mut slot = global.value.lock();
     loop {
         match *slot {
-            Slot::Ready(target) => return Ok(target),
+            Slot::Ready(target) => {
+                target.inspect(|&t| HEAP.retain(t));
+                return Ok(target);
+            }
             Slot::Empty => {
                 *slot = Slot::Initializing(me);
                 INIT_GRAPH.lock().initializing.insert(index, me);
@@ -177,6 +182,8 @@ fn shared_value(index: usize, global: &Global) -> Result<Option<ObjIndex>> {
                 let mut claim = Claim { index, global, outcome: Slot::Empty };
                 let made = initialize(index, global);
                 if let Ok(target) = made {
+                    // The caller's reference, before the value is published for a reset to drop.
+                    target.inspect(|&t| HEAP.retain(t));
                     claim.outcome = Slot::Ready(target);
                 }
                 drop(claim);

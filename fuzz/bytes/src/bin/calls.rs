@@ -118,12 +118,16 @@ fuzz_target!(|data: &[u8]| {
                     released.push(h);
                 }
                 9 => {
-                    // A released or made-up handle: the foreign thread's stay its own.
-                    let h = match pick(&mut input, &live, &released) {
-                        h if foreign.contains(&h) => input.word(),
-                        h => h,
-                    };
-                    checked(floe_ref_release(h));
+                    // A released or made-up handle. A made-up number can equal a live handle (the
+                    // fuzzer guesses small ids), which a release would rightly end: the foreign
+                    // thread's handles stay its own.
+                    let h = pick(&mut input, &live, &released);
+                    if !foreign.contains(&h) {
+                        checked(floe_ref_release(h));
+                        if let Some(i) = live.iter().position(|&l| l == h) {
+                            released.push(live.swap_remove(i));
+                        }
+                    }
                 }
                 10 => {
                     let (h, mut graph) = (pick(&mut input, &live, &released), std::ptr::null_mut());

@@ -11,7 +11,7 @@ use crate::core::base::error::{Error, Result, Status};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 /// Where a segment's file lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -256,18 +256,27 @@ impl Mapping {
         unsafe { AtomicI32::from_ptr(self.at(offset, 4).cast()) }
     }
 
-    /// Copies bytes out. Another process may be writing them: the copy is checked, never trusted.
+    /// Copies bytes out (headers, records, slot names: a few dozen bytes). Another process — or
+    /// another thread of this one — may be writing them, so each byte is a relaxed atomic load;
+    /// the copy is checked, never trusted.
     pub(crate) fn read(&self, offset: u64, out: &mut [u8]) {
         let src = self.at(offset, out.len());
-        // SAFETY: `src` is valid for `out.len()` bytes; `out` is private memory.
-        unsafe { std::ptr::copy_nonoverlapping(src, out.as_mut_ptr(), out.len()) }
+        for (i, byte) in out.iter_mut().enumerate() {
+            // SAFETY: `src` is valid for `out.len()` bytes of the mapping; an `AtomicU8` has a
+            // byte's size and alignment, and this process reaches these bytes only atomically.
+            *byte = unsafe { AtomicU8::from_ptr(src.add(i)) }.load(Ordering::Relaxed);
+        }
     }
 
-    /// Copies bytes in (the header and records, which only their writer writes).
+    /// Copies bytes in (the header, records, slot names), each a relaxed atomic store, as `read`
+    /// loads them.
     pub(crate) fn write(&self, offset: u64, bytes: &[u8]) {
         let dst = self.at(offset, bytes.len());
-        // SAFETY: `dst` is valid for `bytes.len()` bytes and writable while the page is.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, bytes.len()) }
+        for (i, byte) in bytes.iter().enumerate() {
+            // SAFETY: `dst` is valid for `bytes.len()` bytes and writable while the page is; as in
+            // `read`.
+            unsafe { AtomicU8::from_ptr(dst.add(i)) }.store(*byte, Ordering::Relaxed);
+        }
     }
 
     /// A raw pointer to `len` bytes at `offset`, for the block's writer and readers.

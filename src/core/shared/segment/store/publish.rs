@@ -44,7 +44,7 @@ impl Segment {
         crash_point!("writer.locked");
         let epoch_word = self.writer_word(WRITER_EPOCH);
         let previous = epoch_word.load(Ordering::Acquire);
-        let epoch = (previous + 1) & VERSION_ID_MASK;
+        let epoch = previous.wrapping_add(1) & VERSION_ID_MASK;
         epoch_word.store(epoch, Ordering::Release);
         crash_point!("writer.epoch_bumped");
         let previous_owner = self.writer_u32(WRITER_PID).load(Ordering::Relaxed);

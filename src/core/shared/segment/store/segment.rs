@@ -474,6 +474,10 @@ impl Segment {
 
     pub(crate) fn inspect(&self) -> Result<Inspection> {
         let l = &self.layout;
+        // This process's publishes wait meanwhile: the records read below are not being rewritten
+        // by a thread of this process (another process's writer may rewrite them, which the checks
+        // of every record read catch).
+        let _writer = self.writer.lock();
         let own = self.readers.lock().entries.clone();
         let mut slots = Vec::new();
         for s in 0..l.slot_count {
