@@ -60,11 +60,11 @@ pub(crate) fn plan(p: &Prepared) -> Result<Plan, Error> {
         let item = format!("global `{}`", global.name);
         match b.shape(&global.ty) {
             Shape::FloeSharedData => plan.shared.push(SharedGlobal { global: global.name.clone(), layout: None }),
-            Shape::Struct(name) if b.is_shared_data_layout(&name) => {
-                if b.looks_like_shared_data(&name) || listing.is_some() {
-                    plan.kotlin_layouts.insert(name.clone());
-                    plan.shared.push(SharedGlobal { global: global.name.clone(), layout: Some(name) });
-                }
+            Shape::Struct(name)
+                if b.is_shared_data_layout(&name) && (b.looks_like_shared_data(&name) || listing.is_some()) =>
+            {
+                plan.kotlin_layouts.insert(name.clone());
+                plan.shared.push(SharedGlobal { global: global.name.clone(), layout: Some(name) });
             }
             Shape::Struct(name) if b.looks_like_shared_data(&name) || listing.is_some() => {
                 let shown = written.clone().unwrap_or_else(|| name.clone());
@@ -166,9 +166,10 @@ fn distinct_names(p: &Prepared, plan: &Plan) -> Result<(), Error> {
         let (name, what) = match detached {
             Detached::Field { .. } => continue,
             Detached::Global { global } => (snake_case(global), format!("`detachedGraphs` entry `{global}`")),
-            Detached::GlobalField { global, field } => {
-                (format!("{}_{}", snake_case(global), snake_case(field)), format!("`detachedGraphs` entry `{global}.{field}`"))
-            }
+            Detached::GlobalField { global, field } => (
+                format!("{}_{}", snake_case(global), snake_case(field)),
+                format!("`detachedGraphs` entry `{global}.{field}`"),
+            ),
         };
         names.push((format!("take_{name}"), what.clone()));
         names.push((format!("set_{name}"), what.clone()));

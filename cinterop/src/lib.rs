@@ -12,7 +12,7 @@
 //!   time, and again by the Rust compiler);
 //! - a type per segment layout, a C struct whose fields are all `floe_shared_data`: it creates or
 //!   opens a segment with one slot per field, in field order, named by field, and gives each
-//!   slot's [`floe::SlotData`] by field (`floe_cinterop.h`'s `FLOE_SLOT(Layout, field)` gives C
+//!   slot's `floe::SlotData` by field (`floe_cinterop.h`'s `FLOE_SLOT(Layout, field)` gives C
 //!   the same index);
 //! - for each `void *` the `.def`'s `detachedGraphs` names, methods that attach the detached graph
 //!   C code left there, or store one for C code.
@@ -593,7 +593,10 @@ mod tests {
         let def = "package = p\n---\nfloe_shared_data sharedData;\nfloe_shared_data shared_data;\n";
         let error = generate("twice", &format!("headers = floe.h\n{def}"), &[]).unwrap_err();
         assert_eq!(error.line, 0);
-        assert_eq!(error.message, "global `sharedData` and global `shared_data` both give the Rust function `shared_data`");
+        assert_eq!(
+            error.message,
+            "global `sharedData` and global `shared_data` both give the Rust function `shared_data`"
+        );
     }
 
     #[test]
