@@ -3,6 +3,7 @@
 
 use crate::bindings::{Bindings, Shape};
 use crate::def::Word;
+use crate::emit::snake_case;
 use crate::{Error, Prepared};
 use std::collections::BTreeSet;
 
@@ -59,11 +60,11 @@ pub(crate) fn plan(p: &Prepared) -> Result<Plan, Error> {
         let item = format!("global `{}`", global.name);
         match b.shape(&global.ty) {
             Shape::FloeSharedData => plan.shared.push(SharedGlobal { global: global.name.clone(), layout: None }),
-            Shape::Struct(name) if b.is_shared_data_layout(&name) => {
-                if b.looks_like_shared_data(&name) || listing.is_some() {
-                    plan.kotlin_layouts.insert(name.clone());
-                    plan.shared.push(SharedGlobal { global: global.name.clone(), layout: Some(name) });
-                }
+            Shape::Struct(name)
+                if b.is_shared_data_layout(&name) && (b.looks_like_shared_data(&name) || listing.is_some()) =>
+            {
+                plan.kotlin_layouts.insert(name.clone());
+                plan.shared.push(SharedGlobal { global: global.name.clone(), layout: Some(name) });
             }
             Shape::Struct(name) if b.looks_like_shared_data(&name) || listing.is_some() => {
                 let shown = written.clone().unwrap_or_else(|| name.clone());
@@ -151,7 +152,35 @@ pub(crate) fn plan(p: &Prepared) -> Result<Plan, Error> {
     for word in p.def.words("detachedGraphs", &p.target)? {
         plan.detached.push(detached(p, &word)?);
     }
+    distinct_names(p, &plan)?;
     Ok(plan)
+}
+
+/// Refuses two items that would give one Rust name (`sharedData` and `shared_data`).
+fn distinct_names(p: &Prepared, plan: &Plan) -> Result<(), Error> {
+    let mut names: Vec<(String, String)> = Vec::new();
+    for shared in &plan.shared {
+        names.push((snake_case(&shared.global), format!("global `{}`", shared.global)));
+    }
+    for detached in &plan.detached {
+        let (name, what) = match detached {
+            Detached::Field { .. } => continue,
+            Detached::Global { global } => (snake_case(global), format!("`detachedGraphs` entry `{global}`")),
+            Detached::GlobalField { global, field } => (
+                format!("{}_{}", snake_case(global), snake_case(field)),
+                format!("`detachedGraphs` entry `{global}.{field}`"),
+            ),
+        };
+        names.push((format!("take_{name}"), what.clone()));
+        names.push((format!("set_{name}"), what.clone()));
+        names.push((format!("{name}_cell"), what));
+    }
+    for (i, (name, what)) in names.iter().enumerate() {
+        if let Some((_, first)) = names[..i].iter().find(|(n, w)| n == name && w != what) {
+            return Err(Error::at(&p.def.path, 0, format!("{first} and {what} both give the Rust function `{name}`")));
+        }
+    }
+    Ok(())
 }
 
 /// Resolves one `detachedGraphs` entry: `Struct.field`, `global` or `global.field`.

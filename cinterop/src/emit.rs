@@ -34,7 +34,7 @@ pub(crate) fn module(p: &Prepared, plan: &Plan) -> String {
     }
     let mut module = format!("// Written by floe-cinterop from {def}: do not edit.\n");
     for segment in &p.package {
-        let _ = write!(module, "pub mod {segment} {{\n");
+        let _ = writeln!(module, "pub mod {segment} {{");
     }
     module.push_str(&body);
     for _ in &p.package {

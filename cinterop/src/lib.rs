@@ -12,7 +12,7 @@
 //!   time, and again by the Rust compiler);
 //! - a type per segment layout, a C struct whose fields are all `floe_shared_data`: it creates or
 //!   opens a segment with one slot per field, in field order, named by field, and gives each
-//!   slot's [`floe::SlotData`] by field (`floe_cinterop.h`'s `FLOE_SLOT(Layout, field)` gives C
+//!   slot's `floe::SlotData` by field (`floe_cinterop.h`'s `FLOE_SLOT(Layout, field)` gives C
 //!   the same index);
 //! - for each `void *` the `.def`'s `detachedGraphs` names, methods that attach the detached graph
 //!   C code left there, or store one for C code.
@@ -194,7 +194,7 @@ impl Interop {
         for (key, line) in &def.ignored {
             println!("cargo::warning={}:{line}: `{key}` means nothing for Rust bindings; ignored", def.path.display());
         }
-        let prepared = self.prepare(&def, &out_dir, &Target::from_cargo())?;
+        let prepared = self.prepare(&def, &out_dir, &Target::from_cargo(), true)?;
         let plan = prepared.plan()?;
         let module = out_dir.join(format!("{}.rs", prepared.stem));
         std::fs::write(&module, emit::module(&prepared, &plan))
@@ -208,7 +208,8 @@ impl Interop {
     }
 
     /// Reads the `.def`, writes the C file and runs bindgen: everything but `cc` and Cargo.
-    fn prepare(&self, def: &DefFile, out_dir: &Path, target: &Target) -> Result<Prepared, Error> {
+    /// `cargo`: from a build script, which reruns when any file the C code includes changes.
+    fn prepare(&self, def: &DefFile, out_dir: &Path, target: &Target, cargo: bool) -> Result<Prepared, Error> {
         let stem = def.path.file_stem().and_then(|s| s.to_str()).unwrap_or("interop").to_string();
         if let Some((language, line)) = def.single("language", target) {
             if language.trim() != "C" {
@@ -298,6 +299,9 @@ impl Interop {
             .generate_comments(true)
             .merge_extern_blocks(true)
             .layout_tests(true);
+        if cargo {
+            builder = builder.parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));
+        }
         if header_filter.is_empty() {
             for header in &headers {
                 builder = builder.allowlist_file(match &header.path {
@@ -513,7 +517,7 @@ mod tests {
         let def = DefFile::read(&dir.join("test.def"))?;
         let target = Target { family: "linux".into(), arch: "x64".into() };
         let result =
-            Interop::new(&def.path).prepare(&def, &dir, &target).and_then(|p| Ok(emit::module(&p, &p.plan()?)));
+            Interop::new(&def.path).prepare(&def, &dir, &target, false).and_then(|p| Ok(emit::module(&p, &p.plan()?)));
         std::fs::remove_dir_all(&dir).unwrap();
         result
     }
@@ -582,6 +586,17 @@ mod tests {
         let error = generate("orders-none", "headers = orders.h\ndetachedGraphs = nowhere\n", &[("orders.h", header)])
             .unwrap_err();
         assert!(error.message.starts_with("no global of that name"), "{error}");
+    }
+
+    #[test]
+    fn two_items_giving_one_rust_name_are_refused() {
+        let def = "package = p\n---\nfloe_shared_data sharedData;\nfloe_shared_data shared_data;\n";
+        let error = generate("twice", &format!("headers = floe.h\n{def}"), &[]).unwrap_err();
+        assert_eq!(error.line, 0);
+        assert_eq!(
+            error.message,
+            "global `sharedData` and global `shared_data` both give the Rust function `shared_data`"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 void *pendingOrder;
+Order currentOrder;
 
 #define CHECK(call)                                                                  \
     do {                                                                             \

@@ -15,6 +15,9 @@ typedef struct {
  * atomic store. */
 extern void *pendingOrder;
 
+/* The order being worked on. */
+extern Order currentOrder;
+
 /* On a new C thread: builds the list 1, 2, ..., `count` and detaches it into `order->lines`. */
 floe_status orders_build(Order *order, int32_t id, int32_t count);
 

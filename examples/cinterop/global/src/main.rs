@@ -6,8 +6,8 @@
 //!    through the accessor: versions never go back, and each version's quote is its own (the pair
 //!    is never torn);
 //! 2. Rust publishes, a C thread reads; Rust puts a mutable list, a C thread takes it;
-//! 3. `orders.def`: detached graphs in a C struct's `void *` field and in a `void *` global,
-//!    attached by the generated `take_*` and stored by `set_*`.
+//! 3. `orders.def`: detached graphs in a C struct's `void *` field, in a `void *` global and in a
+//!    global struct's field, attached by the generated `take_*` and stored by `set_*`.
 //!
 //! Then nothing is left (`Runtime::shutdown`). Any failure panics, and the process exits non-zero.
 //!
@@ -102,12 +102,17 @@ fn main() -> floe::Result<()> {
     let pending = orders::take_pending_order()?.expect("a C thread posted a graph");
     assert_eq!(pending.get_int(0)?, 99);
     assert!(orders::take_pending_order()?.is_none());
+    // SAFETY: the C global is a valid Order; no other thread uses it meanwhile.
+    assert_eq!(status(unsafe { orders::sys::orders_build(&raw mut orders::sys::currentOrder, 8, 3) }), Status::Ok);
+    let current = orders::take_current_order_lines()?.expect("a C thread detached a list into currentOrder.lines");
+    assert_eq!(current.len()?, 3);
+    assert!(orders::take_current_order_lines()?.is_none());
     // A pointer floe never issued is refused by status, never followed.
     order.lines = 0x5eed0 as *mut std::ffi::c_void;
     assert_eq!(order.take_lines().unwrap_err().status(), Status::ErrInvalidHandle);
     println!("pendingOrder: attached {}, then empty; a made-up pointer refused", pending.get_int(0)?);
 
-    drop((quote, pending));
+    drop((quote, pending, current));
     shared.publish(None)?;
     let report = Runtime::shutdown(true, None);
     assert!(report.is_clean(), "{report:?}");
