@@ -166,7 +166,7 @@ pub(crate) fn call_host(callback: impl FnOnce(&mut floe_ref) -> i32) -> Result<O
     let mut made: floe_ref = 0;
     let outcome = with_last_error_cleared(|| host_status(callback(&mut made)));
     match outcome {
-        Ok(()) if crate::core::shared::segment::inplace::is_in_place(made) => {
+        Ok(()) if crate::core::shared::segment::inplace::is_live(made) => {
             // What floe takes from a callback becomes a job's result, a graph's root or a global's
             // value: heap objects only. The handle was floe's once written, so it goes.
             let _ = crate::core::shared::access::release(made);

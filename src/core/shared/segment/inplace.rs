@@ -213,6 +213,11 @@ unsafe fn let_go(version: *mut Version) {
     }
 }
 
+/// Whether `handle` is a live in-place handle.
+pub(crate) fn is_live(handle: u64) -> bool {
+    live(handle).is_some()
+}
+
 /// The live slot of an in-place handle.
 #[inline(always)]
 fn live(handle: u64) -> Option<&'static ViewSlot> {
