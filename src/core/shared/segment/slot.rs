@@ -363,7 +363,7 @@ pub(crate) fn refuse_take(seg: &Segment, slot: u32) -> Error {
     )
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(all(test, target_os = "linux", not(miri)))]
 mod tests {
     use super::*;
     use crate::core::base::error::Status;

@@ -204,7 +204,7 @@ fn closed(addr: usize, slot: u32, shown: &str) -> Error {
     )
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(all(test, target_os = "linux", not(miri)))]
 mod tests {
     use super::*;
     use crate::core::shared::segment::store::map::Location;

@@ -41,7 +41,7 @@ pub(crate) mod publish;
 pub(crate) mod read;
 pub(crate) mod recover;
 pub(crate) mod segment;
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(all(test, target_os = "linux", not(miri)))]
 mod tests;
-#[cfg(all(test, target_os = "linux", feature = "crash-points"))]
+#[cfg(all(test, target_os = "linux", feature = "crash-points", not(miri)))]
 mod kills;
