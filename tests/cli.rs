@@ -71,7 +71,11 @@ fn segment_create_inspect_verify_recover_rm() {
     assert!(text(&created.stdout).contains(&format!("segment {name} created")), "{}", text(&created.stdout));
     let again = floe(&["segment", "create", &name]);
     assert_eq!(again.status.code(), Some(1));
-    assert!(text(&again.stderr).starts_with("floe segment: FLOE_ERR_EXISTS: segment /floe."), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).starts_with("floe segment: FLOE_ERR_EXISTS: segment /floe."),
+        "{}",
+        text(&again.stderr)
+    );
     let inspect = floe(&["segment", "inspect", &name]);
     let shown = text(&inspect.stdout);
     assert_eq!(inspect.status.code(), Some(0), "{}", text(&inspect.stderr));

@@ -9,11 +9,11 @@
 use crate::core::base::error::Result;
 use crate::core::base::stats::{self, Stats};
 use crate::core::graph::object as heap_object;
-use crate::core::shared::access as object;
 use crate::core::heap::cycles;
 use crate::core::heap::thread;
 use crate::core::heap::types;
 use crate::core::heap::value::{Kind, Value};
+use crate::core::shared::access as object;
 
 /// The runtime as a whole: initialisation, counters, collection, shutdown.
 ///

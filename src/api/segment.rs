@@ -3,9 +3,9 @@
 
 use crate::api::object::Object;
 use crate::core::base::error::Result;
-use crate::core::shared::segment::{inplace, slot};
 use crate::core::shared::segment::store::map::Location;
 use crate::core::shared::segment::store::segment::Segment as Store;
+use crate::core::shared::segment::{inplace, slot};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,7 +77,13 @@ impl Segment {
 
     /// `create`, as the file `floe.<name>` in `dir` instead of shared memory (a directory only
     /// its owner can enter).
-    pub fn create_in(dir: &std::path::Path, name: &str, size: u64, slot_count: u32, reader_capacity: u32) -> Result<Segment> {
+    pub fn create_in(
+        dir: &std::path::Path,
+        name: &str,
+        size: u64,
+        slot_count: u32,
+        reader_capacity: u32,
+    ) -> Result<Segment> {
         slot::create(name, &Location::Directory(dir.into()), size, slot_count, reader_capacity).map(Segment::wrap)
     }
 

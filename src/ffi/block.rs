@@ -21,7 +21,12 @@ pub unsafe extern "C" fn floe_block_size(root: floe_ref, out_len: *mut usize) ->
 /// `floe_block_size` says is `FLOE_ERR_BUFFER_TOO_SMALL` (nothing written). The caller keeps
 /// `root`. Any thread.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn floe_block_encode(root: floe_ref, buf: *mut u8, buf_len: usize, out_len: *mut usize) -> Status {
+pub unsafe extern "C" fn floe_block_encode(
+    root: floe_ref,
+    buf: *mut u8,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> Status {
     let body = || {
         let target = out(buf.cast::<std::ffi::c_char>(), "buf")?;
         let bytes = encode(handle::resolve(root)?, 0, 0)?;

@@ -4,8 +4,8 @@
 use super::{boundary, c_str, floe_ref, optional_ref, returning};
 use crate::core::base::error::{Result, Status};
 use crate::core::graph::object as heap_object;
-use crate::core::shared::access as object;
 use crate::core::heap::value::Value;
+use crate::core::shared::access as object;
 use std::ffi::c_char;
 
 /// Creates an empty list owned by the calling thread and writes a handle to it to `*out_list`.

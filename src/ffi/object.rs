@@ -8,9 +8,9 @@
 use super::{boundary, c_str, floe_ref, floe_type, optional_c_str, optional_ref, out, returning, Out};
 use crate::core::base::error::{Error, Result, Status};
 use crate::core::graph::object as heap_object;
+use crate::core::heap::value::{Kind, Value};
 use crate::core::shared::access as object;
 use crate::core::shared::segment::inplace;
-use crate::core::heap::value::{Kind, Value};
 use std::ffi::c_char;
 
 /// Creates an object of type `ty`, owned by the calling thread, with every field at zero, false,

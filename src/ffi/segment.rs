@@ -55,7 +55,10 @@ fn split(seg: *mut floe_segment) -> Option<(u32, usize)> {
 fn not_open(seg: *mut floe_segment, generation: Option<u32>) -> Error {
     match generation {
         _ if seg.is_null() => Error::new(Status::ErrNull, "the segment is NULL"),
-        Some(g) => Error::new(Status::ErrReleasedHandle, format!("segment {:#x} was closed (generation {g}); it cannot be used again", seg.addr())),
+        Some(g) => Error::new(
+            Status::ErrReleasedHandle,
+            format!("segment {:#x} was closed (generation {g}); it cannot be used again", seg.addr()),
+        ),
         None => Error::new(Status::ErrInvalidHandle, format!("{:#x} is not a segment floe opened", seg.addr())),
     }
 }
@@ -195,15 +198,30 @@ pub unsafe extern "C" fn floe_segment_read(
     out_version: *mut i32,
     out_root: *mut floe_ref,
 ) -> Status {
-    boundary("floe_segment_read", || {
+    // SAFETY: forwarded contract.
+    unsafe { read_into("floe_segment_read", segment, slot, true, out_version, out_root) }
+}
+
+/// `floe_segment_read` (`in_place`) or `floe_segment_read_copy`: the slot's version and root into
+/// the out-parameters, root 0 for an empty slot.
+///
+/// # Safety
+/// Both out-parameters are NULL or writable.
+unsafe fn read_into(
+    function: &'static str,
+    segment: *mut floe_segment,
+    slot: u32,
+    in_place: bool,
+    out_version: *mut i32,
+    out_root: *mut floe_ref,
+) -> Status {
+    boundary(function, || {
         let (version_target, root_target) = (out(out_version, "out_version")?, out(out_root, "out_root")?);
-        let segment = lookup(segment)?;
-        let (version, root) = slot::read_whole(&segment, slot, true)?;
-        let root = root.unwrap_or(0);
-        // SAFETY: documented contract: both out-parameters are writable.
+        let (version, root) = slot::read_whole(&lookup(segment)?, slot, in_place)?;
+        // SAFETY: forwarded contract: both out-parameters are writable.
         unsafe {
             version_target.write(version);
-            root_target.write(root);
+            root_target.write(root.unwrap_or(0));
         }
         Ok(())
     })
@@ -222,18 +240,8 @@ pub unsafe extern "C" fn floe_segment_read_copy(
     out_version: *mut i32,
     out_root: *mut floe_ref,
 ) -> Status {
-    boundary("floe_segment_read_copy", || {
-        let (version_target, root_target) = (out(out_version, "out_version")?, out(out_root, "out_root")?);
-        let segment = lookup(segment)?;
-        let (version, root) = slot::read_whole(&segment, slot, false)?;
-        let root = root.unwrap_or(0);
-        // SAFETY: documented contract: both out-parameters are writable.
-        unsafe {
-            version_target.write(version);
-            root_target.write(root);
-        }
-        Ok(())
-    })
+    // SAFETY: forwarded contract.
+    unsafe { read_into("floe_segment_read_copy", segment, slot, false, out_version, out_root) }
 }
 
 /// What one version in a slot holds (from `floe_segment_verify`).
@@ -391,7 +399,11 @@ pub unsafe extern "C" fn floe_segment_wait_any(
 /// Writes the change counter of `slot` (one more per publish) to `*out_count`, for
 /// `floe_segment_wait`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn floe_segment_change_count(segment: *mut floe_segment, slot: u32, out_count: *mut u32) -> Status {
+pub unsafe extern "C" fn floe_segment_change_count(
+    segment: *mut floe_segment,
+    slot: u32,
+    out_count: *mut u32,
+) -> Status {
     let body = || lookup(segment)?.seq(slot);
     // SAFETY: documented contract: `out_count` is NULL or writable.
     unsafe { returning("floe_segment_change_count", out_count, "out_count", body) }

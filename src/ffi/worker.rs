@@ -4,9 +4,7 @@
 //! not capture: everything it needs travels in its input graph.
 
 use super::future::register;
-use super::{
-    boundary, c_str, call_host, floe_future, floe_ref, required, returning, timeout, transfer_mode, UserData,
-};
+use super::{boundary, c_str, call_host, floe_future, floe_ref, required, returning, timeout, transfer_mode, UserData};
 use crate::core::base::error::{Result, Status};
 use crate::core::exec::future::Future;
 use crate::core::exec::worker::{self, ForeignFn, JobFn};

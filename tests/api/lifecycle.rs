@@ -76,14 +76,17 @@ fn jobs_behind_a_job_that_never_returns_are_cancelled_by_the_termination() {
     let worker = Worker::start("stuck").unwrap();
     let stuck = worker.execute(detached(0), TransferMode::Safe, blocked).unwrap();
     wait_until_blocked();
-    let behind: Vec<_> =
-        (1..=3).map(|i| worker.execute(detached(i), TransferMode::Safe, nothing).unwrap()).collect();
+    let behind: Vec<_> = (1..=3).map(|i| worker.execute(detached(i), TransferMode::Safe, nothing).unwrap()).collect();
     let done = worker.request_termination(false).unwrap();
     for future in &behind {
         assert_error(future.result(WAIT), Status::ErrCancelled, &["cancelled"]);
     }
     let left = Runtime::stats();
-    assert_eq!((left.detached_graphs, left.live_objects), (0, 1), "the cancelled jobs' inputs are freed, not the stuck job's");
+    assert_eq!(
+        (left.detached_graphs, left.live_objects),
+        (0, 1),
+        "the cancelled jobs' inputs are freed, not the stuck job's"
+    );
     assert_eq!(stuck.state(), FutureState::Scheduled, "the stuck job still runs");
     assert_error(done.result(Some(Duration::ZERO)), Status::ErrTimeout, &[]);
     GATE.store(true, Ordering::SeqCst);
@@ -105,7 +108,11 @@ fn a_views_backlog_behind_a_job_that_never_returns_is_cancelled_by_the_terminati
         assert_error(future.result(WAIT), Status::ErrCancelled, &["cancelled"]);
     }
     let left = Runtime::stats();
-    assert_eq!((left.detached_graphs, left.live_objects), (0, 1), "the cancelled jobs' inputs are freed, not the stuck job's");
+    assert_eq!(
+        (left.detached_graphs, left.live_objects),
+        (0, 1),
+        "the cancelled jobs' inputs are freed, not the stuck job's"
+    );
     GATE.store(true, Ordering::SeqCst);
     assert_eq!(stuck.result(WAIT).unwrap().unwrap().get_int(0).unwrap(), 0);
     done.result(WAIT).unwrap();

@@ -47,7 +47,14 @@ impl Drop for Name {
 fn node_type() -> ObjectType {
     ObjectType::define(
         "InPlaceNode",
-        &[("label", Kind::String), ("n", Kind::Int), ("x", Kind::Double), ("ok", Kind::Bool), ("next", Kind::Ref), ("shared", Kind::Ref)],
+        &[
+            ("label", Kind::String),
+            ("n", Kind::Int),
+            ("x", Kind::Double),
+            ("ok", Kind::Bool),
+            ("next", Kind::Ref),
+            ("shared", Kind::Ref),
+        ],
     )
     .unwrap()
 }
@@ -91,7 +98,12 @@ fn check(version: i32, a: &Object) -> Result<(), String> {
     if back.id().unwrap() != a.id().unwrap() || shared.id().unwrap() != shared_b.id().unwrap() {
         return Err(format!("version {version}: the cycle or the shared list was lost"));
     }
-    let list = (shared.get_int(0).unwrap(), got(shared.get_string(1))?, shared.get_bool(2).unwrap(), shared.get_double(3).unwrap());
+    let list = (
+        shared.get_int(0).unwrap(),
+        got(shared.get_string(1))?,
+        shared.get_bool(2).unwrap(),
+        shared.get_double(3).unwrap(),
+    );
     if list != (v, v.to_string(), true, 0.5) || shared.len().unwrap() != 4 {
         return Err(format!("version {version}: shared list {list:?}"));
     }
@@ -165,7 +177,7 @@ fn objects_read_in_place_are_frozen_and_refused_where_heap_objects_are_needed() 
     assert_error(list.push_int(1), Status::ErrFrozen, &parts);
     assert_error(a.ensure_never_frozen(), Status::ErrFrozen, &parts);
     a.freeze(None).unwrap(); // already frozen: nothing to do
-    // Where a heap object is needed, an object read in place is refused, saying so.
+                             // Where a heap object is needed, an object read in place is refused, saying so.
     let heap = Object::new(node_type()).unwrap();
     assert_error(heap.set_ref(4, Some(&a)), Status::ErrInvalidArgument, &["read in place", "read_copy"]);
     assert_error(segment.publish(1, &a), Status::ErrInvalidArgument, &["read in place"]);
@@ -197,7 +209,11 @@ fn scribbled_bytes_give_statuses_never_a_crash() {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
-                if round % 2 == 0 { seed as u8 } else { (seed as u8) & 3 }
+                if round % 2 == 0 {
+                    seed as u8
+                } else {
+                    (seed as u8) & 3
+                }
             })
             .collect();
         file.seek(SeekFrom::Start(len / 2)).unwrap();
@@ -281,7 +297,11 @@ fn waiting_for_any_of_several_slots_wakes_on_the_one_another_process_changes() {
     let name = Name::new("any");
     let segment = Segment::create(&name.0, 1 << 18, 3, 4).unwrap();
     let seen: Vec<(u32, u32)> = (0..3).map(|slot| (slot, segment.change_count(slot).unwrap())).collect();
-    assert_error(segment.wait_for_any(&seen, Duration::from_millis(20)), Status::ErrTimeout, &["none of slots 0, 1, 2"]);
+    assert_error(
+        segment.wait_for_any(&seen, Duration::from_millis(20)),
+        Status::ErrTimeout,
+        &["none of slots 0, 1, 2"],
+    );
     assert_error(segment.wait_for_any(&[], Duration::ZERO), Status::ErrInvalidArgument, &["from 1 to 128"]);
     assert_error(segment.wait_for_any(&[(0, 0), (7, 0)], Duration::ZERO), Status::ErrOutOfRange, &["slot 7"]);
     let publisher = std::process::Command::new(std::env::current_exe().unwrap())

@@ -643,7 +643,14 @@ impl Worker {
             let worker = self.clone();
             // Queued before `closing` is set, which would refuse it from another thread; refused
             // only if a termination without processing came in between, which closed the queue.
-            let _ = self.submit(Task::new(move |run| if run { worker.close() }), None);
+            let _ = self.submit(
+                Task::new(move |run| {
+                    if run {
+                        worker.close()
+                    }
+                }),
+                None,
+            );
             self.closing.store(true, Ordering::Relaxed);
             return Ok(done);
         }

@@ -81,7 +81,9 @@ pub(crate) fn try_release(handle: u64) -> Option<ObjIndex> {
     // An even generation is a free slot's: no handle of it is live.
     let slot = TABLE.get(index).filter(|_| generation & 1 == 1)?;
     // The exchange is the check: it ends the handle only if it is the slot's live one.
-    slot.generation.compare_exchange(generation, generation.wrapping_add(1), Ordering::AcqRel, Ordering::Acquire).ok()?;
+    slot.generation
+        .compare_exchange(generation, generation.wrapping_add(1), Ordering::AcqRel, Ordering::Acquire)
+        .ok()?;
     // The slot is this call's until freed below; `issue` wrote the target before the generation
     // that the exchange acquired.
     let target = slot.target.load(Ordering::Relaxed);

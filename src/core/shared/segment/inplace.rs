@@ -26,9 +26,8 @@
 //! version's memory is freed only with its last handle. As for heap handles, a handle is not
 //! released by one thread while another uses that same handle value.
 
-use super::block::{BlockView, HeapTypes};
-use parking_lot::Mutex;
 use super::block::LIST;
+use super::block::{BlockView, HeapTypes};
 use super::store::read::Pinned;
 use super::store::segment::Segment;
 use crate::core::base::error::{Error, Result, Status};
@@ -38,9 +37,9 @@ use crate::core::base::stats::STATS;
 use crate::core::heap::handle;
 use crate::core::heap::types::{self, TypeDef};
 use crate::core::heap::value::{Kind, Value};
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-
 
 /// Whether `handle` is an in-place handle (live or not).
 #[inline(always)]
@@ -428,11 +427,7 @@ pub(crate) fn refuse_write(handle: u64, verb: &str) -> Error {
     match resolve(handle) {
         Err(e) => e,
         Ok((v, index)) => {
-            let name = v
-                .view
-                .type_of(index)
-                .and_then(|ty| v.view.type_name(ty))
-                .unwrap_or_else(|_| "object".into());
+            let name = v.view.type_of(index).and_then(|ty| v.view.type_name(ty)).unwrap_or_else(|_| "object".into());
             Error::new(
                 Status::ErrFrozen,
                 format!(

@@ -11,9 +11,9 @@
 //! heap, so memory other processes read cannot hold it for a taker.
 
 use super::block::{plan, BlockView};
-use super::store::read::Pinned;
 use super::store::map::Location;
 use super::store::mapped;
+use super::store::read::Pinned;
 use super::store::recover::Report;
 use super::store::segment::{Inspection, Segment};
 use crate::core::base::error::{Error, Result, Status};
@@ -23,7 +23,13 @@ use std::time::Duration;
 
 /// Creates a segment whose recovery also checks each version's block header, registered by
 /// address (its slots are `floe_shared_data`).
-pub(crate) fn create(name: &str, location: &Location, size: u64, slot_count: u32, reader_capacity: u32) -> Result<Arc<Segment>> {
+pub(crate) fn create(
+    name: &str,
+    location: &Location,
+    size: u64,
+    slot_count: u32,
+    reader_capacity: u32,
+) -> Result<Arc<Segment>> {
     Segment::create(name, location, size, slot_count, reader_capacity).map(shared)
 }
 
@@ -226,7 +232,11 @@ pub(crate) fn describe(i: &Inspection) -> String {
             (Some(id), None) => format!("version id {id}, {} bytes in {} pages", s.bytes, s.pages),
             (None, None) => "empty".to_string(),
         };
-        let _ = writeln!(out, "slot {}{name}: version {}, {held}, {} changes, {} waiting", s.index, s.kn_version, s.seq, s.waiters);
+        let _ = writeln!(
+            out,
+            "slot {}{name}: version {}, {held}, {} changes, {} waiting",
+            s.index, s.kn_version, s.seq, s.waiters
+        );
     }
     for r in &i.readers {
         let _ = writeln!(

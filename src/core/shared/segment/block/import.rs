@@ -21,8 +21,8 @@ use crate::core::heap::header::{MAY_REACH_ATOMIC_REF, MAY_REFER};
 use crate::core::heap::slots::HEAP;
 use crate::core::heap::types::{self, TypeDef, LIST_TYPE};
 use crate::core::heap::value::{Kind, ObjIndex, Value, NO_TARGET};
-use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32};
 use parking_lot::Mutex;
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicU32};
 use std::sync::Arc;
 
 /// Type sections matched lately: their signatures and the heap types they matched, the most

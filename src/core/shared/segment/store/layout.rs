@@ -235,7 +235,11 @@ impl Header {
         if stored != expected {
             return Err(corrupt(
                 what,
-                format!("section offsets {} differ from the layout its sizes give, {}", stored.describe(), expected.describe()),
+                format!(
+                    "section offsets {} differ from the layout its sizes give, {}",
+                    stored.describe(),
+                    expected.describe()
+                ),
             ));
         }
         let mut nonce = [0u8; 16];
@@ -386,7 +390,12 @@ impl Record {
     /// Decodes a record copied out of `first_page` and checks it against the reference that led
     /// there and the layout: its checksum, the id's low bits, the pages inside the data section,
     /// the block inside the pages.
-    pub(crate) fn decode(b: &[u8; RECORD_LEN], reference: u64, first_page: u32, layout: &Layout) -> std::result::Result<Record, String> {
+    pub(crate) fn decode(
+        b: &[u8; RECORD_LEN],
+        reference: u64,
+        first_page: u32,
+        layout: &Layout,
+    ) -> std::result::Result<Record, String> {
         if b[0..8] != RECORD_MAGIC {
             return Err(format!("page {first_page} holds no version record (magic {})", show_bytes(&b[0..8])));
         }
@@ -500,7 +509,8 @@ mod tests {
 
     #[test]
     fn page_states_and_references_round_trip() {
-        for s in [PageState::Free, PageState::Writing(5), PageState::Live(1 << 40), PageState::Retired(VERSION_ID_MASK)] {
+        for s in [PageState::Free, PageState::Writing(5), PageState::Live(1 << 40), PageState::Retired(VERSION_ID_MASK)]
+        {
             assert_eq!(PageState::decode(s.encode()), s);
         }
         let r = version_ref(0x1_2345_6789, 77);

@@ -140,8 +140,10 @@ pub(crate) fn futex_wait_any(words: &[(&AtomicU32, u32)], timeout: Duration) -> 
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
     let nanos = now.tv_nsec as u64 + u64::from(timeout.subsec_nanos());
     let deadline = libc::timespec {
-        tv_sec: (now.tv_sec as u64).saturating_add(timeout.as_secs()).saturating_add(nanos / 1_000_000_000).min(i64::MAX as u64 / 2)
-            as libc::time_t,
+        tv_sec: (now.tv_sec as u64)
+            .saturating_add(timeout.as_secs())
+            .saturating_add(nanos / 1_000_000_000)
+            .min(i64::MAX as u64 / 2) as libc::time_t,
         tv_nsec: (nanos % 1_000_000_000) as _,
     };
     // SAFETY: `waiters` holds `words.len()` entries naming valid aligned u32s in shared memory,
@@ -198,7 +200,10 @@ pub(crate) fn random_u64() -> u64 {
     }
     if x == 0 {
         // No getrandom: time, pid and an address are different enough for a nonce.
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
         x = t ^ ((std::process::id() as u64) << 40) ^ (&x as *const u64 as u64).rotate_left(17) | 1;
     }
     x
@@ -231,5 +236,9 @@ fn pid_slow() -> u32 {
         PID.store(std::process::id(), std::sync::atomic::Ordering::Relaxed);
     });
     let known = PID.load(std::sync::atomic::Ordering::Relaxed);
-    if known != 0 { known } else { std::process::id() }
+    if known != 0 {
+        known
+    } else {
+        std::process::id()
+    }
 }

@@ -107,7 +107,13 @@ pub(crate) fn open_file(shown: &str, path: &CString, location: &Location) -> Res
     if fd < 0 {
         return Err(match errno() {
             libc::ENOENT => Error::new(Status::ErrNotFound, format!("no segment {shown}")),
-            libc::EACCES => Error::new(Status::ErrPermission, format!("segment {shown} cannot be opened for reading and writing: {}", std::io::Error::last_os_error())),
+            libc::EACCES => Error::new(
+                Status::ErrPermission,
+                format!(
+                    "segment {shown} cannot be opened for reading and writing: {}",
+                    std::io::Error::last_os_error()
+                ),
+            ),
             _ => system_error(if *location == Location::SharedMemory { "shm_open" } else { "open" }, shown),
         });
     }
@@ -182,7 +188,10 @@ pub(crate) fn read_at(fd: &OwnedFd, offset: u64, buf: &mut [u8], shown: &str) ->
         return Err(system_error("pread", shown));
     }
     if n as usize != buf.len() {
-        return Err(Error::new(Status::ErrCorrupt, format!("segment {shown} ended at byte {} while reading its header", offset + n as u64)));
+        return Err(Error::new(
+            Status::ErrCorrupt,
+            format!("segment {shown} ended at byte {} while reading its header", offset + n as u64),
+        ));
     }
     Ok(())
 }
@@ -191,7 +200,11 @@ pub(crate) fn read_at(fd: &OwnedFd, offset: u64, buf: &mut [u8], shown: &str) ->
 pub(crate) fn system_page_size() -> u32 {
     // SAFETY: sysconf has no preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if n <= 0 { 4096 } else { n as u32 }
+    if n <= 0 {
+        4096
+    } else {
+        n as u32
+    }
 }
 
 /// A shared mapping of a whole segment file; unmapped on drop.
@@ -212,7 +225,14 @@ impl Mapping {
             .map_err(|_| Error::new(Status::ErrInvalidArgument, format!("segment {shown} is too large to map")))?;
         // SAFETY: a fresh mapping of an open file; the kernel picks the address.
         let base = unsafe {
-            libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd.as_raw_fd(), 0)
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
         };
         if base == libc::MAP_FAILED {
             return Err(system_error("mmap", shown));

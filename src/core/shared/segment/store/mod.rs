@@ -33,6 +33,8 @@
 //! never shrinks one and checks the length at open; a same-uid peer doing so is out of scope.
 
 pub(crate) mod crash;
+#[cfg(all(test, target_os = "linux", feature = "crash-points", not(miri)))]
+mod kills;
 pub(crate) mod layout;
 pub(crate) mod lock;
 pub(crate) mod map;
@@ -43,5 +45,3 @@ pub(crate) mod recover;
 pub(crate) mod segment;
 #[cfg(all(test, target_os = "linux", not(miri)))]
 mod tests;
-#[cfg(all(test, target_os = "linux", feature = "crash-points", not(miri)))]
-mod kills;

@@ -99,7 +99,10 @@ impl Segment {
                     (None, largest) => {
                         return Err(Error::new(
                             Status::ErrLimit,
-                            format!("segment {} is full: needs {needed} pages, the largest free run is {largest}", self.shown),
+                            format!(
+                                "segment {} is full: needs {needed} pages, the largest free run is {largest}",
+                                self.shown
+                            ),
                         ))
                     }
                 }
@@ -131,7 +134,8 @@ impl Segment {
         let run_len = needed as usize * l.page_size as usize;
         self.map.protect(l.page(first), run_len, true, &self.shown)?;
         crash_point!("publish.writable");
-        let record = Record { version_id, block_len: block_len as u64, kn_version, slot, page_count: needed, epoch: s.epoch };
+        let record =
+            Record { version_id, block_len: block_len as u64, kn_version, slot, page_count: needed, epoch: s.epoch };
         self.map.write(l.page(first), &record.encode());
         crash_point!("publish.record_written");
         write(self.map.ptr(l.page(first) + RECORD_LEN as u64, block_len), block_len, version_id)?;
@@ -325,7 +329,12 @@ impl Drop for Session<'_> {
     fn drop(&mut self) {
         let seg = self.seg;
         if let Some((first, count)) = self.writing.take() {
-            let _ = seg.map.protect(seg.layout.page(first), count as usize * seg.layout.page_size as usize, false, &seg.shown);
+            let _ = seg.map.protect(
+                seg.layout.page(first),
+                count as usize * seg.layout.page_size as usize,
+                false,
+                &seg.shown,
+            );
             for p in first..first + count {
                 seg.page_word(p).store(PageState::Free.encode(), Ordering::Release);
                 crash_point!("rollback.page_freed");

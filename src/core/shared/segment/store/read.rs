@@ -123,7 +123,10 @@ impl Segment {
         let Some(pin) = readers.pins.get_mut(&pinned.reference) else {
             return Err(Error::new(
                 Status::ErrInvalidArgument,
-                format!("version {} of slot {} is not pinned by this process (unpinned twice?)", pinned.version_id, pinned.slot),
+                format!(
+                    "version {} of slot {} is not pinned by this process (unpinned twice?)",
+                    pinned.version_id, pinned.slot
+                ),
             ));
         };
         pin.count -= 1;
@@ -150,7 +153,8 @@ impl Segment {
     /// An unused pin word in this process's entries (only this process writes them).
     fn free_pin_word(&self, entries: &[u32]) -> Option<u64> {
         entries.iter().flat_map(|&e| (0..PINS_PER_READER).map(move |k| (e, k))).find_map(|(e, k)| {
-            (self.pin_word(e, k).load(Ordering::Relaxed) == 0).then(|| self.layout.reader(e) + READER_PINS + 8 * k as u64)
+            (self.pin_word(e, k).load(Ordering::Relaxed) == 0)
+                .then(|| self.layout.reader(e) + READER_PINS + 8 * k as u64)
         })
     }
 

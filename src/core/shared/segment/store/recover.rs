@@ -69,7 +69,8 @@ impl Session<'_> {
     pub(crate) fn recover_locked(&mut self) -> Result<Report> {
         let seg = self.seg;
         let l = seg.layout;
-        let mut report = Report { interrupted: seg.read_in_flight().map(|f| (self.previous_owner, f)), ..Report::default() };
+        let mut report =
+            Report { interrupted: seg.read_in_flight().map(|f| (self.previous_owner, f)), ..Report::default() };
         crash_point!("recover.begun");
 
         // 1. Pages being written by a dead writer; runs of versions. A version is the run of
@@ -162,8 +163,10 @@ impl Session<'_> {
         let mut pins = HashSet::new();
         for entry in 0..l.reader_capacity {
             let at = l.reader(entry);
-            let held: Vec<u64> =
-                (0..PINS_PER_READER).map(|k| seg.pin_word(entry, k).load(Ordering::SeqCst)).filter(|&r| r != 0).collect();
+            let held: Vec<u64> = (0..PINS_PER_READER)
+                .map(|k| seg.pin_word(entry, k).load(Ordering::SeqCst))
+                .filter(|&r| r != 0)
+                .collect();
             let pid = seg.map.u32_at(at + READER_PID).load(Ordering::Acquire);
             if held.is_empty() && pid == 0 {
                 continue;

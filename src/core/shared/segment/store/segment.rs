@@ -124,7 +124,13 @@ impl Segment {
     /// and room for `reader_capacity` reader entries; fails with `ErrExists` if the name is taken.
     /// The file is created 0600 with `O_EXCL`, sized once, and its header is written last, so an
     /// opener sees either no header (refused) or a complete segment. On failure the name is removed.
-    pub(crate) fn create(name: &str, location: &Location, size: u64, slot_count: u32, reader_capacity: u32) -> Result<Segment> {
+    pub(crate) fn create(
+        name: &str,
+        location: &Location,
+        size: u64,
+        slot_count: u32,
+        reader_capacity: u32,
+    ) -> Result<Segment> {
         let (shown, path) = map::path_of(name, location)?;
         let page_size = map::system_page_size().max(MIN_PAGE_SIZE);
         let segment_len = size
@@ -308,7 +314,10 @@ impl Segment {
         let fail = |m: String| Error::new(Status::ErrCorrupt, format!("segment {}, slot {slot}: {m}", self.shown));
         let (page, _) = split_ref(reference).ok_or_else(|| fail(format!("reference {reference:#x} names no page")))?;
         if page >= self.layout.page_count {
-            return Err(fail(format!("reference {reference:#x} names page {page}, the segment has {}", self.layout.page_count)));
+            return Err(fail(format!(
+                "reference {reference:#x} names page {page}, the segment has {}",
+                self.layout.page_count
+            )));
         }
         let mut bytes = [0u8; RECORD_LEN];
         self.map.read(self.layout.page(page), &mut bytes);
@@ -336,9 +345,9 @@ impl Segment {
 
     /// The slot that has this name.
     pub(crate) fn slot_by_name(&self, name: &str) -> Result<u32> {
-        (0..self.layout.slot_count)
-            .find(|&s| !name.is_empty() && self.slot_name(s) == name)
-            .ok_or_else(|| Error::new(Status::ErrNotFound, format!("segment {} has no slot named {name:?}", self.shown)))
+        (0..self.layout.slot_count).find(|&s| !name.is_empty() && self.slot_name(s) == name).ok_or_else(|| {
+            Error::new(Status::ErrNotFound, format!("segment {} has no slot named {name:?}", self.shown))
+        })
     }
 
     /// Names an unnamed slot, under the writer lock: 1 to 40 bytes of UTF-8 without NUL, unique
@@ -353,11 +362,17 @@ impl Segment {
         }
         let _session = self.begin_write()?;
         if let Ok(other) = self.slot_by_name(name) {
-            return Err(Error::new(Status::ErrExists, format!("segment {} already has a slot named {name:?} (slot {other})", self.shown)));
+            return Err(Error::new(
+                Status::ErrExists,
+                format!("segment {} already has a slot named {name:?} (slot {other})", self.shown),
+            ));
         }
         let current = self.slot_name(slot);
         if !current.is_empty() {
-            return Err(Error::new(Status::ErrExists, format!("slot {slot} of segment {} is already named {current:?}", self.shown)));
+            return Err(Error::new(
+                Status::ErrExists,
+                format!("slot {slot} of segment {} is already named {current:?}", self.shown),
+            ));
         }
         self.map.write(self.layout.slot(slot) + SLOT_NAME, name.as_bytes());
         Ok(())

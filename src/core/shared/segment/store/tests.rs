@@ -84,7 +84,14 @@ impl SharedWords {
     fn new(n: usize) -> SharedWords {
         // SAFETY: a fresh anonymous mapping.
         let p = unsafe {
-            libc::mmap(std::ptr::null_mut(), n * 8, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1, 0)
+            libc::mmap(
+                std::ptr::null_mut(),
+                n * 8,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
         };
         assert_ne!(p, libc::MAP_FAILED);
         SharedWords(p.cast(), n)
@@ -253,7 +260,11 @@ fn create_and_open_refusals() {
 
 #[test]
 fn a_directory_location_works_like_shared_memory() {
-    let dir = std::env::temp_dir().join(format!("floe-seg-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
+    let dir = std::env::temp_dir().join(format!(
+        "floe-seg-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::create_dir(&dir).unwrap();
     let at = Location::Directory(dir.clone());
     let seg = Segment::create("dir", &at, 64 << 10, 1, 2).unwrap();
@@ -603,7 +614,11 @@ fn a_version_retired_part_way_stays_whole_for_its_reader() {
     let report = seg.recover().unwrap();
     assert_eq!((report.versions_freed, report.versions_retired), (0, 1), "{report:?}");
     for p in first..first + 4 {
-        assert_eq!(PageState::decode(seg.page_word(p).load(Ordering::SeqCst)), PageState::Retired(held.version_id), "page {p}");
+        assert_eq!(
+            PageState::decode(seg.page_word(p).load(Ordering::SeqCst)),
+            PageState::Retired(held.version_id),
+            "page {p}"
+        );
     }
     for kn in 3..40 {
         publish(&seg, 0, 15_000, kn);
