@@ -3050,18 +3050,41 @@ static void op_segments(host *h)
 }
 
 typedef void (*op_fn)(host *);
-static const struct {
+static struct {
     op_fn fn;
     int weight;
+    const char *name;
 } ops[] = {
-    {op_objects, 14}, {op_lists, 5}, {op_strings, 5}, {op_refs, 12},  {op_atomics, 6},  {op_freeze, 6},
-    {op_transfer, 7}, {op_workers, 8}, {op_futures, 9}, {op_pools, 4}, {op_globals, 4}, {op_shared, 6},
-    {op_types, 1},    {op_runtime, 3}, {op_errors, 3},  {op_segments, 10},
+    {op_objects, 14, "objects"}, {op_lists, 5, "lists"},     {op_strings, 5, "strings"},   {op_refs, 12, "refs"},
+    {op_atomics, 6, "atomics"},  {op_freeze, 6, "freeze"},   {op_transfer, 7, "transfer"}, {op_workers, 8, "workers"},
+    {op_futures, 9, "futures"},  {op_pools, 4, "pools"},     {op_globals, 4, "globals"},   {op_shared, 6, "shared_data"},
+    {op_types, 1, "types"},      {op_runtime, 3, "runtime"}, {op_errors, 3, "errors"},     {op_segments, 10, "segments"},
 };
+/* Calls on other threads' exhibits (use_exhibit), in percent of the steps; --off exhibits sets 0. */
+static uint32_t g_exhibit_percent = 6;
+
+/* --off a,b,c: those groups of calls are never chosen (to narrow a finding down). */
+static void switch_off(const char *list)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        bool found = strcmp(name, "exhibits") == 0;
+        if (found)
+            g_exhibit_percent = 0;
+        for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+            if (strcmp(ops[i].name, name) == 0)
+                ops[i].weight = 0, found = true;
+        if (!found) {
+            fprintf(stderr, "abi_fuzz: --off: no group %s\n", name);
+            exit(2);
+        }
+    }
+}
 
 static void host_step(host *h)
 {
-    if (chance(6)) {
+    if (chance(g_exhibit_percent)) {
         use_exhibit(h);
         return;
     }
@@ -3228,7 +3251,7 @@ static int segments_end(void)
 
 static void usage(const char *argv0)
 {
-    fprintf(stderr, "usage: %s [--seed S] [--seconds N] [--calls BUDGET] [--scribble none|data|control]\n", argv0);
+    fprintf(stderr, "usage: %s [--seed S] [--seconds N] [--calls BUDGET] [--scribble none|data|control] [--off GROUP,...]\n", argv0);
     exit(2);
 }
 
@@ -3252,7 +3275,9 @@ int main(int argc, char **argv)
                     g_scribble = k;
             if (g_scribble < 0)
                 usage(argv[0]);
-        } else
+        } else if (strcmp(argv[i], "--off") == 0)
+            switch_off(argv[++i]);
+        else
             usage(argv[0]);
     }
     setvbuf(stdout, NULL, _IOLBF, 0);

@@ -50,7 +50,9 @@ pub struct ShutdownSummary {
 /// cancelling them otherwise — waits up to `timeout_ms` (negative: forever) for their threads, and
 /// writes what is left to `*out_report`. When anything is left (unfinished workers, detached
 /// graphs never attached, live objects or handles) it also prints a one-line summary naming them
-/// to stderr. Unlike Kotlin/Native's "Unfinished workers detected", it never aborts.
+/// to stderr. Unlike Kotlin/Native's "Unfinished workers detected", it never aborts. With the
+/// environment variable `FLOE_DEBUG_LEAKS` set, it also lists the objects still alive (up to 200,
+/// one line each: type, owner thread or freeze, count) to stderr, to hunt a leak down.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn floe_runtime_shutdown(
     process_scheduled: bool,

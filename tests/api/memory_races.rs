@@ -2,6 +2,7 @@
 //! thread-local values (floe's globals, a host's destructors) and by other threads. Nothing may be
 //! left unreachable and uncollected once they are gone.
 
+use crate::ownership::on_thread;
 use floe::{Global, GlobalMode, Object, Result, Runtime};
 use std::cell::RefCell;
 use std::sync::mpsc;
@@ -11,6 +12,7 @@ crate::tests![
     a_thread_local_global_holding_a_cycle_is_freed_when_its_thread_exits,
     a_reference_dropped_into_an_exiting_thread_after_its_last_collection_is_collected,
     threads_exit_while_others_release_into_them_and_reset_their_globals,
+    a_thread_whose_first_call_collects_has_its_cycles_collected_after_it_exits,
 ];
 
 /// Two lists that refer to each other; returns one, the other held by it alone.
@@ -148,4 +150,23 @@ fn threads_exit_while_others_release_into_them_and_reset_their_globals() {
         releaser.join().unwrap();
     }
     assert_eq!(live_objects_after_collecting(), 0, "after {rounds} rounds of threads exiting");
+}
+
+/// A thread whose first floe call collects cycles sets its candidate list up before floe knows the
+/// thread, so the list is torn down after the thread's exit mark; a reference parked meanwhile for
+/// a thread still running makes the exit's last drain give the exiting thread a fresh token. The
+/// candidates left in the list are the exited thread's orphans by then: the orphan collector gets
+/// them, and frees the cycle.
+fn a_thread_whose_first_call_collects_has_its_cycles_collected_after_it_exits() {
+    let held = Object::new_list().unwrap();
+    let handle = held.try_clone().unwrap().into_raw();
+    on_thread("releaser", move || Object::from_raw(handle).release().unwrap());
+    std::thread::spawn(|| {
+        Runtime::collect_cycles();
+        drop(cycle().unwrap());
+    })
+    .join()
+    .unwrap();
+    drop(held);
+    assert_eq!(live_objects_after_collecting(), 0, "the exited thread's cycle was collected");
 }

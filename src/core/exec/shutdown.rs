@@ -57,5 +57,10 @@ pub(crate) fn shutdown(process_scheduled: bool, timeout: Option<Duration>) -> Sh
         }
     }
     report.stats = stats::snapshot();
+    if report.stats.live_objects != 0 && std::env::var_os("FLOE_DEBUG_LEAKS").is_some() {
+        for line in crate::core::heap::slots::HEAP.describe_live(200) {
+            eprintln!("floe shutdown: live {line}");
+        }
+    }
     report
 }

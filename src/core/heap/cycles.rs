@@ -158,7 +158,7 @@ fn collect_orphans() -> usize {
     let mut by_owner: BTreeMap<u32, Vec<ObjIndex>> = BTreeMap::new();
     for index in candidates {
         let owner = HEAP.slot(index).owner();
-        if owner != 0 && owner & FROZEN == 0 && thread::has_exited(owner) {
+        if is_orphan(owner) {
             by_owner.entry(owner).or_default().push(index);
         }
     }
@@ -187,14 +187,25 @@ struct Candidates(Vec<ObjIndex>);
 impl Drop for Candidates {
     fn drop(&mut self) {
         let roots = std::mem::take(&mut self.0);
-        if thread::known().is_some() {
-            collect_from(roots);
-        } else {
-            // The thread's exit has run already (the list was set up before it): its objects are
-            // orphans now, for the orphan collector.
-            roots.into_iter().for_each(buffer_orphan);
+        // Normally torn down before the thread's exit mark (`heap::thread`), while the objects are
+        // still the thread's own. A list set up before the thread's token (its first floe call
+        // collected cycles) is torn down after the mark instead: its objects are orphans by then,
+        // and the thread may even have a fresh token (a floe call during teardown), which owns
+        // none of them. Whatever this thread no longer owns goes to the orphan collector, which
+        // takes only the objects of exited threads.
+        let me = thread::known();
+        let (mine, others): (Vec<ObjIndex>, Vec<ObjIndex>) =
+            roots.into_iter().partition(|&r| me.is_some_and(|me| HEAP.slot(r).owner() == me));
+        if !mine.is_empty() {
+            collect_from(mine);
         }
+        others.into_iter().filter(|&r| is_orphan(HEAP.slot(r).owner())).for_each(buffer_orphan);
     }
+}
+
+/// Whether `owner` is an exited thread's token: the object is an orphan.
+fn is_orphan(owner: u32) -> bool {
+    owner != FREE && owner & FROZEN == 0 && owner != TRANSIT && thread::has_exited(owner)
 }
 
 fn collect_from(roots: Vec<ObjIndex>) -> usize {

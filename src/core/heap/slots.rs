@@ -287,6 +287,36 @@ impl Heap {
         self.free_slots(&members);
     }
 
+    /// One line per live object (at most `limit`), from its header words only: index, owner or
+    /// freeze, count, type. For leak hunts (`FLOE_DEBUG_LEAKS`); the values are not read, since
+    /// another thread may own them.
+    pub(crate) fn describe_live(&self, limit: usize) -> Vec<String> {
+        let mut lines = Vec::new();
+        for index in 0..self.capacity() {
+            let Some(slot) = self.try_slot(index) else { continue };
+            let owner = slot.owner();
+            if owner == 0 {
+                continue;
+            }
+            if lines.len() == limit {
+                lines.push("…".into());
+                break;
+            }
+            let ty = crate::core::heap::types::of_stored(slot.stored_type()).map_or("?".into(), |t| t.name.clone());
+            let who = if owner & FROZEN != 0 {
+                let freeze = provenance::lookup(owner & !FROZEN);
+                let label = freeze.as_ref().and_then(|p| p.label.clone()).unwrap_or_default();
+                let by = freeze.map_or("?".into(), |p| p.thread_name());
+                format!("frozen by {by} {label:?}, leader {}", slot.aux.load(Ordering::Relaxed))
+            } else {
+                format!("owned by {}", thread::name_of(owner))
+            };
+            let refs = self.slot(self.leader(index)).refs.load(Ordering::Relaxed);
+            lines.push(format!("object {index}: {ty}, {who}, count {refs}, flags {:#x}", slot.flags()));
+        }
+        lines
+    }
+
     /// Returns dead objects' slots (values already taken) to the slab.
     pub(crate) fn free_slots(&self, indices: &[ObjIndex]) {
         for &index in indices {
