@@ -119,11 +119,10 @@ impl Segment {
     /// one plus one); returns the version id, unique in the segment. `ErrNotFrozen` names a
     /// mutable object; `ErrLimit` when the segment has no room even after reclaiming versions no
     /// process reads; `ErrOutOfRange` for a slot past the end. One writer at a time: a second
-    /// process waits for the first. Two processes publishing one slot at once may give it the
-    /// same version number (the version ids differ).
+    /// process waits for the first, and each publish's version number is one more than the one
+    /// before it, however many processes publish.
     pub fn publish(&self, slot: u32, root: &Object) -> Result<u64> {
-        let kn_version = slot::next_kn_version(&self.store, slot)?;
-        slot::publish_graph(&self.store, slot, root.handle(), kn_version)
+        slot::publish_graph(&self.store, slot, root.handle(), None)
     }
 
     /// Empties the slot and bumps its version (`SharedData`'s publish of nothing); readers keep

@@ -164,8 +164,7 @@ pub unsafe extern "C" fn floe_segment_publish(
 ) -> Status {
     let body = || {
         let segment = lookup(segment)?;
-        let kn_version = slot::next_kn_version(&segment, slot)?;
-        slot::publish_graph(&segment, slot, root, kn_version)
+        slot::publish_graph(&segment, slot, root, None)
     };
     // SAFETY: documented contract: `out_version_id` is NULL or writable.
     unsafe { returning("floe_segment_publish", out_version_id, "out_version_id", body) }

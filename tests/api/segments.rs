@@ -22,6 +22,8 @@ crate::tests![
     headers_of_other_formats_and_cut_files_are_refused_and_a_later_minor_opens,
     refusals_are_statuses_with_messages,
     unpublish_empties_a_slot_and_bumps_its_version,
+    writers_in_three_processes_give_each_version_of_a_slot_its_own_number,
+    writer_process,
 ];
 
 /// `reader_process`: the segment to read, and the last version to wait for.
@@ -32,6 +34,9 @@ const MILLION: &str = "FLOE_SEGMENT_MILLION";
 const CHECKSUM: &str = "FLOE_SEGMENT_CHECKSUM";
 /// `pin_holder_process`: the segment whose slot 0 it reads over and over until it is killed.
 const HOLD: &str = "FLOE_SEGMENT_HOLD";
+/// `writer_process`: the segment whose slot 0 it publishes `PUBLISHES` versions to.
+const WRITE: &str = "FLOE_SEGMENT_WRITE";
+const PUBLISHES: i32 = 300;
 /// `other_user_process`: `create NAME` or `open NAME`, run as another uid.
 const OTHER_USER: &str = "FLOE_SEGMENT_OTHER_USER";
 const VERSIONS: i64 = 200;
@@ -658,4 +663,39 @@ fn unpublish_empties_a_slot_and_bumps_its_version() {
         segment.publish(0, &graph(v)).unwrap();
         segment.unpublish(0).unwrap();
     }
+}
+
+/// Two other processes (each running its body twice, on the main and a background thread) and
+/// this one publish to one slot at once: each publish's version number is one more than the one
+/// before it, taken under the writer lock, so none repeats and the last is the count of publishes.
+fn writers_in_three_processes_give_each_version_of_a_slot_its_own_number() {
+    let name = Name::new("writers");
+    let segment = Segment::create(&name.0, 1 << 20, 1, 8).unwrap();
+    let writers: Vec<Process> = (0..2).map(|_| Process::start("writer_process", &[(WRITE, &name.0)])).collect();
+    publish_versions(&segment);
+    for writer in writers {
+        writer.finish(Duration::from_secs(60));
+    }
+    let copies = 1 + 2 * 2;
+    assert_eq!(segment.read_copy(0).unwrap().unwrap().0, copies * PUBLISHES, "{}", segment.inspect().unwrap());
+}
+
+/// Publishes `PUBLISHES` versions of a small frozen list to slot 0, checking that each version
+/// number read back right after is above the one before.
+fn publish_versions(segment: &Segment) {
+    let mut last = 0;
+    for k in 0..PUBLISHES {
+        let list = Object::new_list().unwrap();
+        list.push_int(i64::from(k)).unwrap();
+        list.freeze(None).unwrap();
+        segment.publish(0, &list).unwrap();
+        let version = segment.read_copy(0).unwrap().unwrap().0;
+        assert!(version > last, "version {version} after {last}");
+        last = version;
+    }
+}
+
+fn writer_process() {
+    let Ok(name) = std::env::var(WRITE) else { return };
+    publish_versions(&Segment::open(&name).unwrap());
 }

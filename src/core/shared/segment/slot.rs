@@ -71,12 +71,12 @@ pub(crate) fn recover(seg: &Segment) -> Result<String> {
 /// Publishes the frozen graph of `root_handle` to `slot` as K/N version `kn_version`; its version
 /// id. A mutable root (or one reaching a mutable object) is `ErrNotFrozen`, naming the object;
 /// nothing is written then. The caller keeps its handle.
-pub(crate) fn publish_graph(seg: &Segment, slot: u32, root_handle: u64, kn_version: i32) -> Result<u64> {
+pub(crate) fn publish_graph(seg: &Segment, slot: u32, root_handle: u64, kn_version: Option<i32>) -> Result<u64> {
     this_process(seg)?;
     seg.check_slot(slot)?;
     let root = handle::resolve(root_handle)?;
     let planned = plan(root)?;
-    seg.publish(slot, planned.len(), kn_version, |dst, len, version_id| {
+    seg.publish(slot, planned.len(), kn_version, |dst, len, version_id, kn_version| {
         // SAFETY: the store hands out `len` writable, 8-byte aligned bytes that no reader can reach
         // before the commit; `len` is the plan's length.
         unsafe { planned.write(dst, len, version_id, kn_version) }
@@ -190,13 +190,6 @@ pub(crate) fn current_kn_version(seg: &Segment, slot: u32) -> Result<i32> {
     Ok(seg.slot_version(slot).load(std::sync::atomic::Ordering::Acquire))
 }
 
-/// The slot's next K/N version: its current one plus one (`SharedData`'s rule). Read before the
-/// writer lock, so two processes publishing one slot at once may give the same number; the
-/// version id, which the store assigns under the lock, stays unique.
-pub(crate) fn next_kn_version(seg: &Segment, slot: u32) -> Result<i32> {
-    Ok(current_kn_version(seg, slot)?.wrapping_add(1))
-}
-
 /// `inspect`'s snapshot as text: the header, each slot, each reader, the pages.
 pub(crate) fn describe(i: &Inspection) -> String {
     use std::fmt::Write;
@@ -308,10 +301,7 @@ pub(crate) fn shared_data_at(addr: usize, size: usize) -> Result<Option<(Arc<Seg
 /// `floe_segment_unpublish`: its version bumped, unless it was empty already).
 pub(crate) fn publish_shared(seg: &Segment, slot: u32, root: Option<u64>) -> Result<()> {
     match root {
-        Some(root) => {
-            let kn_version = next_kn_version(seg, slot)?;
-            publish_graph(seg, slot, root, kn_version).map(drop)
-        }
+        Some(root) => publish_graph(seg, slot, root, None).map(drop),
         None => unpublish(seg, slot),
     }
 }
@@ -396,12 +386,12 @@ mod tests {
         for (from, to) in [(a, b), (b, a), (a, c), (b, c)] {
             object::push_ref(from, Some(to)).unwrap();
         }
-        let mutable = publish_graph(&seg, 0, a, 1).unwrap_err();
+        let mutable = publish_graph(&seg, 0, a, Some(1)).unwrap_err();
         assert_eq!(mutable.status(), Status::ErrNotFrozen);
         assert!(mutable.message().contains("it is mutable"), "{mutable}");
         object::freeze(a, None).unwrap();
-        let id = publish_graph(&seg, 0, a, 7).unwrap();
-        assert_eq!(publish_graph(&seg, 9, a, 7).unwrap_err().status(), Status::ErrOutOfRange);
+        let id = publish_graph(&seg, 0, a, Some(7)).unwrap();
+        assert_eq!(publish_graph(&seg, 9, a, Some(7)).unwrap_err().status(), Status::ErrOutOfRange);
         let (version, copy) = read_copy(&seg, 0).unwrap().unwrap();
         assert_eq!(version, 7);
         let seen = verify_slot(&seg, 0).unwrap().unwrap();
@@ -428,7 +418,7 @@ mod tests {
         let seg = create(&name, &Location::SharedMemory, 1 << 20, 1, 4).unwrap();
         let list = list_of(5);
         object::freeze(list, None).unwrap();
-        publish_graph(&seg, 0, list, 1).unwrap();
+        publish_graph(&seg, 0, list, Some(1)).unwrap();
         object::release(list).unwrap();
         assert!(seg.recover().unwrap().slots_emptied.is_empty(), "an intact block passes");
         // A peer scribbles on the block's magic.
@@ -458,7 +448,7 @@ mod tests {
         let list = list_of(5);
         object::push(list, Value::Str("a string the check reads".into())).unwrap();
         object::freeze(list, None).unwrap();
-        let id = publish_graph(&seg, 0, list, 1).unwrap();
+        let id = publish_graph(&seg, 0, list, Some(1)).unwrap();
         object::release(list).unwrap();
         let seen = verify_slot(&seg, 0).unwrap().unwrap();
         assert_eq!((seen.version_id, seen.objects), (id, 1));

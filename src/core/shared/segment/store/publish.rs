@@ -63,8 +63,10 @@ impl Segment {
         Ok(session)
     }
 
-    /// Publishes a block of `block_len` bytes to `slot` as K/N version `kn_version`; returns its
-    /// version id. `write(base, block_len, version_id)` fills the block in place (8-byte aligned,
+    /// Publishes a block of `block_len` bytes to `slot` as K/N version `kn_version` — `None`: the
+    /// slot's next, its mirrored version plus one, read under the writer lock, so that two
+    /// publishers of one slot never give the same number — and returns its version id.
+    /// `write(base, block_len, version_id, kn_version)` fills the block in place (8-byte aligned,
     /// writable only during the call); if it fails, nothing is published and its pages are free
     /// again. The previous version stays readable until the commit, and after it for the readers
     /// that pin it. `ErrLimit` when no run of free pages fits even after reclaiming.
@@ -72,8 +74,8 @@ impl Segment {
         &self,
         slot: u32,
         block_len: usize,
-        kn_version: i32,
-        write: impl FnOnce(*mut u8, usize, u64) -> Result<()>,
+        kn_version: Option<i32>,
+        write: impl FnOnce(*mut u8, usize, u64, i32) -> Result<()>,
     ) -> Result<u64> {
         self.check_slot(slot)?;
         let l = self.layout;
@@ -90,6 +92,8 @@ impl Segment {
             }
         };
         let mut s = self.begin_write()?;
+        // Under the lock, after any recovery, which re-mirrors a committed version's number.
+        let kn_version = kn_version.unwrap_or_else(|| self.slot_version(slot).load(Ordering::Relaxed).wrapping_add(1));
         let first = match s.st.find_run(needed, l.page_count).0 {
             Some(first) => first,
             None => {
@@ -138,7 +142,7 @@ impl Segment {
             Record { version_id, block_len: block_len as u64, kn_version, slot, page_count: needed, epoch: s.epoch };
         self.map.write(l.page(first), &record.encode());
         crash_point!("publish.record_written");
-        write(self.map.ptr(l.page(first) + RECORD_LEN as u64, block_len), block_len, version_id)?;
+        write(self.map.ptr(l.page(first) + RECORD_LEN as u64, block_len), block_len, version_id, kn_version)?;
         crash_point!("publish.block_written");
         self.map.protect(l.page(first), run_len, false, &self.shown)?;
         crash_point!("publish.read_only");

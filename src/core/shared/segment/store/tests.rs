@@ -54,7 +54,7 @@ fn check(base: *const u8, len: usize, version_id: u64) -> Result<(), String> {
 }
 
 fn publish(seg: &Segment, slot: u32, len: usize, kn: i32) -> u64 {
-    seg.publish(slot, len, kn, |base, len, id| {
+    seg.publish(slot, len, Some(kn), |base, len, id, _| {
         fill(base, len, id);
         Ok(())
     })
@@ -290,7 +290,7 @@ fn publish_and_read_round_trip() {
         assert_eq!(read_checked(&seg, 1), Some((id, i as i32 + 1, len)));
     }
     // A failing write publishes nothing and frees its pages.
-    let e = seg.publish(1, 100, 99, |_, _, _| Err(crate::core::base::error::Error::host("no"))).unwrap_err();
+    let e = seg.publish(1, 100, Some(99), |_, _, _, _| Err(crate::core::base::error::Error::host("no"))).unwrap_err();
     assert_eq!(e.status(), Status::ErrHost);
     assert_eq!(read_checked(&seg, 1).unwrap().0, last);
     assert_accounted(&seg.inspect().unwrap());
@@ -324,11 +324,11 @@ fn publish_and_read_round_trip() {
     // Empty a slot; a block too large for the segment; a full segment.
     seg.unpublish(1).unwrap();
     assert_eq!(seg.read(1).unwrap(), None);
-    let e = seg.publish(0, 1 << 30, 1, |_, _, _| Ok(())).unwrap_err();
+    let e = seg.publish(0, 1 << 30, Some(1), |_, _, _, _| Ok(())).unwrap_err();
     assert_eq!(e.status(), Status::ErrLimit);
     let big = (seg.layout.page_count as usize - 1) * seg.layout.page_size as usize;
     let held = seg.read(0).unwrap().unwrap();
-    let e = seg.publish(0, big, 1, |_, _, _| Ok(())).unwrap_err();
+    let e = seg.publish(0, big, Some(1), |_, _, _, _| Ok(())).unwrap_err();
     assert_eq!(e.status(), Status::ErrLimit);
     assert!(e.message().contains("segment /floe.") && e.message().contains("is full: needs"), "{e}");
     seg.unpin(&held).unwrap();
@@ -365,7 +365,7 @@ fn four_reader_processes_never_see_a_torn_or_older_version() {
         let seg = Segment::open(&name.0, &shm).unwrap();
         for v in 1..=VERSIONS {
             let len = 20 + (v as usize * 7919) % 40_000;
-            seg.publish(0, len, v, |base, len, id| {
+            seg.publish(0, len, Some(v), |base, len, id, _| {
                 fill(base, len, id);
                 Ok(())
             })
@@ -456,7 +456,7 @@ fn a_writer_killed_mid_publish_loses_nothing() {
     let before = publish(&seg, 0, 9000, 1);
     let child = fork_child(|| {
         let seg = Segment::open(&name.0, &shm).unwrap();
-        let _ = seg.publish(0, 20_000, 2, |base, len, id| {
+        let _ = seg.publish(0, 20_000, Some(2), |base, len, id, _| {
             fill(base, len / 2, id);
             // SAFETY: the test's crash: the process dies here, holding the writer lock.
             unsafe { libc::raise(libc::SIGKILL) };
@@ -537,7 +537,7 @@ fn two_writer_processes_are_serialized() {
             fork_child(move || {
                 let seg = Segment::open(&name.0, &Location::SharedMemory).unwrap();
                 for v in 0..EACH {
-                    seg.publish(w, 3000, v, |base, len, id| {
+                    seg.publish(w, 3000, Some(v), |base, len, id, _| {
                         if shared.word(0).fetch_add(1, Ordering::SeqCst) != 0 {
                             shared.word(1).fetch_add(1, Ordering::SeqCst);
                         }

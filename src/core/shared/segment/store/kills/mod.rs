@@ -128,7 +128,7 @@ pub(super) fn build(slot: u32, kn: i32) -> crate::core::base::error::Result<u64>
 /// Publishes version `kn` of `slot`, built for the purpose; its version id.
 pub(super) fn publish(seg: &Segment, slot: u32, kn: i32) -> crate::core::base::error::Result<u64> {
     let root = build(slot, kn)?;
-    let published = slot::publish_graph(seg, slot, root, kn);
+    let published = slot::publish_graph(seg, slot, root, Some(kn));
     object::release(root)?;
     published
 }
@@ -630,7 +630,7 @@ fn run_role(words: &[&str]) -> Result<(), String> {
         ["publish-fail", name, slot] => {
             let seg = open(name);
             let slot: u32 = slot.parse().unwrap();
-            let e = seg.publish(slot, 3 * seg.layout.page_size as usize, 99, |_, _, _| {
+            let e = seg.publish(slot, 3 * seg.layout.page_size as usize, Some(99), |_, _, _, _| {
                 Err(Error::host("the write fails on purpose"))
             });
             match e {

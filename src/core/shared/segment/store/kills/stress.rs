@@ -61,7 +61,7 @@ pub(super) fn writer(name: &str, slots: &[u32]) -> Result<(), String> {
             seg.unpublish(slot).map_err(|e| format!("emptying slot {slot}: {e}"))?;
             continue;
         }
-        let kn = slot::next_kn_version(&seg, slot).map_err(|e| e.to_string())?;
+        let kn = slot::current_kn_version(&seg, slot).map(|v| v.wrapping_add(1)).map_err(|e| e.to_string())?;
         match publish(&seg, slot, kn) {
             Ok(id) => println!("published {slot} {id} {kn}"),
             // Readers pin much: wait for them to let go.
