@@ -72,7 +72,8 @@ fn a_panicking_delivery_callback_leaves_its_worker_running() {
 /// A termination without processing cancels the jobs queued behind a job that never returns: a
 /// wait on them ends, and their inputs are freed, while that job still runs.
 fn jobs_behind_a_job_that_never_returns_are_cancelled_by_the_termination() {
-    (GATE.store(false, Ordering::SeqCst), BLOCKED.store(false, Ordering::SeqCst));
+    GATE.store(false, Ordering::SeqCst);
+    BLOCKED.store(false, Ordering::SeqCst);
     let worker = Worker::start("stuck").unwrap();
     let stuck = worker.execute(detached(0), TransferMode::Safe, blocked).unwrap();
     wait_until_blocked();
@@ -97,7 +98,8 @@ fn jobs_behind_a_job_that_never_returns_are_cancelled_by_the_termination() {
 /// The same for a view of a pool: its backlog waits for a place that the job which never returns
 /// does not give back, so the termination cancels it.
 fn a_views_backlog_behind_a_job_that_never_returns_is_cancelled_by_the_termination() {
-    (GATE.store(false, Ordering::SeqCst), BLOCKED.store(false, Ordering::SeqCst));
+    GATE.store(false, Ordering::SeqCst);
+    BLOCKED.store(false, Ordering::SeqCst);
     let pool = Pool::start("stuck", 2).unwrap();
     let view = pool.limited_parallelism(1).unwrap();
     let stuck = view.execute(detached(0), TransferMode::Safe, blocked).unwrap();

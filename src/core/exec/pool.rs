@@ -449,7 +449,12 @@ impl Executor {
     /// otherwise wait for a place that a job which never returns does not give back.
     pub fn request_termination(&self, process_scheduled: bool) -> Future {
         let pool = self.pool();
-        let stopped: Vec<_> = EXECUTORS.lock().extract_if(|_, e| Arc::ptr_eq(e.pool(), pool)).collect();
+        let stopped: Vec<_> = {
+            let mut executors = EXECUTORS.lock();
+            let ids: Vec<u32> =
+                executors.iter().filter(|(_, e)| Arc::ptr_eq(e.pool(), pool)).map(|(&id, _)| id).collect();
+            ids.iter().filter_map(|id| executors.remove_entry(id)).collect()
+        };
         let done = pool.request_termination(process_scheduled);
         if !process_scheduled {
             for (_, executor) in stopped {
