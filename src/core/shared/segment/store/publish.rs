@@ -301,9 +301,16 @@ impl Session<'_> {
     }
 
     /// If the entry's owner is dead (its lock byte can be taken), clears its pins and pid and
-    /// says what it held. Never asked about this open segment's own entries.
+    /// says what it held. An entry of this open segment is alive, whatever its callers saw: its
+    /// lock is on this descriptor, so taking it would succeed (OFD locks of one descriptor never
+    /// conflict), and a reader of this segment may have claimed it since they looked. The check
+    /// holds the readers mutex, which every claim holds, until the entry is unlocked again.
     pub(crate) fn clear_if_dead(&self, entry: u32) -> Result<Option<DeadReader>> {
         let seg = self.seg;
+        let readers = seg.readers.lock();
+        if readers.entries.contains(&entry) {
+            return Ok(None);
+        }
         let at = seg.layout.reader(entry);
         if !lock::try_lock(&seg.fd, at, &seg.shown)? {
             return Ok(None);
@@ -325,6 +332,7 @@ impl Session<'_> {
         };
         crash_point!("dead_reader.pid_cleared");
         lock::unlock(&seg.fd, at);
+        drop(readers);
         Ok(Some(report))
     }
 }

@@ -353,6 +353,28 @@ fn second_reader_entry_when_one_is_full() {
     }
 }
 
+/// A reader entry this open segment claimed after a publish's reclaim looked at its own entries
+/// is still its own: the dead-reader check, whose lock would succeed on this descriptor, leaves it
+/// and its pins alone (once, it cleared them, and the pinned version's pages went to the next
+/// publish while objects read in place still read them).
+#[test]
+fn the_dead_reader_check_never_clears_an_entry_of_its_own_segment() {
+    let name = Name::new("own-entry");
+    let seg = Segment::create(&name.0, &Location::SharedMemory, 256 << 10, 1, 3).unwrap();
+    publish(&seg, 0, 100, 1);
+    let pinned = seg.read(0).unwrap().unwrap();
+    let entry = seg.readers.lock().entries[0];
+    let session = seg.begin_write().unwrap();
+    assert_eq!(session.clear_if_dead(entry).unwrap(), None, "an entry of this open segment is alive");
+    drop(session);
+    publish(&seg, 0, 100, 2);
+    publish(&seg, 0, 100, 3);
+    check(pinned.base, pinned.len, pinned.version_id).unwrap();
+    let i = seg.inspect().unwrap();
+    assert!(i.readers.iter().any(|r| r.index == entry && r.pins.contains(&pinned.version_id)), "{i:?}");
+    seg.unpin(&pinned).unwrap();
+}
+
 #[test]
 fn four_reader_processes_never_see_a_torn_or_older_version() {
     let name = Name::new("stress");
