@@ -48,6 +48,24 @@ const FLOE_LAYOUT: &str = "floe_shared_data's { int32_t version; void *object; }
 /// Slot names are 1 to 40 bytes.
 const SLOT_NAME_MAX: usize = 40;
 
+/// Refuses the first word of `listed` (the values of .def key `key`) that names no `what` a
+/// header or the inline C declares.
+fn all_declared(
+    p: &Prepared,
+    listed: &[Word],
+    key: &str,
+    what: &str,
+    declared: impl Fn(&str) -> bool,
+) -> Result<(), Error> {
+    match listed.iter().find(|word| !declared(&word.text)) {
+        Some(word) => {
+            Err(Error::at(&p.def.path, word.line, format!("`{key}` names a {what} that no header or C code declares"))
+                .item(format!("{what} `{}`", word.text)))
+        }
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn plan(p: &Prepared) -> Result<Plan, Error> {
     let b = &p.bindings;
     let locate = Locator::new(p);
@@ -84,16 +102,7 @@ pub(crate) fn plan(p: &Prepared) -> Result<Plan, Error> {
             _ => {}
         }
     }
-    for word in &listed {
-        if b.global(&word.text).is_none() {
-            return Err(Error::at(
-                &p.def.path,
-                word.line,
-                "`sharedData` names a global that no header or C code declares",
-            )
-            .item(format!("global `{}`", word.text)));
-        }
-    }
+    all_declared(p, &listed, "sharedData", "global", |name| b.global(name).is_some())?;
 
     let listed = p.def.words("segmentLayouts", &p.target)?;
     for (name, fields) in &b.structs {
@@ -138,16 +147,7 @@ pub(crate) fn plan(p: &Prepared) -> Result<Plan, Error> {
         }
         plan.layouts.push(Layout { name: name.clone(), fields: fields.iter().map(|f| f.name.clone()).collect() });
     }
-    for word in &listed {
-        if b.fields(&word.text).is_none() {
-            return Err(Error::at(
-                &p.def.path,
-                word.line,
-                "`segmentLayouts` names a struct that no header or C code declares",
-            )
-            .item(format!("struct `{}`", word.text)));
-        }
-    }
+    all_declared(p, &listed, "segmentLayouts", "struct", |name| b.fields(name).is_some())?;
 
     for word in p.def.words("detachedGraphs", &p.target)? {
         plan.detached.push(detached(p, &word)?);

@@ -449,15 +449,17 @@ impl Executor {
     /// otherwise wait for a place that a job which never returns does not give back.
     pub fn request_termination(&self, process_scheduled: bool) -> Future {
         let pool = self.pool();
-        let stopped: Vec<_> = {
-            let mut executors = EXECUTORS.lock();
-            let ids: Vec<u32> =
-                executors.iter().filter(|(_, e)| Arc::ptr_eq(e.pool(), pool)).map(|(&id, _)| id).collect();
-            ids.iter().filter_map(|id| executors.remove_entry(id)).collect()
-        };
+        let mut stopped = Vec::new();
+        EXECUTORS.lock().retain(|_, e| {
+            let ours = Arc::ptr_eq(e.pool(), pool);
+            if ours {
+                stopped.push(e.clone());
+            }
+            !ours
+        });
         let done = pool.request_termination(process_scheduled);
         if !process_scheduled {
-            for (_, executor) in stopped {
+            for executor in stopped {
                 if let Executor::View(view) = &*executor {
                     let backlog = std::mem::take(&mut view.state.lock().backlog);
                     backlog.into_iter().for_each(Task::cancel);

@@ -232,8 +232,9 @@ impl Session<'_> {
     /// Frees retired versions no live reader pins. Reads every pin after a SeqCst fence (a reader
     /// stores its pin SeqCst and then reloads the slot SeqCst: either it sees the new slot word
     /// and retries, or this scan sees its pin). An entry whose pin blocks a free is checked for
-    /// liveness by trying its lock: if that succeeds its owner is dead, and its pins are cleared
-    /// under the lock (so no new owner can claim it meanwhile). O(readers × pins + retired).
+    /// liveness by `clear_if_dead` (this open segment's own entries are alive; another's owner is
+    /// dead if its lock can be taken, and its pins are cleared under the lock, so no new owner can
+    /// claim it meanwhile). O(readers × pins + retired).
     pub(crate) fn reclaim(&mut self) -> Result<Vec<DeadReader>> {
         fence(Ordering::SeqCst);
         let mut dead = Vec::new();
@@ -241,7 +242,6 @@ impl Session<'_> {
             return Ok(dead);
         }
         let seg = self.seg;
-        let own = seg.readers.lock().entries.clone();
         let mut holders: HashMap<u64, Vec<u32>> = HashMap::new();
         for entry in 0..seg.layout.reader_capacity {
             for k in 0..PINS_PER_READER {
@@ -261,7 +261,6 @@ impl Session<'_> {
             for &entry in holders.get(&version_ref(run.version_id, run.first)).map(Vec::as_slice).unwrap_or(&[]) {
                 let live = match alive.get(&entry) {
                     Some(&a) => a,
-                    None if own.contains(&entry) => true,
                     None => match self.clear_if_dead(entry) {
                         Ok(Some(d)) => {
                             crash_point!("reclaim.dead_reader_cleared");

@@ -159,7 +159,6 @@ impl Session<'_> {
 
         // 3. Dead readers; the pins of live ones.
         fence(Ordering::SeqCst);
-        let own = seg.readers.lock().entries.clone();
         let mut pins = HashSet::new();
         for entry in 0..l.reader_capacity {
             let at = l.reader(entry);
@@ -171,12 +170,11 @@ impl Session<'_> {
             if held.is_empty() && pid == 0 {
                 continue;
             }
-            if !own.contains(&entry) {
-                if let Some(dead) = self.clear_if_dead(entry)? {
-                    crash_point!("recover.dead_reader_cleared");
-                    report.dead_readers.push(dead);
-                    continue;
-                }
+            // This open segment's own entries are alive (`clear_if_dead` says so).
+            if let Some(dead) = self.clear_if_dead(entry)? {
+                crash_point!("recover.dead_reader_cleared");
+                report.dead_readers.push(dead);
+                continue;
             }
             pins.extend(held);
         }
